@@ -1,0 +1,99 @@
+package kv
+
+// The index: linear probing over a shard's slots from the hash's low bits.
+// Invariants kept under the shard lock:
+//   - every live entry in the log has exactly one slot pointing at it, and
+//     that slot lies on the probe path from the key's home slot with no
+//     empty slot between them;
+//   - live entries never exceed keyCap, and live plus tombstones stay below
+//     rebuildAt, so a probe always meets an empty slot.
+
+// lookup is what find learned about a key under the lock.
+type lookup struct {
+	found  bool
+	slot   uint64      // the key's slot, if found
+	off    int64       // its entry's offset, if found
+	hdr    entryHeader // its entry's header, if found
+	insert uint64      // where to insert it, if not found
+}
+
+// find looks key up. It returns errCorruptIndex if the probe meets a slot
+// that points outside the log, or never meets an empty slot: the caller
+// rebuilds the index from the log and tries again.
+func (s *shard) find(key []byte, h uint64) (lookup, error) {
+	tag := tagOf(h)
+	i := h & s.mask
+	insertAt, haveInsert := uint64(0), false
+	for range s.mask + 1 {
+		v := s.slot(i)
+		switch {
+		case v == slotEmpty:
+			if !haveInsert {
+				insertAt = i
+			}
+			return lookup{insert: insertAt}, nil
+		case v == slotTombstone:
+			if !haveInsert {
+				insertAt, haveInsert = i, true
+			}
+		case uint32(v>>32) == tag:
+			off, ok := s.slotOffset(v)
+			if !ok {
+				return lookup{}, errCorruptIndex
+			}
+			e, ok := s.loadHeader(off)
+			if !ok || e.state != entryLive {
+				return lookup{}, errCorruptIndex
+			}
+			if e.klen == len(key) && s.keyEquals(off+entryHeaderSize, key) {
+				return lookup{found: true, slot: i, off: off, hdr: e}, nil
+			}
+		}
+		i = (i + 1) & s.mask
+	}
+	return lookup{}, errCorruptIndex
+}
+
+// rebuildAt is how many slots may be live or tombstones before an insert
+// rebuilds the index to drop the tombstones.
+func (s *shard) rebuildAt() uint64 { return (s.mask + 1) / 8 * 7 }
+
+// clearSlot removes slot i from the index. A slot followed by an empty one
+// ends every probe chain through it, so it becomes empty, and so do the
+// tombstones before it; otherwise it becomes a tombstone.
+func (s *shard) clearSlot(i uint64) {
+	if s.slot((i+1)&s.mask) != slotEmpty {
+		s.setSlot(i, slotTombstone)
+		s.ctlAdd(ctlTombstones, 1)
+		return
+	}
+	s.setSlot(i, slotEmpty)
+	freed := uint64(0)
+	for j := (i - 1) & s.mask; j != i && s.slot(j) == slotTombstone; j = (j - 1) & s.mask {
+		s.setSlot(j, slotEmpty)
+		freed++
+	}
+	if freed > 0 {
+		s.ctlAdd(ctlTombstones, -freed)
+	}
+}
+
+// retarget moves the slot that points at the entry at from, whose key
+// hashes to h, to point at to.
+func (s *shard) retarget(h uint64, from, to int64) error {
+	tag := tagOf(h)
+	want := slotValue(tag, from)
+	i := h & s.mask
+	for range s.mask + 1 {
+		v := s.slot(i)
+		if v == want {
+			s.setSlot(i, slotValue(tag, to))
+			return nil
+		}
+		if v == slotEmpty {
+			break
+		}
+		i = (i + 1) & s.mask
+	}
+	return errCorruptIndex
+}

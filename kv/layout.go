@@ -1,0 +1,190 @@
+package kv
+
+// The byte layout of a table. Everything lives in one shared-memory object;
+// every multi-byte field is little-endian, 8-byte aligned and, where more
+// than one process touches it after creation, accessed only through
+// sync/atomic.
+//
+// Header: the first 4096 bytes.
+//
+//	offset size field
+//	     0    8 magic              "SHMKV\x00" then the two-byte magic version; stored last, atomically
+//	     8    4 layout version     layoutVersion
+//	    12    4 header size        4096
+//	    16    8 hash seed          seeds xxhash for keys and entry checksums
+//	    24    8 created            Unix nanoseconds
+//	    32    4 shards             power of two, 1..maxShards
+//	    36    4 slots per shard    power of two, minSlots..maxSlots
+//	    40    8 data per shard     bytes, multiple of 8, minData..maxData
+//	    48    4 max key            bytes, 1..MaxKeyLimit
+//	    52    4 max value          bytes, 0..MaxValueLimit
+//	    56    4 registry slots     processes that may have the table open read-write at once, 1..maxProcs
+//	    60    4 eviction           0: none (full tables refuse new keys); reserved for other policies
+//	    64    8 registry offset    = 4096
+//	    72    8 control offset     = registry offset + registry slots*32, rounded up to 4096
+//	    80    8 slots offset       = control offset + shards*256, rounded up to 4096
+//	    88    8 data offset        = slots offset + shards*slots per shard*8, rounded up to 4096
+//	    96    8 total size         = data offset + shards*data per shard, rounded up to 4096
+//	   104   16 reserved           zero
+//	   120    8 checksum           xxhash64 of bytes 8..120
+//	   128 3968 reserved           zero
+//
+// Registry: one 32-byte record per slot. A process that opens the table
+// read-write claims slot i by taking an open-file-description lock on byte
+// registryLockBase+i of the object (past its end, which fcntl allows); the
+// kernel drops that lock when the process dies, so a free byte means a dead
+// or absent holder.
+//
+//	     0    8 generation         incremented by each claimer; the low 20 bits go into lock words
+//	     8    8 pid                for diagnostics only
+//	    16    8 claimed at         Unix nanoseconds, for diagnostics only
+//	    24    8 reserved
+//
+// Shard control block: 256 bytes per shard, the lock and sequence counter on
+// the first cache line, the log and index counters on the second, the
+// write-side statistics on the third and fourth.
+//
+//	     0    4 lock word          see lock.go: state in bits 0-1, owner in bits 2-31
+//	     4    4 reserved
+//	     8    8 sequence           odd while a write is in progress (the seqlock)
+//	    64    8 head               log position where the next entry goes (bytes, grows without bound)
+//	    72    8 tail               log position of the oldest entry
+//	    80    8 next version       stamped into each entry written; greater than every version in the log
+//	    88    8 live entries       entries reachable from the index
+//	    96    8 live bytes         bytes of log those entries take
+//	   104    8 tombstones         deleted slots in the index
+//	   112    8 flags              flagRebuild: the index must be rebuilt from the log before use
+//	   128    8 sets               successful Set, Add, CompareAndSwap, SetIfAbsent that stored
+//	   136    8 deletes            Delete that removed a key
+//	   144    8 lock waits         lock acquisitions that had to wait
+//	   152    8 recoveries         index rebuilds after a dead writer or a corrupt index
+//	   160    8 rebuilds           index rebuilds that dropped tombstones
+//	   168   88 reserved           (evictions and expirations go here)
+//
+// Slots: shards*slots-per-shard 8-byte words, the open-addressing index of
+// each shard in turn, probed linearly from the hash's low bits. A word is
+// 0 (empty), slotTombstone (deleted; keeps probe chains intact), or
+// tag<<32 | offset/8, where tag is bits 24..55 of the key's hash and offset
+// is where the entry starts in the shard's data area.
+//
+// Data: data-per-shard bytes for each shard, used as a circular log. Entries
+// are appended at head and may wrap around the end of the area. Each entry:
+//
+//	     0    4 key length         1..max key
+//	     4    4 value length       0..max value
+//	     8    8 state              entryLive or entryDead; changes in place, outside the checksum
+//	    16    8 version            the shard's next version when written
+//	    24    8 expires            Unix nanoseconds, 0 for never (reserved for expiry)
+//	    32    8 checksum           xxhash64 of bytes 0..8 and 16..32, the key and the value
+//	    40    - key, value, zero padding to a multiple of 8
+//
+// Space is reclaimed from the tail: a dead entry at the tail is dropped, a
+// live one is copied to the head and its slot moved. The log is the truth and
+// the index is derived from it: a shard whose writer died, or whose index
+// has too many tombstones, is rebuilt by walking the log from tail to head,
+// keeping for each key the live entry with the highest version. A write's
+// commit point is one atomic store: of head for a new entry, of the entry's
+// state for a delete. Entry versions and the expires word exist so that
+// expiry and eviction need no new layout version.
+const (
+	headerSize    = 4096
+	layoutVersion = 1
+	// magic is "SHMKV\x00" followed by the magic version 0x0001.
+	magic = uint64(0x0001_0056_4B4D_4853)
+
+	registryRecordSize = 32
+	controlSize        = 256
+	slotSize           = 8
+	entryHeaderSize    = 40
+
+	// registryLockBase is the first byte locked for registry slot 0.
+	registryLockBase = int64(1) << 40
+)
+
+// Header field offsets, in bytes.
+const (
+	offMagic          = 0
+	offLayoutVersion  = 8
+	offHeaderSize     = 12
+	offSeed           = 16
+	offCreated        = 24
+	offShards         = 32
+	offSlotsPerShard  = 36
+	offDataPerShard   = 40
+	offMaxKey         = 48
+	offMaxValue       = 52
+	offRegistrySlots  = 56
+	offEviction       = 60
+	offRegistryOffset = 64
+	offControlOffset  = 72
+	offSlotsOffset    = 80
+	offDataOffset     = 88
+	offTotalSize      = 96
+	offChecksum       = 120
+	checksummedEnd    = offChecksum
+)
+
+// Registry record field offsets, in bytes.
+const (
+	regGeneration = 0
+	regPID        = 8
+	regClaimedAt  = 16
+)
+
+// Control block field offsets, in bytes.
+const (
+	ctlLock        = 0
+	ctlSeq         = 8
+	ctlHead        = 64
+	ctlTail        = 72
+	ctlNextVersion = 80
+	ctlLiveEntries = 88
+	ctlLiveBytes   = 96
+	ctlTombstones  = 104
+	ctlFlags       = 112
+	ctlSets        = 128
+	ctlDeletes     = 136
+	ctlLockWaits   = 144
+	ctlRecoveries  = 152
+	ctlRebuilds    = 160
+)
+
+// Entry field offsets, in bytes from the entry's start.
+const (
+	entLengths  = 0
+	entState    = 8
+	entVersion  = 16
+	entExpires  = 24
+	entChecksum = 32
+)
+
+const (
+	slotEmpty     = uint64(0)
+	slotTombstone = ^uint64(0)
+
+	entryLive = uint64(1)
+	entryDead = uint64(2)
+
+	flagRebuild = uint64(1)
+)
+
+// Hard limits on geometry, checked against every header before use.
+const (
+	maxShards     = 1 << 12
+	minSlots      = 8
+	maxSlots      = 1 << 28
+	minData       = 4096
+	maxData       = int64(1) << 34 // slot offsets are 32 bits of 8-byte units
+	maxProcs      = 1 << 10        // registry slot numbers are 10 bits in a lock word
+	maxTotalSize  = int64(1) << 46
+	MaxKeyLimit   = 1 << 20 // the largest MaxKeySize an Options may ask for
+	MaxValueLimit = 1 << 30 // the largest MaxValueSize an Options may ask for
+)
+
+// entrySize is the log bytes one entry of a key of klen bytes and a value of
+// vlen bytes takes.
+func entrySize(klen, vlen int) int64 {
+	return entryHeaderSize + (int64(klen)+int64(vlen)+7)&^7
+}
+
+func roundUp(n, to int64) int64 { return (n + to - 1) / to * to }

@@ -1,0 +1,180 @@
+package kv
+
+import (
+	"math"
+	"strconv"
+)
+
+// Get appends the value of key to dst and returns the result, and whether
+// the key was found. It allocates nothing when dst has room for the value.
+// The returned bytes are the caller's own: never a view of shared memory.
+func (t *Table) Get(dst, key []byte) (value []byte, found bool, err error) {
+	if err := t.checkKey(key); err != nil {
+		return dst, false, err
+	}
+	h := hashKey(t.g.seed, key)
+	s, c := t.shardFor(h)
+	return t.get(s, c, dst, key, h)
+}
+
+// GetCopy returns a new copy of the value of key, and whether it was found.
+func (t *Table) GetCopy(key []byte) (value []byte, found bool, err error) {
+	v, found, err := t.Get(nil, key)
+	if found && v == nil {
+		v = []byte{}
+	}
+	return v, found, err
+}
+
+// Set stores value under key, replacing any value it had. On ErrFull the
+// table is as it was.
+func (t *Table) Set(key, value []byte) error {
+	if err := t.checkWrite(key, len(value)); err != nil {
+		return err
+	}
+	h := hashKey(t.g.seed, key)
+	return t.update(key, h, func(s *shard, l lookup) error {
+		return s.store(key, h, value, l)
+	})
+}
+
+// SetIfAbsent stores value under key only if key has no value, and reports
+// whether it stored it.
+func (t *Table) SetIfAbsent(key, value []byte) (stored bool, err error) {
+	if err := t.checkWrite(key, len(value)); err != nil {
+		return false, err
+	}
+	h := hashKey(t.g.seed, key)
+	err = t.update(key, h, func(s *shard, l lookup) error {
+		stored = false
+		if l.found {
+			return nil
+		}
+		if err := s.store(key, h, value, l); err != nil {
+			return err
+		}
+		stored = true
+		return nil
+	})
+	return stored, err
+}
+
+// CompareAndSwap stores new under key only if key's value is old, and
+// reports whether it did. An absent key never matches.
+func (t *Table) CompareAndSwap(key, old, new []byte) (swapped bool, err error) {
+	if err := t.checkWrite(key, len(new)); err != nil {
+		return false, err
+	}
+	h := hashKey(t.g.seed, key)
+	err = t.update(key, h, func(s *shard, l lookup) error {
+		swapped = false
+		if !l.found || l.hdr.vlen != len(old) ||
+			!s.bytesEqual(l.off+entryHeaderSize+int64(l.hdr.klen), old) {
+			return nil
+		}
+		if err := s.store(key, h, new, l); err != nil {
+			return err
+		}
+		swapped = true
+		return nil
+	})
+	return swapped, err
+}
+
+// maxIntText is the length of the longest int64 in decimal, with its sign.
+const maxIntText = 20
+
+// Add adds delta to the integer stored under key, creating it at 0 when the
+// key is absent, and returns the new value. The value is kept as decimal
+// text, as Redis's INCRBY does, so Get reads it and a value Set as "41" can
+// be added to. A value that is not a decimal integer, or a sum that would
+// overflow, is ErrNotNumber and changes nothing.
+func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
+	if err := t.checkWrite(key, 0); err != nil {
+		return 0, err
+	}
+	h := hashKey(t.g.seed, key)
+	err = t.update(key, h, func(s *shard, l lookup) error {
+		var buf [maxIntText]byte
+		var cur int64
+		if l.found {
+			if l.hdr.vlen > maxIntText {
+				return ErrNotNumber
+			}
+			text := s.appendBytes(buf[:0], l.off+entryHeaderSize+int64(l.hdr.klen), l.hdr.vlen)
+			var ok bool
+			if cur, ok = parseInt(text); !ok {
+				return ErrNotNumber
+			}
+		}
+		if (delta > 0 && cur > math.MaxInt64-delta) || (delta < 0 && cur < math.MinInt64-delta) {
+			return ErrNotNumber
+		}
+		n = cur + delta
+		out := strconv.AppendInt(buf[:0], n, 10)
+		if len(out) > t.g.maxValue {
+			return ErrValueTooLarge
+		}
+		return s.store(key, h, out, l)
+	})
+	return n, err
+}
+
+// parseInt parses a decimal int64 the way Redis does: an optional '-', then
+// digits with no leading zero (except "0" itself), nothing else.
+func parseInt(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	digits := b
+	if neg {
+		digits = b[1:]
+	}
+	if len(digits) == 0 || len(digits) > 19 || (digits[0] == '0' && (len(digits) > 1 || neg)) {
+		return 0, false
+	}
+	var u uint64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		u = u*10 + uint64(c-'0')
+	}
+	if neg {
+		if u > 1<<63 {
+			return 0, false
+		}
+		return int64(-u), true
+	}
+	if u > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(u), true
+}
+
+// Delete removes key and reports whether it was there.
+func (t *Table) Delete(key []byte) (deleted bool, err error) {
+	if err := t.checkWrite(key, 0); err != nil {
+		return false, err
+	}
+	h := hashKey(t.g.seed, key)
+	err = t.update(key, h, func(s *shard, l lookup) error {
+		deleted = l.found
+		if l.found {
+			s.remove(l)
+		}
+		return nil
+	})
+	return deleted, err
+}
+
+// Len returns the number of keys in the table. Under concurrent writes it is
+// a sum of per-shard counts read at slightly different moments.
+func (t *Table) Len() int {
+	if t.closed.Load() {
+		return 0
+	}
+	n := 0
+	for i := range t.shards {
+		n += int(t.shards[i].ctlLoad(ctlLiveEntries))
+	}
+	return n
+}

@@ -1,0 +1,114 @@
+package kv
+
+// Range calls fn for every entry in the table, one shard at a time, until fn
+// returns false. Each shard is copied out whole (a consistent snapshot of
+// that shard) before fn sees any of it, and fn is never called under a
+// lock, so it may use the table. Every key present for the whole call is
+// seen at least once; no key deleted before the call is seen. key and value
+// are valid only until fn returns.
+func (t *Table) Range(fn func(key, value []byte) bool) error {
+	if t.closed.Load() {
+		return ErrClosed
+	}
+	var snap snapshot
+	for i := range t.shards {
+		if err := t.snapshotShard(&t.shards[i], &snap); err != nil {
+			return err
+		}
+		for _, e := range snap.entries {
+			if !fn(snap.buf[e.key:e.value:e.value], snap.buf[e.value:e.end:e.end]) {
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// snapshot is one shard's live entries, copied out.
+type snapshot struct {
+	buf     []byte
+	entries []snapEntry
+}
+
+type snapEntry struct{ key, value, end int }
+
+// snapshotShard copies s's live entries into snap: optimistically first,
+// then under the lock into space sized beforehand, since nothing allocates
+// under a lock.
+func (t *Table) snapshotShard(s *shard, snap *snapshot) error {
+	for range readRetries {
+		if s.copyLive(snap, false) {
+			return nil
+		}
+	}
+	if t.readOnly {
+		for range readRetries * 100 {
+			if s.copyLive(snap, false) {
+				return nil
+			}
+		}
+		return ErrLockTimeout
+	}
+	for {
+		need, n := int(s.ctlLoad(ctlLiveBytes)), int(s.ctlLoad(ctlLiveEntries))
+		snap.reserve(need, n)
+		if err := t.lockShard(s); err != nil {
+			return err
+		}
+		fits := int(s.ctlLoad(ctlLiveBytes)) <= cap(snap.buf) && int(s.ctlLoad(ctlLiveEntries)) <= cap(snap.entries)
+		ok := fits && s.copyLive(snap, true)
+		t.unlock(s)
+		if ok {
+			return nil
+		}
+		if fits {
+			return ErrCorrupt
+		}
+	}
+}
+
+func (snap *snapshot) reserve(bytes, entries int) {
+	if cap(snap.buf) < bytes {
+		snap.buf = make([]byte, 0, bytes)
+	}
+	if cap(snap.entries) < entries {
+		snap.entries = make([]snapEntry, 0, entries)
+	}
+}
+
+// copyLive copies every live entry of s into snap and reports whether the
+// copy is consistent. Under the lock it must not allocate: the caller has
+// reserved room for the live bytes (which bound keys plus values) and
+// entries.
+func (s *shard) copyLive(snap *snapshot, locked bool) bool {
+	snap.buf, snap.entries = snap.buf[:0], snap.entries[:0]
+	seq := s.ctlLoad(ctlSeq)
+	if seq&1 != 0 || s.ctlLoad(ctlFlags) != 0 {
+		return false
+	}
+	for i := range s.mask + 1 {
+		v := s.slot(i)
+		if v == slotEmpty || v == slotTombstone {
+			continue
+		}
+		off, ok := s.slotOffset(v)
+		if !ok {
+			return false
+		}
+		e, ok := s.loadHeader(off)
+		if !ok || e.state != entryLive {
+			return false
+		}
+		if locked && (len(snap.buf)+e.klen+e.vlen > cap(snap.buf) || len(snap.entries) == cap(snap.entries)) {
+			return false
+		}
+		k := len(snap.buf)
+		snap.buf = s.appendBytes(snap.buf, off+entryHeaderSize, e.klen+e.vlen)
+		kv := snap.buf[k:]
+		if entryChecksum(s.seed, e.klen, e.vlen, e.version, e.expires, kv[:e.klen], kv[e.klen:]) != e.checksum {
+			return false
+		}
+		snap.entries = append(snap.entries, snapEntry{key: k, value: k + e.klen, end: len(snap.buf)})
+	}
+	return s.ctlLoad(ctlSeq) == seq
+}

@@ -1,0 +1,152 @@
+package kv
+
+import (
+	"encoding/binary"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// rebuild derives the index from the log, which is the truth (layout.go):
+// it clears every slot, walks the log from tail to head, checks each live
+// entry's checksum and inserts it. When two live entries share a key (a
+// writer died between appending a new version and retiring the old, or
+// while moving an entry), the higher version wins, and of equal versions
+// the later copy; the loser is marked dead. It recounts the shard's
+// counters from what it found.
+//
+// It runs under the lock with the sequence counter odd. It is idempotent:
+// it reads only the log, so a rebuild interrupted by a crash is simply run
+// again by the next lock holder, with the same result. flagRebuild stays set
+// until it completes, so readers and writers know not to trust the index.
+func (s *shard) rebuild() error {
+	s.ctlStore(ctlFlags, flagRebuild)
+	for i := range s.mask + 1 {
+		s.setSlot(i, slotEmpty)
+	}
+	head, tail := s.ctlLoad(ctlHead), s.ctlLoad(ctlTail)
+	size := uint64(s.size)
+	if head < tail || head-tail > size {
+		return ErrCorrupt
+	}
+	var live, liveBytes, maxVersion uint64
+	for p := tail; p != head; {
+		off := int64(p % size)
+		e, ok := s.loadHeader(off)
+		esz := uint64(e.size())
+		if !ok || esz > head-p {
+			return ErrCorrupt
+		}
+		p += esz
+		switch e.state {
+		case entryDead:
+			continue
+		case entryLive:
+		default:
+			return ErrCorrupt
+		}
+		if s.checksumAt(off, &e) != e.checksum {
+			return ErrCorrupt
+		}
+		maxVersion = max(maxVersion, e.version)
+		h := s.hashAt(off, e.klen)
+		added, grown, err := s.insertRebuilt(h, off, &e)
+		if err != nil {
+			return err
+		}
+		if added {
+			live++
+		}
+		liveBytes += grown
+	}
+	if live > uint64(s.keyCap) || liveBytes > size {
+		return ErrCorrupt
+	}
+	s.ctlStore(ctlLiveEntries, live)
+	s.ctlStore(ctlLiveBytes, liveBytes)
+	s.ctlStore(ctlTombstones, 0)
+	if s.ctlLoad(ctlNextVersion) <= maxVersion {
+		s.ctlStore(ctlNextVersion, maxVersion+1)
+	}
+	s.ctlStore(ctlFlags, 0)
+	return nil
+}
+
+// insertRebuilt puts the live entry at off into the index being rebuilt,
+// resolving a duplicate key. It reports whether the key was new, and by how
+// much the live bytes grew.
+func (s *shard) insertRebuilt(h uint64, off int64, e *entryHeader) (added bool, grown uint64, err error) {
+	tag := tagOf(h)
+	i := h & s.mask
+	for range s.mask + 1 {
+		v := s.slot(i)
+		if v == slotEmpty {
+			s.setSlot(i, slotValue(tag, off))
+			return true, uint64(e.size()), nil
+		}
+		if uint32(v>>32) == tag {
+			other, _ := s.slotOffset(v)
+			o, _ := s.loadHeader(other)
+			if o.klen == e.klen && s.keysEqualAt(other, off, e.klen) {
+				if e.version < o.version {
+					s.setWord(off+entState, entryDead)
+					return false, 0, nil
+				}
+				s.setWord(other+entState, entryDead)
+				s.setSlot(i, slotValue(tag, off))
+				return false, uint64(e.size()) - uint64(o.size()), nil
+			}
+		}
+		i = (i + 1) & s.mask
+	}
+	return false, 0, ErrCorrupt
+}
+
+// pieces returns the one or two contiguous runs of the n data bytes at off,
+// which may wrap. Only lock holders use it: it reads plainly.
+func (s *shard) pieces(off int64, n int) (a, b []byte) {
+	off = s.wrap(off)
+	first := min(int64(n), s.size-off)
+	return s.r.b[s.data+off : s.data+off+first], s.r.b[s.data : s.data+int64(n)-first]
+}
+
+// hashAt hashes the key of the entry at off, in place.
+func (s *shard) hashAt(off int64, klen int) uint64 {
+	var d xxhash.Digest
+	d.ResetWithSeed(s.seed)
+	a, b := s.pieces(off+entryHeaderSize, klen)
+	d.Write(a)
+	d.Write(b)
+	return d.Sum64()
+}
+
+// checksumAt computes the checksum of the entry at off, in place; compare
+// entryChecksum.
+func (s *shard) checksumAt(off int64, e *entryHeader) uint64 {
+	var hdr [24]byte
+	binary.LittleEndian.PutUint64(hdr[0:], uint64(uint32(e.klen))|uint64(uint32(e.vlen))<<32)
+	binary.LittleEndian.PutUint64(hdr[8:], e.version)
+	binary.LittleEndian.PutUint64(hdr[16:], e.expires)
+	var d xxhash.Digest
+	d.ResetWithSeed(^s.seed)
+	d.Write(hdr[:])
+	a, b := s.pieces(off+entryHeaderSize, e.klen+e.vlen)
+	d.Write(a)
+	d.Write(b)
+	return d.Sum64()
+}
+
+// keysEqualAt compares the keys, of klen bytes, of the entries at a and b.
+func (s *shard) keysEqualAt(a, b int64, klen int) bool {
+	a, b = a+entryHeaderSize, b+entryHeaderSize
+	for i := 0; i < klen; i += 8 {
+		wa, wb := s.word(s.wrap(a+int64(i))), s.word(s.wrap(b+int64(i)))
+		if rest := klen - i; rest < 8 {
+			m := uint64(1)<<(8*rest) - 1
+			wa, wb = wa&m, wb&m
+		}
+		if wa != wb {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,75 @@
+package kv
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Liveness. A lock word names its owner by registry slot and generation.
+// The owner is alive exactly while it holds the open-file-description lock
+// on its slot's byte and the slot's generation is still the one in the word:
+//   - The kernel releases an OFD lock when the last descriptor of the open
+//     file description closes, which happens when the process dies, zombie
+//     or not. PID reuse cannot forge it, as kill(pid, 0) could.
+//   - A new process that claims the slot takes the byte and then bumps the
+//     generation, so a word written by an earlier holder of the slot stops
+//     looking alive as soon as the bump lands.
+
+const genBits = 20
+
+// claimSlot takes a free registry slot for this handle, starting the search
+// at a place derived from the pid so that concurrent openers rarely collide.
+func (t *Table) claimSlot() error {
+	n := t.g.registrySlots
+	start := os.Getpid() % n
+	for k := range n {
+		i := (start + k) % n
+		lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: registryLockBase + int64(i), Len: 1}
+		err := unix.FcntlFlock(uintptr(t.fd), unix.F_OFD_SETLK, &lk)
+		if err == unix.EAGAIN || err == unix.EACCES {
+			continue
+		}
+		if err != nil {
+			return &os.PathError{Op: "fcntl F_OFD_SETLK", Path: t.name, Err: err}
+		}
+		rec := t.g.registryOffset/8 + int64(i)*registryRecordSize/8
+		gen := t.r.add(rec+regGeneration/8, 1)
+		t.r.store(rec+regPID/8, uint64(os.Getpid()))
+		t.r.store(rec+regClaimedAt/8, uint64(time.Now().UnixNano()))
+		t.slot = i
+		t.owner = lockOwner(i, gen)
+		return nil
+	}
+	return fmt.Errorf("%w: all %d registry slots are in use", ErrTooManyProcesses, n)
+}
+
+// lockOwner is the owner field of a lock word: bits 2-11 the registry slot,
+// bits 12-31 the generation's low bits.
+func lockOwner(slot int, gen uint64) uint32 {
+	return uint32(slot)<<2 | uint32(gen&(1<<genBits-1))<<12
+}
+
+// ownerAlive reports whether the owner named in lock word w still lives.
+func (t *Table) ownerAlive(w uint32) bool {
+	owner := w &^ lockStateMask
+	if owner == t.owner {
+		return true
+	}
+	slot := int(owner >> 2 & (maxProcs - 1))
+	if slot >= t.g.registrySlots {
+		return false // no process could have written it: a corrupt word
+	}
+	rec := t.g.registryOffset/8 + int64(slot)*registryRecordSize/8
+	if lockOwner(slot, t.r.load(rec+regGeneration/8)) != owner {
+		return false
+	}
+	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: registryLockBase + int64(slot), Len: 1}
+	if err := unix.FcntlFlock(uintptr(t.fd), unix.F_OFD_GETLK, &lk); err != nil {
+		return true // cannot tell: never steal from a process that may be alive
+	}
+	return lk.Type != unix.F_UNLCK
+}

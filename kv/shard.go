@@ -1,0 +1,207 @@
+package kv
+
+import (
+	"encoding/binary"
+)
+
+// shard is one shard's view of the region: its control block, its slots and
+// its data area, with the table's limits. It holds no state of its own;
+// everything that changes lives in the region.
+type shard struct {
+	r        region
+	lockWord *uint32
+	ctl      int64  // word index of the control block
+	slots    int64  // word index of slot 0
+	mask     uint64 // slots - 1
+	data     int64  // byte offset of the data area
+	size     int64  // data bytes, a multiple of 8
+	seed     uint64
+	maxKey   int
+	maxValue int
+	keyCap   int
+	reserve  int64
+	maxEntry int64
+}
+
+func newShard(r region, g *geometry, i int) shard {
+	ctl := (g.controlOffset + int64(i)*controlSize) / 8
+	return shard{
+		r:        r,
+		lockWord: r.lockWord(ctl + ctlLock/8),
+		ctl:      ctl,
+		slots:    (g.slotsOffset + int64(i)*int64(g.slotsPerShard)*slotSize) / 8,
+		mask:     uint64(g.slotsPerShard - 1),
+		data:     g.dataOffset + int64(i)*g.dataPerShard,
+		size:     g.dataPerShard,
+		seed:     g.seed,
+		maxKey:   g.maxKey,
+		maxValue: g.maxValue,
+		keyCap:   g.keyCapacity(),
+		reserve:  g.reserve(),
+		maxEntry: g.maxEntry(),
+	}
+}
+
+func (s *shard) ctlLoad(field int64) uint64     { return s.r.load(s.ctl + field/8) }
+func (s *shard) ctlStore(field int64, v uint64) { s.r.store(s.ctl+field/8, v) }
+func (s *shard) ctlAdd(field int64, d uint64)   { s.r.add(s.ctl+field/8, d) }
+
+func (s *shard) slot(i uint64) uint64     { return s.r.load(s.slots + int64(i)) }
+func (s *shard) setSlot(i uint64, v uint64) { s.r.store(s.slots+int64(i), v) }
+
+// Slot words: see layout.go. The offset is stored plus one so that no live
+// slot is 0 (empty); it is at most maxData/8, so none is slotTombstone.
+func slotValue(tag uint32, off int64) uint64 { return uint64(tag)<<32 | uint64(off/8+1) }
+
+// slotOffset returns the data offset a live slot word points at, and
+// whether it lies inside the data area.
+func (s *shard) slotOffset(v uint64) (int64, bool) {
+	u := int64(v & 0xffff_ffff)
+	off := (u - 1) * 8
+	return off, u >= 1 && off < s.size
+}
+
+// wrap folds a data offset in [0, 2*size) back into [0, size).
+func (s *shard) wrap(off int64) int64 {
+	if off >= s.size {
+		off -= s.size
+	}
+	return off
+}
+
+// word loads the 8-byte word at data offset off, which is 8-byte aligned
+// and in [0, 2*size).
+func (s *shard) word(off int64) uint64 { return s.r.load((s.data + s.wrap(off)) / 8) }
+
+func (s *shard) setWord(off int64, v uint64) { s.r.store((s.data+s.wrap(off))/8, v) }
+
+// entryHeader is an entry's header words as loaded.
+type entryHeader struct {
+	klen, vlen int
+	state      uint64
+	version    uint64
+	expires    uint64
+	checksum   uint64
+}
+
+// size is the log bytes the entry takes.
+func (e *entryHeader) size() int64 { return entrySize(e.klen, e.vlen) }
+
+// loadHeader loads the header of the entry at off and checks its lengths
+// against the table's limits. Everything it returns may be garbage written by
+// a torn write or a hostile peer; ok only means it is safe to follow.
+func (s *shard) loadHeader(off int64) (e entryHeader, ok bool) {
+	if off < 0 || off >= s.size || off%8 != 0 {
+		return e, false
+	}
+	lengths := s.word(off + entLengths)
+	e.klen, e.vlen = int(uint32(lengths)), int(lengths>>32)
+	if e.klen < 1 || e.klen > s.maxKey || e.vlen > s.maxValue {
+		return e, false
+	}
+	e.state = s.word(off + entState)
+	e.version = s.word(off + entVersion)
+	e.expires = s.word(off + entExpires)
+	e.checksum = s.word(off + entChecksum)
+	return e, true
+}
+
+// keyEquals compares the key stored at data offset off (8-byte aligned)
+// with key, word by word through atomic loads.
+func (s *shard) keyEquals(off int64, key []byte) bool {
+	i := 0
+	for ; i+8 <= len(key); i += 8 {
+		if s.word(off+int64(i)) != binary.LittleEndian.Uint64(key[i:]) {
+			return false
+		}
+	}
+	if i < len(key) {
+		w := s.word(off + int64(i))
+		for j := i; j < len(key); j++ {
+			if byte(w>>(8*(j-i))) != key[j] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// appendBytes appends the n bytes at data offset off (any alignment,
+// possibly wrapping) to dst through atomic word loads. It allocates only if
+// dst has less than n bytes of spare capacity.
+func (s *shard) appendBytes(dst []byte, off int64, n int) []byte {
+	if n == 0 {
+		return dst
+	}
+	dst = grow(dst, n)
+	aligned := off &^ 7
+	skip := int(off - aligned)
+	// A leading partial word.
+	if skip != 0 {
+		w := s.word(s.wrap(aligned))
+		for j := skip; j < 8 && n > 0; j++ {
+			dst = append(dst, byte(w>>(8*j)))
+			n--
+		}
+		aligned += 8
+	}
+	for ; n >= 8; n -= 8 {
+		dst = binary.LittleEndian.AppendUint64(dst, s.word(s.wrap(aligned)))
+		aligned += 8
+	}
+	if n > 0 {
+		w := s.word(s.wrap(aligned))
+		for j := range n {
+			dst = append(dst, byte(w>>(8*j)))
+		}
+	}
+	return dst
+}
+
+// bytesEqual compares the n bytes at data offset off with b.
+func (s *shard) bytesEqual(off int64, b []byte) bool {
+	aligned := off &^ 7
+	skip := int(off - aligned)
+	i := 0
+	for i < len(b) {
+		w := s.word(s.wrap(aligned))
+		for j := skip; j < 8 && i < len(b); j++ {
+			if byte(w>>(8*j)) != b[i] {
+				return false
+			}
+			i++
+		}
+		skip = 0
+		aligned += 8
+	}
+	return true
+}
+
+// grow makes room for n more bytes in dst's capacity.
+func grow(dst []byte, n int) []byte {
+	if cap(dst)-len(dst) >= n {
+		return dst
+	}
+	g := make([]byte, len(dst), len(dst)+n)
+	copy(g, dst)
+	return g
+}
+
+// writeBytes copies b into the data area at offset off (in [0, size)),
+// wrapping at the end. Only writers holding the lock call it, between the
+// two sequence increments.
+func (s *shard) writeBytes(off int64, b []byte) {
+	first := min(int64(len(b)), s.size-off)
+	copy(s.r.b[s.data+off:], b[:first])
+	copy(s.r.b[s.data:], b[first:])
+}
+
+// copyWithin copies n bytes inside the data area from src to dst (both in
+// [0, size)), wrapping at the end. The two ranges must not overlap.
+func (s *shard) copyWithin(dst, src, n int64) {
+	for n > 0 {
+		chunk := min(n, s.size-dst, s.size-src)
+		copy(s.r.b[s.data+dst:s.data+dst+chunk], s.r.b[s.data+src:s.data+src+chunk])
+		dst, src, n = s.wrap(dst+chunk), s.wrap(src+chunk), n-chunk
+	}
+}

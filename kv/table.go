@@ -1,0 +1,340 @@
+package kv
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/bits"
+	"math/rand/v2"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/shmkv/shmkv/shm"
+)
+
+// Table is an open shared-memory hash table. Its methods are safe for
+// concurrent use by many goroutines, and every process that opens the same
+// name sees the same keys. Close must not run concurrently with other
+// methods: it unmaps the memory they read.
+type Table struct {
+	name        string
+	sh          *shm.Shm
+	mapping     *shm.Mapping
+	fd          int
+	r           region
+	g           geometry
+	shards      []shard
+	shardShift  uint
+	readOnly    bool
+	lockTimeout time.Duration
+	slot        int    // registry slot, when read-write
+	owner       uint32 // lock word owner bits, when read-write
+	counters    []readCounters
+	closed      atomic.Bool
+}
+
+// readCounters are one shard's read statistics for this handle. They live in
+// process memory, not in the region: a reader never writes shared memory.
+// Padding keeps each shard's counters on a cache line of their own.
+type readCounters struct {
+	hits, misses, retries atomic.Uint64
+	_                     [40]byte
+}
+
+// initWait bounds how long Open waits for a table's creator to publish its
+// header.
+const initWait = 2 * time.Second
+
+// Open opens the table name, creating it if it does not exist (see
+// Options.NoCreate and Options.Exclusive). A nil opts means the defaults.
+// The name follows shm's rules: an optional leading '/', then 1 to 255 bytes
+// with no '/' and no NUL.
+func Open(name string, opts *Options) (*Table, error) {
+	o := opts.withDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	if _, err := shm.CleanName(name); err != nil {
+		return nil, fmt.Errorf("shmkv: open %q: %w", name, err)
+	}
+	if !o.ReadOnly && !o.NoCreate {
+		t, err := create(name, &o)
+		if err == nil || o.Exclusive || !errors.Is(err, fs.ErrExist) {
+			return t, err
+		}
+	}
+	return openExisting(name, &o, opts)
+}
+
+// Remove removes the table name. Processes that have it open keep using it
+// until they close it.
+func Remove(name string) error {
+	return shm.Remove(name)
+}
+
+func create(name string, o *Options) (*Table, error) {
+	g, err := plan(o)
+	if err != nil {
+		return nil, err
+	}
+	g.seed = rand.Uint64()
+	g.created = time.Now().UnixNano()
+	sh, err := shm.Open(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, o.Mode)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Table, error) {
+		sh.Close()
+		shm.Remove(name)
+		return nil, err
+	}
+	// Reserve every page now: on a full /dev/shm this fails with ENOSPC
+	// instead of a SIGBUS at the first touch of a sparse page.
+	if err := sh.Allocate(g.totalSize); err != nil {
+		return fail(err)
+	}
+	t, err := attach(sh, g, o)
+	if err != nil {
+		return fail(err)
+	}
+	g.encode(t.r.b[:headerSize])
+	// Publish: the header's plain stores happen before this atomic store,
+	// and an opener's atomic load that sees the magic sees them too.
+	t.r.store(offMagic/8, magic)
+	return t, nil
+}
+
+func openExisting(name string, o *Options, explicit *Options) (*Table, error) {
+	flag := os.O_RDWR
+	if o.ReadOnly {
+		flag = os.O_RDONLY
+	}
+	sh, err := shm.Open(name, flag, 0)
+	if err != nil {
+		return nil, err
+	}
+	g, err := readHeader(sh, o)
+	if err == nil {
+		err = checkAgainst(explicit, &g)
+	}
+	if err != nil {
+		sh.Close()
+		return nil, fmt.Errorf("shmkv: open %s: %w", sh.Name(), err)
+	}
+	return attach(sh, g, o)
+}
+
+// readHeader checks the object's owner and mode, waits a bounded time for a
+// creator to publish the header, and decodes it.
+func readHeader(sh *shm.Shm, o *Options) (geometry, error) {
+	info, err := sh.Stat()
+	if err != nil {
+		return geometry{}, err
+	}
+	if !o.AllowShared && (int(info.UID) != os.Geteuid() || info.Perm&0o022 != 0) {
+		return geometry{}, fmt.Errorf("%w: owner uid %d, mode %v", ErrUnsafeObject, info.UID, info.Perm)
+	}
+	deadline := time.Now().Add(initWait)
+	for {
+		size, err := sh.Size()
+		if err != nil {
+			return geometry{}, err
+		}
+		if size >= headerSize {
+			var h [headerSize]byte
+			m, err := readHeaderBytes(sh, h[:])
+			if err != nil {
+				return geometry{}, err
+			}
+			if m == magic {
+				return decodeHeader(h[:], size)
+			}
+			if m != 0 {
+				if m&0xffff_ffff_ffff == magic&0xffff_ffff_ffff {
+					return geometry{}, fmt.Errorf("%w: magic version %#x", ErrVersion, m>>48)
+				}
+				return geometry{}, fmt.Errorf("%w: not a shmkv table (magic %#016x)", ErrCorrupt, m)
+			}
+		}
+		if time.Now().After(deadline) {
+			return geometry{}, fmt.Errorf("%w: no header after %v (size %d); remove it if its creator died", ErrNotInitialized, initWait, size)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// readHeaderBytes copies the header out of a temporary mapping, the magic
+// with an atomic load first so that the rest is what its publisher wrote.
+func readHeaderBytes(sh *shm.Shm, h []byte) (uint64, error) {
+	m, err := sh.Map(0)
+	if err != nil {
+		return 0, err
+	}
+	defer m.Unmap()
+	r := newRegion(m.Bytes()[:headerSize])
+	mg := r.load(offMagic / 8)
+	copy(h, m.Bytes()[:headerSize])
+	return mg, nil
+}
+
+// attach maps the table and joins it: a registry slot for a read-write
+// handle, and recovery of whatever an earlier holder of that slot left
+// locked.
+func attach(sh *shm.Shm, g geometry, o *Options) (*Table, error) {
+	m, err := sh.Map(0)
+	if err != nil {
+		sh.Close()
+		return nil, err
+	}
+	t := &Table{
+		name:        sh.Name(),
+		sh:          sh,
+		mapping:     m,
+		fd:          sh.Fd(),
+		r:           newRegion(m.Bytes()),
+		g:           g,
+		readOnly:    o.ReadOnly,
+		lockTimeout: o.LockTimeout,
+		shardShift:  uint(64 - bits.TrailingZeros(uint(g.shards))),
+		counters:    make([]readCounters, g.shards),
+	}
+	t.shards = make([]shard, g.shards)
+	for i := range t.shards {
+		t.shards[i] = newShard(t.r, &t.g, i)
+	}
+	if !t.readOnly {
+		if err := t.claimSlot(); err != nil {
+			t.release()
+			return nil, err
+		}
+		t.recoverOwnSlot()
+	}
+	return t, nil
+}
+
+// recoverOwnSlot recovers every shard left locked by an earlier, now dead,
+// holder of this handle's registry slot.
+func (t *Table) recoverOwnSlot() {
+	for i := range t.shards {
+		s := &t.shards[i]
+		w := atomic.LoadUint32(s.lockWord)
+		if w == 0 || int(w>>2&(maxProcs-1)) != t.slot || w&^lockStateMask == t.owner {
+			continue
+		}
+		if atomic.CompareAndSwapUint32(s.lockWord, w, t.owner|lockSleep) {
+			t.recoverShard(s)
+			t.unlock(s)
+		}
+	}
+}
+
+func (t *Table) release() {
+	t.mapping.Unmap()
+	t.sh.Close()
+}
+
+// Close unmaps the table and gives up this handle's registry slot. Calling
+// it again does nothing; any other use after it returns ErrClosed.
+func (t *Table) Close() error {
+	if t.closed.Swap(true) {
+		return nil
+	}
+	err := t.mapping.Unmap()
+	if cerr := t.sh.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Name returns the table's name with its leading '/'.
+func (t *Table) Name() string { return t.name }
+
+func (t *Table) shardFor(h uint64) (*shard, *readCounters) {
+	i := h >> t.shardShift
+	return &t.shards[i], &t.counters[i]
+}
+
+func (t *Table) checkKey(key []byte) error {
+	if t.closed.Load() {
+		return ErrClosed
+	}
+	if len(key) == 0 || len(key) > t.g.maxKey {
+		return ErrKeyTooLarge
+	}
+	return nil
+}
+
+func (t *Table) checkWrite(key []byte, valueLen int) error {
+	if err := t.checkKey(key); err != nil {
+		return err
+	}
+	if t.readOnly {
+		return ErrReadOnly
+	}
+	if valueLen > t.g.maxValue {
+		return ErrValueTooLarge
+	}
+	return nil
+}
+
+// lockShard takes s's lock and makes the shard usable: a shard taken over
+// from a dead owner, or left flagged or mid-write, is rebuilt first.
+func (t *Table) lockShard(s *shard) error {
+	tookOver, err := t.lock(s)
+	if err != nil {
+		return err
+	}
+	if tookOver || s.ctlLoad(ctlFlags) != 0 || s.ctlLoad(ctlSeq)&1 != 0 {
+		t.recoverShard(s)
+	}
+	if s.ctlLoad(ctlFlags) != 0 {
+		t.unlock(s)
+		return ErrCorrupt
+	}
+	return nil
+}
+
+// recoverShard rebuilds s's index from its log under the lock. A failure
+// leaves flagRebuild set, so that every use reports ErrCorrupt and Check
+// can say why.
+func (t *Table) recoverShard(s *shard) {
+	if s.ctlLoad(ctlSeq)&1 == 0 {
+		s.beginWrite()
+	}
+	s.rebuild()
+	s.ctlAdd(ctlRecoveries, 1)
+	s.endWrite()
+}
+
+// repair recovers s, held locked, and reports whether it is usable.
+func (t *Table) repair(s *shard) error {
+	t.recoverShard(s)
+	if s.ctlLoad(ctlFlags) != 0 {
+		return ErrCorrupt
+	}
+	return nil
+}
+
+// update runs fn on key's shard under its lock with the key's lookup. If
+// the index turns out not to match the log, it is rebuilt and fn retried
+// once.
+func (t *Table) update(key []byte, h uint64, fn func(s *shard, l lookup) error) error {
+	s, _ := t.shardFor(h)
+	if err := t.lockShard(s); err != nil {
+		return err
+	}
+	defer t.unlock(s)
+	for attempt := 0; ; attempt++ {
+		l, err := s.find(key, h)
+		if err == nil {
+			err = fn(s, l)
+		}
+		if err != errCorruptIndex {
+			return err
+		}
+		if attempt > 0 || t.repair(s) != nil {
+			return ErrCorrupt
+		}
+	}
+}

@@ -1,0 +1,63 @@
+package kv
+
+import (
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// This file holds all of the package's unsafe pointer work. Everything else
+// reaches the region through these functions, by word index, with Go's
+// bounds checks in force.
+//
+// Why it is sound:
+//   - The mapping starts on a page boundary, so word i of it is 8-byte
+//     aligned, as sync/atomic requires on every platform.
+//   - The region is not Go memory: the garbage collector neither moves nor
+//     frees it, and nothing in it is a Go pointer. Only offsets are stored.
+//   - The word slice has exactly len(b)/8 elements and aliases b, so an
+//     index past the end panics rather than reading past the mapping; every
+//     index taken from shared memory is also checked before use.
+//   - The lock word is the low half of its 8-byte word; on the
+//     little-endian machines this package supports (amd64, arm64) that is
+//     the word's first four bytes, which is what the futex syscall is given.
+
+// region is a mapped table seen as bytes and as 8-byte words.
+type region struct {
+	b []byte
+	w []uint64
+}
+
+func newRegion(b []byte) region {
+	return region{b: b, w: unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/8)}
+}
+
+func (r region) load(i int64) uint64          { return atomic.LoadUint64(&r.w[i]) }
+func (r region) store(i int64, v uint64)      { atomic.StoreUint64(&r.w[i], v) }
+func (r region) add(i int64, d uint64) uint64 { return atomic.AddUint64(&r.w[i], d) }
+
+// lockWord returns the 32-bit futex word in the low half of word i.
+func (r region) lockWord(i int64) *uint32 {
+	return (*uint32)(unsafe.Pointer(&r.w[i]))
+}
+
+// futexWait and futexWake are the two futex calls lock.go builds on; its
+// top comment states their contract. The pointers are converted to uintptr
+// inside the syscall expression itself, which keeps them valid for the
+// call (rule 4 of unsafe.Pointer). w points into the mapping, which is not
+// moved, and ts lives on the stack for the duration of the call.
+
+// futexWait reports whether the wait ended by timing out.
+func futexWait(w *uint32, val uint32, d time.Duration) (timedOut bool) {
+	ts := unix.NsecToTimespec(int64(d))
+	_, _, errno := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWaitOp, uintptr(val),
+		uintptr(unsafe.Pointer(&ts)), 0, 0)
+	return errno == unix.ETIMEDOUT
+}
+
+// futexWake wakes at most n waiters on w.
+func futexWake(w *uint32, n int) {
+	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWakeOp, uintptr(n), 0, 0, 0)
+}
