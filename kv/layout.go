@@ -35,31 +35,31 @@ package kv
 // kernel drops that lock when the process dies, so a free byte means a dead
 // or absent holder.
 //
-//	     0    8 generation         incremented by each claimer; the low 20 bits go into lock words
-//	     8    8 pid                for diagnostics only
-//	    16    8 claimed at         Unix nanoseconds, for diagnostics only
-//	    24    8 reserved
+//	 0    8 generation         incremented by each claimer; the low 20 bits go into lock words
+//	 8    8 pid                for diagnostics only
+//	16    8 claimed at         Unix nanoseconds, for diagnostics only
+//	24    8 reserved
 //
 // Shard control block: 256 bytes per shard, the lock and sequence counter on
 // the first cache line, the log and index counters on the second, the
 // write-side statistics on the third and fourth.
 //
-//	     0    4 lock word          see lock.go: state in bits 0-1, owner in bits 2-31
-//	     4    4 reserved
-//	     8    8 sequence           odd while a write is in progress (the seqlock)
-//	    64    8 head               log position where the next entry goes (bytes, grows without bound)
-//	    72    8 tail               log position of the oldest entry
-//	    80    8 next version       stamped into each entry written; greater than every version in the log
-//	    88    8 live entries       entries reachable from the index
-//	    96    8 live bytes         bytes of log those entries take
-//	   104    8 tombstones         deleted slots in the index
-//	   112    8 flags              flagRebuild: the index must be rebuilt from the log before use
-//	   128    8 sets               successful Set, Add, CompareAndSwap, SetIfAbsent that stored
-//	   136    8 deletes            Delete that removed a key
-//	   144    8 lock waits         lock acquisitions that had to wait
-//	   152    8 recoveries         index rebuilds after a dead writer or a corrupt index
-//	   160    8 rebuilds           index rebuilds that dropped tombstones
-//	   168   88 reserved           (evictions and expirations go here)
+//	  0    4 lock word          see lock.go: state in bits 0-1, owner in bits 2-31
+//	  4    4 reserved
+//	  8    8 sequence           odd while a write is in progress (the seqlock)
+//	 64    8 head               log position where the next entry goes (bytes, grows without bound)
+//	 72    8 tail               log position of the oldest entry
+//	 80    8 next version       stamped into each entry written; greater than every version in the log
+//	 88    8 live entries       entries reachable from the index
+//	 96    8 live bytes         bytes of log those entries take
+//	104    8 tombstones         deleted slots in the index
+//	112    8 flags              flagRebuild: the index must be rebuilt from the log before use
+//	128    8 sets               successful Set, Add, CompareAndSwap, SetIfAbsent that stored
+//	136    8 deletes            Delete that removed a key
+//	144    8 lock waits         lock acquisitions that had to wait
+//	152    8 recoveries         index rebuilds after a dead writer or a corrupt index
+//	160    8 rebuilds           index rebuilds that dropped tombstones
+//	168   88 reserved           (evictions and expirations go here)
 //
 // Slots: shards*slots-per-shard 8-byte words, the open-addressing index of
 // each shard in turn, probed linearly from the hash's low bits. A word is
@@ -70,13 +70,13 @@ package kv
 // Data: data-per-shard bytes for each shard, used as a circular log. Entries
 // are appended at head and may wrap around the end of the area. Each entry:
 //
-//	     0    4 key length         1..max key
-//	     4    4 value length       0..max value
-//	     8    8 state              entryLive or entryDead; changes in place, outside the checksum
-//	    16    8 version            the shard's next version when written
-//	    24    8 expires            Unix nanoseconds, 0 for never (reserved for expiry)
-//	    32    8 checksum           xxhash64 of bytes 0..8 and 16..32, the key and the value
-//	    40    - key, value, zero padding to a multiple of 8
+//	 0    4 key length         1..max key
+//	 4    4 value length       0..max value
+//	 8    8 state              entryLive or entryDead; changes in place, outside the checksum
+//	16    8 version            the shard's next version when written
+//	24    8 expires            Unix nanoseconds, 0 for never (reserved for expiry)
+//	32    8 checksum           xxhash64 of bytes 0..8 and 16..32, the key and the value
+//	40    - key, value, zero padding to a multiple of 8
 //
 // Space is reclaimed from the tail: a dead entry at the tail is dropped, a
 // live one is copied to the head and its slot moved. The log is the truth and

@@ -46,7 +46,7 @@ func (s *shard) ctlLoad(field int64) uint64     { return s.r.load(s.ctl + field/
 func (s *shard) ctlStore(field int64, v uint64) { s.r.store(s.ctl+field/8, v) }
 func (s *shard) ctlAdd(field int64, d uint64)   { s.r.add(s.ctl+field/8, d) }
 
-func (s *shard) slot(i uint64) uint64     { return s.r.load(s.slots + int64(i)) }
+func (s *shard) slot(i uint64) uint64       { return s.r.load(s.slots + int64(i)) }
 func (s *shard) setSlot(i uint64, v uint64) { s.r.store(s.slots+int64(i), v) }
 
 // Slot words: see layout.go. The offset is stored plus one so that no live

@@ -1,0 +1,199 @@
+package kv
+
+import (
+	"fmt"
+	"sync/atomic"
+)
+
+// Report is what Check found. A table is healthy when Problems is empty.
+type Report struct {
+	Shards   int       // shards examined
+	Entries  int       // live entries found in the logs
+	Problems []Problem // everything found wrong, in shard order
+}
+
+// Problem is one thing Check found wrong.
+type Problem struct {
+	Shard  int    // the shard, or -1 for the header
+	Offset int64  // data offset of the entry concerned, or -1
+	What   string // what is wrong
+}
+
+func (p Problem) String() string {
+	if p.Shard < 0 {
+		return "header: " + p.What
+	}
+	if p.Offset < 0 {
+		return fmt.Sprintf("shard %d: %s", p.Shard, p.What)
+	}
+	return fmt.Sprintf("shard %d, entry at %d: %s", p.Shard, p.Offset, p.What)
+}
+
+// Check verifies the whole table: the header's checksum and geometry; in
+// every shard, every entry's lengths and checksum, every live key reachable
+// from its slot, no key live twice, every slot pointing at a live entry, and
+// the counters equal to what is there. It reports what it finds and repairs
+// nothing. It holds each shard's lock only to copy the shard out (a
+// read-only handle copies it optimistically), so it can run beside other
+// users of the table.
+func (t *Table) Check() (*Report, error) {
+	if t.closed.Load() {
+		return nil, ErrClosed
+	}
+	rep := &Report{Shards: t.g.shards}
+	if _, err := decodeHeader(t.r.b[:headerSize], int64(len(t.r.b))); err != nil {
+		rep.Problems = append(rep.Problems, Problem{Shard: -1, Offset: -1, What: err.Error()})
+		return rep, nil
+	}
+	img := make([]byte, controlSize+t.g.slotsPerShard*slotSize+int(t.g.dataPerShard))
+	for i := range t.shards {
+		s := &t.shards[i]
+		if w := atomic.LoadUint32(s.lockWord); w != 0 && !t.readOnly && !t.ownerAlive(w) {
+			rep.add(i, -1, "locked by a process that has died (the next writer recovers it)")
+		}
+		if err := t.copyShard(s, img); err != nil {
+			return rep, fmt.Errorf("shmkv: check shard %d: %w", i, err)
+		}
+		c := imageShard(s, img)
+		rep.Entries += c.check(i, rep)
+	}
+	return rep, nil
+}
+
+func (r *Report) add(shard int, off int64, format string, args ...any) {
+	r.Problems = append(r.Problems, Problem{Shard: shard, Offset: off, What: fmt.Sprintf(format, args...)})
+}
+
+// copyShard copies s's control block, slots and data into img.
+func (t *Table) copyShard(s *shard, img []byte) error {
+	copyOut := func() {
+		n := copy(img, t.r.b[s.ctl*8:s.ctl*8+controlSize])
+		n += copy(img[n:], t.r.b[s.slots*8:s.slots*8+int64(s.mask+1)*slotSize])
+		copy(img[n:], t.r.b[s.data:s.data+s.size])
+	}
+	for range readRetries * 10 {
+		seq := s.ctlLoad(ctlSeq)
+		if seq&1 != 0 {
+			continue
+		}
+		copyOut()
+		if s.ctlLoad(ctlSeq) == seq {
+			return nil
+		}
+	}
+	if t.readOnly {
+		return ErrLockTimeout
+	}
+	// A writer keeps the shard busy, or died mid-write: the lock waits for
+	// it, or recovers the shard, and Check then sees the recovered state.
+	if err := t.lockShard(s); err != nil {
+		return err
+	}
+	copyOut()
+	t.unlock(s)
+	return nil
+}
+
+// imageShard is a shard over a private copy made by copyShard.
+func imageShard(s *shard, img []byte) shard {
+	c := *s
+	c.r = newRegion(img)
+	c.lockWord = nil
+	c.ctl = 0
+	c.slots = controlSize / 8
+	c.data = controlSize + int64(c.mask+1)*slotSize
+	return c
+}
+
+// check examines a shard image and returns how many live entries it holds.
+func (c *shard) check(i int, rep *Report) int {
+	if f := c.ctlLoad(ctlFlags); f != 0 {
+		rep.add(i, -1, "flagged for rebuild (%#x): a rebuild failed or is under way", f)
+	}
+	head, tail := c.ctlLoad(ctlHead), c.ctlLoad(ctlTail)
+	size := uint64(c.size)
+	if head < tail || head-tail > size {
+		rep.add(i, -1, "log head %d and tail %d do not bound a log of %d bytes", head, tail, size)
+		return 0
+	}
+	liveAt := make(map[int64]bool)
+	byKey := make(map[string]int64)
+	var live, liveBytes, maxVersion uint64
+	for p := tail; p != head; {
+		off := int64(p % size)
+		e, ok := c.loadHeader(off)
+		if !ok || uint64(e.size()) > head-p {
+			rep.add(i, off, "entry header out of bounds; the rest of the log cannot be read")
+			break
+		}
+		p += uint64(e.size())
+		if e.state == entryDead {
+			continue
+		}
+		if e.state != entryLive {
+			rep.add(i, off, "entry state %#x is neither live nor dead", e.state)
+			continue
+		}
+		if c.checksumAt(off, &e) != e.checksum {
+			rep.add(i, off, "entry checksum mismatch")
+			continue
+		}
+		live++
+		liveBytes += uint64(e.size())
+		maxVersion = max(maxVersion, e.version)
+		liveAt[off] = true
+		a, b := c.pieces(off+entryHeaderSize, e.klen)
+		key := string(a) + string(b)
+		if prev, dup := byKey[key]; dup {
+			rep.add(i, off, "key %q is also live at %d", key, prev)
+		}
+		byKey[key] = off
+		if !c.reachable(c.hashAt(off, e.klen), off) {
+			rep.add(i, off, "key %q is not reachable from its home slot", key)
+		}
+	}
+	var tombstones uint64
+	for j := range c.mask + 1 {
+		v := c.slot(j)
+		switch {
+		case v == slotEmpty:
+		case v == slotTombstone:
+			tombstones++
+		default:
+			if off, ok := c.slotOffset(v); !ok || !liveAt[off] {
+				rep.add(i, -1, "slot %d points at %d, which is not a live entry", j, off)
+			}
+		}
+	}
+	if n := c.ctlLoad(ctlLiveEntries); n != live {
+		rep.add(i, -1, "live entry counter %d, the log holds %d", n, live)
+	}
+	if n := c.ctlLoad(ctlLiveBytes); n != liveBytes {
+		rep.add(i, -1, "live byte counter %d, the log holds %d", n, liveBytes)
+	}
+	if n := c.ctlLoad(ctlTombstones); n != tombstones {
+		rep.add(i, -1, "tombstone counter %d, the index holds %d", n, tombstones)
+	}
+	if live > 0 && c.ctlLoad(ctlNextVersion) <= maxVersion {
+		rep.add(i, -1, "next version %d is not above the highest in the log, %d", c.ctlLoad(ctlNextVersion), maxVersion)
+	}
+	return int(live)
+}
+
+// reachable reports whether a probe for hash h meets the slot pointing at
+// off before an empty slot.
+func (c *shard) reachable(h uint64, off int64) bool {
+	want := slotValue(tagOf(h), off)
+	j := h & c.mask
+	for range c.mask + 1 {
+		v := c.slot(j)
+		if v == want {
+			return true
+		}
+		if v == slotEmpty {
+			return false
+		}
+		j = (j + 1) & c.mask
+	}
+	return false
+}
