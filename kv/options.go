@@ -126,7 +126,10 @@ func plan(o *Options) (geometry, error) {
 	if g.slotsPerShard > maxSlots {
 		return g, fmt.Errorf("%w: Keys %d needs more than %d slots per shard", ErrInvalidOptions, o.Keys, maxSlots)
 	}
-	bytesPerShard := float64(o.Memory) / float64(shards) * slack
+	// Memory counts keys and values; each entry adds a header and up to 7
+	// bytes of padding.
+	logBytes := float64(o.Memory) + float64(o.Keys)*(entryHeaderSize+7)
+	bytesPerShard := logBytes / float64(shards) * slack
 	g.dataPerShard = max(roundUp(int64(bytesPerShard), 8)+g.reserve(), g.reserve()+g.maxEntry(), minData)
 	if g.dataPerShard > maxData {
 		return g, fmt.Errorf("%w: Memory %d needs more than %d bytes per shard", ErrInvalidOptions, o.Memory, maxData)

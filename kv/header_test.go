@@ -1,0 +1,130 @@
+package kv
+
+import (
+	"encoding/binary"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/shmkv/shmkv/shm"
+)
+
+// editObject maps the object under name read-write and applies edit to it.
+func editObject(t *testing.T, name string, edit func(b []byte)) {
+	t.Helper()
+	sh, err := shm.Open(name, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sh.Close()
+	m, err := sh.Map(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Unmap()
+	edit(m.Bytes())
+}
+
+func resum(h []byte) {
+	binary.LittleEndian.PutUint64(h[offChecksum:], xxhash.Sum64(h[offLayoutVersion:checksummedEnd]))
+}
+
+func TestBadHeaders(t *testing.T) {
+	le := binary.LittleEndian
+	tests := []struct {
+		name string
+		edit func(b []byte)
+		want error
+	}{
+		{"wrong magic", func(b []byte) { copy(b, "NOTSHMKV") }, ErrCorrupt},
+		{"magic version", func(b []byte) { le.PutUint64(b, magic&0xffff_ffff_ffff|9<<48) }, ErrVersion},
+		{"layout version", func(b []byte) { le.PutUint32(b[offLayoutVersion:], 2); resum(b) }, ErrVersion},
+		{"bad checksum", func(b []byte) { b[offSeed] ^= 1 }, ErrCorrupt},
+		{"header size", func(b []byte) { le.PutUint32(b[offHeaderSize:], 8192); resum(b) }, ErrCorrupt},
+		{"shards zero", func(b []byte) { le.PutUint32(b[offShards:], 0); resum(b) }, ErrCorrupt},
+		{"shards not a power of two", func(b []byte) { le.PutUint32(b[offShards:], 3); resum(b) }, ErrCorrupt},
+		{"shards huge", func(b []byte) { le.PutUint32(b[offShards:], 1<<31); resum(b) }, ErrCorrupt},
+		{"slots not a power of two", func(b []byte) { le.PutUint32(b[offSlotsPerShard:], 1000); resum(b) }, ErrCorrupt},
+		{"slots huge", func(b []byte) { le.PutUint32(b[offSlotsPerShard:], 1<<31); resum(b) }, ErrCorrupt},
+		{"data unaligned", func(b []byte) { le.PutUint64(b[offDataPerShard:], 1<<20+1); resum(b) }, ErrCorrupt},
+		{"data huge", func(b []byte) { le.PutUint64(b[offDataPerShard:], 1<<62); resum(b) }, ErrCorrupt},
+		{"max key zero", func(b []byte) { le.PutUint32(b[offMaxKey:], 0); resum(b) }, ErrCorrupt},
+		{"max value huge", func(b []byte) { le.PutUint32(b[offMaxValue:], 1<<31); resum(b) }, ErrCorrupt},
+		{"registry zero", func(b []byte) { le.PutUint32(b[offRegistrySlots:], 0); resum(b) }, ErrCorrupt},
+		{"unknown eviction", func(b []byte) { le.PutUint32(b[offEviction:], 7); resum(b) }, ErrVersion},
+		{"offsets disagree", func(b []byte) { le.PutUint64(b[offDataOffset:], 4096); resum(b) }, ErrCorrupt},
+		{"geometry beyond the object", func(b []byte) {
+			// Double the data per shard: consistent offsets, too big an object.
+			var g geometry
+			g, _ = decodeHeader(b[:headerSize], int64(len(b)))
+			g.dataPerShard *= 2
+			g.place()
+			g.encode(b[:headerSize])
+		}, ErrCorrupt},
+		{"data too small for an entry", func(b []byte) {
+			g, _ := decodeHeader(b[:headerSize], int64(len(b)))
+			g.dataPerShard = minData
+			g.place()
+			g.encode(b[:headerSize])
+		}, ErrCorrupt},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			name := uniqueName(t)
+			tb := openTable(t, name, small)
+			mustSet(t, tb, "k", "v")
+			tb.Close()
+			editObject(t, name, tc.edit)
+			for _, ro := range []bool{false, true} {
+				_, err := Open(name, &Options{NoCreate: !ro, ReadOnly: ro})
+				if !errors.Is(err, tc.want) {
+					t.Errorf("ReadOnly=%v: Open = %v, want %v", ro, err, tc.want)
+				}
+			}
+		})
+	}
+}
+
+func TestTruncatedObject(t *testing.T) {
+	for _, size := range []int64{0, 100, headerSize - 1, headerSize, headerSize + 4096} {
+		name := uniqueName(t)
+		tb := openTable(t, name, small)
+		tb.Close()
+		sh, err := shm.Open(name, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sh.SetSize(size); err != nil {
+			t.Fatal(err)
+		}
+		sh.Close()
+		start := time.Now()
+		_, err = Open(name, &Options{NoCreate: true})
+		want := ErrCorrupt
+		if size < headerSize {
+			want = ErrNotInitialized
+		}
+		if !errors.Is(err, want) {
+			t.Errorf("size %d: Open = %v, want %v", size, err, want)
+		}
+		if time.Since(start) > initWait+5*time.Second {
+			t.Errorf("size %d: Open took %v", size, time.Since(start))
+		}
+	}
+}
+
+func TestUninitializedObject(t *testing.T) {
+	// An object whose creator never published the magic.
+	name := uniqueName(t)
+	sh, err := shm.Open(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh.Allocate(1 << 20)
+	sh.Close()
+	if _, err := Open(name, nil); !errors.Is(err, ErrNotInitialized) {
+		t.Fatalf("Open = %v, want ErrNotInitialized", err)
+	}
+}
