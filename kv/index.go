@@ -5,8 +5,9 @@ package kv
 //   - every live entry in the log has exactly one slot pointing at it, and
 //     that slot lies on the probe path from the key's home slot with no
 //     empty slot between them;
-//   - live entries never exceed keyCap, and live plus tombstones stay below
-//     rebuildAt, so a probe always meets an empty slot.
+//   - live entries never exceed keyCap (3/4 of the slots) and tombstones
+//     never exceed maxTombstones (1/8), so a probe always meets an empty
+//     slot.
 
 // lookup is what find learned about a key under the lock.
 type lookup struct {
@@ -54,9 +55,11 @@ func (s *shard) find(key []byte, h uint64) (lookup, error) {
 	return lookup{}, errCorruptIndex
 }
 
-// rebuildAt is how many slots may be live or tombstones before an insert
-// rebuilds the index to drop the tombstones.
-func (s *shard) rebuildAt() uint64 { return (s.mask + 1) / 8 * 7 }
+// maxTombstones is how many tombstones a shard's index may hold before an
+// insert rebuilds it. Live entries are at most 3/4 of the slots, so with
+// tombstones at most 1/8 more a probe always meets an empty slot soon, and
+// rebuilds, each O(slots), come at most once per slots/8 deletes.
+func (s *shard) maxTombstones() uint64 { return (s.mask + 1) / 8 }
 
 // clearSlot removes slot i from the index. A slot followed by an empty one
 // ends every probe chain through it, so it becomes empty, and so do the

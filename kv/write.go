@@ -32,7 +32,7 @@ func (s *shard) store(key []byte, h uint64, value []byte, l lookup) error {
 
 	s.beginWrite()
 	defer s.endWrite()
-	if !l.found && live+s.ctlLoad(ctlTombstones) >= s.rebuildAt() {
+	if !l.found && s.ctlLoad(ctlTombstones) >= s.maxTombstones() {
 		if err := s.rebuild(); err != nil {
 			return err
 		}
