@@ -46,7 +46,7 @@ func (s *shard) find(key []byte, h uint64) (lookup, error) {
 			if !ok || e.state != entryLive {
 				return lookup{}, errCorruptIndex
 			}
-			if e.klen == len(key) && s.keyEquals(off+entryHeaderSize, key) {
+			if e.klen == len(key) && s.equalAt(off+entryHeaderSize, key) {
 				return lookup{found: true, slot: i, off: off, hdr: e}, nil
 			}
 		}

@@ -69,7 +69,7 @@ func (t *Table) CompareAndSwap(key, old, new []byte) (swapped bool, err error) {
 	err = t.update(key, h, func(s *shard, l lookup) error {
 		swapped = false
 		if !l.found || l.hdr.vlen != len(old) ||
-			!s.bytesEqual(l.off+entryHeaderSize+int64(l.hdr.klen), old) {
+			!s.equalAt(l.off+entryHeaderSize+int64(l.hdr.klen), old) {
 			return nil
 		}
 		if err := s.store(key, h, new, l); err != nil {
@@ -101,7 +101,7 @@ func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
 			if l.hdr.vlen > maxIntText {
 				return ErrNotNumber
 			}
-			text := s.appendBytes(buf[:0], l.off+entryHeaderSize+int64(l.hdr.klen), l.hdr.vlen)
+			text := s.appendAt(buf[:0], l.off+entryHeaderSize+int64(l.hdr.klen), l.hdr.vlen)
 			var ok bool
 			if cur, ok = parseInt(text); !ok {
 				return ErrNotNumber

@@ -52,6 +52,8 @@ const (
 	defaultMode        = 0o600
 	defaultLockTimeout = 10 * time.Second
 	defaultProcs       = maxProcs
+	// logSlack is how much larger than the live data a shard's log is.
+	logSlack = 1.5
 	// maxLoad is the fraction of a shard's slots that may hold live entries.
 	maxLoadNum, maxLoadDen = 3, 4
 )
@@ -127,8 +129,11 @@ func plan(o *Options) (geometry, error) {
 		return g, fmt.Errorf("%w: Keys %d needs more than %d slots per shard", ErrInvalidOptions, o.Keys, maxSlots)
 	}
 	// Memory counts keys and values; each entry adds a header and up to 7
-	// bytes of padding.
-	logBytes := float64(o.Memory) + float64(o.Keys)*(entryHeaderSize+7)
+	// bytes of padding. The log gets half as much again: space is reclaimed
+	// by moving live entries from the tail to the head, and with live data
+	// at most 2/3 of the log a write moves at most two entries' worth on
+	// average.
+	logBytes := (float64(o.Memory) + float64(o.Keys)*(entryHeaderSize+7)) * logSlack
 	bytesPerShard := logBytes / float64(shards) * slack
 	g.dataPerShard = max(roundUp(int64(bytesPerShard), 8)+g.reserve(), g.reserve()+g.maxEntry(), minData)
 	if g.dataPerShard > maxData {

@@ -1,5 +1,7 @@
 package kv
 
+import "github.com/cespare/xxhash/v2"
+
 // Range calls fn for every entry in the table, one shard at a time, until fn
 // returns false. Each shard is copied out whole (a consistent snapshot of
 // that shard) before fn sees any of it, and fn is never called under a
@@ -103,9 +105,10 @@ func (s *shard) copyLive(snap *snapshot, locked bool) bool {
 			return false
 		}
 		k := len(snap.buf)
-		snap.buf = s.appendBytes(snap.buf, off+entryHeaderSize, e.klen+e.vlen)
+		snap.buf = s.appendAt(snap.buf, off+entryHeaderSize, e.klen+e.vlen)
 		kv := snap.buf[k:]
-		if entryChecksum(s.seed, e.klen, e.vlen, e.version, e.expires, kv[:e.klen], kv[e.klen:]) != e.checksum {
+		sum := entryChecksum(hashKey(s.seed, kv[:e.klen]), e.klen, e.vlen, e.version, e.expires, xxhash.Sum64(kv[e.klen:]))
+		if sum != e.checksum {
 			return false
 		}
 		snap.entries = append(snap.entries, snapEntry{key: k, value: k + e.klen, end: len(snap.buf)})

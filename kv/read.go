@@ -3,6 +3,8 @@ package kv
 import (
 	"runtime"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // Lock-free reads: a seqlock per shard.
@@ -65,13 +67,13 @@ func (s *shard) tryGet(dst, key []byte, h uint64) (out []byte, found, ok bool) {
 			if !valid {
 				return dst, false, false
 			}
-			if e.klen == len(key) && s.keyEquals(off+entryHeaderSize, key) {
+			if e.klen == len(key) && s.equalAt(off+entryHeaderSize, key) {
 				if e.state != entryLive {
 					return dst, false, false
 				}
 				n := len(dst)
-				out = s.appendBytes(dst, off+entryHeaderSize+int64(e.klen), e.vlen)
-				if entryChecksum(s.seed, e.klen, e.vlen, e.version, e.expires, key, out[n:]) != e.checksum ||
+				out = s.appendAt(dst, off+entryHeaderSize+int64(e.klen), e.vlen)
+				if entryChecksum(h, e.klen, e.vlen, e.version, e.expires, xxhash.Sum64(out[n:])) != e.checksum ||
 					s.ctlLoad(ctlSeq) != seq {
 					return out[:n], false, false
 				}

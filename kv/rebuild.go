@@ -1,11 +1,5 @@
 package kv
 
-import (
-	"encoding/binary"
-
-	"github.com/cespare/xxhash/v2"
-)
-
 // rebuild derives the index from the log, which is the truth (layout.go):
 // it clears every slot, walks the log from tail to head, checks each live
 // entry's checksum and inserts it. When two live entries share a key (a
@@ -101,38 +95,17 @@ func (s *shard) insertRebuilt(h uint64, off int64, e *entryHeader) (added bool, 
 	return false, 0, ErrCorrupt
 }
 
-// pieces returns the one or two contiguous runs of the n data bytes at off,
-// which may wrap. Only lock holders use it: it reads plainly.
-func (s *shard) pieces(off int64, n int) (a, b []byte) {
-	off = s.wrap(off)
-	first := min(int64(n), s.size-off)
-	return s.r.b[s.data+off : s.data+off+first], s.r.b[s.data : s.data+int64(n)-first]
-}
-
 // hashAt hashes the key of the entry at off, in place.
 func (s *shard) hashAt(off int64, klen int) uint64 {
-	var d xxhash.Digest
-	d.ResetWithSeed(s.seed)
 	a, b := s.pieces(off+entryHeaderSize, klen)
-	d.Write(a)
-	d.Write(b)
-	return d.Sum64()
+	return hashPieces(s.seed, a, b)
 }
 
 // checksumAt computes the checksum of the entry at off, in place; compare
 // entryChecksum.
 func (s *shard) checksumAt(off int64, e *entryHeader) uint64 {
-	var hdr [24]byte
-	binary.LittleEndian.PutUint64(hdr[0:], uint64(uint32(e.klen))|uint64(uint32(e.vlen))<<32)
-	binary.LittleEndian.PutUint64(hdr[8:], e.version)
-	binary.LittleEndian.PutUint64(hdr[16:], e.expires)
-	var d xxhash.Digest
-	d.ResetWithSeed(^s.seed)
-	d.Write(hdr[:])
-	a, b := s.pieces(off+entryHeaderSize, e.klen+e.vlen)
-	d.Write(a)
-	d.Write(b)
-	return d.Sum64()
+	a, b := s.pieces(off+entryHeaderSize+int64(e.klen), e.vlen)
+	return entryChecksum(s.hashAt(off, e.klen), e.klen, e.vlen, e.version, e.expires, sumPieces(a, b))
 }
 
 // keysEqualAt compares the keys, of klen bytes, of the entries at a and b.

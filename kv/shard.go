@@ -1,8 +1,6 @@
 package kv
 
-import (
-	"encoding/binary"
-)
+import "bytes"
 
 // shard is one shard's view of the region: its control block, its slots and
 // its data area, with the table's limits. It holds no state of its own;
@@ -106,85 +104,27 @@ func (s *shard) loadHeader(off int64) (e entryHeader, ok bool) {
 	return e, true
 }
 
-// keyEquals compares the key stored at data offset off (8-byte aligned)
-// with key, word by word through atomic loads.
-func (s *shard) keyEquals(off int64, key []byte) bool {
-	i := 0
-	for ; i+8 <= len(key); i += 8 {
-		if s.word(off+int64(i)) != binary.LittleEndian.Uint64(key[i:]) {
-			return false
-		}
-	}
-	if i < len(key) {
-		w := s.word(off + int64(i))
-		for j := i; j < len(key); j++ {
-			if byte(w>>(8*(j-i))) != key[j] {
-				return false
-			}
-		}
-	}
-	return true
+// pieces returns the one or two contiguous runs of the n data bytes at
+// off, which may wrap around the end of the area. off must be in
+// [0, 2*size) and n at most size.
+func (s *shard) pieces(off int64, n int) (a, b []byte) {
+	off = s.wrap(off)
+	first := min(int64(n), s.size-off)
+	return s.r.b[s.data+off : s.data+off+first], s.r.b[s.data : s.data+int64(n)-first]
 }
 
-// appendBytes appends the n bytes at data offset off (any alignment,
-// possibly wrapping) to dst through atomic word loads. It allocates only if
+// equalAt compares the len(b) data bytes at off with b. Lock-free readers
+// use it too: the bytes may be changing, which the entry checksum catches.
+func (s *shard) equalAt(off int64, b []byte) bool {
+	x, y := s.pieces(off, len(b))
+	return bytes.Equal(x, b[:len(x)]) && bytes.Equal(y, b[len(x):])
+}
+
+// appendAt appends the n data bytes at off to dst. It allocates only if
 // dst has less than n bytes of spare capacity.
-func (s *shard) appendBytes(dst []byte, off int64, n int) []byte {
-	if n == 0 {
-		return dst
-	}
-	dst = grow(dst, n)
-	aligned := off &^ 7
-	skip := int(off - aligned)
-	// A leading partial word.
-	if skip != 0 {
-		w := s.word(s.wrap(aligned))
-		for j := skip; j < 8 && n > 0; j++ {
-			dst = append(dst, byte(w>>(8*j)))
-			n--
-		}
-		aligned += 8
-	}
-	for ; n >= 8; n -= 8 {
-		dst = binary.LittleEndian.AppendUint64(dst, s.word(s.wrap(aligned)))
-		aligned += 8
-	}
-	if n > 0 {
-		w := s.word(s.wrap(aligned))
-		for j := range n {
-			dst = append(dst, byte(w>>(8*j)))
-		}
-	}
-	return dst
-}
-
-// bytesEqual compares the n bytes at data offset off with b.
-func (s *shard) bytesEqual(off int64, b []byte) bool {
-	aligned := off &^ 7
-	skip := int(off - aligned)
-	i := 0
-	for i < len(b) {
-		w := s.word(s.wrap(aligned))
-		for j := skip; j < 8 && i < len(b); j++ {
-			if byte(w>>(8*j)) != b[i] {
-				return false
-			}
-			i++
-		}
-		skip = 0
-		aligned += 8
-	}
-	return true
-}
-
-// grow makes room for n more bytes in dst's capacity.
-func grow(dst []byte, n int) []byte {
-	if cap(dst)-len(dst) >= n {
-		return dst
-	}
-	g := make([]byte, len(dst), len(dst)+n)
-	copy(g, dst)
-	return g
+func (s *shard) appendAt(dst []byte, off int64, n int) []byte {
+	x, y := s.pieces(off, n)
+	return append(append(dst, x...), y...)
 }
 
 // writeBytes copies b into the data area at offset off (in [0, size)),

@@ -3,6 +3,8 @@ package kv
 import (
 	"encoding/binary"
 	"errors"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // errCorruptIndex is internal: the index disagrees with the log, and a
@@ -50,7 +52,7 @@ func (s *shard) store(key []byte, h uint64, value []byte, l lookup) error {
 	s.ctlStore(ctlNextVersion, version+1)
 	head := s.ctlLoad(ctlHead)
 	off := int64(head % uint64(s.size))
-	s.writeEntry(off, key, value, version, 0)
+	s.writeEntry(off, h, key, value, version, 0)
 	// The commit point: the entry is in the log from here on, and a rebuild
 	// would find it and prefer it to any older version of the key.
 	s.ctlStore(ctlHead, head+uint64(need))
@@ -86,14 +88,14 @@ func (s *shard) remove(l lookup) {
 var zeroPad [8]byte
 
 // writeEntry writes a whole live entry at off, in free log space.
-func (s *shard) writeEntry(off int64, key, value []byte, version, expires uint64) {
+func (s *shard) writeEntry(off int64, h uint64, key, value []byte, version, expires uint64) {
 	var hdr [entryHeaderSize]byte
 	le := binary.LittleEndian
 	le.PutUint64(hdr[entLengths:], uint64(uint32(len(key)))|uint64(uint32(len(value)))<<32)
 	le.PutUint64(hdr[entState:], entryLive)
 	le.PutUint64(hdr[entVersion:], version)
 	le.PutUint64(hdr[entExpires:], expires)
-	le.PutUint64(hdr[entChecksum:], entryChecksum(s.seed, len(key), len(value), version, expires, key, value))
+	le.PutUint64(hdr[entChecksum:], entryChecksum(h, len(key), len(value), version, expires, xxhash.Sum64(value)))
 	s.writeBytes(off, hdr[:])
 	p := s.wrap(off + entryHeaderSize)
 	s.writeBytes(p, key)

@@ -1,0 +1,155 @@
+package kv
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+)
+
+// Benchmarks: 16-byte keys, 64-byte values, at two table sizes, for shmkv
+// and for a Go map under sync.RWMutex in the same run, so the ratio can be
+// read from one report. Run with -cpu=1,2 for the parallel view.
+
+var benchSizes = []int{10_000, 1_000_000}
+
+func benchKeys(n int) [][]byte {
+	keys := make([][]byte, n)
+	for i := range keys {
+		keys[i] = fmt.Appendf(nil, "%016d", i)
+	}
+	return keys
+}
+
+func benchTable(b *testing.B, n int, keys [][]byte, value []byte) *Table {
+	tb := newTable(b, &Options{Keys: n, Memory: int64(n) * 80, MaxKeySize: 64, MaxValueSize: 1024})
+	for _, k := range keys {
+		if err := tb.Set(k, value); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return tb
+}
+
+// rwMap is the reference: what a table in RAM costs in one process.
+type rwMap struct {
+	mu sync.RWMutex
+	m  map[string][]byte
+}
+
+func (m *rwMap) get(dst, key []byte) ([]byte, bool) {
+	m.mu.RLock()
+	v, ok := m.m[string(key)]
+	dst = append(dst, v...)
+	m.mu.RUnlock()
+	return dst, ok
+}
+
+func (m *rwMap) set(key, value []byte) {
+	m.mu.Lock()
+	v, ok := m.m[string(key)]
+	if ok && cap(v) >= len(value) {
+		// Reuse the buffer, as shmkv reuses memory: no allocation.
+		m.m[string(key)] = append(v[:0], value...)
+	} else {
+		m.m[string(key)] = append([]byte(nil), value...)
+	}
+	m.mu.Unlock()
+}
+
+func (m *rwMap) del(key []byte) {
+	m.mu.Lock()
+	delete(m.m, string(key))
+	m.mu.Unlock()
+}
+
+type benchStore interface {
+	get(dst, key []byte) ([]byte, bool)
+	set(key, value []byte)
+	del(key []byte)
+}
+
+type shmkvStore struct{ t *Table }
+
+func (s shmkvStore) get(dst, key []byte) ([]byte, bool) {
+	v, ok, _ := s.t.Get(dst, key)
+	return v, ok
+}
+func (s shmkvStore) set(key, value []byte) { s.t.Set(key, value) }
+func (s shmkvStore) del(key []byte)        { s.t.Delete(key) }
+
+func BenchmarkTable(parent *testing.B) {
+	b := parent
+	value := make([]byte, 64)
+	for _, n := range benchSizes {
+		var keys, misses [][]byte
+		stores := []struct {
+			name  string
+			make  func(b *testing.B) benchStore
+			store benchStore
+		}{
+			{name: "shmkv", make: func(b *testing.B) benchStore { return shmkvStore{benchTable(b, n, keys, value)} }},
+			{name: "rwmap", make: func(b *testing.B) benchStore {
+				m := &rwMap{m: make(map[string][]byte, n)}
+				for _, k := range keys {
+					m.set(k, value)
+				}
+				return m
+			}},
+		}
+		ops := []struct {
+			name string
+			body func(s benchStore, i int, dst []byte) []byte
+		}{
+			{"GetHit", func(s benchStore, i int, dst []byte) []byte { dst, _ = s.get(dst, keys[i]); return dst }},
+			{"GetMiss", func(s benchStore, i int, dst []byte) []byte { dst, _ = s.get(dst, misses[i]); return dst }},
+			{"SetOverwrite", func(s benchStore, i int, dst []byte) []byte { s.set(keys[i], value); return dst }},
+			{"DeleteSet", func(s benchStore, i int, dst []byte) []byte {
+				s.del(keys[i])
+				s.set(keys[i], value)
+				return dst
+			}},
+		}
+		for _, op := range ops {
+			for si := range stores {
+				st := &stores[si]
+				b.Run(fmt.Sprintf("%s/%s/keys=%d", op.name, st.name, n), func(b *testing.B) {
+					// Built on first use, so that -bench filters skip the setup.
+					if keys == nil {
+						keys = benchKeys(n)
+						misses = make([][]byte, n)
+						for i := range misses {
+							misses[i] = fmt.Appendf(nil, "%015dX", i)
+						}
+					}
+					if st.store == nil {
+						// The parent owns the store: it outlives this sub-benchmark.
+						st.store = st.make(parent)
+					}
+					b.ReportAllocs()
+					b.ResetTimer()
+					b.RunParallel(func(pb *testing.PB) {
+						dst := make([]byte, 0, 128)
+						i := int(uint32(fastrand()))
+						for pb.Next() {
+							i = (i*1103515245 + 12345) & 0x7fffffff
+							dst = op.body(st.store, i%n, dst[:0])
+						}
+					})
+				})
+			}
+		}
+	}
+}
+
+var seedCounter sync.Mutex
+var seedNext uint64 = 88172645463325252
+
+// fastrand gives each parallel worker its own starting point.
+func fastrand() uint64 {
+	seedCounter.Lock()
+	defer seedCounter.Unlock()
+	seedNext ^= seedNext << 13
+	seedNext ^= seedNext >> 7
+	seedNext ^= seedNext << 17
+	return seedNext
+}
