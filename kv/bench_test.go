@@ -153,3 +153,23 @@ func fastrand() uint64 {
 	seedNext ^= seedNext << 17
 	return seedNext
 }
+func BenchmarkGetHotKey(b *testing.B) {
+	tb := newTable(b, &Options{Keys: 100, Memory: 100 * 80})
+	key := []byte("0123456789abcdef")
+	tb.Set(key, make([]byte, 64))
+	dst := make([]byte, 0, 128)
+	b.ReportAllocs()
+	for b.Loop() {
+		dst, _, _ = tb.Get(dst[:0], key)
+	}
+}
+
+func BenchmarkMapHotKey(b *testing.B) {
+	m := &rwMap{m: map[string][]byte{}}
+	key := []byte("0123456789abcdef")
+	m.set(key, make([]byte, 64))
+	dst := make([]byte, 0, 128)
+	for b.Loop() {
+		dst, _ = m.get(dst[:0], key)
+	}
+}

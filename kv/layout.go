@@ -135,6 +135,7 @@ const (
 const (
 	ctlLock        = 0
 	ctlSeq         = 8
+	ctlWaiters     = 16
 	ctlHead        = 64
 	ctlTail        = 72
 	ctlNextVersion = 80

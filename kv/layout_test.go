@@ -44,6 +44,7 @@ func TestLayoutPinned(t *testing.T) {
 
 		{"ctlLock", ctlLock, 0},
 		{"ctlSeq", ctlSeq, 8},
+		{"ctlWaiters", ctlWaiters, 16},
 		{"ctlHead", ctlHead, 64},
 		{"ctlTail", ctlTail, 72},
 		{"ctlNextVersion", ctlNextVersion, 80},

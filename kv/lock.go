@@ -24,7 +24,11 @@ import (
 //	owner|lockSleep   locked, and someone may be sleeping: unlock must wake
 //
 // A waiter that sleeps first moves the word to lockSleep, so an unlock that
-// sees lockLocked knows it can skip the wake syscall. Every sleep has a
+// sees lockLocked knows it can skip the wake syscall. Sleepers also count
+// themselves in the control block's waiter word, so that a woken waiter
+// takes the lock in the sleep state only while others still sleep; without
+// that, two busy threads would pay a wake syscall on every unlock. A waiter
+// killed while counted leaves the count high, which costs only spare wakes. Every sleep has a
 // timeout; after one that expires, the waiter checks whether the owner is
 // alive. A dead owner's word is replaced with the waiter's own by
 // compare-and-swap, so exactly one waiter takes over, and that waiter
@@ -39,7 +43,8 @@ const (
 	lockSleep     = 2
 	lockStateMask = 3
 
-	lockSpins = 4
+	lockSpins  = 2000
+	lockYields = 8
 	// lockSlice is how long one futex sleep lasts before the waiter looks at
 	// the owner again; it bounds how late a dead owner is noticed.
 	lockSlice = 20 * time.Millisecond
@@ -58,8 +63,14 @@ func (t *Table) lock(s *shard) (tookOver bool, err error) {
 func (t *Table) lockSlow(s *shard) (tookOver bool, err error) {
 	w := s.lockWord
 	t.r.add(s.ctl+ctlLockWaits/8, 1)
-	for range lockSpins {
-		runtime.Gosched()
+	// Critical sections are short (no syscalls, no allocation): a holder on
+	// another core is usually done within a few hundred nanoseconds, far
+	// less than a futex sleep and wake cost. Spin on the word, then yield
+	// the processor a few times, then sleep.
+	for i := range lockSpins {
+		if i >= lockSpins-lockYields {
+			runtime.Gosched()
+		}
 		if atomic.LoadUint32(w) == 0 && atomic.CompareAndSwapUint32(w, 0, t.owner|lockLocked) {
 			return false, nil
 		}
@@ -68,9 +79,13 @@ func (t *Table) lockSlow(s *shard) (tookOver bool, err error) {
 	for {
 		v := atomic.LoadUint32(w)
 		if v == 0 {
-			// Others may be asleep: take it in the sleep state so that our
+			// If others are asleep, take it in the sleep state so that our
 			// unlock wakes one of them.
-			if atomic.CompareAndSwapUint32(w, 0, t.owner|lockSleep) {
+			state := uint32(lockLocked)
+			if s.ctlLoad(ctlWaiters) != 0 {
+				state = lockSleep
+			}
+			if atomic.CompareAndSwapUint32(w, 0, t.owner|state) {
 				return false, nil
 			}
 			continue
@@ -81,7 +96,9 @@ func (t *Table) lockSlow(s *shard) (tookOver bool, err error) {
 			}
 			v = v&^lockStateMask | lockSleep
 		}
+		s.ctlAdd(ctlWaiters, 1)
 		timedOut := futexWait(w, v, lockSlice)
+		s.ctlAdd(ctlWaiters, ^uint64(0))
 		if timedOut && atomic.LoadUint32(w) == v && !t.ownerAlive(v) {
 			if atomic.CompareAndSwapUint32(w, v, t.owner|lockSleep) {
 				return true, nil
