@@ -38,6 +38,9 @@ type Options struct {
 	// LockTimeout bounds how long an operation waits for a shard lock held
 	// by a live process before it returns ErrLockTimeout. Default 10s.
 	LockTimeout time.Duration
+	// InitTimeout bounds how long Open waits for another process that is
+	// creating the table to publish its header. Default 2s.
+	InitTimeout time.Duration
 	// AllowShared accepts an existing object owned by another user or
 	// writable by group or others; without it such an object is refused
 	// with ErrUnsafeObject.
@@ -51,6 +54,7 @@ const (
 	defaultMaxValue    = 1 << 20
 	defaultMode        = 0o600
 	defaultLockTimeout = 10 * time.Second
+	defaultInitTimeout = 2 * time.Second
 	defaultProcs       = maxProcs
 	// logSlack is how much larger than the live data a shard's log is.
 	logSlack = 1.5
@@ -82,6 +86,9 @@ func (o *Options) withDefaults() Options {
 	if r.LockTimeout == 0 {
 		r.LockTimeout = defaultLockTimeout
 	}
+	if r.InitTimeout == 0 {
+		r.InitTimeout = defaultInitTimeout
+	}
 	return r
 }
 
@@ -97,8 +104,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("%w: MaxValueSize %d (0 to %d)", ErrInvalidOptions, o.MaxValueSize, MaxValueLimit)
 	case o.Mode&^os.ModePerm != 0:
 		return fmt.Errorf("%w: Mode %v has bits beyond the permissions", ErrInvalidOptions, o.Mode)
-	case o.LockTimeout < 0:
-		return fmt.Errorf("%w: LockTimeout %v", ErrInvalidOptions, o.LockTimeout)
+	case o.LockTimeout < 0 || o.InitTimeout < 0:
+		return fmt.Errorf("%w: negative timeout", ErrInvalidOptions)
 	case o.Exclusive && o.NoCreate:
 		return fmt.Errorf("%w: Exclusive and NoCreate together", ErrInvalidOptions)
 	case o.ReadOnly && o.Exclusive:

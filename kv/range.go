@@ -51,19 +51,35 @@ func (t *Table) snapshotShard(s *shard, snap *snapshot) error {
 		}
 		return ErrLockTimeout
 	}
-	for {
-		need, n := int(s.ctlLoad(ctlLiveBytes)), int(s.ctlLoad(ctlLiveEntries))
-		snap.reserve(need, n)
+	// Room is sized from the shard's counters, clamped to what the shard
+	// can hold: they come from shared memory and may be garbage, in which
+	// case the locked shard is rebuilt, which recounts them.
+	for attempt := 0; ; attempt++ {
+		bytes := min(s.ctlLoad(ctlLiveBytes), uint64(s.size))
+		entries := min(s.ctlLoad(ctlLiveEntries), uint64(s.keyCap))
+		snap.reserve(int(bytes), int(entries))
 		if err := t.lockShard(s); err != nil {
 			return err
 		}
-		fits := int(s.ctlLoad(ctlLiveBytes)) <= cap(snap.buf) && int(s.ctlLoad(ctlLiveEntries)) <= cap(snap.entries)
-		ok := fits && s.copyLive(snap, true)
-		t.unlock(s)
-		if ok {
-			return nil
+		if s.ctlLoad(ctlLiveBytes) > uint64(s.size) || s.ctlLoad(ctlLiveEntries) > uint64(s.keyCap) {
+			if err := t.repair(s); err != nil {
+				t.unlock(s)
+				return err
+			}
 		}
-		if fits {
+		fits := s.ctlLoad(ctlLiveBytes) <= uint64(cap(snap.buf)) && s.ctlLoad(ctlLiveEntries) <= uint64(cap(snap.entries))
+		ok := fits && s.copyLive(snap, true)
+		if !ok && fits {
+			// The index disagrees with the counters or the log.
+			if t.repair(s) == nil {
+				ok = s.copyLive(snap, true)
+			}
+		}
+		t.unlock(s)
+		switch {
+		case ok:
+			return nil
+		case attempt > 2:
 			return ErrCorrupt
 		}
 	}

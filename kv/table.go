@@ -42,10 +42,6 @@ type readCounters struct {
 	_                     [40]byte
 }
 
-// initWait bounds how long Open waits for a table's creator to publish its
-// header.
-const initWait = 2 * time.Second
-
 // Open opens the table name, creating it if it does not exist (see
 // Options.NoCreate and Options.Exclusive). A nil opts means the defaults.
 // The name follows shm's rules: an optional leading '/', then 1 to 255 bytes
@@ -135,7 +131,7 @@ func readHeader(sh *shm.Shm, o *Options) (geometry, error) {
 	if !o.AllowShared && (int(info.UID) != os.Geteuid() || info.Perm&0o022 != 0) {
 		return geometry{}, fmt.Errorf("%w: owner uid %d, mode %v", ErrUnsafeObject, info.UID, info.Perm)
 	}
-	deadline := time.Now().Add(initWait)
+	deadline := time.Now().Add(o.InitTimeout)
 	for {
 		size, err := sh.Size()
 		if err != nil {
@@ -158,7 +154,7 @@ func readHeader(sh *shm.Shm, o *Options) (geometry, error) {
 			}
 		}
 		if time.Now().After(deadline) {
-			return geometry{}, fmt.Errorf("%w: no header after %v (size %d); remove it if its creator died", ErrNotInitialized, initWait, size)
+			return geometry{}, fmt.Errorf("%w: no header after %v (size %d); remove it if its creator died", ErrNotInitialized, o.InitTimeout, size)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

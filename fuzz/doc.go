@@ -1,0 +1,9 @@
+// Package fuzz holds go test -fuzz targets that drive package kv through its
+// public API from outside: random operation sequences checked against a map
+// (FuzzOps), arbitrary bytes opened as a table (FuzzOpenHostile), and
+// arbitrary bytes written over a live table (FuzzRegionBytes).
+//
+// CI runs each target for a short fixed time; run one longer with, e.g.,
+//
+//	go test ./fuzz -run '^$' -fuzz '^FuzzOps$' -fuzztime 10m
+package fuzz

@@ -1,0 +1,68 @@
+package fuzz
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sync/atomic"
+	"testing"
+
+	"github.com/shmkv/shmkv/kv"
+	"github.com/shmkv/shmkv/shm"
+)
+
+var nameSeq atomic.Int64
+
+func uniqueName(t testing.TB) string {
+	name := fmt.Sprintf("shmkv-test-fuzz-%d-%d", os.Getpid(), nameSeq.Add(1))
+	t.Cleanup(func() {
+		if err := kv.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	return name
+}
+
+// small fills and wraps quickly, so short inputs reach cleaning, rebuilds
+// and the full error.
+var small = &kv.Options{Keys: 64, Memory: 8 << 10, MaxKeySize: 64, MaxValueSize: 256}
+
+// writeObject makes an object of exactly data's bytes under name.
+func writeObject(t testing.TB, name string, data []byte) {
+	sh, err := shm.Open(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sh.Close()
+	if len(data) == 0 {
+		return
+	}
+	if err := sh.Allocate(int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	m, err := sh.Map(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(m.Bytes(), data)
+	m.Unmap()
+}
+
+// exercise runs every operation once on tb, and Check; errors are fine,
+// panics and hangs are not.
+func exercise(tb *kv.Table) {
+	k := []byte("key")
+	tb.Set(k, []byte("value"))
+	tb.Get(nil, k)
+	tb.Get(nil, []byte("other"))
+	tb.Add([]byte("n"), 1)
+	tb.CompareAndSwap(k, []byte("value"), []byte("v2"))
+	tb.SetIfAbsent([]byte("new"), nil)
+	tb.Delete(k)
+	tb.Range(func(k, v []byte) bool { return true })
+	tb.Len()
+	var st kv.Stats
+	tb.Stats(&st)
+	tb.Check()
+}

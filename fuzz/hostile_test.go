@@ -1,0 +1,122 @@
+package fuzz
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/shmkv/shmkv/kv"
+	"github.com/shmkv/shmkv/shm"
+)
+
+var quick = &kv.Options{InitTimeout: time.Millisecond, LockTimeout: 100 * time.Millisecond}
+
+// FuzzOpenHostile writes arbitrary bytes into a shared-memory object and
+// opens it as a table: the answer is an error or a working table, never a
+// panic or a hang.
+func FuzzOpenHostile(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte("SHMKV\x00\x01\x00"))
+	f.Add(validImage(f))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		name := uniqueName(t)
+		writeObject(t, name, data)
+		for _, ro := range []bool{true, false} {
+			o := *quick
+			o.NoCreate, o.ReadOnly = true, ro
+			tb, err := kv.Open(name, &o)
+			if err != nil {
+				continue
+			}
+			exercise(tb)
+			tb.Close()
+		}
+	})
+}
+
+// validImage is the bytes of a small table holding a few keys.
+func validImage(f *testing.F) []byte {
+	// Removed here, not in a cleanup: fuzzing workers are killed at the
+	// end, before cleanups run.
+	name := fmt.Sprintf("shmkv-test-fuzz-image-%d", os.Getpid())
+	tb, err := kv.Open(name, small)
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer kv.Remove(name)
+	for i := range 10 {
+		tb.Set([]byte{'k', byte(i)}, bytes.Repeat([]byte{byte(i)}, i*7))
+	}
+	tb.Close()
+	return readObject(f, name)
+}
+
+func readObject(t testing.TB, name string) []byte {
+	sh, err := shm.Open(name, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sh.Close()
+	m, err := sh.Map(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Unmap()
+	return bytes.Clone(m.Bytes())
+}
+
+// FuzzRegionBytes writes arbitrary bytes over a valid table — its header,
+// its slots, its data — at offsets the fuzzer picks, then runs every
+// operation and Check: none may panic or hang.
+func FuzzRegionBytes(f *testing.F) {
+	f.Add(uint32(0), []byte{0xff})
+	f.Add(uint32(40), []byte{1, 2, 3, 4})
+	f.Add(uint32(70000), bytes.Repeat([]byte{0xff}, 64))
+	f.Add(uint32(90000), bytes.Repeat([]byte{0x41}, 300))
+	f.Fuzz(func(t *testing.T, at uint32, patch []byte) {
+		name := uniqueName(t)
+		tb, err := kv.Open(name, small)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 20 {
+			tb.Set([]byte{'k', byte(i)}, bytes.Repeat([]byte{byte(i)}, i*9))
+		}
+		tb.Delete([]byte{'k', 3})
+		img := readObject(t, name)
+		off := int(at) % len(img)
+		// Header bytes mostly only give an open error: aim past them as
+		// often as not, and write the patch as words too.
+		if len(patch) >= 8 && patch[0]%2 == 0 {
+			off = 4096 + off%(len(img)-4096)
+			off &^= 7
+		}
+		sh, err := shm.Open(name, 2, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := sh.Map(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		copy(m.Bytes()[off:], patch)
+		if len(patch) >= 8 {
+			binary.LittleEndian.PutUint64(m.Bytes()[off&^7:], binary.LittleEndian.Uint64(patch))
+		}
+		m.Unmap()
+		sh.Close()
+
+		// The handle that was open when the bytes changed, and a new one.
+		exercise(tb)
+		tb.Close()
+		o := *quick
+		o.NoCreate = true
+		if tb, err = kv.Open(name, &o); err == nil {
+			exercise(tb)
+			tb.Close()
+		}
+	})
+}

@@ -1,0 +1,103 @@
+package kv_test
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/shmkv/shmkv/kv"
+)
+
+func ExampleOpen() {
+	name := fmt.Sprintf("example-open-%d", os.Getpid())
+	t, err := kv.Open(name, &kv.Options{Keys: 10_000, Memory: 4 << 20})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer kv.Remove(name)
+	defer t.Close()
+
+	// A second handle, as another process would open it: the header decides
+	// the geometry, so no options are needed.
+	other, err := kv.Open(name, &kv.Options{NoCreate: true})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer other.Close()
+	t.Set([]byte("greeting"), []byte("hello"))
+	v, found, _ := other.Get(nil, []byte("greeting"))
+	fmt.Println(string(v), found)
+	// Output: hello true
+}
+
+func ExampleTable_Get() {
+	name := fmt.Sprintf("example-get-%d", os.Getpid())
+	t, err := kv.Open(name, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer kv.Remove(name)
+	defer t.Close()
+
+	t.Set([]byte("a"), []byte("1"))
+	t.Set([]byte("b"), []byte("22"))
+	// Get appends to the buffer it is given: with room to spare, no
+	// allocation.
+	buf := make([]byte, 0, 64)
+	for _, k := range []string{"a", "b", "c"} {
+		var found bool
+		buf, found, _ = t.Get(buf[:0], []byte(k))
+		fmt.Printf("%s: %q %v\n", k, buf, found)
+	}
+	// Output:
+	// a: "1" true
+	// b: "22" true
+	// c: "" false
+}
+
+func ExampleTable_Add() {
+	name := fmt.Sprintf("example-add-%d", os.Getpid())
+	t, err := kv.Open(name, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer kv.Remove(name)
+	defer t.Close()
+
+	t.Set([]byte("visits"), []byte("41"))
+	n, _ := t.Add([]byte("visits"), 1)
+	v, _, _ := t.GetCopy([]byte("visits"))
+	fmt.Println(n, string(v))
+
+	t.Set([]byte("name"), []byte("alice"))
+	_, err = t.Add([]byte("name"), 1)
+	fmt.Println(err)
+	// Output:
+	// 42 42
+	// shmkv: value is not an integer or would overflow
+}
+
+func ExampleTable_CompareAndSwap() {
+	name := fmt.Sprintf("example-cas-%d", os.Getpid())
+	t, err := kv.Open(name, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer kv.Remove(name)
+	defer t.Close()
+
+	stored, _ := t.SetIfAbsent([]byte("leader"), []byte("worker-1"))
+	fmt.Println(stored)
+	stored, _ = t.SetIfAbsent([]byte("leader"), []byte("worker-2"))
+	fmt.Println(stored)
+	swapped, _ := t.CompareAndSwap([]byte("leader"), []byte("worker-1"), []byte("worker-3"))
+	fmt.Println(swapped)
+	// Output:
+	// true
+	// false
+	// true
+}
