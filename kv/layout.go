@@ -59,7 +59,10 @@ package kv
 //	144    8 lock waits         lock acquisitions that had to wait
 //	152    8 recoveries         index rebuilds after a dead writer or a corrupt index
 //	160    8 rebuilds           index rebuilds that dropped tombstones
-//	168   88 reserved           (evictions and expirations go here)
+//	168    8 hits               reads that found their key, flushed from each handle (stats.go)
+//	176    8 misses             reads that did not
+//	184    8 read retries       optimistic reads that raced a writer
+//	192   64 reserved           (evictions and expirations go here)
 //
 // Slots: shards*slots-per-shard 8-byte words, the open-addressing index of
 // each shard in turn, probed linearly from the hash's low bits. A word is
@@ -148,6 +151,9 @@ const (
 	ctlLockWaits   = 144
 	ctlRecoveries  = 152
 	ctlRebuilds    = 160
+	ctlHits        = 168
+	ctlMisses      = 176
+	ctlReadRetries = 184
 )
 
 // Entry field offsets, in bytes from the entry's start.

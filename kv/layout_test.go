@@ -57,6 +57,9 @@ func TestLayoutPinned(t *testing.T) {
 		{"ctlLockWaits", ctlLockWaits, 144},
 		{"ctlRecoveries", ctlRecoveries, 152},
 		{"ctlRebuilds", ctlRebuilds, 160},
+		{"ctlHits", ctlHits, 168},
+		{"ctlMisses", ctlMisses, 176},
+		{"ctlReadRetries", ctlReadRetries, 184},
 
 		{"entLengths", entLengths, 0},
 		{"entState", entState, 8},

@@ -16,7 +16,7 @@ type Options struct {
 	// Keys is how many entries the table must hold. Default 100,000.
 	Keys int
 	// Memory is how many bytes of keys and values the table must hold.
-	// Default 64 MiB.
+	// Default 32 MiB.
 	Memory int64
 	// MaxKeySize is the largest key accepted, in bytes. Default 1 KiB, at
 	// most MaxKeyLimit.
@@ -49,7 +49,7 @@ type Options struct {
 
 const (
 	defaultKeys        = 100_000
-	defaultMemory      = 64 << 20
+	defaultMemory      = 32 << 20
 	defaultMaxKey      = 1 << 10
 	defaultMaxValue    = 1 << 20
 	defaultMode        = 0o600

@@ -1,13 +1,19 @@
 package kv
 
+import (
+	"sync"
+	"time"
+)
+
 // Stats describes a table. Filling one allocates nothing.
 //
-// Entries, bytes and the write-side counters (Sets, Deletes, LockWaits,
-// Recoveries, Rebuilds) are the table's, shared by every process: they live
-// in the shards' control blocks and are kept under the shard locks. The
-// read-side counters (Gets, Hits, Misses, ReadRetries) are this handle's
-// own: a reader never writes shared memory, so that readers in different
-// processes never contend on a cache line.
+// Every counter is the table's, summed over every process that has used it.
+// Write-side counters are kept in the shards' control blocks under the shard
+// locks. Read-side counters (Gets, Hits, Misses, ReadRetries) are first
+// counted in the reading handle's own memory, because a reader never writes
+// shared memory on its path, and are added to the table's every
+// flushInterval, on Stats and on Close; read-only handles, which never write
+// to the region, are not counted.
 type Stats struct {
 	Entries    uint64 // keys in the table
 	BytesUsed  uint64 // log bytes the live entries take, headers included
@@ -20,10 +26,10 @@ type Stats struct {
 	Recoveries uint64 // shards rebuilt after a dead writer or a bad index
 	Rebuilds   uint64 // index rebuilds to drop tombstones
 
-	Gets        uint64 // reads by this handle
-	Hits        uint64 // reads by this handle that found their key
-	Misses      uint64 // reads by this handle that did not
-	ReadRetries uint64 // optimistic reads by this handle that raced a writer
+	Gets        uint64 // reads
+	Hits        uint64 // reads that found their key
+	Misses      uint64 // reads that did not
+	ReadRetries uint64 // optimistic reads that raced a writer and ran again
 
 	Shards        int // shards in the table
 	SlotsPerShard int // index slots per shard
@@ -32,12 +38,17 @@ type Stats struct {
 	KeyCapacity   int // most keys the table can hold
 }
 
+// flushInterval is how often a handle adds its read counters to the
+// table's.
+const flushInterval = time.Second
+
 // Stats fills st. It is a sum of per-shard counters read at slightly
 // different moments.
 func (t *Table) Stats(st *Stats) error {
 	if t.closed.Load() {
 		return ErrClosed
 	}
+	t.flushReads()
 	*st = Stats{
 		TotalBytes:    uint64(t.g.totalSize),
 		Shards:        t.g.shards,
@@ -59,11 +70,74 @@ func (t *Table) Stats(st *Stats) error {
 		st.LockWaits += s.ctlLoad(ctlLockWaits)
 		st.Recoveries += s.ctlLoad(ctlRecoveries)
 		st.Rebuilds += s.ctlLoad(ctlRebuilds)
-		c := &t.counters[i]
-		st.Hits += c.hits.Load()
-		st.Misses += c.misses.Load()
-		st.ReadRetries += c.retries.Load()
+		st.Hits += s.ctlLoad(ctlHits)
+		st.Misses += s.ctlLoad(ctlMisses)
+		st.ReadRetries += s.ctlLoad(ctlReadRetries)
 	}
 	st.Gets = st.Hits + st.Misses
 	return nil
+}
+
+// readFlusher adds a handle's read counters to the table's.
+type readFlusher struct {
+	mu      sync.Mutex
+	flushed []readCounts // what was added so far, per shard
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+type readCounts struct{ hits, misses, retries uint64 }
+
+// startFlusher starts the goroutine that flushes every flushInterval.
+func (t *Table) startFlusher() {
+	f := &t.flusher
+	f.flushed = make([]readCounts, len(t.shards))
+	f.stop, f.done = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(f.done)
+		tick := time.NewTicker(flushInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				t.flushReads()
+			case <-f.stop:
+				return
+			}
+		}
+	}()
+}
+
+// stopFlusher stops the goroutine and flushes what is left.
+func (t *Table) stopFlusher() {
+	f := &t.flusher
+	if f.stop == nil {
+		return
+	}
+	close(f.stop)
+	<-f.done
+	t.flushReads()
+}
+
+func (t *Table) flushReads() {
+	f := &t.flusher
+	if f.flushed == nil {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range t.shards {
+		c, prev, s := &t.counters[i], &f.flushed[i], &t.shards[i]
+		now := readCounts{c.hits.Load(), c.misses.Load(), c.retries.Load()}
+		if d := now.hits - prev.hits; d != 0 {
+			s.ctlAdd(ctlHits, d)
+		}
+		if d := now.misses - prev.misses; d != 0 {
+			s.ctlAdd(ctlMisses, d)
+		}
+		if d := now.retries - prev.retries; d != 0 {
+			s.ctlAdd(ctlReadRetries, d)
+		}
+		*prev = now
+	}
 }

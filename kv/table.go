@@ -31,6 +31,7 @@ type Table struct {
 	slot        int    // registry slot, when read-write
 	owner       uint32 // lock word owner bits, when read-write
 	counters    []readCounters
+	flusher     readFlusher
 	closed      atomic.Bool
 }
 
@@ -147,7 +148,7 @@ func readHeader(sh *shm.Shm, o *Options) (geometry, error) {
 				return decodeHeader(h[:], size)
 			}
 			if m != 0 {
-				if m&0xffff_ffff_ffff == magic&0xffff_ffff_ffff {
+				if m&magicPrefixMask == magic&magicPrefixMask {
 					return geometry{}, fmt.Errorf("%w: magic version %#x", ErrVersion, m>>48)
 				}
 				return geometry{}, fmt.Errorf("%w: not a shmkv table (magic %#016x)", ErrCorrupt, m)
@@ -205,6 +206,7 @@ func attach(sh *shm.Shm, g geometry, o *Options) (*Table, error) {
 			return nil, err
 		}
 		t.recoverOwnSlot()
+		t.startFlusher()
 	}
 	return t, nil
 }
@@ -236,6 +238,7 @@ func (t *Table) Close() error {
 	if t.closed.Swap(true) {
 		return nil
 	}
+	t.stopFlusher()
 	err := t.mapping.Unmap()
 	if cerr := t.sh.Close(); err == nil {
 		err = cerr

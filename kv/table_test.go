@@ -375,3 +375,29 @@ func TestRange(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestStatsAcrossHandles(t *testing.T) {
+	name := uniqueName(t)
+	a := openTable(t, name, small)
+	b := openTable(t, name, nil)
+	mustSet(t, a, "k", "v")
+	mustGet(t, a, "k")
+	mustGet(t, a, "k")
+	mustGet(t, a, "nope")
+	mustGet(t, b, "k")
+	var st Stats
+	// b's reads are in the table's counters once b flushes (at Close here);
+	// a's own are flushed by its Stats.
+	b.Close()
+	if err := a.Stats(&st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Gets != 4 || st.Hits != 3 || st.Misses != 1 || st.Sets != 1 || st.Entries != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	// Flushing again adds nothing twice.
+	a.Stats(&st)
+	if st.Gets != 4 {
+		t.Errorf("second Stats: %d gets", st.Gets)
+	}
+}
