@@ -50,6 +50,9 @@ func runCreate(m *Main, flags *pflag.FlagSet, args []string) error {
 		if err != nil {
 			return usageError("create", "--%s: %v", s.flag, err)
 		}
+		if n == 0 {
+			return usageError("create", "--%s must be at least 1 byte", s.flag)
+		}
 		s.set(n)
 	}
 	modeText, _ := flags.GetString("mode")

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 
 	"github.com/shmkv/shmkv/kv"
+	"github.com/shmkv/shmkv/shm"
 )
 
 // openOrCreate opens the table name, creating it with kv's defaults if it
@@ -26,6 +27,8 @@ func describe(name string, err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, shm.ErrInvalidName):
+		return fmt.Errorf("%q is not a table name: 1 to 255 bytes, no '/' after an optional first one, no NUL", name)
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("table %s does not exist; create it with 'shmkv create %s' or 'shmkv set'", name, name)
 	case errors.Is(err, kv.ErrCorrupt), errors.Is(err, kv.ErrNotInitialized):

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 
 	"github.com/shmkv/shmkv/kv"
+	"github.com/shmkv/shmkv/shm"
 	"github.com/spf13/pflag"
 )
 
@@ -30,6 +31,9 @@ func runRm(m *Main, flags *pflag.FlagSet, args []string) error {
 	isTable, err := kv.IsTable(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return notFound("table " + name + " does not exist")
+	}
+	if errors.Is(err, shm.ErrInvalidName) {
+		return describe(name, err)
 	}
 	if err != nil && !force {
 		return fmt.Errorf("rm %s: %v; --force removes it anyway", name, err)

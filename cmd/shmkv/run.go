@@ -91,8 +91,7 @@ func (m *Main) Run(args []string) error {
 
 func (m *Main) dispatch(args []string) error {
 	if len(args) == 0 {
-		m.printUsage(m.Stderr)
-		return &exitError{code: exitFailure, msg: "no command given; run 'shmkv help'"}
+		return usageError("", "no command given")
 	}
 	name := args[0]
 	switch name {
@@ -103,7 +102,7 @@ func (m *Main) dispatch(args []string) error {
 				return nil
 			}
 		}
-		m.printUsage(m.Stdout)
+		m.printUsage()
 		return nil
 	}
 	c, ok := commands[name]
@@ -142,7 +141,8 @@ func (m *Main) printCommandHelp(name string, c *command, fs *pflag.FlagSet) {
 	fmt.Fprintf(m.Stdout, "\nexample:\n  %s\n", strings.ReplaceAll(c.example, "\n", "\n  "))
 }
 
-func (m *Main) printUsage(w io.Writer) {
+func (m *Main) printUsage() {
+	w := m.Stdout
 	fmt.Fprintln(w, "shmkv reads and writes shared-memory key-value tables.")
 	fmt.Fprintln(w, "\nusage: shmkv COMMAND [ARGS]\n\ncommands:")
 	names := make([]string, 0, len(commands))

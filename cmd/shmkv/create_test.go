@@ -1,0 +1,45 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shmkv/shmkv/shm"
+)
+
+func TestCreate(t *testing.T) {
+	name := tableName(t)
+	r := mustRun(t, 0, nil, "create", name, "--keys", "1000", "--memory", "1MiB", "--max-key", "64", "--max-value", "4KiB", "--mode", "0640")
+	if !strings.Contains(r.stdout, "created "+name) {
+		t.Errorf("stdout %q", r.stdout)
+	}
+	fi, err := os.Stat(filepath.Join(shm.Dir, name))
+	if err != nil || fi.Mode().Perm() != 0o640 {
+		t.Fatalf("mode %v, %v", fi.Mode(), err)
+	}
+	r = mustRun(t, 0, nil, "stats", name, "--json")
+	if !strings.Contains(r.stdout, `"max_key_size":64,`) || !strings.Contains(r.stdout, `"max_value_size":4096}`) {
+		t.Errorf("geometry not applied: %s", r.stdout)
+	}
+	r = mustRun(t, 2, nil, "create", name)
+	if !strings.Contains(r.stderr, "exists") {
+		t.Errorf("second create: %q", r.stderr)
+	}
+	for _, bad := range [][]string{
+		{"--memory", "lots"}, {"--max-key", "0"}, {"--max-value", "2GiB"}, {"--mode", "999"}, {"--mode", "0"}, {"--keys", "-3"},
+	} {
+		n := tableName(t)
+		mustRun(t, 2, nil, append([]string{"create", n}, bad...)...)
+	}
+}
+
+func TestDefaultMode(t *testing.T) {
+	name := tableName(t)
+	mustRun(t, 0, nil, "create", name)
+	fi, err := os.Stat(filepath.Join(shm.Dir, name))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v, %v", fi.Mode(), err)
+	}
+}
