@@ -48,7 +48,9 @@ func (t *Table) Check() (*Report, error) {
 	img := make([]byte, controlSize+t.g.slotsPerShard*slotSize+int(t.g.dataPerShard))
 	for i := range t.shards {
 		s := &t.shards[i]
-		if w := atomic.LoadUint32(s.lockWord); w != 0 && !t.readOnly && !t.ownerAlive(w) {
+		// A read-write handle recovers such a shard as it copies it; a
+		// read-only one can only say so.
+		if w := atomic.LoadUint32(s.lockWord); w != 0 && t.readOnly && !t.ownerAlive(w) {
 			rep.add(i, -1, "locked by a process that has died (the next writer recovers it)")
 		}
 		if err := t.copyShard(s, img); err != nil {
@@ -64,12 +66,26 @@ func (r *Report) add(shard int, off int64, format string, args ...any) {
 	r.Problems = append(r.Problems, Problem{Shard: shard, Offset: off, What: fmt.Sprintf(format, args...)})
 }
 
-// copyShard copies s's control block, slots and data into img.
+// copyShard copies s's control block, slots and data into img. A
+// read-write handle copies under the lock, which first recovers a shard
+// whose writer died; a read-only one, which may not lock, copies
+// optimistically under the sequence counter.
 func (t *Table) copyShard(s *shard, img []byte) error {
 	copyOut := func() {
 		n := copy(img, t.r.b[s.ctl*8:s.ctl*8+controlSize])
 		n += copy(img[n:], t.r.b[s.slots*8:s.slots*8+int64(s.mask+1)*slotSize])
 		copy(img[n:], t.r.b[s.data:s.data+s.size])
+	}
+	if !t.readOnly {
+		if err := t.lockShard(s); err != nil && err != ErrCorrupt {
+			return err
+		} else if err == nil {
+			defer t.unlock(s)
+		}
+		// A shard whose rebuild failed is copied as it is, for Check to
+		// report.
+		copyOut()
+		return nil
 	}
 	for range readRetries * 10 {
 		seq := s.ctlLoad(ctlSeq)
@@ -81,17 +97,7 @@ func (t *Table) copyShard(s *shard, img []byte) error {
 			return nil
 		}
 	}
-	if t.readOnly {
-		return ErrLockTimeout
-	}
-	// A writer keeps the shard busy, or died mid-write: the lock waits for
-	// it, or recovers the shard, and Check then sees the recovered state.
-	if err := t.lockShard(s); err != nil {
-		return err
-	}
-	copyOut()
-	t.unlock(s)
-	return nil
+	return ErrLockTimeout
 }
 
 // imageShard is a shard over a private copy made by copyShard.

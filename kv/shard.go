@@ -131,6 +131,7 @@ func (s *shard) appendAt(dst []byte, off int64, n int) []byte {
 // wrapping at the end. Only writers holding the lock call it, between the
 // two sequence increments.
 func (s *shard) writeBytes(off int64, b []byte) {
+	storeStep()
 	first := min(int64(len(b)), s.size-off)
 	copy(s.r.b[s.data+off:], b[:first])
 	copy(s.r.b[s.data:], b[first:])
@@ -139,6 +140,7 @@ func (s *shard) writeBytes(off int64, b []byte) {
 // copyWithin copies n bytes inside the data area from src to dst (both in
 // [0, size)), wrapping at the end. The two ranges must not overlap.
 func (s *shard) copyWithin(dst, src, n int64) {
+	storeStep()
 	for n > 0 {
 		chunk := min(n, s.size-dst, s.size-src)
 		copy(s.r.b[s.data+dst:s.data+dst+chunk], s.r.b[s.data+src:s.data+src+chunk])

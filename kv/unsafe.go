@@ -34,9 +34,17 @@ func newRegion(b []byte) region {
 	return region{b: b, w: unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/8)}
 }
 
-func (r region) load(i int64) uint64          { return atomic.LoadUint64(&r.w[i]) }
-func (r region) store(i int64, v uint64)      { atomic.StoreUint64(&r.w[i], v) }
-func (r region) add(i int64, d uint64) uint64 { return atomic.AddUint64(&r.w[i], d) }
+func (r region) load(i int64) uint64 { return atomic.LoadUint64(&r.w[i]) }
+
+func (r region) store(i int64, v uint64) {
+	storeStep()
+	atomic.StoreUint64(&r.w[i], v)
+}
+
+func (r region) add(i int64, d uint64) uint64 {
+	storeStep()
+	return atomic.AddUint64(&r.w[i], d)
+}
 
 // lockWord returns the 32-bit futex word in the low half of word i.
 func (r region) lockWord(i int64) *uint32 {

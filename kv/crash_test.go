@@ -1,0 +1,189 @@
+package kv
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// Kill sweep: a child process runs one write and kills itself just before
+// its Nth store to the region, for every N the write has. After each death
+// the parent, through ordinary operations, must find every earlier write
+// intact, the interrupted one wholly done or wholly undone, and Check
+// clean.
+
+func init() {
+	children["crash-op"] = childCrashOp
+}
+
+// sweepOp is one interrupted write: what it does, and the values its key
+// may have afterwards (absent is "").
+type sweepOp struct {
+	name   string
+	key    string
+	before string
+	after  string
+	do     func(tb *Table) error
+}
+
+var bigValue = strings.Repeat("B", 3000)
+
+var sweepOps = []sweepOp{
+	{"set new key", "fresh", "", "new value", func(tb *Table) error { return tb.Set([]byte("fresh"), []byte("new value")) }},
+	{"set overwrite", "k0", "value 0", "overwritten", func(tb *Table) error { return tb.Set([]byte("k0"), []byte("overwritten")) }},
+	{"set with cleaning", "big", "", bigValue, func(tb *Table) error { return tb.Set([]byte("big"), []byte(bigValue)) }},
+	{"delete", "k1", "value 1", "", func(tb *Table) error {
+		_, err := tb.Delete([]byte("k1"))
+		return err
+	}},
+	{"add", "counter", "10", "15", func(tb *Table) error {
+		_, err := tb.Add([]byte("counter"), 5)
+		return err
+	}},
+	{"compare and swap", "k2", "value 2", "swapped", func(tb *Table) error {
+		ok, err := tb.CompareAndSwap([]byte("k2"), []byte("value 2"), []byte("swapped"))
+		if err == nil && !ok {
+			err = errors.New("not swapped")
+		}
+		return err
+	}},
+}
+
+// sweepOptions make one shard with a log small enough that the big Set
+// must clean it.
+var sweepOptions = &Options{Keys: 40, Memory: 6000, MaxKeySize: 16, MaxValueSize: 3000}
+
+// sweepSetup fills the table; it returns the acknowledged contents.
+func sweepSetup(t *testing.T, tb *Table) map[string]string {
+	want := map[string]string{"counter": "10"}
+	mustSet(t, tb, "counter", "10")
+	// The keys' final values first; then overwrites of filler keys until
+	// the big value no longer fits without cleaning, so that cleaning must
+	// drop dead filler versions and move the live values behind them.
+	for i := range 12 {
+		k, v := fmt.Sprint("k", i), fmt.Sprint("value ", i)
+		mustSet(t, tb, k, v)
+		want[k] = v
+	}
+	s := &tb.shards[0]
+	need := entrySize(3, len(bigValue)) + s.maxEntry
+	for i := 0; s.size-int64(s.ctlLoad(ctlHead)-s.ctlLoad(ctlTail)) >= need; i++ {
+		if i > 10000 {
+			t.Fatal("setup never filled the log")
+		}
+		k, v := fmt.Sprint("f", i%6), fmt.Sprint("filler ", i, strings.Repeat(".", 60))
+		mustSet(t, tb, k, v)
+		want[k] = v
+	}
+	return want
+}
+
+// childCrashOp: args op-index crash-at. Opens first, then arms the
+// failpoint, so only the write's own stores count; prints the count.
+func childCrashOp(tb *Table, args []string) error {
+	i, _ := strconv.Atoi(args[0])
+	at, _ := strconv.ParseInt(args[1], 10, 64)
+	crashAt.Store(at)
+	err := sweepOps[i].do(tb)
+	crashAt.Store(0)
+	fmt.Println(storesMade.Load())
+	return err
+}
+
+// image and restore copy the whole object out and back, so that every
+// child starts from the same bytes.
+func image(t *testing.T, name string) []byte {
+	var b []byte
+	editObject(t, name, func(m []byte) { b = bytes.Clone(m) })
+	return b
+}
+
+func restore(t *testing.T, name string, img []byte) {
+	editObject(t, name, func(m []byte) { copy(m, img) })
+}
+
+func runCrashChild(t *testing.T, name string, op int, at int64) (stdout string, killed bool) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "SHMKV_CHILD=crash-op",
+		fmt.Sprintf("SHMKV_ARGS=%s %d %d", name, op, at))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+			return string(out), true
+		}
+		t.Fatalf("child: %v", err)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), false
+}
+
+func TestKillSweep(t *testing.T) {
+	for op := range sweepOps {
+		t.Run(sweepOps[op].name, func(t *testing.T) {
+			o := sweepOps[op]
+			name := uniqueName(t)
+			tb := openTable(t, name, sweepOptions)
+			want := sweepSetup(t, tb)
+			img := image(t, name)
+
+			out, killed := runCrashChild(t, name, op, -1)
+			steps, err := strconv.Atoi(strings.TrimSpace(out))
+			if killed || err != nil || steps < 3 {
+				t.Fatalf("counting run: %q, killed %v", out, killed)
+			}
+			if got, _ := mustGet(t, tb, o.key); got != o.after {
+				t.Fatalf("the uninterrupted write left %q = %q", o.key, got)
+			}
+			t.Logf("%d stores", steps)
+			sawBefore, sawAfter := false, false
+			for n := 1; n <= steps; n++ {
+				restore(t, name, img)
+				if _, killed := runCrashChild(t, name, op, int64(n)); !killed {
+					t.Fatalf("step %d: the child was not killed", n)
+				}
+				for k, v := range want {
+					if k == o.key {
+						continue
+					}
+					if got, ok := mustGet(t, tb, k); !ok || got != v {
+						t.Fatalf("step %d: acknowledged %q = %q, %v; want %q", n, k, got, ok, v)
+					}
+				}
+				got, _ := mustGet(t, tb, o.key)
+				switch got {
+				case o.before:
+					sawBefore = true
+				case o.after:
+					sawAfter = true
+				default:
+					t.Fatalf("step %d: %q = %q, neither before (%q) nor after", n, o.key, got, o.before)
+				}
+				if rep := mustCheck(t, tb); len(rep.Problems) > 0 {
+					t.Fatalf("step %d: Check found problems", n)
+				}
+				// The table takes writes again.
+				mustSet(t, tb, "probe", strconv.Itoa(n))
+			}
+			var st Stats
+			tb.Stats(&st)
+			if st.Recoveries == 0 {
+				t.Error("no step needed a recovery: the sweep did not interrupt a write")
+			}
+			t.Logf("%d recoveries over %d steps", st.Recoveries, steps)
+			if !sawBefore || !sawAfter {
+				t.Errorf("the sweep never saw the write undone (%v) or done (%v)", sawBefore, sawAfter)
+			}
+		})
+	}
+}
+
