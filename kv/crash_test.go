@@ -188,3 +188,98 @@ func TestKillSweep(t *testing.T) {
 	}
 }
 
+func init() {
+	children["recover"] = childRecover
+}
+
+// childRecover: args key crash-at. Takes the lock of key's shard, which
+// recovers it from its dead writer, with the failpoint armed; prints the
+// stores the recovery made.
+func childRecover(tb *Table, args []string) error {
+	at, _ := strconv.ParseInt(args[1], 10, 64)
+	s, _ := tb.shardFor(hashKey(tb.g.seed, []byte(args[0])))
+	crashAt.Store(at)
+	err := tb.lockShard(s)
+	crashAt.Store(0)
+	if err != nil {
+		return err
+	}
+	tb.unlock(s)
+	fmt.Println(storesMade.Load())
+	return nil
+}
+
+// TestDeathDuringRecovery kills a writer half way through a Set, then kills
+// the process recovering after it at every store of the recovery: the next
+// process completes it, and the table comes out as one clean recovery
+// leaves it.
+func TestDeathDuringRecovery(t *testing.T) {
+	name := uniqueName(t)
+	tb := openTable(t, name, sweepOptions)
+	want := sweepSetup(t, tb)
+	img := image(t, name)
+	// Die half way through the cleaning Set (op 2).
+	out, _ := runCrashChild(t, name, 2, -1)
+	steps, _ := strconv.Atoi(strings.TrimSpace(out))
+	restore(t, name, img)
+	if _, killed := runCrashChild(t, name, 2, int64(steps/2)); !killed {
+		t.Fatal("writer not killed")
+	}
+	dead := image(t, name)
+
+	// The reference: one recovery, uninterrupted.
+	recoverChild := func(at int64) (string, bool) {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "SHMKV_CHILD=recover", fmt.Sprintf("SHMKV_ARGS=%s big %d", name, at))
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			ws, _ := ee.Sys().(syscall.WaitStatus)
+			if ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+				return "", true
+			}
+		}
+		if err != nil {
+			t.Fatalf("recovering child: %v", err)
+		}
+		return string(out), false
+	}
+	out, _ = recoverChild(-1)
+	recSteps, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil || recSteps < 10 {
+		t.Fatalf("counting recovery stores: %q", out)
+	}
+	ref := snapshotAll(t, tb)
+	for k, v := range want {
+		if ref[k] != v {
+			t.Fatalf("after one recovery, acknowledged %q = %q, want %q", k, ref[k], v)
+		}
+	}
+	t.Logf("recovery makes %d stores", recSteps)
+
+	for n := 1; n <= recSteps; n++ {
+		restore(t, name, dead)
+		if _, killed := recoverChild(int64(n)); !killed {
+			t.Fatalf("step %d: the recovering child was not killed", n)
+		}
+		// The parent finishes the recovery, and gets the same table.
+		if got := snapshotAll(t, tb); !mapsEqual(got, ref) {
+			t.Fatalf("step %d: %d entries after a recovery that died, %d after one that did not", n, len(got), len(ref))
+		}
+		mustCheck(t, tb)
+	}
+	// Recovering an already recovered table changes nothing.
+	restore(t, name, dead)
+	before := snapshotAll(t, tb)
+	s, _ := tb.shardFor(hashKey(tb.g.seed, []byte("big")))
+	if err := tb.lockShard(s); err != nil {
+		t.Fatal(err)
+	}
+	tb.recoverShard(s)
+	tb.unlock(s)
+	if got := snapshotAll(t, tb); !mapsEqual(got, before) {
+		t.Fatal("a second recovery changed the table")
+	}
+	mustCheck(t, tb)
+}

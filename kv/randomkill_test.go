@@ -1,0 +1,184 @@
+package kv
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var killIterations = flag.Int("kv.kills", 300, "iterations of TestRandomKills")
+
+func init() {
+	children["victim"] = childVictim
+	children["survivor"] = childSurvivor
+}
+
+const victimKeys = 100
+
+// childVictim: args iteration. Sets v<j%100> = "<iteration>:<j>" for
+// j = 0, 1, …, printing j after each Set has returned, until killed.
+func childVictim(tb *Table, args []string) error {
+	w := bufio.NewWriter(os.Stdout)
+	for j := 0; ; j++ {
+		if err := tb.Set(fmt.Appendf(nil, "v%d", j%victimKeys), fmt.Appendf(nil, "%s:%d", args[0], j)); err != nil {
+			return err
+		}
+		fmt.Fprintln(w, j)
+		w.Flush()
+	}
+}
+
+// childSurvivor: reads and writes its own keys until its standard input
+// closes, checking each read, then prints the longest any operation took.
+func childSurvivor(tb *Table, args []string) error {
+	stop := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		close(stop)
+	}()
+	var longest time.Duration
+	var buf []byte
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			fmt.Println(int64(longest))
+			return nil
+		default:
+		}
+		key := fmt.Appendf(nil, "s%d-%d", os.Getpid(), i%50)
+		val := fmt.Appendf(nil, "%d", i)
+		start := time.Now()
+		if err := tb.Set(key, val); err != nil {
+			return err
+		}
+		var ok bool
+		var err error
+		buf, ok, err = tb.Get(buf[:0], key)
+		if err != nil || !ok || string(buf) != string(val) {
+			return fmt.Errorf("read back %q = %q, %v, %v", key, buf, ok, err)
+		}
+		if _, err := tb.Add([]byte("survivor-ops"), 1); err != nil {
+			return err
+		}
+		longest = max(longest, time.Since(start))
+	}
+}
+
+// TestRandomKills kills writer processes at random moments while other
+// processes read and write, for -kv.kills iterations. No survivor waits
+// more than 1s past a death, Check is clean after every iteration, and
+// every write a victim reported done is there.
+func TestRandomKills(t *testing.T) {
+	iterations := *killIterations
+	if testing.Short() {
+		iterations = 30
+	}
+	name := uniqueName(t)
+	tb := openTable(t, name, &Options{Keys: 2000, Memory: 256 << 10, MaxKeySize: 64, MaxValueSize: 256})
+
+	type survivor struct {
+		cmd   *exec.Cmd
+		stdin io.WriteCloser
+		out   *strings.Builder
+	}
+	var survivors []survivor
+	for range 2 {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "SHMKV_CHILD=survivor", "SHMKV_ARGS="+name)
+		cmd.Stderr = os.Stderr
+		var out strings.Builder
+		cmd.Stdout = &out
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		survivors = append(survivors, survivor{cmd, stdin, &out})
+	}
+
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+	var longest time.Duration
+	for it := range iterations {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "SHMKV_CHILD=victim", fmt.Sprintf("SHMKV_ARGS=%s %d", name, it))
+		cmd.Stderr = os.Stderr
+		stdout, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		lines := bufio.NewScanner(stdout)
+		if !lines.Scan() {
+			cmd.Wait()
+			t.Fatalf("iteration %d: the victim never wrote", it)
+		}
+		time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		died := time.Now()
+		acked := []int{0}
+		for lines.Scan() {
+			j, _ := strconv.Atoi(lines.Text())
+			acked = append(acked, j)
+		}
+		cmd.Wait()
+
+		// A write of our own on the dead victim's shard waits at most for
+		// the takeover.
+		if err := tb.Set([]byte("v0"), []byte(fmt.Sprintf("%d:parent", it))); err != nil {
+			t.Fatalf("iteration %d: Set after the kill: %v", it, err)
+		}
+		longest = max(longest, time.Since(died))
+
+		last := acked[len(acked)-1]
+		latest := map[int]int{}
+		for _, j := range acked {
+			latest[j%victimKeys] = j
+		}
+		for k, j := range latest {
+			if k == 0 {
+				continue // the parent just overwrote it
+			}
+			got, ok := mustGet(t, tb, fmt.Sprint("v", k))
+			want := fmt.Sprintf("%d:%d", it, j)
+			inFlight := fmt.Sprintf("%d:%d", it, last+1)
+			if !ok || (got != want && !((last+1)%victimKeys == k && got == inFlight)) {
+				t.Fatalf("iteration %d: v%d = %q, want %q (last acknowledged write %d)", it, k, got, want, last)
+			}
+		}
+		if rep := mustCheck(t, tb); len(rep.Problems) > 0 {
+			t.Fatalf("iteration %d: Check found problems", it)
+		}
+	}
+	for i, s := range survivors {
+		s.stdin.Close()
+		if err := s.cmd.Wait(); err != nil {
+			t.Fatalf("survivor %d: %v", i, err)
+		}
+		ns, _ := strconv.ParseInt(strings.TrimSpace(s.out.String()), 10, 64)
+		t.Logf("survivor %d: longest operation %v", i, time.Duration(ns))
+		if time.Duration(ns) > time.Second {
+			t.Errorf("survivor %d waited %v for one operation", i, time.Duration(ns))
+		}
+	}
+	var st Stats
+	tb.Stats(&st)
+	ops, _ := mustGet(t, tb, "survivor-ops")
+	t.Logf("%d kills; parent's longest wait after a kill %v; %d recoveries; survivors did %s operations", iterations, longest, st.Recoveries, ops)
+	if longest > time.Second {
+		t.Errorf("a write after a kill waited %v", longest)
+	}
+	if st.Recoveries == 0 {
+		t.Error("no kill interrupted a write: the test proved nothing")
+	}
+}
