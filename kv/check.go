@@ -2,6 +2,7 @@ package kv
 
 import (
 	"fmt"
+	"runtime/debug"
 	"sync/atomic"
 )
 
@@ -36,11 +37,12 @@ func (p Problem) String() string {
 // nothing. It holds each shard's lock only to copy the shard out (a
 // read-only handle copies it optimistically), so it can run beside other
 // users of the table.
-func (t *Table) Check() (*Report, error) {
+func (t *Table) Check() (rep *Report, err error) {
+	defer guardFault(debug.SetPanicOnFault(true), &err)
 	if t.closed.Load() {
 		return nil, ErrClosed
 	}
-	rep := &Report{Shards: t.g.shards}
+	rep = &Report{Shards: t.g.shards}
 	if _, err := decodeHeader(t.r.b[:headerSize], int64(len(t.r.b))); err != nil {
 		rep.Problems = append(rep.Problems, Problem{Shard: -1, Offset: -1, What: err.Error()})
 		return rep, nil

@@ -2,6 +2,7 @@ package kv
 
 import (
 	"math"
+	"runtime/debug"
 	"strconv"
 )
 
@@ -9,6 +10,7 @@ import (
 // the key was found. It allocates nothing when dst has room for the value.
 // The returned bytes are the caller's own: never a view of shared memory.
 func (t *Table) Get(dst, key []byte) (value []byte, found bool, err error) {
+	defer guardFault(debug.SetPanicOnFault(true), &err)
 	if err := t.checkKey(key); err != nil {
 		return dst, false, err
 	}
@@ -28,7 +30,8 @@ func (t *Table) GetCopy(key []byte) (value []byte, found bool, err error) {
 
 // Set stores value under key, replacing any value it had. On ErrFull the
 // table is as it was.
-func (t *Table) Set(key, value []byte) error {
+func (t *Table) Set(key, value []byte) (err error) {
+	defer guardFault(debug.SetPanicOnFault(true), &err)
 	if err := t.checkWrite(key, len(value)); err != nil {
 		return err
 	}
@@ -41,6 +44,7 @@ func (t *Table) Set(key, value []byte) error {
 // SetIfAbsent stores value under key only if key has no value, and reports
 // whether it stored it.
 func (t *Table) SetIfAbsent(key, value []byte) (stored bool, err error) {
+	defer guardFault(debug.SetPanicOnFault(true), &err)
 	if err := t.checkWrite(key, len(value)); err != nil {
 		return false, err
 	}
@@ -62,6 +66,7 @@ func (t *Table) SetIfAbsent(key, value []byte) (stored bool, err error) {
 // CompareAndSwap stores new under key only if key's value is old, and
 // reports whether it did. An absent key never matches.
 func (t *Table) CompareAndSwap(key, old, new []byte) (swapped bool, err error) {
+	defer guardFault(debug.SetPanicOnFault(true), &err)
 	if err := t.checkWrite(key, len(new)); err != nil {
 		return false, err
 	}
@@ -90,6 +95,7 @@ const maxIntText = 20
 // be added to. A value that is not a decimal integer, or a sum that would
 // overflow, is ErrNotNumber and changes nothing.
 func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
+	defer guardFault(debug.SetPanicOnFault(true), &err)
 	if err := t.checkWrite(key, 0); err != nil {
 		return 0, err
 	}
@@ -152,6 +158,7 @@ func parseInt(b []byte) (int64, bool) {
 
 // Delete removes key and reports whether it was there.
 func (t *Table) Delete(key []byte) (deleted bool, err error) {
+	defer guardFault(debug.SetPanicOnFault(true), &err)
 	if err := t.checkWrite(key, 0); err != nil {
 		return false, err
 	}
@@ -168,11 +175,17 @@ func (t *Table) Delete(key []byte) (deleted bool, err error) {
 
 // Len returns the number of keys in the table. Under concurrent writes it is
 // a sum of per-shard counts read at slightly different moments.
-func (t *Table) Len() int {
+func (t *Table) Len() (n int) {
 	if t.closed.Load() {
 		return 0
 	}
-	n := 0
+	var err error
+	defer func() {
+		if err != nil {
+			n = 0
+		}
+	}()
+	defer guardFault(debug.SetPanicOnFault(true), &err)
 	for i := range t.shards {
 		n += int(t.shards[i].ctlLoad(ctlLiveEntries))
 	}

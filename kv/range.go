@@ -1,6 +1,10 @@
 package kv
 
-import "github.com/cespare/xxhash/v2"
+import (
+	"runtime/debug"
+
+	"github.com/cespare/xxhash/v2"
+)
 
 // Range calls fn for every entry in the table, one shard at a time, until fn
 // returns false. Each shard is copied out whole (a consistent snapshot of
@@ -8,7 +12,8 @@ import "github.com/cespare/xxhash/v2"
 // lock, so it may use the table. Every key present for the whole call is
 // seen at least once; no key deleted before the call is seen. key and value
 // are valid only until fn returns.
-func (t *Table) Range(fn func(key, value []byte) bool) error {
+func (t *Table) Range(fn func(key, value []byte) bool) (err error) {
+	defer guardFault(debug.SetPanicOnFault(true), &err)
 	if t.closed.Load() {
 		return ErrClosed
 	}

@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -44,7 +45,8 @@ const flushInterval = time.Second
 
 // Stats fills st. It is a sum of per-shard counters read at slightly
 // different moments.
-func (t *Table) Stats(st *Stats) error {
+func (t *Table) Stats(st *Stats) (err error) {
+	defer guardFault(debug.SetPanicOnFault(true), &err)
 	if t.closed.Load() {
 		return ErrClosed
 	}
@@ -100,7 +102,7 @@ func (t *Table) startFlusher() {
 		for {
 			select {
 			case <-tick.C:
-				t.flushReads()
+				t.flushGuarded()
 			case <-f.stop:
 				return
 			}
@@ -116,6 +118,14 @@ func (t *Table) stopFlusher() {
 	}
 	close(f.stop)
 	<-f.done
+	t.flushGuarded()
+}
+
+// flushGuarded is the ticker's flush: a fault there has no caller to
+// report to, and the next operation will meet the truncation too.
+func (t *Table) flushGuarded() {
+	var err error
+	defer guardFault(debug.SetPanicOnFault(true), &err)
 	t.flushReads()
 }
 

@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"os"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -47,7 +48,8 @@ type readCounters struct {
 // Options.NoCreate and Options.Exclusive). A nil opts means the defaults.
 // The name follows shm's rules: an optional leading '/', then 1 to 255 bytes
 // with no '/' and no NUL.
-func Open(name string, opts *Options) (*Table, error) {
+func Open(name string, opts *Options) (t *Table, err error) {
+	defer guardFault(debug.SetPanicOnFault(true), &err)
 	o := opts.withDefaults()
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -56,8 +58,7 @@ func Open(name string, opts *Options) (*Table, error) {
 		return nil, fmt.Errorf("shmkv: open %q: %w", name, err)
 	}
 	if !o.ReadOnly && !o.NoCreate {
-		t, err := create(name, &o)
-		if err == nil || o.Exclusive || !errors.Is(err, fs.ErrExist) {
+		if t, err = create(name, &o); err == nil || o.Exclusive || !errors.Is(err, fs.ErrExist) {
 			return t, err
 		}
 	}
