@@ -90,12 +90,7 @@ func (t *Table) get(s *shard, c *readCounters, dst, key []byte, h uint64) ([]byt
 	for attempt := range readRetries {
 		out, found, ok := s.tryGet(dst, key, h)
 		if ok {
-			if found {
-				c.hits.Add(1)
-			} else {
-				c.misses.Add(1)
-			}
-			return out, found, nil
+			return out, found, c.count(found)
 		}
 		dst = out
 		c.retries.Add(1)
@@ -119,12 +114,18 @@ func (t *Table) get(s *shard, c *readCounters, dst, key []byte, h uint64) ([]byt
 			return dst, false, ErrCorrupt
 		}
 	}
+	return out, found, c.count(found)
+}
+
+// count records a read's outcome; it returns nil so that a caller can
+// count and return in one statement.
+func (c *readCounters) count(found bool) error {
 	if found {
 		c.hits.Add(1)
 	} else {
 		c.misses.Add(1)
 	}
-	return out, found, nil
+	return nil
 }
 
 // getWaiting is the fallback of a read-only handle, which may not write the
@@ -136,12 +137,7 @@ func (t *Table) getWaiting(s *shard, c *readCounters, dst, key []byte, h uint64)
 	for time.Now().Before(deadline) {
 		out, found, ok := s.tryGet(dst, key, h)
 		if ok {
-			if found {
-				c.hits.Add(1)
-			} else {
-				c.misses.Add(1)
-			}
-			return out, found, nil
+			return out, found, c.count(found)
 		}
 		dst = out
 		c.retries.Add(1)
