@@ -1,0 +1,82 @@
+package main
+
+import (
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) {
+	if job := os.Getenv(workerEnv); job != "" {
+		runWorkerProcess(job)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestHarness is a tiny run of every workload on shmkv (in worker
+// processes) and on the map (in goroutines), through to the reports.
+func TestHarness(t *testing.T) {
+	m := matrix{valueSizes: []int{64}, keyCounts: []int{1000}, dists: []string{"uniform", "zipf"},
+		workers: []int{1, 2}, duration: 30 * time.Millisecond}
+	stores := []store{&shmkvStore{}, &mapStore{}}
+	rs := run(stores, m, os.Stderr)
+	if want := len(stores) * len(ops) * 2 * 2; len(rs) != want {
+		t.Fatalf("%d results, want %d", len(rs), want)
+	}
+	for _, r := range rs {
+		if r.Skipped != "" || r.OpsPerSec <= 0 || r.P50 <= 0 || r.P99 < r.P50 || r.BytesPerEntry <= 0 {
+			t.Errorf("%+v", r)
+		}
+	}
+	dir := t.TempDir()
+	if err := save(dir, rs, "## test"); err != nil {
+		t.Fatal(err)
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, "results.md"))
+	for _, want := range []string{"| get-hit | zipf | 2 | shmkv | yes |", "| mix-50-50 | uniform | 1 | map+RWMutex | no (goroutines) |"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("results.md lacks %q", want)
+		}
+	}
+	f, _ := os.Open(filepath.Join(dir, "results.csv"))
+	rows, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil || len(rows) != len(rs)+1 {
+		t.Fatalf("results.csv: %d rows, %v", len(rows), err)
+	}
+	for _, row := range rows[1:] {
+		if row[0] == "shmkv" && row[12] != "1" {
+			t.Errorf("shmkv's ratio to itself is %q", row[12])
+		}
+	}
+	svg, _ := os.ReadFile(filepath.Join(dir, "throughput.svg"))
+	if !strings.HasPrefix(string(svg), "<svg") || !strings.Contains(string(svg), "map+RWMutex") {
+		t.Error("throughput.svg is not a chart of the run")
+	}
+}
+
+func TestSkippedPeer(t *testing.T) {
+	if got := installHint("no-such-server-binary", "no-such-package"); got != "not installed: apt-get install no-such-package" {
+		t.Errorf("installHint = %q", got)
+	}
+}
+
+func TestHistQuantiles(t *testing.T) {
+	var h hist
+	for i := 1; i <= 1000; i++ {
+		h.add(time.Duration(i) * time.Microsecond)
+	}
+	for _, c := range []struct {
+		q    float64
+		want time.Duration
+	}{{0.5, 500 * time.Microsecond}, {0.99, 990 * time.Microsecond}} {
+		got := h.quantile(c.q)
+		if d := float64(got-c.want) / float64(c.want); d < -0.07 || d > 0.01 {
+			t.Errorf("quantile(%v) = %v, want about %v", c.q, got, c.want)
+		}
+	}
+}

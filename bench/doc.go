@@ -1,0 +1,21 @@
+// Command bench measures shmkv against the stores its users would pick
+// instead, in one run on one machine, and writes the figures as a Markdown
+// table, a CSV file and an SVG chart.
+//
+//	cd bench && go run .          # the quick run
+//	cd bench && go run . -full    # every workload; what RESULTS.md holds
+//
+// Peers: a Go map under sync.RWMutex (the ceiling for a table in RAM),
+// fastcache and freecache (in-process caches), bbolt and LMDB (memory-mapped
+// stores; LMDB on /dev/shm), and Redis and memcached as real servers on a
+// Unix socket, which the harness starts and stops itself. A peer that is not
+// installed is reported as skipped, with the command that installs it.
+//
+// Stores that processes can share (shmkv, LMDB, Redis, memcached) run with
+// 1, 2 and 4 worker processes, each its own client; the in-process peers run
+// as many goroutines instead and are marked as not shareable. Every figure
+// of a peer is also given as a ratio to shmkv's in the same workload and run.
+//
+// bench is a module of its own, so that none of the peers enters the main
+// module's dependencies.
+package main

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// matrix is the set of workloads one run measures.
+type matrix struct {
+	valueSizes []int
+	keyCounts  []int
+	dists      []string
+	workers    []int
+	duration   time.Duration
+}
+
+var (
+	quick = matrix{[]int{64}, []int{10_000}, []string{"uniform"}, []int{1, 2}, 300 * time.Millisecond}
+	full  = matrix{[]int{64, 1024}, []int{10_000, 1_000_000}, []string{"uniform", "zipf"}, []int{1, 2, 4}, 500 * time.Millisecond}
+)
+
+func main() {
+	if job := os.Getenv(workerEnv); job != "" {
+		runWorkerProcess(job)
+		return
+	}
+	fullRun := flag.Bool("full", false, "every workload (what RESULTS.md holds); without it, a quick run")
+	only := flag.String("stores", "", "comma-separated store names to run (default: all)")
+	dur := flag.Duration("duration", 0, "how long each measurement runs (default 300ms quick, 500ms full)")
+	out := flag.String("out", "results", "folder for the Markdown, CSV and SVG files")
+	flag.Parse()
+	m := quick
+	if *fullRun {
+		m = full
+	}
+	if *dur > 0 {
+		m.duration = *dur
+	}
+	var stores []store
+	for _, s := range allStores() {
+		if *only == "" || strings.Contains(","+*only+",", ","+s.name()+",") {
+			stores = append(stores, s)
+		}
+	}
+	rs := run(stores, m, os.Stderr)
+	header := fmt.Sprintf("## shmkv benchmark, %s\n\n%s, %d CPUs, %s, %s; %v per measurement.",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), cpuModel(), runtime.NumCPU(), runtime.Version(),
+		runtime.GOOS+"/"+runtime.GOARCH, m.duration)
+	writeMarkdown(os.Stdout, rs, header)
+	if err := save(*out, rs, header); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// run measures every store over the matrix, setting each store up once per
+// key count and value size.
+func run(stores []store, m matrix, log *os.File) []Result {
+	var rs []Result
+	order := map[string]int{}
+	for i, s := range stores {
+		order[s.name()] = i
+	}
+	for _, st := range stores {
+		for _, keys := range m.keyCounts {
+			for _, vs := range m.valueSizes {
+				cells := cellsFor(st.name(), keys, vs, m)
+				if why := st.available(); why != "" {
+					for _, c := range cells {
+						rs = append(rs, Result{Cell: c, Shareable: st.shareable(), Skipped: why})
+					}
+					fmt.Fprintf(log, "%s: skipped, %s\n", st.name(), why)
+					continue
+				}
+				fmt.Fprintf(log, "%s: loading %d keys of %d bytes\n", st.name(), keys, vs)
+				target, err := st.setup(keys, vs)
+				if err != nil {
+					fmt.Fprintf(log, "%s: setup: %v\n", st.name(), err)
+					for _, c := range cells {
+						rs = append(rs, Result{Cell: c, Shareable: st.shareable(), Skipped: "setup failed: " + err.Error()})
+					}
+					st.teardown()
+					continue
+				}
+				perEntry := st.bytesPerEntry(keys)
+				for _, c := range cells {
+					r, err := measure(st, target, c, m.duration)
+					if err != nil {
+						r = Result{Cell: c, Shareable: st.shareable(), Skipped: "failed: " + err.Error()}
+					}
+					r.BytesPerEntry = perEntry
+					fmt.Fprintf(log, "  %-22s %-10s %-8s %d: %s ops/s\n", st.name(), c.Op, c.Dist, c.Workers, humanRate(r.OpsPerSec))
+					rs = append(rs, r)
+				}
+				st.teardown()
+			}
+		}
+	}
+	sortResults(rs, order)
+	return rs
+}
+
+func cellsFor(store string, keys, valueSize int, m matrix) []Cell {
+	var cs []Cell
+	for _, op := range ops {
+		for _, d := range m.dists {
+			for _, w := range m.workers {
+				cs = append(cs, Cell{Store: store, Op: op, ValueSize: valueSize, Keys: keys, Dist: d, Workers: w})
+			}
+		}
+	}
+	return cs
+}
+
+// save writes results.md, results.csv and throughput.svg into dir.
+func save(dir string, rs []Result, header string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var md, csvb, svg bytes.Buffer
+	writeMarkdown(&md, rs, header)
+	if err := writeCSV(&csvb, rs); err != nil {
+		return err
+	}
+	title := fmt.Sprintf("Throughput, %d keys, %d-byte values, uniform, one worker (log scale)", rs[0].Keys, rs[0].ValueSize)
+	writeSVG(&svg, rs, title)
+	for name, b := range map[string][]byte{"results.md": md.Bytes(), "results.csv": csvb.Bytes(), "throughput.svg": svg.Bytes()} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cpuModel reads the processor's name, for the report's header.
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if name, ok := strings.CutPrefix(line, "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(name), ":"))
+		}
+	}
+	return "unknown CPU"
+}
+

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"sync"
+	"time"
+)
+
+// Result is one cell's figures.
+type Result struct {
+	Cell
+	Shareable     bool    `json:"shareable"`
+	OpsPerSec     float64 `json:"ops_per_sec"`
+	P50           int64   `json:"p50_ns"`
+	P99           int64   `json:"p99_ns"`
+	P999          int64   `json:"p999_ns"`
+	BytesPerEntry float64 `json:"bytes_per_entry"`
+	Skipped       string  `json:"skipped,omitempty"`
+}
+
+// workerJob is what a worker process is told, through BENCH_WORKER.
+type workerJob struct {
+	Cell     Cell
+	Target   string
+	StartAt  int64 // Unix nanoseconds: every worker starts together
+	Duration time.Duration
+	Seed     uint64
+}
+
+// workerResult is what a worker reports on its standard output.
+type workerResult struct {
+	Ops     int64
+	Elapsed time.Duration
+	Hist    hist
+	Err     string
+}
+
+const workerEnv = "BENCH_WORKER"
+
+// sampleEvery is how many batches pass between latency samples: timing
+// every operation would cost more than shmkv's Get itself.
+const sampleEvery = 8
+
+// work runs one worker's share of a cell against a client.
+func work(cl client, c Cell, start time.Time, d time.Duration, seed uint64) workerResult {
+	p := newPicker(c, seed)
+	batch := make([]request, cl.batchSize())
+	keys := make([][]byte, len(batch))
+	value := valueOf(c.ValueSize)
+	var res workerResult
+	time.Sleep(time.Until(start))
+	begin := time.Now()
+	deadline := begin.Add(d)
+	for n := 0; ; n++ {
+		if n%16 == 0 && time.Now().After(deadline) {
+			break
+		}
+		for i := range batch {
+			kind, k := p.next()
+			if kind == opGetMiss {
+				keys[i] = missKeyOf(keys[i], k)
+			} else {
+				keys[i] = keyOf(keys[i], k)
+			}
+			batch[i] = request{kind: kind, key: keys[i], value: value}
+		}
+		var t0 time.Time
+		if n%sampleEvery == 0 {
+			t0 = time.Now()
+		}
+		if err := cl.do(batch); err != nil {
+			res.Err = err.Error()
+			break
+		}
+		if n%sampleEvery == 0 {
+			res.Hist.add(time.Since(t0))
+		}
+		res.Ops += int64(len(batch))
+	}
+	res.Elapsed = time.Since(begin)
+	return res
+}
+
+// runWorkerProcess is the body of a re-executed worker process.
+func runWorkerProcess(job string) {
+	var j workerJob
+	res := workerResult{}
+	if err := json.Unmarshal([]byte(job), &j); err != nil {
+		res.Err = err.Error()
+	} else if st := storeNamed(j.Cell.Store); st == nil {
+		res.Err = "unknown store " + j.Cell.Store
+	} else if cl, err := st.connect(j.Target); err != nil {
+		res.Err = err.Error()
+	} else {
+		res = work(cl, j.Cell, time.Unix(0, j.StartAt), j.Duration, j.Seed)
+		cl.close()
+	}
+	json.NewEncoder(os.Stdout).Encode(res)
+}
+
+func storeNamed(name string) store {
+	for _, s := range allStores() {
+		if s.name() == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// measure runs one cell: worker processes for a shareable store,
+// goroutines for the others.
+func measure(st store, target string, c Cell, d time.Duration) (Result, error) {
+	r := Result{Cell: c, Shareable: st.shareable()}
+	// Every worker starts at the same moment, after process start-up.
+	start := time.Now().Add(300 * time.Millisecond)
+	results := make([]workerResult, c.Workers)
+	var wg sync.WaitGroup
+	errs := make(chan error, c.Workers)
+	for w := range c.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			seed := uint64(time.Now().UnixNano()) + uint64(w)*7919
+			if !st.shareable() {
+				cl, err := st.connect(target)
+				if err != nil {
+					errs <- err
+					return
+				}
+				results[w] = work(cl, c, start, d, seed)
+				cl.close()
+				return
+			}
+			job, _ := json.Marshal(workerJob{Cell: c, Target: target, StartAt: start.UnixNano(), Duration: d, Seed: seed})
+			cmd := exec.Command(os.Args[0])
+			cmd.Env = append(os.Environ(), workerEnv+"="+string(job))
+			cmd.Stderr = os.Stderr
+			out, err := cmd.Output()
+			if err != nil {
+				errs <- fmt.Errorf("worker: %v", err)
+				return
+			}
+			if err := json.NewDecoder(bytes.NewReader(out)).Decode(&results[w]); err != nil {
+				errs <- fmt.Errorf("worker said %q: %v", out, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return r, err
+	}
+	var h hist
+	var ops int64
+	var longest time.Duration
+	for _, w := range results {
+		if w.Err != "" {
+			return r, fmt.Errorf("worker: %s", w.Err)
+		}
+		ops += w.Ops
+		longest = max(longest, w.Elapsed)
+		h.merge(&w.Hist)
+	}
+	r.OpsPerSec = float64(ops) / longest.Seconds()
+	r.P50, r.P99, r.P999 = int64(h.quantile(0.5)), int64(h.quantile(0.99)), int64(h.quantile(0.999))
+	return r, nil
+}

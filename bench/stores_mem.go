@@ -1,0 +1,262 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/VictoriaMetrics/fastcache"
+	"github.com/coocood/freecache"
+	"github.com/shmkv/shmkv/kv"
+)
+
+// shmkvStore: the table is made by setup; every worker process opens it.
+type shmkvStore struct{ table string }
+
+func (s *shmkvStore) name() string      { return "shmkv" }
+func (s *shmkvStore) shareable() bool   { return true }
+func (s *shmkvStore) available() string { return "" }
+
+func (s *shmkvStore) setup(keys, valueSize int) (string, error) {
+	s.table = fmt.Sprintf("shmkv-bench-%d", os.Getpid())
+	kv.Remove(s.table)
+	t, err := kv.Open(s.table, &kv.Options{
+		Keys: keys, Memory: int64(keys) * int64(keySize+valueSize),
+		MaxKeySize: 64, MaxValueSize: max(valueSize, 1024), Exclusive: true,
+	})
+	if err != nil {
+		return "", err
+	}
+	defer t.Close()
+	v := valueOf(valueSize)
+	var k []byte
+	for i := range keys {
+		k = keyOf(k, i)
+		if err := t.Set(k, v); err != nil {
+			return "", fmt.Errorf("preload key %d: %w", i, err)
+		}
+	}
+	return s.table, nil
+}
+
+func (s *shmkvStore) connect(target string) (client, error) {
+	t, err := kv.Open(target, &kv.Options{NoCreate: true})
+	if err != nil {
+		return nil, err
+	}
+	return &shmkvClient{t: t, buf: make([]byte, 0, 64<<10)}, nil
+}
+
+func (s *shmkvStore) bytesPerEntry(keys int) float64 {
+	t, err := kv.Open(s.table, &kv.Options{NoCreate: true, ReadOnly: true})
+	if err != nil {
+		return 0
+	}
+	defer t.Close()
+	var st kv.Stats
+	t.Stats(&st)
+	return float64(st.TotalBytes) / float64(keys)
+}
+
+func (s *shmkvStore) teardown() { kv.Remove(s.table) }
+
+type shmkvClient struct {
+	t   *kv.Table
+	buf []byte
+}
+
+func (c *shmkvClient) batchSize() int { return 1 }
+func (c *shmkvClient) close()         { c.t.Close() }
+func (c *shmkvClient) do(batch []request) error {
+	for _, r := range batch {
+		var err error
+		if r.kind == opSet {
+			err = c.t.Set(r.key, r.value)
+		} else {
+			c.buf, _, err = c.t.Get(c.buf[:0], r.key)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// inProcess is the part every in-process peer shares: one instance in the
+// harness process, used by every goroutine, and the growth of the
+// process's resident memory while it loads (fastcache keeps its data off
+// the Go heap, so the heap alone would miss it).
+type inProcess struct {
+	heapBefore uint64
+	heapAfter  uint64
+}
+
+func (p *inProcess) shareable() bool   { return false }
+func (p *inProcess) available() string { return "" }
+func (p *inProcess) markBefore()       { p.heapBefore = heapInUse() }
+func (p *inProcess) markAfter()        { p.heapAfter = heapInUse() }
+func (p *inProcess) bytesPerEntry(keys int) float64 {
+	return float64(p.heapAfter-min(p.heapBefore, p.heapAfter)) / float64(keys)
+}
+
+// heapInUse is the process's resident memory, after a collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	debug.FreeOSMemory()
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseUint(f[1], 10, 64)
+	return pages * uint64(os.Getpagesize())
+}
+
+// preload stores every key with set.
+func preload(keys, valueSize int, set func(k, v []byte)) {
+	v := valueOf(valueSize)
+	for i := range keys {
+		set(keyOf(nil, i), v)
+	}
+}
+
+// mapStore: a Go map under sync.RWMutex, the ceiling for a table in RAM.
+type mapStore struct {
+	inProcess
+	mu sync.RWMutex
+	m  map[string][]byte
+}
+
+func (s *mapStore) name() string { return "map+RWMutex" }
+func (s *mapStore) setup(keys, valueSize int) (string, error) {
+	s.markBefore()
+	s.m = make(map[string][]byte, keys)
+	preload(keys, valueSize, func(k, v []byte) { s.m[string(k)] = append([]byte(nil), v...) })
+	s.markAfter()
+	return "", nil
+}
+func (s *mapStore) connect(string) (client, error) {
+	return &mapClient{s: s, buf: make([]byte, 0, 64<<10)}, nil
+}
+func (s *mapStore) teardown() { s.m = nil }
+
+type mapClient struct {
+	s   *mapStore
+	buf []byte
+}
+
+func (c *mapClient) batchSize() int { return 1 }
+func (c *mapClient) close()         {}
+func (c *mapClient) do(batch []request) error {
+	for _, r := range batch {
+		if r.kind == opSet {
+			c.s.mu.Lock()
+			// Reuse the value's buffer, as shmkv reuses its memory.
+			old := c.s.m[string(r.key)]
+			if cap(old) >= len(r.value) {
+				c.s.m[string(r.key)] = append(old[:0], r.value...)
+			} else {
+				c.s.m[string(r.key)] = append([]byte(nil), r.value...)
+			}
+			c.s.mu.Unlock()
+			continue
+		}
+		c.s.mu.RLock()
+		c.buf = append(c.buf[:0], c.s.m[string(r.key)]...)
+		c.s.mu.RUnlock()
+	}
+	return nil
+}
+
+// fastcacheStore: github.com/VictoriaMetrics/fastcache.
+type fastcacheStore struct {
+	inProcess
+	c *fastcache.Cache
+}
+
+func (s *fastcacheStore) name() string { return "fastcache" }
+func (s *fastcacheStore) setup(keys, valueSize int) (string, error) {
+	s.markBefore()
+	s.c = fastcache.New(cacheBytes(keys, valueSize))
+	preload(keys, valueSize, s.c.Set)
+	s.markAfter()
+	return "", nil
+}
+func (s *fastcacheStore) connect(string) (client, error) {
+	return &fastcacheClient{c: s.c, buf: make([]byte, 0, 64<<10)}, nil
+}
+func (s *fastcacheStore) teardown() { s.c.Reset(); s.c = nil }
+
+type fastcacheClient struct {
+	c   *fastcache.Cache
+	buf []byte
+}
+
+func (c *fastcacheClient) batchSize() int { return 1 }
+func (c *fastcacheClient) close()         {}
+func (c *fastcacheClient) do(batch []request) error {
+	for _, r := range batch {
+		if r.kind == opSet {
+			c.c.Set(r.key, r.value)
+		} else {
+			c.buf = c.c.Get(c.buf[:0], r.key)
+		}
+	}
+	return nil
+}
+
+// cacheBytes sizes the in-process caches: twice the data, so that none
+// evicts preloaded keys.
+func cacheBytes(keys, valueSize int) int {
+	return max(2*keys*(keySize+valueSize+64), 32<<20)
+}
+
+// freecacheStore: github.com/coocood/freecache.
+type freecacheStore struct {
+	inProcess
+	c *freecache.Cache
+}
+
+func (s *freecacheStore) name() string { return "freecache" }
+func (s *freecacheStore) setup(keys, valueSize int) (string, error) {
+	s.markBefore()
+	s.c = freecache.NewCache(cacheBytes(keys, valueSize))
+	preload(keys, valueSize, func(k, v []byte) { s.c.Set(k, v, 0) })
+	s.markAfter()
+	return "", nil
+}
+func (s *freecacheStore) connect(string) (client, error) {
+	return &freecacheClient{c: s.c, buf: make([]byte, 0, 64<<10)}, nil
+}
+func (s *freecacheStore) teardown() { s.c.Clear(); s.c = nil }
+
+type freecacheClient struct {
+	c   *freecache.Cache
+	buf []byte
+}
+
+func (c *freecacheClient) batchSize() int { return 1 }
+func (c *freecacheClient) close()         {}
+func (c *freecacheClient) do(batch []request) error {
+	for _, r := range batch {
+		if r.kind == opSet {
+			if err := c.c.Set(r.key, r.value, 0); err != nil {
+				return err
+			}
+		} else {
+			// GetFn copies into our buffer instead of allocating.
+			c.c.GetFn(r.key, func(v []byte) error {
+				c.buf = append(c.buf[:0], v...)
+				return nil
+			})
+		}
+	}
+	return nil
+}
