@@ -151,4 +151,3 @@ func cpuModel() string {
 	}
 	return "unknown CPU"
 }
-
