@@ -160,7 +160,7 @@ func (c *shard) check(i int, rep *Report) int {
 			rep.add(i, off, "key %q is not reachable from its home slot", key)
 		}
 	}
-	var tombstones uint64
+	var tombstones, expiring uint64
 	for j := range c.mask + 1 {
 		v := c.slot(j)
 		switch {
@@ -170,6 +170,8 @@ func (c *shard) check(i int, rep *Report) int {
 		default:
 			if off, ok := c.slotOffset(v); !ok || !liveAt[off] {
 				rep.add(i, -1, "slot %d points at %d, which is not a live entry", j, off)
+			} else if c.word(off+entExpires) != 0 {
+				expiring++
 			}
 		}
 	}
@@ -178,6 +180,9 @@ func (c *shard) check(i int, rep *Report) int {
 	}
 	if n := c.ctlLoad(ctlLiveBytes); n != liveBytes {
 		rep.add(i, -1, "live byte counter %d, the log holds %d", n, liveBytes)
+	}
+	if n := c.ctlLoad(ctlExpiring); n != expiring {
+		rep.add(i, -1, "expiring entry counter %d, the index holds %d", n, expiring)
 	}
 	if n := c.ctlLoad(ctlTombstones); n != tombstones {
 		rep.add(i, -1, "tombstone counter %d, the index holds %d", n, tombstones)
@@ -195,7 +200,7 @@ func (c *shard) reachable(h uint64, off int64) bool {
 	j := h & c.mask
 	for range c.mask + 1 {
 		v := c.slot(j)
-		if v == want {
+		if v != slotTombstone && v&^slotReferenced == want {
 			return true
 		}
 		if v == slotEmpty {

@@ -25,6 +25,7 @@ func init() {
 // sweepOp is one interrupted write: what it does, and the values its key
 // may have afterwards (absent is "").
 type sweepOp struct {
+	lru    bool // runs on an lru table, in TestKillSweepEviction
 	name   string
 	key    string
 	before string
@@ -35,23 +36,26 @@ type sweepOp struct {
 var bigValue = strings.Repeat("B", 3000)
 
 var sweepOps = []sweepOp{
-	{"set new key", "fresh", "", "new value", func(tb *Table) error { return tb.Set([]byte("fresh"), []byte("new value")) }},
-	{"set overwrite", "k0", "value 0", "overwritten", func(tb *Table) error { return tb.Set([]byte("k0"), []byte("overwritten")) }},
-	{"set with cleaning", "big", "", bigValue, func(tb *Table) error { return tb.Set([]byte("big"), []byte(bigValue)) }},
-	{"delete", "k1", "value 1", "", func(tb *Table) error {
+	{false, "set new key", "fresh", "", "new value", func(tb *Table) error { return tb.Set([]byte("fresh"), []byte("new value")) }},
+	{false, "set overwrite", "k0", "value 0", "overwritten", func(tb *Table) error { return tb.Set([]byte("k0"), []byte("overwritten")) }},
+	{false, "set with cleaning", "big", "", bigValue, func(tb *Table) error { return tb.Set([]byte("big"), []byte(bigValue)) }},
+	{false, "delete", "k1", "value 1", "", func(tb *Table) error {
 		_, err := tb.Delete([]byte("k1"))
 		return err
 	}},
-	{"add", "counter", "10", "15", func(tb *Table) error {
+	{false, "add", "counter", "10", "15", func(tb *Table) error {
 		_, err := tb.Add([]byte("counter"), 5)
 		return err
 	}},
-	{"compare and swap", "k2", "value 2", "swapped", func(tb *Table) error {
+	{name: "compare and swap", key: "k2", before: "value 2", after: "swapped", do: func(tb *Table) error {
 		ok, err := tb.CompareAndSwap([]byte("k2"), []byte("value 2"), []byte("swapped"))
 		if err == nil && !ok {
 			err = errors.New("not swapped")
 		}
 		return err
+	}},
+	{lru: true, name: "set evicting", key: "fresh", after: "evicts to fit", do: func(tb *Table) error {
+		return tb.Set([]byte("fresh"), []byte("evicts to fit"))
 	}},
 }
 
@@ -129,6 +133,9 @@ func runCrashChild(t *testing.T, name string, op int, at int64) (stdout string, 
 
 func TestKillSweep(t *testing.T) {
 	for op := range sweepOps {
+		if sweepOps[op].lru {
+			continue
+		}
 		t.Run(sweepOps[op].name, func(t *testing.T) {
 			o := sweepOps[op]
 			name := uniqueName(t)
@@ -282,4 +289,71 @@ func TestDeathDuringRecovery(t *testing.T) {
 		t.Fatal("a second recovery changed the table")
 	}
 	mustCheck(t, tb)
+}
+
+// TestKillSweepEviction kills a Set at every store while it evicts from a
+// full lru table: the Set is all or nothing, no key has a wrong value, no
+// more keys are gone than the whole Set evicts, and Check is clean.
+func TestKillSweepEviction(t *testing.T) {
+	op := len(sweepOps) - 1
+	o := sweepOps[op]
+	name := uniqueName(t)
+	tb := openTable(t, name, &Options{Keys: 12, Memory: 12 * 40, MaxKeySize: 16, MaxValueSize: 64, Eviction: EvictLRU})
+	want := map[string]string{}
+	var st Stats
+	for i := 0; ; i++ {
+		tb.Stats(&st)
+		if st.Evictions > 0 {
+			break // full: the last Set evicted
+		}
+		k, v := fmt.Sprint("k", i), fmt.Sprint("value ", i, strings.Repeat("-", 20))
+		mustSet(t, tb, k, v)
+		want[k] = v
+	}
+	// A read-only handle's reads do not mark entries as used, which would
+	// make the Set move every entry before it evicts one.
+	ro := openTable(t, name, &Options{ReadOnly: true})
+	for k := range want {
+		if _, ok := mustGet(t, ro, k); !ok {
+			delete(want, k) // evicted while filling
+		}
+	}
+	img := image(t, name)
+
+	out, _ := runCrashChild(t, name, op, -1)
+	steps, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil || steps < 3 {
+		t.Fatalf("counting run: %q", out)
+	}
+	tb.Stats(&st)
+	fullEvictions := st.Evictions
+	restore(t, name, img)
+	tb.Stats(&st)
+	fullEvictions -= st.Evictions
+	if fullEvictions == 0 {
+		t.Fatal("the Set did not evict")
+	}
+	t.Logf("%d stores, %d evictions", steps, fullEvictions)
+	for n := 1; n <= steps; n++ {
+		restore(t, name, img)
+		if _, killed := runCrashChild(t, name, op, int64(n)); !killed {
+			t.Fatalf("step %d: the child was not killed", n)
+		}
+		gone := 0
+		for k, v := range want {
+			got, ok := mustGet(t, tb, k)
+			if !ok {
+				gone++
+			} else if got != v {
+				t.Fatalf("step %d: %q = %q, want %q", n, k, got, v)
+			}
+		}
+		if gone > int(fullEvictions) {
+			t.Fatalf("step %d: %d keys gone; the whole Set evicts %d", n, gone, fullEvictions)
+		}
+		if got, ok := mustGet(t, tb, o.key); ok && got != o.after {
+			t.Fatalf("step %d: %q = %q", n, o.key, got)
+		}
+		mustCheck(t, tb)
+	}
 }

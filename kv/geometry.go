@@ -112,7 +112,7 @@ func decodeHeader(h []byte, objectSize int64) (geometry, error) {
 		registrySlots: int(procs),
 		eviction:      le.Uint32(h[offEviction:]),
 	}
-	if g.eviction != 0 {
+	if g.eviction > uint32(EvictLRU) {
 		return geometry{}, fmt.Errorf("%w: eviction policy %d", ErrVersion, g.eviction)
 	}
 	// All counts are bounded above, so none of these products overflows.

@@ -11,17 +11,21 @@ package kv
 
 // lookup is what find learned about a key under the lock.
 type lookup struct {
-	found  bool
-	slot   uint64      // the key's slot, if found
-	off    int64       // its entry's offset, if found
-	hdr    entryHeader // its entry's header, if found
-	insert uint64      // where to insert it, if not found
+	found   bool
+	expired bool        // found, but expired: absent to every caller
+	slot    uint64      // the key's slot, if found
+	off     int64       // its entry's offset, if found
+	hdr     entryHeader // its entry's header, if found
+	insert  uint64      // where to insert it, if not found
 }
 
-// find looks key up. It returns errCorruptIndex if the probe meets a slot
+// present reports whether the lookup found a key that has not expired.
+func (l *lookup) present() bool { return l.found && !l.expired }
+
+// find looks key up at time now. It returns errCorruptIndex if the probe meets a slot
 // that points outside the log, or never meets an empty slot: the caller
 // rebuilds the index from the log and tries again.
-func (s *shard) find(key []byte, h uint64) (lookup, error) {
+func (s *shard) find(key []byte, h uint64, now int64) (lookup, error) {
 	tag := tagOf(h)
 	i := h & s.mask
 	insertAt, haveInsert := uint64(0), false
@@ -47,7 +51,7 @@ func (s *shard) find(key []byte, h uint64) (lookup, error) {
 				return lookup{}, errCorruptIndex
 			}
 			if e.klen == len(key) && s.equalAt(off+entryHeaderSize, key) {
-				return lookup{found: true, slot: i, off: off, hdr: e}, nil
+				return lookup{found: true, expired: isExpired(&e, now), slot: i, off: off, hdr: e}, nil
 			}
 		}
 		i = (i + 1) & s.mask
@@ -81,22 +85,20 @@ func (s *shard) clearSlot(i uint64) {
 	}
 }
 
-// retarget moves the slot that points at the entry at from, whose key
-// hashes to h, to point at to.
-func (s *shard) retarget(h uint64, from, to int64) error {
-	tag := tagOf(h)
-	want := slotValue(tag, from)
+// slotOf finds the slot that points at the entry at off, whose key hashes
+// to h, and returns its index and word.
+func (s *shard) slotOf(h uint64, off int64) (uint64, uint64, error) {
+	want := slotValue(tagOf(h), off)
 	i := h & s.mask
 	for range s.mask + 1 {
 		v := s.slot(i)
-		if v == want {
-			s.setSlot(i, slotValue(tag, to))
-			return nil
+		if v != slotTombstone && v&^slotReferenced == want {
+			return i, v, nil
 		}
 		if v == slotEmpty {
 			break
 		}
 		i = (i + 1) & s.mask
 	}
-	return errCorruptIndex
+	return 0, 0, errCorruptIndex
 }

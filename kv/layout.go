@@ -19,7 +19,7 @@ package kv
 //	    48    4 max key            bytes, 1..MaxKeyLimit
 //	    52    4 max value          bytes, 0..MaxValueLimit
 //	    56    4 registry slots     processes that may have the table open read-write at once, 1..maxProcs
-//	    60    4 eviction           0: none (full tables refuse new keys); reserved for other policies
+//	    60    4 eviction           0: none (a full table refuses new keys); 1: lru (it evicts)
 //	    64    8 registry offset    = 4096
 //	    72    8 control offset     = registry offset + registry slots*32, rounded up to 4096
 //	    80    8 slots offset       = control offset + shards*256, rounded up to 4096
@@ -62,12 +62,16 @@ package kv
 //	168    8 hits               reads that found their key, flushed from each handle (stats.go)
 //	176    8 misses             reads that did not
 //	184    8 read retries       optimistic reads that raced a writer
-//	192   64 reserved           (evictions and expirations go here)
+//	192    8 evictions          live entries dropped to make room (eviction policy lru)
+//	200    8 expirations        expired entries dropped
+//	208    8 expiring           live entries that have an expiry time
+//	216   40 reserved
 //
 // Slots: shards*slots-per-shard 8-byte words, the open-addressing index of
 // each shard in turn, probed linearly from the hash's low bits. A word is
 // 0 (empty), slotTombstone (deleted; keeps probe chains intact), or
-// tag<<32 | offset/8, where tag is bits 24..55 of the key's hash and offset
+// tag<<32 | referenced<<31 | (offset/8 + 1), where referenced is the
+// slotReferenced bit of lru tables, and tag is bits 24..55 of the key's hash and offset
 // is where the entry starts in the shard's data area.
 //
 // Data: data-per-shard bytes for each shard, used as a circular log. Entries
@@ -77,18 +81,19 @@ package kv
 //	 4    4 value length       0..max value
 //	 8    8 state              entryLive or entryDead; changes in place, outside the checksum
 //	16    8 version            the shard's next version when written
-//	24    8 expires            Unix nanoseconds, 0 for never (reserved for expiry)
+//	24    8 expires            Unix nanoseconds from which the entry is gone; 0 for never
 //	32    8 checksum           xxhash64 of bytes 0..8 and 16..32, the key and the value
 //	40    - key, value, zero padding to a multiple of 8
 //
-// Space is reclaimed from the tail: a dead entry at the tail is dropped, a
-// live one is copied to the head and its slot moved. The log is the truth and
+// Space is reclaimed from the tail: a dead or expired entry at the tail is
+// dropped, a live one is copied to the head and its slot moved, or, in an
+// lru table, evicted if nobody has read it since cleaning last passed it
+// (evict.go). The log is the truth and
 // the index is derived from it: a shard whose writer died, or whose index
 // has too many tombstones, is rebuilt by walking the log from tail to head,
 // keeping for each key the live entry with the highest version. A write's
 // commit point is one atomic store: of head for a new entry, of the entry's
-// state for a delete. Entry versions and the expires word exist so that
-// expiry and eviction need no new layout version.
+// state for a delete or an eviction.
 const (
 	headerSize    = 4096
 	layoutVersion = 1
@@ -154,6 +159,9 @@ const (
 	ctlHits        = 168
 	ctlMisses      = 176
 	ctlReadRetries = 184
+	ctlEvictions   = 192
+	ctlExpirations = 200
+	ctlExpiring    = 208
 )
 
 // Entry field offsets, in bytes from the entry's start.
@@ -171,6 +179,12 @@ const (
 
 	entryLive = uint64(1)
 	entryDead = uint64(2)
+	// slotReferenced, in a live slot word, marks an entry read since
+	// cleaning last passed it (evict.go).
+	slotReferenced = uint64(1) << 31
+	// entryMarked, in a live entry's state, holds its slot's
+	// slotReferenced bit while a rebuild clears the slots (rebuild.go).
+	entryMarked = uint64(1) << 8
 
 	flagRebuild = uint64(1)
 )
@@ -181,7 +195,7 @@ const (
 	minSlots      = 8
 	maxSlots      = 1 << 28
 	minData       = 4096
-	maxData       = int64(1) << 34 // slot offsets are 32 bits of 8-byte units
+	maxData       = int64(1) << 33 // slot offsets are 31 bits of 8-byte units
 	maxProcs      = 1 << 10        // registry slot numbers are 10 bits in a lock word
 	maxTotalSize  = int64(1) << 46
 	MaxKeyLimit   = 1 << 20 // the largest MaxKeySize an Options may ask for

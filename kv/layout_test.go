@@ -60,6 +60,10 @@ func TestLayoutPinned(t *testing.T) {
 		{"ctlHits", ctlHits, 168},
 		{"ctlMisses", ctlMisses, 176},
 		{"ctlReadRetries", ctlReadRetries, 184},
+		{"ctlEvictions", ctlEvictions, 192},
+		{"ctlExpirations", ctlExpirations, 200},
+		{"ctlExpiring", ctlExpiring, 208},
+		{"slotReferenced", int64(slotReferenced), 1 << 31},
 
 		{"entLengths", entLengths, 0},
 		{"entState", entState, 8},
@@ -85,7 +89,8 @@ func TestLayoutPinned(t *testing.T) {
 	if maxProcs<<2 != 1<<12 || 12+genBits != 32 {
 		t.Error("lock word fields do not fill 32 bits")
 	}
-	if slotValue(^uint32(0), maxData-8) == slotTombstone || slotValue(0, 0) == slotEmpty {
+	if slotValue(^uint32(0), maxData-8)|slotReferenced == slotTombstone || slotValue(0, 0) == slotEmpty ||
+		slotValue(^uint32(0), maxData-8)&slotReferenced != 0 {
 		t.Error("a live slot word can collide with empty or tombstone")
 	}
 }

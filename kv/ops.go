@@ -4,6 +4,7 @@ import (
 	"math"
 	"runtime/debug"
 	"strconv"
+	"time"
 )
 
 // Get appends the value of key to dst and returns the result, and whether
@@ -16,7 +17,30 @@ func (t *Table) Get(dst, key []byte) (value []byte, found bool, err error) {
 	}
 	h := hashKey(t.g.seed, key)
 	s, c := t.shardFor(h)
-	return t.get(s, c, dst, key, h)
+	value, _, found, err = t.get(s, c, dst, key, h)
+	return value, found, err
+}
+
+// NoExpiry is what TTL reports for a key that never expires.
+const NoExpiry = time.Duration(-1)
+
+// TTL reports how long key has left to live (NoExpiry if it never
+// expires), and whether it is there at all.
+func (t *Table) TTL(key []byte) (ttl time.Duration, found bool, err error) {
+	defer guardFault(debug.SetPanicOnFault(true), &err)
+	if err := t.checkKey(key); err != nil {
+		return 0, false, err
+	}
+	h := hashKey(t.g.seed, key)
+	s, c := t.shardFor(h)
+	_, expires, found, err := t.get(s, c, nil, key, h)
+	if err != nil || !found {
+		return 0, false, err
+	}
+	if expires == 0 {
+		return NoExpiry, true, nil
+	}
+	return max(time.Duration(int64(expires)-t.now().UnixNano()), 0), true, nil
 }
 
 // GetCopy returns a new copy of the value of key, and whether it was found.
@@ -28,17 +52,32 @@ func (t *Table) GetCopy(key []byte) (value []byte, found bool, err error) {
 	return v, found, err
 }
 
-// Set stores value under key, replacing any value it had. On ErrFull the
-// table is as it was.
-func (t *Table) Set(key, value []byte) (err error) {
+// Set stores value under key, replacing any value it had, and any expiry
+// time. On ErrFull the table is as it was.
+func (t *Table) Set(key, value []byte) error {
+	return t.SetTTL(key, value, 0)
+}
+
+// SetTTL stores value under key to expire ttl from now; a ttl of 0 or less
+// means never. From that moment no process reads it, and its space is
+// reclaimed as the log is cleaned.
+func (t *Table) SetTTL(key, value []byte, ttl time.Duration) (err error) {
 	defer guardFault(debug.SetPanicOnFault(true), &err)
 	if err := t.checkWrite(key, len(value)); err != nil {
 		return err
 	}
 	h := hashKey(t.g.seed, key)
-	return t.update(key, h, func(s *shard, l lookup) error {
-		return s.store(key, h, value, l)
+	return t.update(key, h, func(s *shard, l lookup, now int64) error {
+		return s.store(key, h, value, expiresAt(now, ttl), l, now)
 	})
+}
+
+// expiresAt is the expires word for a time to live of ttl from now.
+func expiresAt(now int64, ttl time.Duration) uint64 {
+	if ttl <= 0 {
+		return 0
+	}
+	return uint64(now + int64(ttl))
 }
 
 // SetIfAbsent stores value under key only if key has no value, and reports
@@ -49,12 +88,12 @@ func (t *Table) SetIfAbsent(key, value []byte) (stored bool, err error) {
 		return false, err
 	}
 	h := hashKey(t.g.seed, key)
-	err = t.update(key, h, func(s *shard, l lookup) error {
+	err = t.update(key, h, func(s *shard, l lookup, now int64) error {
 		stored = false
-		if l.found {
+		if l.present() {
 			return nil
 		}
-		if err := s.store(key, h, value, l); err != nil {
+		if err := s.store(key, h, value, 0, l, now); err != nil {
 			return err
 		}
 		stored = true
@@ -64,20 +103,22 @@ func (t *Table) SetIfAbsent(key, value []byte) (stored bool, err error) {
 }
 
 // CompareAndSwap stores new under key only if key's value is old, and
-// reports whether it did. An absent key never matches.
+// reports whether it did; the key keeps its expiry time. An absent key
+// never matches.
 func (t *Table) CompareAndSwap(key, old, new []byte) (swapped bool, err error) {
 	defer guardFault(debug.SetPanicOnFault(true), &err)
 	if err := t.checkWrite(key, len(new)); err != nil {
 		return false, err
 	}
 	h := hashKey(t.g.seed, key)
-	err = t.update(key, h, func(s *shard, l lookup) error {
+	err = t.update(key, h, func(s *shard, l lookup, now int64) error {
 		swapped = false
-		if !l.found || l.hdr.vlen != len(old) ||
+		if !l.present() || l.hdr.vlen != len(old) ||
 			!s.equalAt(l.off+entryHeaderSize+int64(l.hdr.klen), old) {
 			return nil
 		}
-		if err := s.store(key, h, new, l); err != nil {
+		// The new value keeps the key's expiry time.
+		if err := s.store(key, h, new, l.hdr.expires, l, now); err != nil {
 			return err
 		}
 		swapped = true
@@ -90,7 +131,7 @@ func (t *Table) CompareAndSwap(key, old, new []byte) (swapped bool, err error) {
 const maxIntText = 20
 
 // Add adds delta to the integer stored under key, creating it at 0 when the
-// key is absent, and returns the new value. The value is kept as decimal
+// key is absent, and returns the new value; the key keeps its expiry time. The value is kept as decimal
 // text, as Redis's INCRBY does, so Get reads it and a value Set as "41" can
 // be added to. A value that is not a decimal integer, or a sum that would
 // overflow, is ErrNotNumber and changes nothing.
@@ -100,10 +141,12 @@ func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
 		return 0, err
 	}
 	h := hashKey(t.g.seed, key)
-	err = t.update(key, h, func(s *shard, l lookup) error {
+	err = t.update(key, h, func(s *shard, l lookup, now int64) error {
 		var buf [maxIntText]byte
 		var cur int64
-		if l.found {
+		var expires uint64
+		if l.present() {
+			expires = l.hdr.expires // as Redis's INCRBY keeps a key's TTL
 			if l.hdr.vlen > maxIntText {
 				return ErrNotNumber
 			}
@@ -121,7 +164,7 @@ func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
 		if len(out) > t.g.maxValue {
 			return ErrValueTooLarge
 		}
-		return s.store(key, h, out, l)
+		return s.store(key, h, out, expires, l, now)
 	})
 	return n, err
 }
@@ -163,10 +206,10 @@ func (t *Table) Delete(key []byte) (deleted bool, err error) {
 		return false, err
 	}
 	h := hashKey(t.g.seed, key)
-	err = t.update(key, h, func(s *shard, l lookup) error {
-		deleted = l.found
+	err = t.update(key, h, func(s *shard, l lookup, now int64) error {
+		deleted = l.present()
 		if l.found {
-			s.remove(l)
+			s.remove(l, now) // an expired entry goes too, as an expiration
 		}
 		return nil
 	})

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/bits"
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -41,10 +42,38 @@ type Options struct {
 	// InitTimeout bounds how long Open waits for another process that is
 	// creating the table to publish its header. Default 2s.
 	InitTimeout time.Duration
+	// Eviction is what a full new table does: NoEviction refuses new
+	// entries with ErrFull; EvictLRU evicts entries that have not been read
+	// recently, expired ones first. Recorded in the header.
+	Eviction Policy
+	// Now is the clock that expiry reads. Default time.Now; tests inject
+	// one.
+	Now func() time.Time
 	// AllowShared accepts an existing object owned by another user or
 	// writable by group or others; without it such an object is refused
 	// with ErrUnsafeObject.
 	AllowShared bool
+}
+
+// Policy is what a full table does to make room.
+type Policy uint32
+
+const (
+	// NoEviction: a full table refuses new entries with ErrFull.
+	NoEviction Policy = iota
+	// EvictLRU: a full table evicts entries not read recently (an
+	// approximation of least-recently-used; see evict.go), expired first.
+	EvictLRU
+)
+
+func (p Policy) String() string {
+	switch p {
+	case NoEviction:
+		return "none"
+	case EvictLRU:
+		return "lru"
+	}
+	return "policy(" + strconv.Itoa(int(p)) + ")"
 }
 
 const (
@@ -89,6 +118,9 @@ func (o *Options) withDefaults() Options {
 	if r.InitTimeout == 0 {
 		r.InitTimeout = defaultInitTimeout
 	}
+	if r.Now == nil {
+		r.Now = time.Now
+	}
 	return r
 }
 
@@ -106,6 +138,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("%w: Mode %v has bits beyond the permissions", ErrInvalidOptions, o.Mode)
 	case o.LockTimeout < 0 || o.InitTimeout < 0:
 		return fmt.Errorf("%w: negative timeout", ErrInvalidOptions)
+	case o.Eviction > EvictLRU:
+		return fmt.Errorf("%w: Eviction %v", ErrInvalidOptions, o.Eviction)
 	case o.Exclusive && o.NoCreate:
 		return fmt.Errorf("%w: Exclusive and NoCreate together", ErrInvalidOptions)
 	case o.ReadOnly && o.Exclusive:
@@ -120,7 +154,7 @@ func (o *Options) validate() error {
 // unrelated keys rarely meet, but few enough that the per-shard reserve of
 // two largest entries stays under an eighth of the memory.
 func plan(o *Options) (geometry, error) {
-	g := geometry{maxKey: o.MaxKeySize, maxValue: o.MaxValueSize, registrySlots: defaultProcs}
+	g := geometry{maxKey: o.MaxKeySize, maxValue: o.MaxValueSize, registrySlots: defaultProcs, eviction: uint32(o.Eviction)}
 	shards := ceilPow2(int64(o.Keys) / 4096)
 	byMemory := floorPow2(o.Memory / (8 * g.maxEntry()))
 	shards = max(1, min(shards, byMemory, maxShards))
@@ -163,6 +197,8 @@ func checkAgainst(o *Options, g *geometry) error {
 		return nil
 	}
 	switch {
+	case o.Eviction != NoEviction && uint32(o.Eviction) != g.eviction:
+		return fmt.Errorf("%w: Eviction %v, the table has %v", ErrInvalidOptions, o.Eviction, Policy(g.eviction))
 	case o.MaxKeySize != 0 && o.MaxKeySize != g.maxKey:
 		return fmt.Errorf("%w: MaxKeySize %d, the table has %d", ErrInvalidOptions, o.MaxKeySize, g.maxKey)
 	case o.MaxValueSize != 0 && o.MaxValueSize != g.maxValue:

@@ -6,8 +6,8 @@ import (
 	"github.com/cespare/xxhash/v2"
 )
 
-// Range calls fn for every entry in the table, one shard at a time, until fn
-// returns false. Each shard is copied out whole (a consistent snapshot of
+// Range calls fn for every entry in the table that has not expired, one
+// shard at a time, until fn returns false. Each shard is copied out whole (a consistent snapshot of
 // that shard) before fn sees any of it, and fn is never called under a
 // lock, so it may use the table. Every key present for the whole call is
 // seen at least once; no key deleted before the call is seen. key and value
@@ -18,8 +18,9 @@ func (t *Table) Range(fn func(key, value []byte) bool) (err error) {
 		return ErrClosed
 	}
 	var snap snapshot
+	now := t.now().UnixNano()
 	for i := range t.shards {
-		if err := t.snapshotShard(&t.shards[i], &snap); err != nil {
+		if err := t.snapshotShard(&t.shards[i], &snap, now); err != nil {
 			return err
 		}
 		for _, e := range snap.entries {
@@ -42,15 +43,15 @@ type snapEntry struct{ key, value, end int }
 // snapshotShard copies s's live entries into snap: optimistically first,
 // then under the lock into space sized beforehand, since nothing allocates
 // under a lock.
-func (t *Table) snapshotShard(s *shard, snap *snapshot) error {
+func (t *Table) snapshotShard(s *shard, snap *snapshot, now int64) error {
 	for range readRetries {
-		if s.copyLive(snap, false) {
+		if s.copyLive(snap, false, now) {
 			return nil
 		}
 	}
 	if t.readOnly {
 		for range readRetries * 100 {
-			if s.copyLive(snap, false) {
+			if s.copyLive(snap, false, now) {
 				return nil
 			}
 		}
@@ -73,11 +74,11 @@ func (t *Table) snapshotShard(s *shard, snap *snapshot) error {
 			}
 		}
 		fits := s.ctlLoad(ctlLiveBytes) <= uint64(cap(snap.buf)) && s.ctlLoad(ctlLiveEntries) <= uint64(cap(snap.entries))
-		ok := fits && s.copyLive(snap, true)
+		ok := fits && s.copyLive(snap, true, now)
 		if !ok && fits {
 			// The index disagrees with the counters or the log.
 			if t.repair(s) == nil {
-				ok = s.copyLive(snap, true)
+				ok = s.copyLive(snap, true, now)
 			}
 		}
 		t.unlock(s)
@@ -103,7 +104,7 @@ func (snap *snapshot) reserve(bytes, entries int) {
 // copy is consistent. Under the lock it must not allocate: the caller has
 // reserved room for the live bytes (which bound keys plus values) and
 // entries.
-func (s *shard) copyLive(snap *snapshot, locked bool) bool {
+func (s *shard) copyLive(snap *snapshot, locked bool, now int64) bool {
 	snap.buf, snap.entries = snap.buf[:0], snap.entries[:0]
 	seq := s.ctlLoad(ctlSeq)
 	if seq&1 != 0 || s.ctlLoad(ctlFlags) != 0 {
@@ -121,6 +122,9 @@ func (s *shard) copyLive(snap *snapshot, locked bool) bool {
 		e, ok := s.loadHeader(off)
 		if !ok || e.state != entryLive {
 			return false
+		}
+		if isExpired(&e, now) {
+			continue
 		}
 		if locked && (len(snap.buf)+e.klen+e.vlen > cap(snap.buf) || len(snap.entries) == cap(snap.entries)) {
 			return false

@@ -45,11 +45,14 @@ const readRetries = 32
 
 // tryGet is one optimistic read. ok is false when the read raced with a
 // writer (or met garbage) and must be retried; out then still has dst's
-// contents, in a buffer that may have grown.
-func (s *shard) tryGet(dst, key []byte, h uint64) (out []byte, found, ok bool) {
+// contents, in a buffer that may have grown. An entry that has expired by
+// the clock is not found; the clock is read only for entries that can
+// expire. expires is the found entry's expiry time. With mark, a hit in an
+// lru table is recorded as a use (evict.go).
+func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark bool) (out []byte, expires uint64, found, ok bool) {
 	seq := s.ctlLoad(ctlSeq)
 	if seq&1 != 0 || s.ctlLoad(ctlFlags) != 0 {
-		return dst, false, false
+		return dst, 0, false, false
 	}
 	tag := tagOf(h)
 	i := h & s.mask
@@ -61,36 +64,44 @@ func (s *shard) tryGet(dst, key []byte, h uint64) (out []byte, found, ok bool) {
 		if v != slotTombstone && uint32(v>>32) == tag {
 			off, valid := s.slotOffset(v)
 			if !valid {
-				return dst, false, false
+				return dst, 0, false, false
 			}
 			e, valid := s.loadHeader(off)
 			if !valid {
-				return dst, false, false
+				return dst, 0, false, false
 			}
 			if e.klen == len(key) && s.equalAt(off+entryHeaderSize, key) {
 				if e.state != entryLive {
-					return dst, false, false
+					return dst, 0, false, false
+				}
+				if e.expires != 0 && isExpired(&e, clock().UnixNano()) {
+					return dst, 0, false, s.ctlLoad(ctlSeq) == seq
 				}
 				n := len(dst)
 				out = s.appendAt(dst, off+entryHeaderSize+int64(e.klen), e.vlen)
 				if entryChecksum(h, e.klen, e.vlen, e.version, e.expires, xxhash.Sum64(out[n:])) != e.checksum ||
 					s.ctlLoad(ctlSeq) != seq {
-					return out[:n], false, false
+					return out[:n], 0, false, false
 				}
-				return out, true, true
+				if mark && s.evict {
+					s.markReferenced(i, v)
+				}
+				return out, e.expires, true, true
 			}
 		}
 		i = (i + 1) & s.mask
 	}
-	return dst, false, s.ctlLoad(ctlSeq) == seq
+	return dst, 0, false, s.ctlLoad(ctlSeq) == seq
 }
 
-// get reads key from shard s: optimistically, then under the lock.
-func (t *Table) get(s *shard, c *readCounters, dst, key []byte, h uint64) ([]byte, bool, error) {
+// get reads key from shard s: optimistically, then under the lock. It
+// also returns the entry's expiry time.
+func (t *Table) get(s *shard, c *readCounters, dst, key []byte, h uint64) ([]byte, uint64, bool, error) {
+	mark := !t.readOnly
 	for attempt := range readRetries {
-		out, found, ok := s.tryGet(dst, key, h)
+		out, expires, found, ok := s.tryGet(dst, key, h, t.now, mark)
 		if ok {
-			return out, found, c.count(found)
+			return out, expires, found, c.count(found)
 		}
 		dst = out
 		c.retries.Add(1)
@@ -102,19 +113,19 @@ func (t *Table) get(s *shard, c *readCounters, dst, key []byte, h uint64) ([]byt
 		return t.getWaiting(s, c, dst, key, h)
 	}
 	if err := t.lockShard(s); err != nil {
-		return dst, false, err
+		return dst, 0, false, err
 	}
 	defer t.unlock(s)
-	out, found, ok := s.tryGet(dst, key, h)
+	out, expires, found, ok := s.tryGet(dst, key, h, t.now, mark)
 	if !ok {
 		if err := t.repair(s); err != nil {
-			return dst, false, err
+			return dst, 0, false, err
 		}
-		if out, found, ok = s.tryGet(out, key, h); !ok {
-			return dst, false, ErrCorrupt
+		if out, expires, found, ok = s.tryGet(out, key, h, t.now, mark); !ok {
+			return dst, 0, false, ErrCorrupt
 		}
 	}
-	return out, found, c.count(found)
+	return out, expires, found, c.count(found)
 }
 
 // count records a read's outcome; it returns nil so that a caller can
@@ -132,16 +143,16 @@ func (c *readCounters) count(found bool) error {
 // lock word: it keeps retrying, sleeping between tries, until LockTimeout.
 // A writer that died holding the lock is recovered by the next read-write
 // user of the shard.
-func (t *Table) getWaiting(s *shard, c *readCounters, dst, key []byte, h uint64) ([]byte, bool, error) {
+func (t *Table) getWaiting(s *shard, c *readCounters, dst, key []byte, h uint64) ([]byte, uint64, bool, error) {
 	deadline := time.Now().Add(t.lockTimeout)
 	for time.Now().Before(deadline) {
-		out, found, ok := s.tryGet(dst, key, h)
+		out, expires, found, ok := s.tryGet(dst, key, h, t.now, false)
 		if ok {
-			return out, found, c.count(found)
+			return out, expires, found, c.count(found)
 		}
 		dst = out
 		c.retries.Add(1)
 		time.Sleep(time.Millisecond)
 	}
-	return dst, false, ErrLockTimeout
+	return dst, 0, false, ErrLockTimeout
 }

@@ -14,6 +14,7 @@ package kv
 // until it completes, so readers and writers know not to trust the index.
 func (s *shard) rebuild() error {
 	s.ctlStore(ctlFlags, flagRebuild)
+	s.carryMarks()
 	for i := range s.mask + 1 {
 		s.setSlot(i, slotEmpty)
 	}
@@ -22,7 +23,7 @@ func (s *shard) rebuild() error {
 	if head < tail || head-tail > size {
 		return ErrCorrupt
 	}
-	var live, liveBytes, maxVersion uint64
+	var live, liveBytes, maxVersion, expiring uint64
 	for p := tail; p != head; {
 		off := int64(p % size)
 		e, ok := s.loadHeader(off)
@@ -34,7 +35,7 @@ func (s *shard) rebuild() error {
 		switch e.state {
 		case entryDead:
 			continue
-		case entryLive:
+		case entryLive, entryLive | entryMarked:
 		default:
 			return ErrCorrupt
 		}
@@ -55,6 +56,15 @@ func (s *shard) rebuild() error {
 	if live > uint64(s.keyCap) || liveBytes > size {
 		return ErrCorrupt
 	}
+	for i := range s.mask + 1 {
+		if v := s.slot(i); v != slotEmpty && v != slotTombstone {
+			off, _ := s.slotOffset(v)
+			if s.word(off+entExpires) != 0 {
+				expiring++
+			}
+		}
+	}
+	s.ctlStore(ctlExpiring, expiring)
 	s.ctlStore(ctlLiveEntries, live)
 	s.ctlStore(ctlLiveBytes, liveBytes)
 	s.ctlStore(ctlTombstones, 0)
@@ -63,6 +73,35 @@ func (s *shard) rebuild() error {
 	}
 	s.ctlStore(ctlFlags, 0)
 	return nil
+}
+
+// carryMarks copies the referenced bits of an lru table's slots into their
+// entries' state words (entryLive|entryMarked), since clearing the slots
+// would lose them; insertRebuilt moves them back. A rebuild that dies
+// between leaves marked states, which the next rebuild reads as live.
+func (s *shard) carryMarks() {
+	if !s.evict {
+		return
+	}
+	for i := range s.mask + 1 {
+		v := s.slot(i)
+		if v == slotEmpty || v == slotTombstone || v&slotReferenced == 0 {
+			continue
+		}
+		if off, ok := s.slotOffset(v); ok && s.word(off+entState) == entryLive {
+			s.setWord(off+entState, entryLive|entryMarked)
+		}
+	}
+}
+
+// rebuiltSlot is the slot word for the entry at off, taking back a mark
+// carryMarks left in its state.
+func (s *shard) rebuiltSlot(tag uint32, off int64, e *entryHeader) uint64 {
+	if e.state == entryLive|entryMarked {
+		s.setWord(off+entState, entryLive)
+		return slotValue(tag, off) | slotReferenced
+	}
+	return slotValue(tag, off)
 }
 
 // insertRebuilt puts the live entry at off into the index being rebuilt,
@@ -74,7 +113,7 @@ func (s *shard) insertRebuilt(h uint64, off int64, e *entryHeader) (added bool, 
 	for range s.mask + 1 {
 		v := s.slot(i)
 		if v == slotEmpty {
-			s.setSlot(i, slotValue(tag, off))
+			s.setSlot(i, s.rebuiltSlot(tag, off, e))
 			return true, uint64(e.size()), nil
 		}
 		if uint32(v>>32) == tag {
@@ -86,7 +125,7 @@ func (s *shard) insertRebuilt(h uint64, off int64, e *entryHeader) (added bool, 
 					return false, 0, nil
 				}
 				s.setWord(other+entState, entryDead)
-				s.setSlot(i, slotValue(tag, off))
+				s.setSlot(i, s.rebuiltSlot(tag, off, e))
 				return false, uint64(e.size()) - uint64(o.size()), nil
 			}
 		}

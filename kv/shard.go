@@ -19,6 +19,7 @@ type shard struct {
 	keyCap   int
 	reserve  int64
 	maxEntry int64
+	evict    bool // EvictLRU
 }
 
 func newShard(r region, g *geometry, i int) shard {
@@ -37,6 +38,7 @@ func newShard(r region, g *geometry, i int) shard {
 		keyCap:   g.keyCapacity(),
 		reserve:  g.reserve(),
 		maxEntry: g.maxEntry(),
+		evict:    g.eviction == uint32(EvictLRU),
 	}
 }
 
@@ -48,13 +50,14 @@ func (s *shard) slot(i uint64) uint64       { return s.r.load(s.slots + int64(i)
 func (s *shard) setSlot(i uint64, v uint64) { s.r.store(s.slots+int64(i), v) }
 
 // Slot words: see layout.go. The offset is stored plus one so that no live
-// slot is 0 (empty); it is at most maxData/8, so none is slotTombstone.
+// slot is 0 (empty); it is at most maxData/8, below slotReferenced, so none
+// is slotTombstone.
 func slotValue(tag uint32, off int64) uint64 { return uint64(tag)<<32 | uint64(off/8+1) }
 
 // slotOffset returns the data offset a live slot word points at, and
 // whether it lies inside the data area.
 func (s *shard) slotOffset(v uint64) (int64, bool) {
-	u := int64(v & 0xffff_ffff)
+	u := int64(v & (slotReferenced - 1))
 	off := (u - 1) * 8
 	return off, u >= 1 && off < s.size
 }

@@ -27,16 +27,20 @@ type Stats struct {
 	Recoveries uint64 // shards rebuilt after a dead writer or a bad index
 	Rebuilds   uint64 // index rebuilds to drop tombstones
 
+	Evictions   uint64 // entries evicted to make room (EvictLRU tables)
+	Expirations uint64 // expired entries whose space was taken back
+
 	Gets        uint64 // reads
 	Hits        uint64 // reads that found their key
 	Misses      uint64 // reads that did not
 	ReadRetries uint64 // optimistic reads that raced a writer and ran again
 
-	Shards        int // shards in the table
-	SlotsPerShard int // index slots per shard
-	MaxKeySize    int // largest key accepted
-	MaxValueSize  int // largest value accepted
-	KeyCapacity   int // most keys the table can hold
+	Shards        int    // shards in the table
+	SlotsPerShard int    // index slots per shard
+	MaxKeySize    int    // largest key accepted
+	MaxValueSize  int    // largest value accepted
+	KeyCapacity   int    // most keys the table can hold
+	Eviction      Policy // what a full table does
 }
 
 // flushInterval is how often a handle adds its read counters to the
@@ -58,6 +62,7 @@ func (t *Table) Stats(st *Stats) (err error) {
 		MaxKeySize:    t.g.maxKey,
 		MaxValueSize:  t.g.maxValue,
 		KeyCapacity:   t.g.keyCapacity() * t.g.shards,
+		Eviction:      Policy(t.g.eviction),
 	}
 	for i := range t.shards {
 		s := &t.shards[i]
@@ -72,6 +77,8 @@ func (t *Table) Stats(st *Stats) (err error) {
 		st.LockWaits += s.ctlLoad(ctlLockWaits)
 		st.Recoveries += s.ctlLoad(ctlRecoveries)
 		st.Rebuilds += s.ctlLoad(ctlRebuilds)
+		st.Evictions += s.ctlLoad(ctlEvictions)
+		st.Expirations += s.ctlLoad(ctlExpirations)
 		st.Hits += s.ctlLoad(ctlHits)
 		st.Misses += s.ctlLoad(ctlMisses)
 		st.ReadRetries += s.ctlLoad(ctlReadRetries)

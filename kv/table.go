@@ -29,6 +29,7 @@ type Table struct {
 	shardShift  uint
 	readOnly    bool
 	lockTimeout time.Duration
+	now         func() time.Time
 	slot        int    // registry slot, when read-write
 	owner       uint32 // lock word owner bits, when read-write
 	counters    []readCounters
@@ -194,6 +195,7 @@ func attach(sh *shm.Shm, g geometry, o *Options) (*Table, error) {
 		g:           g,
 		readOnly:    o.ReadOnly,
 		lockTimeout: o.LockTimeout,
+		now:         o.Now,
 		shardShift:  uint(64 - bits.TrailingZeros(uint(g.shards))),
 		counters:    make([]readCounters, g.shards),
 	}
@@ -316,19 +318,20 @@ func (t *Table) repair(s *shard) error {
 	return nil
 }
 
-// update runs fn on key's shard under its lock with the key's lookup. If
-// the index turns out not to match the log, it is rebuilt and fn retried
-// once.
-func (t *Table) update(key []byte, h uint64, fn func(s *shard, l lookup) error) error {
+// update runs fn on key's shard under its lock with the key's lookup and
+// the time. If the index turns out not to match the log, it is rebuilt and
+// fn retried once.
+func (t *Table) update(key []byte, h uint64, fn func(s *shard, l lookup, now int64) error) error {
 	s, _ := t.shardFor(h)
+	now := t.now().UnixNano()
 	if err := t.lockShard(s); err != nil {
 		return err
 	}
 	defer t.unlock(s)
 	for attempt := 0; ; attempt++ {
-		l, err := s.find(key, h)
+		l, err := s.find(key, h, now)
 		if err == nil {
-			err = fn(s, l)
+			err = fn(s, l, now)
 		}
 		if err != errCorruptIndex {
 			return err

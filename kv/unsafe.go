@@ -46,6 +46,12 @@ func (r region) add(i int64, d uint64) uint64 {
 	return atomic.AddUint64(&r.w[i], d)
 }
 
+// cas is a compare-and-swap of word i. Only readers marking an entry
+// referenced use it (evict.go): it is no step of a write.
+func (r region) cas(i int64, old, new uint64) bool {
+	return atomic.CompareAndSwapUint64(&r.w[i], old, new)
+}
+
 // lockWord returns the 32-bit futex word in the low half of word i.
 func (r region) lockWord(i int64) *uint32 {
 	return (*uint32)(unsafe.Pointer(&r.w[i]))

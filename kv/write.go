@@ -17,19 +17,15 @@ var errCorruptIndex = errors.New("shmkv: index disagrees with the log")
 func (s *shard) beginWrite() { s.ctlAdd(ctlSeq, 1) }
 func (s *shard) endWrite()   { s.ctlAdd(ctlSeq, 1) }
 
-// store writes key=value under the lock; l is the key's lookup. It returns
-// ErrFull, having changed nothing, when the shard cannot take the entry.
-func (s *shard) store(key []byte, h uint64, value []byte, l lookup) error {
+// store writes key=value under the lock; l is the key's lookup, expires
+// when the entry expires (0 never), now the writer's clock. It returns
+// ErrFull, having changed nothing a reader can see, when the shard cannot
+// take the entry: in a NoEviction table once expired entries are dropped,
+// never in an EvictLRU table.
+func (s *shard) store(key []byte, h uint64, value []byte, expires uint64, l lookup, now int64) error {
 	need := entrySize(len(key), len(value))
-	live := s.ctlLoad(ctlLiveEntries)
-	liveBytes := int64(s.ctlLoad(ctlLiveBytes)) + need
-	if l.found {
-		liveBytes -= l.hdr.size()
-	} else if int(live) >= s.keyCap {
-		return ErrFull
-	}
-	if liveBytes > s.size-s.reserve {
-		return ErrFull
+	if !s.fits(need, l) && !s.evict && s.ctlLoad(ctlExpiring) == 0 {
+		return ErrFull // nothing could be dropped to make room
 	}
 
 	s.beginWrite()
@@ -39,12 +35,16 @@ func (s *shard) store(key []byte, h uint64, value []byte, l lookup) error {
 			return err
 		}
 		s.ctlAdd(ctlRebuilds, 1)
+		var err error
+		if l, err = s.find(key, h, now); err != nil {
+			return err
+		}
 	}
-	if err := s.makeRoom(need); err != nil {
+	if err := s.makeRoom(need, &l, now); err != nil {
 		return err
 	}
 	// Cleaning moves entries and a rebuild moves slots: look again.
-	l, err := s.find(key, h)
+	l, err := s.find(key, h, now)
 	if err != nil {
 		return err
 	}
@@ -52,7 +52,7 @@ func (s *shard) store(key []byte, h uint64, value []byte, l lookup) error {
 	s.ctlStore(ctlNextVersion, version+1)
 	head := s.ctlLoad(ctlHead)
 	off := int64(head % uint64(s.size))
-	s.writeEntry(off, h, key, value, version, 0)
+	s.writeEntry(off, h, key, value, version, expires)
 	// The commit point: the entry is in the log from here on, and a rebuild
 	// would find it and prefer it to any older version of the key.
 	s.ctlStore(ctlHead, head+uint64(need))
@@ -60,7 +60,7 @@ func (s *shard) store(key []byte, h uint64, value []byte, l lookup) error {
 	tag := tagOf(h)
 	if l.found {
 		s.setSlot(l.slot, slotValue(tag, off))
-		s.setWord(l.off+entState, entryDead)
+		s.retire(l.off, &l.hdr, now)
 	} else {
 		if s.slot(l.insert) == slotTombstone {
 			s.ctlAdd(ctlTombstones, ^uint64(0))
@@ -68,20 +68,50 @@ func (s *shard) store(key []byte, h uint64, value []byte, l lookup) error {
 		s.setSlot(l.insert, slotValue(tag, off))
 		s.ctlAdd(ctlLiveEntries, 1)
 	}
-	s.ctlStore(ctlLiveBytes, uint64(liveBytes))
+	s.ctlAdd(ctlLiveBytes, uint64(need))
+	if expires != 0 {
+		s.ctlAdd(ctlExpiring, 1)
+	}
 	s.ctlAdd(ctlSets, 1)
 	return nil
 }
 
+// fits reports whether an entry of need bytes, replacing l's entry if
+// found, fits the shard's key and byte limits as they stand.
+func (s *shard) fits(need int64, l lookup) bool {
+	liveBytes := int64(s.ctlLoad(ctlLiveBytes)) + need
+	if l.found {
+		liveBytes -= l.hdr.size()
+	} else if int(s.ctlLoad(ctlLiveEntries)) >= s.keyCap {
+		return false
+	}
+	return liveBytes <= s.size-s.reserve
+}
+
+// retire marks the live entry at off dead and takes it out of the live
+// counts; its slot is the caller's business. An expired entry counts as an
+// expiration.
+func (s *shard) retire(off int64, e *entryHeader, now int64) {
+	s.setWord(off+entState, entryDead)
+	s.ctlAdd(ctlLiveBytes, -uint64(e.size()))
+	if e.expires != 0 {
+		s.ctlAdd(ctlExpiring, ^uint64(0))
+		if isExpired(e, now) {
+			s.ctlAdd(ctlExpirations, 1)
+		}
+	}
+}
+
 // remove deletes the found key under the lock.
-func (s *shard) remove(l lookup) {
+func (s *shard) remove(l lookup, now int64) {
 	s.beginWrite()
 	// The commit point: a dead entry is skipped by every rebuild.
-	s.setWord(l.off+entState, entryDead)
+	s.retire(l.off, &l.hdr, now)
 	s.clearSlot(l.slot)
 	s.ctlAdd(ctlLiveEntries, ^uint64(0))
-	s.ctlAdd(ctlLiveBytes, -uint64(l.hdr.size()))
-	s.ctlAdd(ctlDeletes, 1)
+	if !l.expired {
+		s.ctlAdd(ctlDeletes, 1)
+	}
 	s.endWrite()
 }
 
@@ -105,47 +135,78 @@ func (s *shard) writeEntry(off int64, h uint64, key, value []byte, version, expi
 	s.writeBytes(p, zeroPad[:(8-(len(key)+len(value))%8)%8])
 }
 
-// makeRoom cleans the log from its tail until need bytes plus one largest
-// entry are free. Dead entries at the tail are dropped; live ones are copied
-// to the head and their slot moved.
+// makeRoom cleans the log from its tail until an entry of need bytes fits:
+// one largest entry more than need free in the log, and the entry within
+// the shard's key and byte limits (l is the key's lookup, which a drop may
+// turn into not found). At the tail, a dead entry is dropped and an expired
+// one too; in an EvictLRU table an entry nobody read since cleaning last
+// passed it is evicted while the limits are exceeded; any other live entry
+// is copied to the head, with its referenced mark cleared, and its slot
+// moved.
 //
-// It terminates: the caller has checked that the live bytes, counting an
-// old version about to be replaced, leave need plus one largest entry free,
-// so after at most one pass over the log, which drops every dead entry,
-// there is room. Keeping one largest entry free at all times is what lets a
-// live tail entry always be moved.
-func (s *shard) makeRoom(need int64) error {
+// It terminates: every step drops an entry or moves one, and it stops after
+// passing over the log twice, by which time every dead and expired entry is
+// gone and, in an lru table, every entry has lost its mark and then been
+// evicted if need be. In a NoEviction table the limits may still be
+// exceeded then: that is ErrFull, and what was moved or dropped changed
+// nothing a reader can see. Keeping one largest entry free at all times is
+// what lets a live tail entry always be moved.
+func (s *shard) makeRoom(need int64, l *lookup, now int64) error {
 	head, tail := s.ctlLoad(ctlHead), s.ctlLoad(ctlTail)
 	size := uint64(s.size)
 	if head-tail > size {
 		return errCorruptIndex
 	}
-	steps := (head-tail)/entryHeaderSize + 1
-	for size-(head-tail) < uint64(need+s.maxEntry) {
-		if steps == 0 || head == tail {
+	budget := 2*(head-tail) + 1
+	for {
+		limitsOK := s.fits(need, *l)
+		if limitsOK && size-(head-tail) >= uint64(need+s.maxEntry) {
+			return nil
+		}
+		if head == tail || budget == 0 {
+			if !limitsOK {
+				return ErrFull
+			}
 			return errCorruptIndex
 		}
-		steps--
 		toff := int64(tail % size)
 		e, ok := s.loadHeader(toff)
 		esz := uint64(e.size())
 		if !ok || esz > head-tail {
 			return errCorruptIndex
 		}
-		if e.state == entryLive {
-			if size-(head-tail) < esz {
+		budget -= min(budget, esz)
+		if e.state != entryDead {
+			if e.state != entryLive {
 				return errCorruptIndex
 			}
-			hoff := int64(head % size)
-			s.copyWithin(hoff, toff, int64(esz))
-			head += esz
-			s.ctlStore(ctlHead, head)
-			if err := s.retarget(s.hashAt(toff, e.klen), toff, hoff); err != nil {
+			h := s.hashAt(toff, e.klen)
+			i, v, err := s.slotOf(h, toff)
+			if err != nil {
 				return err
+			}
+			if isExpired(&e, now) || (s.evict && !limitsOK && v&slotReferenced == 0) {
+				s.drop(i, toff, &e, now)
+				if l.found && l.off == toff {
+					*l = lookup{} // the key's old entry is gone: it is a new key now
+				}
+			} else {
+				if size-(head-tail) < esz {
+					return errCorruptIndex
+				}
+				hoff := int64(head % size)
+				s.copyWithin(hoff, toff, int64(esz))
+				head += esz
+				s.ctlStore(ctlHead, head)
+				// Written afresh, the slot loses its referenced bit: the
+				// entry's second chance.
+				s.setSlot(i, slotValue(tagOf(h), hoff))
+				if l.found && l.off == toff {
+					l.off = hoff
+				}
 			}
 		}
 		tail += esz
 		s.ctlStore(ctlTail, tail)
 	}
-	return nil
 }

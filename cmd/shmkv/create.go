@@ -13,9 +13,11 @@ import (
 
 func init() {
 	commands["create"] = &command{
-		usage: "create NAME [--keys N] [--memory SIZE] [--max-key SIZE] [--max-value SIZE] [--mode 0600]",
+		usage: "create NAME [--keys N] [--memory SIZE] [--max-key SIZE] [--max-value SIZE] [--eviction none|lru] [--mode 0600]",
 		summary: "Create a table with the geometry given; flags left out take kv's defaults.\n" +
-			"Fails if NAME exists. Sizes take units: 4096, 64MiB, 1G (K, M, G are 1024-based).",
+			"Fails if NAME exists. Sizes take units: 4096, 64MiB, 1G (K, M, G are 1024-based).\n" +
+			"--eviction lru makes a cache: when full it evicts keys not read recently,\n" +
+			"expired ones first; none (the default) refuses new keys instead.",
 		example: "shmkv create sessions --keys 1000000 --memory 1GiB --max-value 64KiB",
 		nargs:   exactly(1),
 		flags: func(f *pflag.FlagSet) {
@@ -23,6 +25,7 @@ func init() {
 			f.String("memory", "", "how many bytes of keys and values it must hold (default 32MiB)")
 			f.String("max-key", "", "largest key (default 1KiB)")
 			f.String("max-value", "", "largest value (default 1MiB)")
+			f.String("eviction", "none", "what a full table does: none or lru")
 			f.String("mode", "0600", "permission bits, in octal")
 		},
 		run: runCreate,
@@ -55,6 +58,13 @@ func runCreate(m *Main, flags *pflag.FlagSet, args []string) error {
 		}
 		s.set(n)
 	}
+	switch policy, _ := flags.GetString("eviction"); policy {
+	case "none":
+	case "lru":
+		o.Eviction = kv.EvictLRU
+	default:
+		return usageError("create", "--eviction %q: none or lru", policy)
+	}
 	modeText, _ := flags.GetString("mode")
 	mode, err := strconv.ParseUint(modeText, 8, 32)
 	if err != nil || mode&^0o777 != 0 || mode == 0 {
@@ -73,6 +83,6 @@ func runCreate(m *Main, flags *pflag.FlagSet, args []string) error {
 	defer t.Close()
 	var st kv.Stats
 	t.Stats(&st)
-	fmt.Fprintf(m.Stdout, "created %s: %d keys, %s of shared memory\n", name, st.KeyCapacity, humanBytes(st.TotalBytes))
+	fmt.Fprintf(m.Stdout, "created %s: %d keys, %s of shared memory, eviction %v\n", name, st.KeyCapacity, humanBytes(st.TotalBytes), st.Eviction)
 	return nil
 }

@@ -10,18 +10,25 @@ import (
 
 func init() {
 	commands["set"] = &command{
-		usage: "set NAME KEY [VALUE]",
+		usage: "set NAME KEY [VALUE] [--ttl DURATION]",
 		summary: "Store VALUE under KEY, creating the table with the default geometry if it\n" +
 			"does not exist. With VALUE omitted or \"-\", the value is read from standard\n" +
-			"input, byte for byte.",
-		example: "shmkv set demo greeting hello\nshmkv set demo photo - < photo.jpg",
+			"input, byte for byte. With --ttl, the key expires that long from now.",
+		example: "shmkv set demo greeting hello\nshmkv set demo session abc123 --ttl 30m\nshmkv set demo photo - < photo.jpg",
 		nargs:   between(2, 3),
-		run:     runSet,
+		flags: func(f *pflag.FlagSet) {
+			f.Duration("ttl", 0, "time to live, such as 30s or 2h (default: never expires)")
+		},
+		run: runSet,
 	}
 }
 
-func runSet(m *Main, _ *pflag.FlagSet, args []string) error {
+func runSet(m *Main, flags *pflag.FlagSet, args []string) error {
 	name, key := args[0], args[1]
+	ttl, _ := flags.GetDuration("ttl")
+	if ttl < 0 {
+		return usageError("set", "--ttl %v is negative", ttl)
+	}
 	t, err := openOrCreate(name)
 	if err != nil {
 		return err
@@ -33,7 +40,7 @@ func runSet(m *Main, _ *pflag.FlagSet, args []string) error {
 	} else if value, err = readValue(m.Stdin, t); err != nil {
 		return opError("set", name, err)
 	}
-	if err := t.Set([]byte(key), value); err != nil {
+	if err := t.SetTTL([]byte(key), value, ttl); err != nil {
 		return opError("set", name, err)
 	}
 	return nil

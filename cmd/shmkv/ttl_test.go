@@ -1,0 +1,47 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestTTL(t *testing.T) {
+	name := tableName(t)
+	mustRun(t, 1, nil, "ttl", name, "k")
+	mustRun(t, 0, nil, "set", name, "k", "v", "--ttl", "1h")
+	r := mustRun(t, 0, nil, "ttl", name, "k")
+	d, err := time.ParseDuration(strings.TrimSpace(r.stdout))
+	if err != nil || d <= 59*time.Minute || d > time.Hour {
+		t.Fatalf("ttl = %q", r.stdout)
+	}
+	mustRun(t, 0, nil, "set", name, "forever", "v")
+	if r := mustRun(t, 0, nil, "ttl", name, "forever"); r.stdout != "never\n" {
+		t.Fatalf("ttl of a key without expiry = %q", r.stdout)
+	}
+	mustRun(t, 1, nil, "ttl", name, "missing")
+	mustRun(t, 2, nil, "set", name, "k", "v", "--ttl", "soon")
+	mustRun(t, 2, nil, "set", name, "k", "v", "--ttl", "-5s")
+	// A key that expires is gone when it does.
+	mustRun(t, 0, nil, "set", name, "brief", "v", "--ttl", "1ms")
+	time.Sleep(5 * time.Millisecond)
+	mustRun(t, 1, nil, "get", name, "brief")
+	mustRun(t, 1, nil, "ttl", name, "brief")
+}
+
+func TestCreateEviction(t *testing.T) {
+	name := tableName(t)
+	r := mustRun(t, 0, nil, "create", name, "--eviction", "lru", "--keys", "10", "--memory", "1KiB", "--max-value", "64")
+	if !strings.Contains(r.stdout, "eviction lru") {
+		t.Errorf("create said %q", r.stdout)
+	}
+	// A full lru table keeps taking writes.
+	for i := range 500 {
+		mustRun(t, 0, nil, "set", name, "key-"+strings.Repeat("x", i%20)+string(rune('a'+i%26)), strings.Repeat("v", 50))
+	}
+	r = mustRun(t, 0, nil, "stats", name)
+	if !strings.Contains(r.stdout, "eviction lru") || strings.Contains(r.stdout, " 0 evictions") {
+		t.Errorf("stats after overfilling:\n%s", r.stdout)
+	}
+	mustRun(t, 2, nil, "create", tableName(t), "--eviction", "fifo")
+}

@@ -1,0 +1,229 @@
+package kv
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeClock is an injected clock that moves only when told.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newClock() *fakeClock {
+	c := &fakeClock{}
+	c.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+func TestExpiryBoundaries(t *testing.T) {
+	clock := newClock()
+	name := uniqueName(t)
+	opts := &Options{Keys: 100, Memory: 64 << 10, Now: clock.Now}
+	tb := openTable(t, name, opts)
+	if err := tb.SetTTL([]byte("k"), []byte("v"), 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	mustSet(t, tb, "forever", "v")
+	if ttl, ok, _ := tb.TTL([]byte("forever")); !ok || ttl != NoExpiry {
+		t.Errorf("TTL(forever) = %v, %v", ttl, ok)
+	}
+	clock.Advance(10*time.Second - 1)
+	if v, ok := mustGet(t, tb, "k"); !ok || v != "v" {
+		t.Fatalf("1ns before expiry: %q, %v", v, ok)
+	}
+	if ttl, ok, _ := tb.TTL([]byte("k")); !ok || ttl != 1 {
+		t.Fatalf("TTL 1ns before expiry = %v, %v", ttl, ok)
+	}
+	// Reopened, the expiry time is the same.
+	tb.Close()
+	tb = openTable(t, name, opts)
+	if _, ok := mustGet(t, tb, "k"); !ok {
+		t.Fatal("gone after reopen, before expiry")
+	}
+	clock.Advance(1)
+	if _, ok := mustGet(t, tb, "k"); ok {
+		t.Fatal("still there at the expiry time")
+	}
+	if _, ok, _ := tb.TTL([]byte("k")); ok {
+		t.Fatal("TTL found an expired key")
+	}
+	if got := snapshotAll(t, tb); len(got) != 1 || got["forever"] != "v" {
+		t.Fatalf("Range sees %v", got)
+	}
+	if ok, _ := tb.CompareAndSwap([]byte("k"), []byte("v"), []byte("x")); ok {
+		t.Fatal("CompareAndSwap matched an expired value")
+	}
+	if n, err := tb.Add([]byte("k"), 3); err != nil || n != 3 {
+		t.Fatalf("Add on an expired key = %d, %v; want 3", n, err)
+	}
+	var st Stats
+	tb.Stats(&st)
+	if st.Expirations != 1 {
+		t.Errorf("%d expirations, want 1", st.Expirations)
+	}
+	// Set clears an expiry time; Add and CompareAndSwap keep it.
+	tb.SetTTL([]byte("a"), []byte("1"), time.Minute)
+	tb.Add([]byte("a"), 1)
+	tb.CompareAndSwap([]byte("a"), []byte("2"), []byte("3"))
+	if ttl, _, _ := tb.TTL([]byte("a")); ttl != time.Minute {
+		t.Errorf("TTL after Add and CompareAndSwap = %v, want 1m", ttl)
+	}
+	mustSet(t, tb, "a", "4")
+	if ttl, _, _ := tb.TTL([]byte("a")); ttl != NoExpiry {
+		t.Errorf("TTL after Set = %v, want NoExpiry", ttl)
+	}
+	// Delete of an expired key reports nothing deleted.
+	tb.SetTTL([]byte("d"), []byte("1"), time.Second)
+	clock.Advance(time.Second)
+	if del, _ := tb.Delete([]byte("d")); del {
+		t.Error("Delete reported an expired key as deleted")
+	}
+	mustCheck(t, tb)
+}
+
+func init() {
+	children["ttl-read"] = childTTLRead
+}
+
+// childTTLRead: args clock-ns key: reads key with its clock at clock-ns and
+// prints the value or "absent".
+func childTTLRead(tb *Table, args []string) error {
+	ns, _ := strconv.ParseInt(args[0], 10, 64)
+	tb.now = func() time.Time { return time.Unix(0, ns) }
+	v, ok, err := tb.Get(nil, []byte(args[1]))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		fmt.Print("absent")
+		return nil
+	}
+	fmt.Print(string(v))
+	return nil
+}
+
+func TestExpiryAcrossProcesses(t *testing.T) {
+	clock := newClock()
+	name := uniqueName(t)
+	tb := openTable(t, name, &Options{Keys: 100, Memory: 64 << 10, Now: clock.Now})
+	if err := tb.SetTTL([]byte("k"), []byte("shared"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	read := func(at time.Time) string {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "SHMKV_CHILD=ttl-read", fmt.Sprintf("SHMKV_ARGS=%s %d k", name, at.UnixNano()))
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+	expiry := clock.Now().Add(time.Hour)
+	if got := read(expiry.Add(-1)); got != "shared" {
+		t.Errorf("another process, 1ns before expiry: %q", got)
+	}
+	if got := read(expiry); got != "absent" {
+		t.Errorf("another process, at expiry: %q", got)
+	}
+}
+
+// TestExpiredSpaceReclaimed fills a NoEviction table with expiring entries;
+// once they expire, new entries fit without any sweep.
+func TestExpiredSpaceReclaimed(t *testing.T) {
+	clock := newClock()
+	tb := newTable(t, &Options{Keys: 50, Memory: 8 << 10, MaxKeySize: 32, MaxValueSize: 200, Now: clock.Now})
+	n := 0
+	for ; ; n++ {
+		err := tb.SetTTL(fmt.Appendf(nil, "old-%d", n), make([]byte, 100), time.Minute)
+		if errors.Is(err, ErrFull) {
+			break
+		}
+		if err != nil || n > 10000 {
+			t.Fatalf("filling: %v after %d", err, n)
+		}
+	}
+	if err := tb.Set([]byte("new-0"), make([]byte, 100)); !errors.Is(err, ErrFull) {
+		t.Fatalf("full table took a new key: %v", err)
+	}
+	clock.Advance(time.Minute)
+	for i := range n {
+		if err := tb.Set(fmt.Appendf(nil, "new-%d", i), make([]byte, 100)); err != nil {
+			t.Fatalf("after expiry, new key %d of %d: %v", i, n, err)
+		}
+	}
+	var st Stats
+	tb.Stats(&st)
+	if st.Expirations == 0 || st.Entries != uint64(n) {
+		t.Errorf("%d expirations, %d entries (want %d)", st.Expirations, st.Entries, n)
+	}
+	mustCheck(t, tb)
+}
+
+// TestLRUKeepsHotKeys writes ten times the table's capacity while reading a
+// hot set throughout: every Set succeeds, the hot keys stay, the object
+// never grows.
+func TestLRUKeepsHotKeys(t *testing.T) {
+	name := uniqueName(t)
+	tb := openTable(t, name, &Options{Keys: 1000, Memory: 1000 * 64, MaxKeySize: 32, MaxValueSize: 256, Eviction: EvictLRU})
+	var st Stats
+	tb.Stats(&st)
+	size0 := st.TotalBytes
+	capacity := st.KeyCapacity
+	hot := 50
+	for i := range hot {
+		mustSet(t, tb, fmt.Sprint("hot-", i), fmt.Sprint("hot value ", i))
+	}
+	var buf []byte
+	for i := range 10 * capacity {
+		if err := tb.Set(fmt.Appendf(nil, "cold-%d", i), make([]byte, i%200)); err != nil {
+			t.Fatalf("Set %d under lru: %v", i, err)
+		}
+		buf, _, _ = tb.Get(buf[:0], fmt.Appendf(nil, "hot-%d", i%hot))
+	}
+	for i := range hot {
+		if v, ok := mustGet(t, tb, fmt.Sprint("hot-", i)); !ok || v != fmt.Sprint("hot value ", i) {
+			t.Errorf("hot-%d evicted (%q, %v)", i, v, ok)
+		}
+	}
+	tb.Stats(&st)
+	if st.TotalBytes != size0 || st.Evictions == 0 || st.Entries > uint64(capacity) {
+		t.Errorf("after 10x capacity: %+v", st)
+	}
+	sh, _ := os.Stat("/dev/shm/" + name)
+	if sh.Size() != int64(size0) {
+		t.Errorf("the object grew to %d from %d", sh.Size(), size0)
+	}
+	t.Logf("capacity %d keys; %d evictions; %d entries left", capacity, st.Evictions, st.Entries)
+	mustCheck(t, tb)
+}
+
+func TestEvictionRecorded(t *testing.T) {
+	name := uniqueName(t)
+	openTable(t, name, &Options{Keys: 10, Eviction: EvictLRU})
+	if _, err := Open(name, &Options{Eviction: EvictLRU}); err != nil {
+		t.Fatalf("reopening with the same policy: %v", err)
+	}
+	tb := openTable(t, name, nil)
+	var st Stats
+	tb.Stats(&st)
+	if st.Eviction != EvictLRU || st.Eviction.String() != "lru" {
+		t.Errorf("policy %v", st.Eviction)
+	}
+	other := uniqueName(t)
+	openTable(t, other, &Options{Keys: 10})
+	if _, err := Open(other, &Options{Eviction: EvictLRU}); !errors.Is(err, ErrInvalidOptions) {
+		t.Errorf("asking lru of a none table: %v", err)
+	}
+	if _, err := Open(uniqueName(t), &Options{Eviction: 7}); !errors.Is(err, ErrInvalidOptions) {
+		t.Errorf("policy 7: %v", err)
+	}
+}
+
