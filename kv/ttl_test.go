@@ -226,4 +226,3 @@ func TestEvictionRecorded(t *testing.T) {
 		t.Errorf("policy 7: %v", err)
 	}
 }
-
