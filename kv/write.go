@@ -157,7 +157,11 @@ func (s *shard) makeRoom(need int64, l *lookup, now int64) error {
 	if head-tail > size {
 		return errCorruptIndex
 	}
-	budget := 2*(head-tail) + 1
+	// Past one pass, readers in other processes may have marked again
+	// what the first pass cleared: the second pass ignores the marks, so
+	// that an lru table always makes room.
+	firstPass := head - tail
+	budget := 2*firstPass + 1
 	for {
 		limitsOK := s.fits(need, *l)
 		if limitsOK && size-(head-tail) >= uint64(need+s.maxEntry) {
@@ -185,7 +189,8 @@ func (s *shard) makeRoom(need int64, l *lookup, now int64) error {
 			if err != nil {
 				return err
 			}
-			if isExpired(&e, now) || (s.evict && !limitsOK && v&slotReferenced == 0) {
+			unused := v&slotReferenced == 0 || budget <= firstPass
+			if isExpired(&e, now) || (s.evict && !limitsOK && unused) {
 				s.drop(i, toff, &e, now)
 				if l.found && l.off == toff {
 					*l = lookup{} // the key's old entry is gone: it is a new key now
