@@ -41,6 +41,15 @@
 // either wholly there or wholly absent after recovery, and every write that
 // returned is kept. Check verifies a whole table and reports what it finds.
 //
+// # Expiry and eviction
+//
+// SetTTL stores an entry that no process reads once its time is up; its
+// space comes back as the log is cleaned. A table created with
+// Options.Eviction = EvictLRU evicts, when full, entries nobody has read
+// since the cleaner last passed them (the CLOCK approximation of LRU),
+// expired ones first; otherwise a full table refuses new entries with
+// ErrFull. See evict.go.
+//
 // # Errors
 //
 // Failures are reported with the sentinel errors below (ErrFull,
