@@ -182,3 +182,46 @@ func TestRandomKills(t *testing.T) {
 		t.Error("no kill interrupted a write: the test proved nothing")
 	}
 }
+
+func init() {
+	children["reader"] = childReader
+}
+
+// childReader reads key "r" in a loop until killed.
+func childReader(tb *Table, args []string) error {
+	fmt.Println("reading")
+	var buf []byte
+	for {
+		buf, _, _ = tb.Get(buf[:0], []byte("r"))
+	}
+}
+
+// TestKilledReadersBlockNobody kills reading processes at random moments;
+// the writer never waits on them, since readers hold no lock.
+func TestKilledReadersBlockNobody(t *testing.T) {
+	name := uniqueName(t)
+	tb := openTable(t, name, &Options{Keys: 100, Memory: 64 << 10, Eviction: EvictLRU})
+	mustSet(t, tb, "r", "value")
+	rng := rand.New(rand.NewPCG(5, 6))
+	for it := range 20 {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "SHMKV_CHILD=reader", "SHMKV_ARGS="+name)
+		cmd.Stderr = os.Stderr
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		bufio.NewScanner(out).Scan()
+		time.Sleep(time.Duration(rng.IntN(2000)) * time.Microsecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		start := time.Now()
+		for i := range 100 {
+			mustSet(t, tb, "r", fmt.Sprint(it, ":", i))
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("iteration %d: 100 writes after a reader died took %v", it, d)
+		}
+	}
+	mustCheck(t, tb)
+}
