@@ -160,9 +160,30 @@ func (s *lmdbStore) setup(keys, valueSize int) (string, error) {
 	return dir, nil
 }
 
+// connect reads every entry once, so that the worker starts with the map's
+// pages faulted in, as shmkv's are (see shmkvStore.connect).
 func (s *lmdbStore) connect(target string) (client, error) {
 	env, dbi, err := openLMDB(target, 0, 0)
 	if err != nil {
+		return nil, err
+	}
+	err = env.View(func(txn *lmdb.Txn) error {
+		txn.RawRead = true
+		cur, err := txn.OpenCursor(dbi)
+		if err != nil {
+			return err
+		}
+		defer cur.Close()
+		for {
+			if _, _, err := cur.Get(nil, nil, lmdb.Next); lmdb.IsNotFound(err) {
+				return nil
+			} else if err != nil {
+				return err
+			}
+		}
+	})
+	if err != nil {
+		env.Close()
 		return nil, err
 	}
 	return &lmdbClient{env: env, dbi: dbi, buf: make([]byte, 0, 64<<10)}, nil

@@ -49,6 +49,11 @@ type Options struct {
 	// Now is the clock that expiry reads. Default time.Now; tests inject
 	// one.
 	Now func() time.Time
+	// Populate maps every page of the table into this process at Open, so
+	// that no operation later pays a page fault: worth it for long-lived
+	// processes and large tables, not for short-lived tools. A failure to
+	// populate (a full /dev/shm, say) fails Open.
+	Populate bool
 	// AllowShared accepts an existing object owned by another user or
 	// writable by group or others; without it such an object is refused
 	// with ErrUnsafeObject.

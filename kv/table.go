@@ -186,6 +186,13 @@ func attach(sh *shm.Shm, g geometry, o *Options) (*Table, error) {
 		sh.Close()
 		return nil, err
 	}
+	if o.Populate {
+		if err := m.Populate(); err != nil {
+			m.Unmap()
+			sh.Close()
+			return nil, err
+		}
+	}
 	t := &Table{
 		name:        sh.Name(),
 		sh:          sh,

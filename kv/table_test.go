@@ -401,3 +401,13 @@ func TestStatsAcrossHandles(t *testing.T) {
 		t.Errorf("second Stats: %d gets", st.Gets)
 	}
 }
+
+func TestPopulate(t *testing.T) {
+	name := uniqueName(t)
+	a := openTable(t, name, &Options{Keys: 1000, Memory: 1 << 20, Populate: true})
+	mustSet(t, a, "k", "v")
+	b := openTable(t, name, &Options{ReadOnly: true, Populate: true})
+	if v, _ := mustGet(t, b, "k"); v != "v" {
+		t.Fatalf("k = %q", v)
+	}
+}

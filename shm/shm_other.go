@@ -61,5 +61,8 @@ func (m *Mapping) Bytes() []byte { return nil }
 // ReadOnly reports false.
 func (m *Mapping) ReadOnly() bool { return false }
 
+// Populate returns errors.ErrUnsupported.
+func (m *Mapping) Populate() error { return unsupported("madvise", "") }
+
 // Unmap returns nil.
 func (m *Mapping) Unmap() error { return nil }

@@ -466,3 +466,59 @@ func TestPermissionDenied(t *testing.T) {
 		t.Errorf("open of a 0400 object for writing: %v, want fs.ErrPermission", err)
 	}
 }
+
+func TestPopulate(t *testing.T) {
+	name, s := create(t, 1<<20)
+	m := mustMap(t, s, 0)
+	m.Bytes()[4096*7] = 9
+	if err := m.Populate(); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := shm.Open(name, os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	rm := mustMap(t, ro, 0)
+	if err := rm.Populate(); err != nil {
+		t.Fatal(err)
+	}
+	if rm.Bytes()[4096*7] != 9 {
+		t.Fatal("populated read-only mapping reads the wrong byte")
+	}
+	rm.Unmap()
+	if err := rm.Populate(); err != nil {
+		t.Errorf("Populate after Unmap: %v", err)
+	}
+}
+
+// minorFaults counts this process's minor page faults so far.
+func minorFaults() int64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Minflt
+}
+
+func TestPopulateAvoidsFaults(t *testing.T) {
+	const pages = 1024
+	_, s := create(t, pages*4096)
+	touch := func(b []byte) int64 {
+		before := minorFaults()
+		for i := 0; i < len(b); i += 4096 {
+			b[i]++
+		}
+		return minorFaults() - before
+	}
+	m := mustMap(t, s, 0)
+	cold := touch(m.Bytes())
+	m.Unmap()
+	m = mustMap(t, s, 0)
+	if err := m.Populate(); err != nil {
+		t.Fatal(err)
+	}
+	warm := touch(m.Bytes())
+	t.Logf("faults touching %d pages: %d fresh, %d populated", pages, cold, warm)
+	if cold < pages/2 || warm > pages/10 {
+		t.Errorf("faults: %d without Populate, %d with; want about %d and about 0", cold, warm, pages)
+	}
+}
