@@ -37,7 +37,7 @@ func TestHarness(t *testing.T) {
 		t.Fatal(err)
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, "results.md"))
-	for _, want := range []string{"| get-hit | zipf | 2 | shmkv | yes |", "| mix-50-50 | uniform | 1 | map+RWMutex | no (goroutines) |"} {
+	for _, want := range []string{"| get-hit | zipf | 2 | shmkv | yes |", "| mix-50-50 | uniform | 1 | map+RWMutex | no (goroutines) |", "×) |"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("results.md lacks %q", want)
 		}
@@ -52,6 +52,10 @@ func TestHarness(t *testing.T) {
 		if row[0] == "shmkv" && row[12] != "1" {
 			t.Errorf("shmkv's ratio to itself is %q", row[12])
 		}
+	}
+	back, err := readCSV(filepath.Join(dir, "results.csv"))
+	if err != nil || len(back) != len(rs) || back[3].OpsPerSec != rs[3].OpsPerSec || back[3].Cell != rs[3].Cell {
+		t.Errorf("readCSV gave %d results (%v), first %+v; wrote %+v", len(back), err, back[3], rs[3])
 	}
 	svg, _ := os.ReadFile(filepath.Join(dir, "throughput.svg"))
 	if !strings.HasPrefix(string(svg), "<svg") || !strings.Contains(string(svg), "map+RWMutex") {

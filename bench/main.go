@@ -34,7 +34,21 @@ func main() {
 	only := flag.String("stores", "", "comma-separated store names to run (default: all)")
 	dur := flag.Duration("duration", 0, "how long each measurement runs (default 300ms quick, 500ms full)")
 	out := flag.String("out", "results", "folder for the Markdown, CSV and SVG files")
+	fromCSV := flag.String("report", "", "write the reports again from this results.csv, running nothing")
+	header := flag.String("header", "", "with -report, the header line of the Markdown")
 	flag.Parse()
+	if *fromCSV != "" {
+		rs, err := readCSV(*fromCSV)
+		if err == nil {
+			writeMarkdown(os.Stdout, rs, *header)
+			err = save(*out, rs, *header)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	m := quick
 	if *fullRun {
 		m = full
@@ -49,11 +63,11 @@ func main() {
 		}
 	}
 	rs := run(stores, m, os.Stderr)
-	header := fmt.Sprintf("## shmkv benchmark, %s\n\n%s, %d CPUs, %s, %s; %v per measurement.",
+	head := fmt.Sprintf("## shmkv benchmark, %s\n\n%s, %d CPUs, %s, %s; %v per measurement.",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), cpuModel(), runtime.NumCPU(), runtime.Version(),
 		runtime.GOOS+"/"+runtime.GOARCH, m.duration)
-	writeMarkdown(os.Stdout, rs, header)
-	if err := save(*out, rs, header); err != nil {
+	writeMarkdown(os.Stdout, rs, head)
+	if err := save(*out, rs, head); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}

@@ -46,10 +46,10 @@ func dur(ns int64) string {
 	}
 }
 
-// writeMarkdown writes one table per key count and value size. A peer's
-// throughput is also given as its ratio to shmkv's in the same workload
-// (above 1× the peer is faster), and its latencies as the ratio of
-// shmkv's to its own.
+// writeMarkdown writes one table per key count and value size. Every
+// figure of a peer is followed by its ratio to shmkv's in the same workload
+// and run: above 1× the peer has more throughput, or more latency, or uses
+// more memory.
 func writeMarkdown(w io.Writer, rs []Result, header string) {
 	fmt.Fprintln(w, header)
 	base := baseline(rs)
@@ -65,14 +65,14 @@ func writeMarkdown(w io.Writer, rs []Result, header string) {
 	}
 	for _, g := range groups {
 		fmt.Fprintf(w, "\n### %d keys, %d-byte values\n\n", g.keys, g.value)
-		fmt.Fprintln(w, "| workload | dist | procs | store | shared | ops/s | vs shmkv | p50 | p99 | p99.9 | bytes/entry |")
-		fmt.Fprintln(w, "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|")
+		fmt.Fprintln(w, "| workload | dist | procs | store | shared | ops/s | p50 | p99 | p99.9 | bytes/entry |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---:|---:|---:|---:|---:|")
 		for _, r := range rs {
 			if r.Keys != g.keys || r.ValueSize != g.value {
 				continue
 			}
 			if r.Skipped != "" {
-				fmt.Fprintf(w, "| %s | %s | %d | %s | | skipped: %s | | | | | |\n", r.Op, r.Dist, r.Workers, r.Store, r.Skipped)
+				fmt.Fprintf(w, "| %s | %s | %d | %s | | skipped: %s | | | | |\n", r.Op, r.Dist, r.Workers, r.Store, r.Skipped)
 				continue
 			}
 			b := base[workloadKey(r.Cell)]
@@ -80,13 +80,20 @@ func writeMarkdown(w io.Writer, rs []Result, header string) {
 			if !r.Shareable {
 				shared = "no (goroutines)"
 			}
-			vs := "1×"
-			if r.Store != "shmkv" {
-				vs = ratio(r.OpsPerSec, b.OpsPerSec)
+			// vs appends a peer's ratio to shmkv's figure.
+			vs := func(text string, mine, shmkv float64) string {
+				if r.Store == "shmkv" {
+					return text
+				}
+				return text + " (" + ratio(mine, shmkv) + ")"
 			}
-			fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %.0f |\n",
-				r.Op, r.Dist, r.Workers, r.Store, shared, humanRate(r.OpsPerSec), vs,
-				dur(r.P50), dur(r.P99), dur(r.P999), r.BytesPerEntry)
+			fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n",
+				r.Op, r.Dist, r.Workers, r.Store, shared,
+				vs(humanRate(r.OpsPerSec), r.OpsPerSec, b.OpsPerSec),
+				vs(dur(r.P50), float64(r.P50), float64(b.P50)),
+				vs(dur(r.P99), float64(r.P99), float64(b.P99)),
+				vs(dur(r.P999), float64(r.P999), float64(b.P999)),
+				vs(fmt.Sprintf("%.0f", r.BytesPerEntry), r.BytesPerEntry, b.BytesPerEntry))
 		}
 	}
 }

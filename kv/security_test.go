@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -74,5 +75,47 @@ func TestNonRegularRefused(t *testing.T) {
 				t.Errorf("Open(%s, %+v) succeeded on a non-regular file", name, o)
 			}
 		}
+	}
+}
+
+// TestReusedSlotNotAlive: a lock word left by a dead holder of a registry
+// slot must not look alive once a new process holds that slot; the new
+// holder recovers the shard as it joins.
+func TestReusedSlotNotAlive(t *testing.T) {
+	name := uniqueName(t)
+	a := openTable(t, name, small)
+	mustSet(t, a, "k", "v")
+	b, err := Open(name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot, owner := b.slot, b.owner
+	b.Close() // b "dies": its byte is free, its lock word stays
+	s := &a.shards[0]
+	atomic.StoreUint32(s.lockWord, owner|lockLocked)
+	if a.ownerAlive(owner | lockLocked) {
+		t.Fatal("a holder whose byte is free looks alive")
+	}
+	c := openTable(t, name, nil)
+	if c.slot != slot {
+		t.Skipf("the new handle took slot %d, not the dead holder's %d", c.slot, slot)
+	}
+	if c.owner == owner {
+		t.Fatal("the slot's new holder has the dead holder's identity")
+	}
+	if w := atomic.LoadUint32(s.lockWord); w != 0 {
+		t.Fatalf("joining the dead holder's slot left its lock held: %#x", w)
+	}
+	var st Stats
+	c.Stats(&st)
+	if st.Recoveries == 0 {
+		t.Error("no recovery counted")
+	}
+	// The same word written again now names a generation gone by.
+	if a.ownerAlive(owner | lockLocked) {
+		t.Error("a word from the slot's previous generation looks alive")
+	}
+	if v, _ := mustGet(t, c, "k"); v != "v" {
+		t.Fatalf("k = %q", v)
 	}
 }
