@@ -22,9 +22,6 @@ func init() {
 func runGet(m *Main, _ *pflag.FlagSet, args []string) error {
 	name, key := args[0], args[1]
 	t, err := openForRead(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return notFound("table " + name + " does not exist")
-	}
 	if err != nil {
 		return err
 	}
@@ -42,14 +39,14 @@ func runGet(m *Main, _ *pflag.FlagSet, args []string) error {
 
 // openForRead opens an existing table read-write, so that a shard whose
 // writer died can be recovered, or read-only where the caller may only
-// read it. The error keeps fs.ErrNotExist for a missing table.
+// read it. A missing table is a miss: exit status 1.
 func openForRead(name string) (*kv.Table, error) {
 	t, err := kv.Open(name, &kv.Options{NoCreate: true})
 	if errors.Is(err, fs.ErrPermission) {
 		t, err = kv.Open(name, &kv.Options{NoCreate: true, ReadOnly: true})
 	}
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+		return nil, notFound("table " + name + " does not exist")
 	}
 	return t, describe(name, err)
 }

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/shmkv/shmkv/kv"
@@ -24,9 +22,6 @@ func init() {
 func runTTL(m *Main, _ *pflag.FlagSet, args []string) error {
 	name, key := args[0], args[1]
 	t, err := openForRead(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return notFound("table " + name + " does not exist")
-	}
 	if err != nil {
 		return err
 	}
