@@ -25,9 +25,9 @@ func readCSV(path string) ([]Result, error) {
 	for _, row := range rows[1:] {
 		var r Result
 		num := func(i int) float64 { v, _ := strconv.ParseFloat(row[i], 64); return v }
-		r.Store, r.Op, r.Dist, r.Skipped = row[0], row[2], row[6], row[14]
+		r.Store, r.Op, r.Dist, r.Skipped = row[0], row[2], row[5], row[14]
 		r.Shareable = row[1] == "true"
-		r.ValueSize, r.Keys, r.Workers = int(num(3)), int(num(4)), int(num(5))
+		r.ValueSize, r.Keys, r.Workers = int(num(3)), int(num(4)), int(num(6))
 		r.OpsPerSec = num(7)
 		r.P50, r.P99, r.P999 = int64(num(8)), int64(num(9)), int64(num(10))
 		r.BytesPerEntry = num(11)

@@ -210,7 +210,7 @@ func sortResults(rs []Result, order map[string]int) {
 		case a.Op != b.Op:
 			return opIndex[a.Op] < opIndex[b.Op]
 		case a.Dist != b.Dist:
-			return a.Dist > b.Dist
+			return a.Dist < b.Dist
 		case a.Workers != b.Workers:
 			return a.Workers < b.Workers
 		}

@@ -118,7 +118,9 @@ func openLMDB(dir string, keys, valueSize int) (*lmdb.Env, lmdb.DBI, error) {
 		return nil, 0, err
 	}
 	env.SetMaxReaders(256)
-	env.SetMapSize(int64(max(keys*(keySize+valueSize)*4, 64<<20)))
+	// The map size only reserves address space, and every process must
+	// ask for at least what the data has grown to: ask for plenty.
+	env.SetMapSize(int64(max(keys*(keySize+valueSize)*4, 64<<30)))
 	if err := env.Open(dir, lmdbFlags, 0o600); err != nil {
 		env.Close()
 		return nil, 0, err
