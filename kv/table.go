@@ -328,13 +328,24 @@ func (t *Table) repair(s *shard) error {
 // update runs fn on key's shard under its lock with the key's lookup and
 // the time. If the index turns out not to match the log, it is rebuilt and
 // fn retried once.
-func (t *Table) update(key []byte, h uint64, fn func(s *shard, l lookup, now int64) error) error {
+//
+// The clock is read only where an expiry time can matter: when the write
+// sets one (needClock), or when the shard holds live entries that have one
+// (every use of now is for such an entry). It is read before the lock, and
+// again under it only if an expiring entry arrived in between.
+func (t *Table) update(key []byte, h uint64, needClock bool, fn func(s *shard, l lookup, now int64) error) error {
 	s, _ := t.shardFor(h)
-	now := t.now().UnixNano()
+	var now int64
+	if needClock || s.ctlLoad(ctlExpiring) != 0 {
+		now = t.now().UnixNano()
+	}
 	if err := t.lockShard(s); err != nil {
 		return err
 	}
 	defer t.unlock(s)
+	if now == 0 && s.ctlLoad(ctlExpiring) != 0 {
+		now = t.now().UnixNano()
+	}
 	for attempt := 0; ; attempt++ {
 		l, err := s.find(key, h, now)
 		if err == nil {

@@ -40,13 +40,17 @@ func (s *shard) store(key []byte, h uint64, value []byte, expires uint64, l look
 			return err
 		}
 	}
-	if err := s.makeRoom(need, &l, now); err != nil {
-		return err
-	}
-	// Cleaning moves entries and a rebuild moves slots: look again.
-	l, err := s.find(key, h, now)
+	dropped, err := s.makeRoom(need, &l, now)
 	if err != nil {
 		return err
+	}
+	if dropped {
+		// Clearing a dropped entry's slot can empty slots on the key's
+		// probe path: look again. (Moves only rewrite slot words in place,
+		// and makeRoom keeps l's own offset up to date.)
+		if l, err = s.find(key, h, now); err != nil {
+			return err
+		}
 	}
 	version := s.ctlLoad(ctlNextVersion)
 	s.ctlStore(ctlNextVersion, version+1)
@@ -135,7 +139,8 @@ func (s *shard) writeEntry(off int64, h uint64, key, value []byte, version, expi
 	s.writeBytes(p, zeroPad[:(8-(len(key)+len(value))%8)%8])
 }
 
-// makeRoom cleans the log from its tail until an entry of need bytes fits:
+// makeRoom cleans the log from its tail until an entry of need bytes fits,
+// and reports whether it dropped any entry:
 // one largest entry more than need free in the log, and the entry within
 // the shard's key and byte limits (l is the key's lookup, which a drop may
 // turn into not found). At the tail, a dead entry is dropped and an expired
@@ -151,11 +156,11 @@ func (s *shard) writeEntry(off int64, h uint64, key, value []byte, version, expi
 // exceeded then: that is ErrFull, and what was moved or dropped changed
 // nothing a reader can see. Keeping one largest entry free at all times is
 // what lets a live tail entry always be moved.
-func (s *shard) makeRoom(need int64, l *lookup, now int64) error {
+func (s *shard) makeRoom(need int64, l *lookup, now int64) (dropped bool, err error) {
 	head, tail := s.ctlLoad(ctlHead), s.ctlLoad(ctlTail)
 	size := uint64(s.size)
 	if head-tail > size {
-		return errCorruptIndex
+		return false, errCorruptIndex
 	}
 	// Past one pass, readers in other processes may have marked again
 	// what the first pass cleared: the second pass ignores the marks, so
@@ -165,39 +170,40 @@ func (s *shard) makeRoom(need int64, l *lookup, now int64) error {
 	for {
 		limitsOK := s.fits(need, *l)
 		if limitsOK && size-(head-tail) >= uint64(need+s.maxEntry) {
-			return nil
+			return dropped, nil
 		}
 		if head == tail || budget == 0 {
 			if !limitsOK {
-				return ErrFull
+				return dropped, ErrFull
 			}
-			return errCorruptIndex
+			return dropped, errCorruptIndex
 		}
 		toff := int64(tail % size)
 		e, ok := s.loadHeader(toff)
 		esz := uint64(e.size())
 		if !ok || esz > head-tail {
-			return errCorruptIndex
+			return dropped, errCorruptIndex
 		}
 		budget -= min(budget, esz)
 		if e.state != entryDead {
 			if e.state != entryLive {
-				return errCorruptIndex
+				return dropped, errCorruptIndex
 			}
 			h := s.hashAt(toff, e.klen)
 			i, v, err := s.slotOf(h, toff)
 			if err != nil {
-				return err
+				return dropped, err
 			}
 			unused := v&slotReferenced == 0 || budget <= firstPass
 			if isExpired(&e, now) || (s.evict && !limitsOK && unused) {
 				s.drop(i, toff, &e, now)
+				dropped = true
 				if l.found && l.off == toff {
 					*l = lookup{} // the key's old entry is gone: it is a new key now
 				}
 			} else {
 				if size-(head-tail) < esz {
-					return errCorruptIndex
+					return dropped, errCorruptIndex
 				}
 				hoff := int64(head % size)
 				s.copyWithin(hoff, toff, int64(esz))
