@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"strconv"
@@ -271,7 +272,7 @@ func TestDeathDuringRecovery(t *testing.T) {
 			t.Fatalf("step %d: the recovering child was not killed", n)
 		}
 		// The parent finishes the recovery, and gets the same table.
-		if got := snapshotAll(t, tb); !mapsEqual(got, ref) {
+		if got := snapshotAll(t, tb); !maps.Equal(got, ref) {
 			t.Fatalf("step %d: %d entries after a recovery that died, %d after one that did not", n, len(got), len(ref))
 		}
 		mustCheck(t, tb)
@@ -285,7 +286,7 @@ func TestDeathDuringRecovery(t *testing.T) {
 	}
 	tb.recoverShard(s)
 	tb.unlock(s)
-	if got := snapshotAll(t, tb); !mapsEqual(got, before) {
+	if got := snapshotAll(t, tb); !maps.Equal(got, before) {
 		t.Fatal("a second recovery changed the table")
 	}
 	mustCheck(t, tb)

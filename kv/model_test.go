@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"strconv"
 	"testing"
@@ -142,7 +143,7 @@ func runModel(t *testing.T, seed uint64, opts Options, nkeys, maxVal int, bigKey
 				model[string(k)] = string(v)
 			}
 		case op < 96:
-			if got := snapshotAll(t, tb); !mapsEqual(got, model) {
+			if got := snapshotAll(t, tb); !maps.Equal(got, model) {
 				fail(step, "Range saw %d entries, model has %d", len(got), len(model))
 			}
 		case op < 98:
@@ -159,7 +160,7 @@ func runModel(t *testing.T, seed uint64, opts Options, nkeys, maxVal int, bigKey
 			}
 		}
 	}
-	if got := snapshotAll(t, tb); !mapsEqual(got, model) {
+	if got := snapshotAll(t, tb); !maps.Equal(got, model) {
 		t.Fatalf("seed %d: final Range differs from the model", seed)
 	}
 	mustCheck(t, tb)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"strings"
 	"testing"
 )
@@ -137,7 +138,7 @@ func TestFullKeepsTable(t *testing.T) {
 		t.Fatalf("Set(key0, big) = %v", err)
 	} else if err != nil {
 		after := snapshotAll(t, tb)
-		if !mapsEqual(before, after) {
+		if !maps.Equal(before, after) {
 			t.Fatal("a refused Set changed the table")
 		}
 	}
@@ -157,18 +158,6 @@ func snapshotAll(t testing.TB, tb *Table) map[string]string {
 		t.Fatal(err)
 	}
 	return m
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 func TestAdd(t *testing.T) {
@@ -358,7 +347,7 @@ func TestRange(t *testing.T) {
 		tb.Delete(fmt.Appendf(nil, "k%d", i*3))
 		delete(want, fmt.Sprint("k", i*3))
 	}
-	if got := snapshotAll(t, tb); !mapsEqual(got, want) {
+	if got := snapshotAll(t, tb); !maps.Equal(got, want) {
 		t.Fatalf("Range saw %d entries, want %d", len(got), len(want))
 	}
 	n := 0

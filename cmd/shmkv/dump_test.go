@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -47,14 +48,14 @@ func TestDumpLoadRoundTrip(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "d.dump")
 	mustRun(t, 0, nil, "dump", src, file)
 	mustRun(t, 0, nil, "load", dst, file)
-	if got := entries(t, dst); !mapsEqual(got, want) {
+	if got := entries(t, dst); !maps.Equal(got, want) {
 		t.Fatalf("loaded table differs: %d entries, want %d", len(got), len(want))
 	}
 	// Through standard output and input too.
 	r := mustRun(t, 0, nil, "dump", src)
 	dst2 := tableName(t)
 	mustRun(t, 0, bytes.NewReader([]byte(r.stdout)), "load", dst2)
-	if got := entries(t, dst2); !mapsEqual(got, want) {
+	if got := entries(t, dst2); !maps.Equal(got, want) {
 		t.Fatal("stdin/stdout round trip differs")
 	}
 	// An empty table dumps and loads too.
@@ -63,18 +64,6 @@ func TestDumpLoadRoundTrip(t *testing.T) {
 	r = mustRun(t, 0, nil, "dump", empty)
 	mustRun(t, 0, bytes.NewReader([]byte(r.stdout)), "load", emptyCopy)
 	mustRun(t, 2, nil, "dump", tableName(t))
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 func TestLoadBadDumps(t *testing.T) {
