@@ -21,19 +21,38 @@ func TestCacheModel(t *testing.T) {
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
 	}
-	for _, tc := range []struct {
-		name  string
-		opts  Options
-		keys  int
-		evict bool
-	}{
-		{"lru", Options{Keys: 200, Memory: 200 * 60, MaxKeySize: 32, MaxValueSize: 300, Eviction: EvictLRU}, 1000, true},
-		{"none", Options{Keys: 400, Memory: 400 * 100, MaxKeySize: 32, MaxValueSize: 100}, 250, false},
-	} {
+	for _, tc := range cacheModelCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Logf("seed %d", seed)
-			runCacheModel(t, seed, tc.opts, tc.keys, tc.evict)
+			runCacheModel(t, seed, tc.opts, tc.keys, tc.evict, *modelOps)
 		})
+	}
+}
+
+var cacheModelCases = []struct {
+	name  string
+	opts  Options
+	keys  int
+	evict bool
+}{
+	{"lru", Options{Keys: 200, Memory: 200 * 60, MaxKeySize: 32, MaxValueSize: 300, Eviction: EvictLRU}, 1000, true},
+	{"none", Options{Keys: 400, Memory: 400 * 100, MaxKeySize: 32, MaxValueSize: 100}, 250, false},
+}
+
+// TestCacheModelRegressions replays seeds that once failed.
+//
+// 1795765846167883559 (lru, step 8835): an Add on a key holding "0" with a
+// TTL found it evicted and created it afresh, without a TTL, at 7. The model
+// took 0+7 for an update that kept the TTL and later expected the key gone.
+// The table was right; the model now asks the table's TTL when both
+// readings give the same number.
+func TestCacheModelRegressions(t *testing.T) {
+	for _, seed := range []uint64{1795765846167883559} {
+		for _, tc := range cacheModelCases {
+			t.Run(fmt.Sprint(tc.name, "/", seed), func(t *testing.T) {
+				runCacheModel(t, seed, tc.opts, tc.keys, tc.evict, max(*modelOps, 10000))
+			})
+		}
 	}
 }
 
@@ -42,7 +61,7 @@ type cacheEntry struct {
 	expires int64 // 0: never
 }
 
-func runCacheModel(t *testing.T, seed uint64, opts Options, nkeys int, evict bool) {
+func runCacheModel(t *testing.T, seed uint64, opts Options, nkeys int, evict bool, ops int) {
 	rng := rand.New(rand.NewPCG(seed, 11))
 	clock := newClock()
 	opts.Now = clock.Now
@@ -78,7 +97,7 @@ func runCacheModel(t *testing.T, seed uint64, opts Options, nkeys int, evict boo
 		}
 		return time.Duration(1+rng.IntN(5000)) * time.Millisecond
 	}
-	for step := range *modelOps {
+	for step := range ops {
 		k := fmt.Sprint("k", rng.IntN(nkeys))
 		kb := []byte(k)
 		want, has := present(k)
@@ -123,6 +142,10 @@ func runCacheModel(t *testing.T, seed uint64, opts Options, nkeys int, evict boo
 					t.Fatalf("seed %d step %d: Add on %q: %v", seed, step, want.value, err)
 				}
 				t.Fatalf("seed %d step %d: Add: %v", seed, step, err)
+			case n == cur+7 && has && cur == 0 && want.expires != 0 && !keepsTTL(t, tb, kb):
+				// Evicted, then created afresh at 0+7 without a TTL.
+				lost(step, k)
+				model[k] = cacheEntry{"7", 0}
 			case n == cur+7:
 				model[k] = cacheEntry{strconv.FormatInt(n, 10), want.expires * b2i(has)}
 			case has && n == 7:
@@ -180,7 +203,7 @@ func runCacheModel(t *testing.T, seed uint64, opts Options, nkeys int, evict boo
 	mustCheck(t, tb)
 	var st Stats
 	tb.Stats(&st)
-	t.Logf("%d ops: %d entries, %d evictions (%d noticed), %d expirations", *modelOps, st.Entries, st.Evictions, evicted, st.Expirations)
+	t.Logf("%d ops: %d entries, %d evictions (%d noticed), %d expirations", ops, st.Entries, st.Evictions, evicted, st.Expirations)
 	if evict && st.Evictions == 0 {
 		t.Error("the lru table never evicted: the test proved nothing about eviction")
 	}
@@ -194,4 +217,14 @@ func b2i(b bool) int64 {
 		return 1
 	}
 	return 0
+}
+
+// keepsTTL reports whether key, just written by Add, still has an expiry.
+func keepsTTL(t *testing.T, tb *Table, key []byte) bool {
+	t.Helper()
+	d, ok, err := tb.TTL(key)
+	if err != nil || !ok {
+		t.Fatalf("TTL(%q) after Add = %v, %v, %v", key, d, ok, err)
+	}
+	return d != NoExpiry
 }

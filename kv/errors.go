@@ -41,7 +41,7 @@ var (
 	// ErrNotNumber reports an Add on a value that is not a decimal integer,
 	// or whose result would overflow an int64.
 	ErrNotNumber = errors.New("shmkv: value is not an integer or would overflow")
-	// ErrUnsafeObject reports an existing object owned by another user or
-	// writable by group or others, opened without Options.AllowShared.
-	ErrUnsafeObject = errors.New("shmkv: object owned by another user or writable by others")
+	// ErrUnsafeObject reports an existing object owned by another user,
+	// opened without Options.AllowShared.
+	ErrUnsafeObject = errors.New("shmkv: object owned by another user")
 )

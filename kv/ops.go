@@ -59,7 +59,8 @@ func (t *Table) Set(key, value []byte) error {
 }
 
 // SetTTL stores value under key to expire ttl from now; a ttl of 0 or less
-// means never. From that moment no process reads it, and its space is
+// means never, and one that would end past the year 2262 ends there. The
+// clock is read once the shard's lock is held. From that moment no process reads it, and its space is
 // reclaimed as the log is cleaned.
 func (t *Table) SetTTL(key, value []byte, ttl time.Duration) (err error) {
 	defer guardFault(debug.SetPanicOnFault(true), &err)
@@ -72,10 +73,16 @@ func (t *Table) SetTTL(key, value []byte, ttl time.Duration) (err error) {
 	})
 }
 
-// expiresAt is the expires word for a time to live of ttl from now.
+// expiresAt is the expires word for a time to live of ttl from now. A
+// deadline past what an int64 of nanoseconds holds (the year 2262)
+// saturates there rather than wrapping into the past, which would delete
+// the key.
 func expiresAt(now int64, ttl time.Duration) uint64 {
 	if ttl <= 0 {
 		return 0
+	}
+	if int64(ttl) > math.MaxInt64-now {
+		return math.MaxInt64
 	}
 	return uint64(now + int64(ttl))
 }

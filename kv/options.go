@@ -54,9 +54,10 @@ type Options struct {
 	// processes and large tables, not for short-lived tools. A failure to
 	// populate (a full /dev/shm, say) fails Open.
 	Populate bool
-	// AllowShared accepts an existing object owned by another user or
-	// writable by group or others; without it such an object is refused
-	// with ErrUnsafeObject.
+	// AllowShared accepts an existing object owned by another user; without
+	// it such an object is refused with ErrUnsafeObject, since anyone may
+	// create a name in /dev/shm. An object this user owns is accepted
+	// whatever its mode: its mode is the one its creator chose.
 	AllowShared bool
 }
 

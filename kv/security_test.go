@@ -22,18 +22,28 @@ func TestCreatedPrivate(t *testing.T) {
 	}
 }
 
-func TestUnsafeObjectRefused(t *testing.T) {
-	name := uniqueName(t)
-	tb := openTable(t, name, &Options{Mode: 0o666})
-	mustSet(t, tb, "k", "v")
-	if _, err := Open(name, nil); !errors.Is(err, ErrUnsafeObject) {
-		t.Fatalf("opening a world-writable table: %v, want ErrUnsafeObject", err)
+// TestOwnModesAccepted: a table this user created with group or other
+// write access opens without AllowShared (it was refused before, so a
+// table made with 'shmkv create --mode 0660' could not be used).
+func TestOwnModesAccepted(t *testing.T) {
+	for _, mode := range []os.FileMode{0o600, 0o640, 0o660, 0o664, 0o666} {
+		name := uniqueName(t)
+		tb := openTable(t, name, &Options{Mode: mode})
+		mustSet(t, tb, "k", "v")
+		for _, o := range []*Options{nil, {NoCreate: true}, {ReadOnly: true}} {
+			other, err := Open(name, o)
+			if err != nil {
+				t.Fatalf("mode %v, Open(%+v): %v", mode, o, err)
+			}
+			if v, _ := mustGet(t, other, "k"); v != "v" {
+				t.Fatalf("mode %v: k = %q", mode, v)
+			}
+			other.Close()
+		}
 	}
-	other := openTable(t, name, &Options{AllowShared: true})
-	if v, _ := mustGet(t, other, "k"); v != "v" {
-		t.Fatal("AllowShared did not open it")
-	}
+}
 
+func TestUnsafeObjectRefused(t *testing.T) {
 	if os.Geteuid() == 0 {
 		// Owned by another user: only root can make one to try.
 		name2 := uniqueName(t)
@@ -49,6 +59,8 @@ func TestUnsafeObjectRefused(t *testing.T) {
 		} else {
 			tb.Close()
 		}
+	} else {
+		t.Skip("only root can give an object to another user")
 	}
 }
 

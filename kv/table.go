@@ -124,14 +124,22 @@ func openExisting(name string, o *Options, explicit *Options) (*Table, error) {
 	return attach(sh, g, o)
 }
 
-// readHeader checks the object's owner and mode, waits a bounded time for a
-// creator to publish the header, and decodes it.
+// readHeader checks the object's owner, waits a bounded time for a creator
+// to publish the header, and decodes it.
+//
+// The owner rule, shared by the library and the command: an object owned by
+// another user is refused unless AllowShared says the caller expects one,
+// since anyone can create a name in /dev/shm and a planted object could feed
+// this process whatever its owner likes. The mode is not judged: an object
+// owned by this user got its mode from this user, and a table created with
+// group or other write access (Mode 0660, say) was made to be shared that
+// way.
 func readHeader(sh *shm.Shm, o *Options) (geometry, error) {
 	info, err := sh.Stat()
 	if err != nil {
 		return geometry{}, err
 	}
-	if !o.AllowShared && (int(info.UID) != os.Geteuid() || info.Perm&0o022 != 0) {
+	if !o.AllowShared && int(info.UID) != os.Geteuid() {
 		return geometry{}, fmt.Errorf("%w: owner uid %d, mode %v", ErrUnsafeObject, info.UID, info.Perm)
 	}
 	deadline := time.Now().Add(o.InitTimeout)
@@ -331,19 +339,17 @@ func (t *Table) repair(s *shard) error {
 //
 // The clock is read only where an expiry time can matter: when the write
 // sets one (needClock), or when the shard holds live entries that have one
-// (every use of now is for such an entry). It is read before the lock, and
-// again under it only if an expiring entry arrived in between.
+// (every use of now is for such an entry). It is read under the lock, so
+// that a long wait for the lock can neither store a value that has already
+// expired nor shorten a TTL.
 func (t *Table) update(key []byte, h uint64, needClock bool, fn func(s *shard, l lookup, now int64) error) error {
 	s, _ := t.shardFor(h)
-	var now int64
-	if needClock || s.ctlLoad(ctlExpiring) != 0 {
-		now = t.now().UnixNano()
-	}
 	if err := t.lockShard(s); err != nil {
 		return err
 	}
 	defer t.unlock(s)
-	if now == 0 && s.ctlLoad(ctlExpiring) != 0 {
+	var now int64
+	if needClock || s.ctlLoad(ctlExpiring) != 0 {
 		now = t.now().UnixNano()
 	}
 	for attempt := 0; ; attempt++ {

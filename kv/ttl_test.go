@@ -3,6 +3,7 @@ package kv
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"strconv"
@@ -224,5 +225,50 @@ func TestEvictionRecorded(t *testing.T) {
 	}
 	if _, err := Open(uniqueName(t), &Options{Eviction: 7}); !errors.Is(err, ErrInvalidOptions) {
 		t.Errorf("policy 7: %v", err)
+	}
+}
+
+// A TTL whose deadline an int64 of nanoseconds cannot hold once stored the
+// deadline in the past, which deleted the key and its old value. It now
+// saturates at the year 2262.
+func TestHugeTTLSaturates(t *testing.T) {
+	tb := newTable(t, &Options{Keys: 100, Memory: 64 << 10})
+	mustSet(t, tb, "k", "old")
+	for _, d := range []time.Duration{math.MaxInt64, 2100000 * time.Hour, math.MaxInt64 - 1} {
+		if err := tb.SetTTL([]byte("k"), []byte("new"), d); err != nil {
+			t.Fatalf("SetTTL(%v): %v", d, err)
+		}
+		if v, ok := mustGet(t, tb, "k"); !ok || v != "new" {
+			t.Fatalf("after SetTTL(%v): %q, %v", d, v, ok)
+		}
+		ttl, ok, err := tb.TTL([]byte("k"))
+		if err != nil || !ok || ttl < 200*365*24*time.Hour {
+			t.Fatalf("TTL after SetTTL(%v) = %v, %v, %v", d, ttl, ok, err)
+		}
+	}
+	mustCheck(t, tb)
+}
+
+// The clock is read once the lock is held: a writer that waited for the
+// lock while the clock moved stores a deadline measured from when it
+// wrote, not from when it started waiting.
+func TestClockReadUnderLock(t *testing.T) {
+	clock := newClock()
+	tb := newTable(t, &Options{Keys: 100, Memory: 64 << 10, Now: clock.Now})
+	h := hashKey(tb.g.seed, []byte("k"))
+	s, _ := tb.shardFor(h)
+	if err := tb.lockShard(s); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { done <- tb.SetTTL([]byte("k"), []byte("v"), 10*time.Second) }()
+	time.Sleep(50 * time.Millisecond) // let SetTTL reach the lock
+	clock.Advance(time.Hour)
+	tb.unlock(s)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if ttl, ok, _ := tb.TTL([]byte("k")); !ok || ttl != 10*time.Second {
+		t.Fatalf("TTL = %v, %v; want 10s from the moment of writing", ttl, ok)
 	}
 }
