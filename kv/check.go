@@ -38,7 +38,7 @@ func (p Problem) String() string {
 // read-only handle copies it optimistically), so it can run beside other
 // users of the table.
 func (t *Table) Check() (rep *Report, err error) {
-	defer guardFault(debug.SetPanicOnFault(true), &err)
+	defer t.guard(debug.SetPanicOnFault(true), &err)
 	if t.closed.Load() {
 		return nil, ErrClosed
 	}

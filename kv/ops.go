@@ -11,7 +11,7 @@ import (
 // the key was found. It allocates nothing when dst has room for the value.
 // The returned bytes are the caller's own: never a view of shared memory.
 func (t *Table) Get(dst, key []byte) (value []byte, found bool, err error) {
-	defer guardFault(debug.SetPanicOnFault(true), &err)
+	defer t.guard(debug.SetPanicOnFault(true), &err)
 	if err := t.checkKey(key); err != nil {
 		return dst, false, err
 	}
@@ -27,7 +27,7 @@ const NoExpiry = time.Duration(-1)
 // TTL reports how long key has left to live (NoExpiry if it never
 // expires), and whether it is there at all.
 func (t *Table) TTL(key []byte) (ttl time.Duration, found bool, err error) {
-	defer guardFault(debug.SetPanicOnFault(true), &err)
+	defer t.guard(debug.SetPanicOnFault(true), &err)
 	if err := t.checkKey(key); err != nil {
 		return 0, false, err
 	}
@@ -63,7 +63,7 @@ func (t *Table) Set(key, value []byte) error {
 // clock is read once the shard's lock is held. From that moment no process reads it, and its space is
 // reclaimed as the log is cleaned.
 func (t *Table) SetTTL(key, value []byte, ttl time.Duration) (err error) {
-	defer guardFault(debug.SetPanicOnFault(true), &err)
+	defer t.guard(debug.SetPanicOnFault(true), &err)
 	if err := t.checkWrite(key, len(value)); err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func expiresAt(now int64, ttl time.Duration) uint64 {
 // SetIfAbsent stores value under key only if key has no value, and reports
 // whether it stored it.
 func (t *Table) SetIfAbsent(key, value []byte) (stored bool, err error) {
-	defer guardFault(debug.SetPanicOnFault(true), &err)
+	defer t.guard(debug.SetPanicOnFault(true), &err)
 	if err := t.checkWrite(key, len(value)); err != nil {
 		return false, err
 	}
@@ -113,7 +113,7 @@ func (t *Table) SetIfAbsent(key, value []byte) (stored bool, err error) {
 // reports whether it did; the key keeps its expiry time. An absent key
 // never matches.
 func (t *Table) CompareAndSwap(key, old, new []byte) (swapped bool, err error) {
-	defer guardFault(debug.SetPanicOnFault(true), &err)
+	defer t.guard(debug.SetPanicOnFault(true), &err)
 	if err := t.checkWrite(key, len(new)); err != nil {
 		return false, err
 	}
@@ -143,7 +143,7 @@ const maxIntText = 20
 // be added to. A value that is not a decimal integer, or a sum that would
 // overflow, is ErrNotNumber and changes nothing.
 func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
-	defer guardFault(debug.SetPanicOnFault(true), &err)
+	defer t.guard(debug.SetPanicOnFault(true), &err)
 	if err := t.checkWrite(key, 0); err != nil {
 		return 0, err
 	}
@@ -208,7 +208,7 @@ func parseInt(b []byte) (int64, bool) {
 
 // Delete removes key and reports whether it was there.
 func (t *Table) Delete(key []byte) (deleted bool, err error) {
-	defer guardFault(debug.SetPanicOnFault(true), &err)
+	defer t.guard(debug.SetPanicOnFault(true), &err)
 	if err := t.checkWrite(key, 0); err != nil {
 		return false, err
 	}
@@ -235,7 +235,7 @@ func (t *Table) Len() (n int) {
 			n = 0
 		}
 	}()
-	defer guardFault(debug.SetPanicOnFault(true), &err)
+	defer t.guard(debug.SetPanicOnFault(true), &err)
 	for i := range t.shards {
 		n += int(t.shards[i].ctlLoad(ctlLiveEntries))
 	}

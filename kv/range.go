@@ -13,7 +13,7 @@ import (
 // seen at least once; no key deleted before the call is seen. key and value
 // are valid only until fn returns.
 func (t *Table) Range(fn func(key, value []byte) bool) (err error) {
-	defer guardFault(debug.SetPanicOnFault(true), &err)
+	defer t.guard(debug.SetPanicOnFault(true), &err)
 	if t.closed.Load() {
 		return ErrClosed
 	}

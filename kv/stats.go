@@ -50,7 +50,7 @@ const flushInterval = time.Second
 // Stats fills st. It is a sum of per-shard counters read at slightly
 // different moments.
 func (t *Table) Stats(st *Stats) (err error) {
-	defer guardFault(debug.SetPanicOnFault(true), &err)
+	defer t.guard(debug.SetPanicOnFault(true), &err)
 	if t.closed.Load() {
 		return ErrClosed
 	}
@@ -132,7 +132,7 @@ func (t *Table) stopFlusher() {
 // report to, and the next operation will meet the truncation too.
 func (t *Table) flushGuarded() {
 	var err error
-	defer guardFault(debug.SetPanicOnFault(true), &err)
+	defer t.guard(debug.SetPanicOnFault(true), &err)
 	t.flushReads()
 }
 

@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -14,10 +15,9 @@ import (
 	"github.com/shmkv/shmkv/shm"
 )
 
-// Table is an open shared-memory hash table. Its methods are safe for
-// concurrent use by many goroutines, and every process that opens the same
-// name sees the same keys. Close must not run concurrently with other
-// methods: it unmaps the memory they read.
+// Table is an open shared-memory hash table. Its methods, Close included,
+// are safe for concurrent use by many goroutines, and every process that
+// opens the same name sees the same keys.
 type Table struct {
 	name        string
 	sh          *shm.Shm
@@ -250,17 +250,37 @@ func (t *Table) release() {
 	t.sh.Close()
 }
 
-// Close unmaps the table and gives up this handle's registry slot. Calling
-// it again does nothing; any other use after it returns ErrClosed.
+// Close gives up this handle's registry slot and its view of the table.
+// Calling it again does nothing; any other use after it returns ErrClosed.
+//
+// A call still under way on another goroutine when Close runs returns
+// ErrClosed too, having done all, some or none of its work; what it left
+// half done is recovered like the work of a process that died, so no other
+// user of the table sees it. Close does not wait for such calls. Instead
+// it revokes the mapping, in this order:
+//  1. The mapping's pages become an inaccessible reservation of the same
+//     addresses (shm.Mapping.Revoke): a late access faults, and the guard
+//     of the call that made it returns ErrClosed. The addresses stay
+//     reserved, so no table opened later can be mapped where a late access
+//     would land and be written by it.
+//  2. Only then is the descriptor closed, which drops this handle's
+//     liveness lock. Other processes may take over a lock it held only once
+//     nothing of this handle can write to the table any more.
+//  3. The reservation is released by a cleanup attached to t, which cannot
+//     run while any method of t is under way (see guard).
 func (t *Table) Close() error {
 	if t.closed.Swap(true) {
 		return nil
 	}
 	t.stopFlusher()
-	err := t.mapping.Unmap()
-	if cerr := t.sh.Close(); err == nil {
-		err = cerr
+	if err := t.mapping.Revoke(); err != nil {
+		// Without the guard in place, closing the descriptor would let
+		// another process recover a shard that a call of this handle may
+		// still be writing. Keep both: a leak, but no corruption.
+		return err
 	}
+	err := t.sh.Close()
+	runtime.AddCleanup(t, func(m *shm.Mapping) { m.Unmap() }, t.mapping)
 	return err
 }
 

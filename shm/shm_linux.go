@@ -4,6 +4,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -276,7 +277,7 @@ func (m *Mapping) Bytes() []byte {
 func (m *Mapping) Populate() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.whole == nil {
+	if m.bytes == nil {
 		return nil
 	}
 	advice := unix.MADV_POPULATE_WRITE
@@ -304,8 +305,36 @@ var populateSink byte
 // ReadOnly reports whether the mapping was made without write access.
 func (m *Mapping) ReadOnly() bool { return m.readOnly }
 
-// Unmap removes the mapping and lets its handle map again. Calling it again
-// does nothing and returns nil.
+// Revoke makes the mapping inaccessible without giving up its addresses:
+// its pages are replaced, in one mmap(2) with MAP_FIXED, by an anonymous
+// reservation that allows no access. A slice taken from Bytes before then
+// still points at those addresses, so a late access through it faults (a
+// panic under debug.SetPanicOnFault) instead of reading or writing memory
+// that a later mapping was given. After Revoke, Bytes returns nil and the
+// handle may map again. Unmap releases the reservation; call it only when
+// no access through an old slice can still be under way.
+func (m *Mapping) Revoke() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.bytes == nil {
+		return nil
+	}
+	_, err := unix.MmapPtr(-1, 0, unsafe.Pointer(unsafe.SliceData(m.whole)), uintptr(len(m.whole)), unix.PROT_NONE,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED|unix.MAP_NORESERVE)
+	if err != nil {
+		return &os.PathError{Op: "mmap", Path: m.owner.name, Err: err}
+	}
+	m.bytes = nil
+	m.owner.mu.Lock()
+	if m.owner.mapping == m {
+		m.owner.mapping = nil
+	}
+	m.owner.mu.Unlock()
+	return nil
+}
+
+// Unmap removes the mapping, or the reservation Revoke left, and lets its
+// handle map again. Calling it again does nothing and returns nil.
 func (m *Mapping) Unmap() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

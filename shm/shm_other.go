@@ -64,5 +64,8 @@ func (m *Mapping) ReadOnly() bool { return false }
 // Populate returns errors.ErrUnsupported.
 func (m *Mapping) Populate() error { return unsupported("madvise", "") }
 
+// Revoke returns nil.
+func (m *Mapping) Revoke() error { return nil }
+
 // Unmap returns nil.
 func (m *Mapping) Unmap() error { return nil }

@@ -522,3 +522,51 @@ func TestPopulateAvoidsFaults(t *testing.T) {
 		t.Errorf("faults: %d without Populate, %d with; want about %d and about 0", cold, warm, pages)
 	}
 }
+
+// TestRevoke: after Revoke an old slice faults on access rather than reach
+// the object or whatever is mapped next, the handle can map again, and the
+// object keeps its contents.
+func TestRevoke(t *testing.T) {
+	_, s := create(t, 8192)
+	m := mustMap(t, s, 0)
+	old := m.Bytes()
+	old[100] = 42
+	if err := m.Revoke(); err != nil {
+		t.Fatal(err)
+	}
+	if m.Bytes() != nil {
+		t.Error("Bytes after Revoke is not nil")
+	}
+	if tryWrite(old, 100, 7) {
+		t.Fatal("a write through a revoked slice succeeded")
+	}
+	if _, ok := tryRead(old, 100); ok {
+		t.Fatal("a read through a revoked slice succeeded")
+	}
+	again := mustMap(t, s, 0)
+	if got := again.Bytes()[100]; got != 42 {
+		t.Fatalf("after Revoke the object reads %d at 100, want 42", got)
+	}
+	if err := m.Revoke(); err != nil {
+		t.Errorf("second Revoke: %v", err)
+	}
+	if err := m.Unmap(); err != nil {
+		t.Errorf("Unmap after Revoke: %v", err)
+	}
+	if again.Bytes()[100] != 42 {
+		t.Error("releasing the reservation disturbed the new mapping")
+	}
+}
+
+// tryRead loads b[i] and reports whether the load succeeded rather than
+// faulting.
+func tryRead(b []byte, i int) (v byte, ok bool) {
+	old := debug.SetPanicOnFault(true)
+	defer debug.SetPanicOnFault(old)
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return b[i], true
+}
