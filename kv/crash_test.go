@@ -1,3 +1,5 @@
+//go:build shmkvfail
+
 package kv
 
 import (

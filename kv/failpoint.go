@@ -1,3 +1,5 @@
+//go:build shmkvfail
+
 package kv
 
 import (
@@ -5,12 +7,13 @@ import (
 	"syscall"
 )
 
-// Failpoint for the kill-sweep tests: every store a writer makes to the
-// region passes through storeStep. When crashAt is positive, the process
-// kills itself with SIGKILL just before its crashAt-th store, so a test can
-// stop a writer at every step of a write or a recovery and check what the
-// survivors see. When crashAt is negative the stores are only counted. In
-// normal use crashAt is 0 and storeStep costs one load and a branch.
+// Failpoint for the kill-sweep tests, compiled in only with the shmkvfail
+// build tag (go test -tags shmkvfail): every store a writer makes to the
+// region passes through storeStep, and every step of creating a table
+// through creationStep. When crashAt is positive, the process kills itself
+// with SIGKILL just before its crashAt-th step, so a test can stop a
+// writer at every step of a write, a recovery or a creation and check what
+// the survivors see. When crashAt is negative the steps are only counted.
 var (
 	crashAt    atomic.Int64
 	storesMade atomic.Int64
@@ -26,3 +29,5 @@ func storeStep() {
 		select {} // the signal is on its way; make no further store
 	}
 }
+
+func creationStep() { storeStep() }

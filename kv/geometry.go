@@ -19,6 +19,7 @@ type geometry struct {
 	maxValue      int
 	registrySlots int
 	eviction      uint32
+	lockInode     uint64
 
 	registryOffset int64
 	controlOffset  int64
@@ -63,6 +64,7 @@ func (g *geometry) encode(h []byte) {
 	le.PutUint64(h[offSlotsOffset:], uint64(g.slotsOffset))
 	le.PutUint64(h[offDataOffset:], uint64(g.dataOffset))
 	le.PutUint64(h[offTotalSize:], uint64(g.totalSize))
+	le.PutUint64(h[offLockInode:], g.lockInode)
 	le.PutUint64(h[offChecksum:], xxhash.Sum64(h[offLayoutVersion:checksummedEnd]))
 }
 
@@ -111,6 +113,7 @@ func decodeHeader(h []byte, objectSize int64) (geometry, error) {
 		maxValue:      int(maxValue),
 		registrySlots: int(procs),
 		eviction:      le.Uint32(h[offEviction:]),
+		lockInode:     le.Uint64(h[offLockInode:]),
 	}
 	if g.eviction > uint32(EvictLRU) {
 		return geometry{}, fmt.Errorf("%w: eviction policy %d", ErrVersion, g.eviction)

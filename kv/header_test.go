@@ -40,7 +40,8 @@ func TestBadHeaders(t *testing.T) {
 	}{
 		{"wrong magic", func(b []byte) { copy(b, "NOTSHMKV") }, ErrCorrupt},
 		{"magic version", func(b []byte) { le.PutUint64(b, magic&0xffff_ffff_ffff|9<<48) }, ErrVersion},
-		{"layout version", func(b []byte) { le.PutUint32(b[offLayoutVersion:], 2); resum(b) }, ErrVersion},
+		{"newer layout version", func(b []byte) { le.PutUint32(b[offLayoutVersion:], layoutVersion+1); resum(b) }, ErrVersion},
+		{"older layout version", func(b []byte) { le.PutUint32(b[offLayoutVersion:], layoutVersion-1); resum(b) }, ErrVersion},
 		{"bad checksum", func(b []byte) { b[offSeed] ^= 1 }, ErrCorrupt},
 		{"header size", func(b []byte) { le.PutUint32(b[offHeaderSize:], 8192); resum(b) }, ErrCorrupt},
 		{"shards zero", func(b []byte) { le.PutUint32(b[offShards:], 0); resum(b) }, ErrCorrupt},

@@ -25,15 +25,17 @@ package kv
 //	    80    8 slots offset       = control offset + shards*256, rounded up to 4096
 //	    88    8 data offset        = slots offset + shards*slots per shard*8, rounded up to 4096
 //	    96    8 total size         = data offset + shards*data per shard, rounded up to 4096
-//	   104   16 reserved           zero
+//	   104    8 lock inode         inode number of the lock object made with the table
+//	   112    8 reserved           zero
 //	   120    8 checksum           xxhash64 of bytes 8..120
 //	   128 3968 reserved           zero
 //
 // Registry: one 32-byte record per slot. A process that opens the table
-// read-write claims slot i by taking an open-file-description lock on byte
-// registryLockBase+i of the object (past its end, which fcntl allows); the
-// kernel drops that lock when the process dies, so a free byte means a dead
-// or absent holder.
+// read-write claims slot i by taking an open-file-description write lock on
+// byte i of the table's lock object (lockobject.go: an empty companion that
+// only those who may write the table can open; the bytes lie past its end,
+// which fcntl allows). The kernel drops that lock when the process dies, so
+// a byte without a write lock means a dead or absent holder.
 //
 //	 0    8 generation         incremented by each claimer; the low 20 bits go into lock words
 //	 8    8 pid                for diagnostics only
@@ -96,7 +98,7 @@ package kv
 // state for a delete or an eviction.
 const (
 	headerSize    = 4096
-	layoutVersion = 1
+	layoutVersion = 2
 	// magic is "SHMKV\x00" followed by the magic version 0x0001.
 	magic = uint64(0x0001_0056_4B4D_4853)
 
@@ -104,9 +106,6 @@ const (
 	controlSize        = 256
 	slotSize           = 8
 	entryHeaderSize    = 40
-
-	// registryLockBase is the first byte locked for registry slot 0.
-	registryLockBase = int64(1) << 40
 )
 
 // Header field offsets, in bytes.
@@ -128,6 +127,7 @@ const (
 	offSlotsOffset    = 80
 	offDataOffset     = 88
 	offTotalSize      = 96
+	offLockInode      = 104
 	offChecksum       = 120
 	checksummedEnd    = offChecksum
 )

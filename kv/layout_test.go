@@ -17,7 +17,6 @@ func TestLayoutPinned(t *testing.T) {
 		{"controlSize", controlSize, 256},
 		{"slotSize", slotSize, 8},
 		{"entryHeaderSize", entryHeaderSize, 40},
-		{"registryLockBase", registryLockBase, 1 << 40},
 
 		{"offMagic", offMagic, 0},
 		{"offLayoutVersion", offLayoutVersion, 8},
@@ -36,6 +35,7 @@ func TestLayoutPinned(t *testing.T) {
 		{"offSlotsOffset", offSlotsOffset, 80},
 		{"offDataOffset", offDataOffset, 88},
 		{"offTotalSize", offTotalSize, 96},
+		{"offLockInode", offLockInode, 104},
 		{"offChecksum", offChecksum, 120},
 
 		{"regGeneration", regGeneration, 0},
@@ -71,7 +71,7 @@ func TestLayoutPinned(t *testing.T) {
 		{"entExpires", entExpires, 24},
 		{"entChecksum", entChecksum, 32},
 
-		{"layoutVersion", layoutVersion, 1},
+		{"layoutVersion", layoutVersion, 2},
 		{"maxProcs", maxProcs, 1024},
 		{"genBits", genBits, 20},
 	}

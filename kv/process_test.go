@@ -17,6 +17,13 @@ import (
 // SHMKV_CHILD; the race detector cannot see across processes, so these are
 // real processes sharing real memory.
 func TestMain(m *testing.M) {
+	if role := os.Getenv("SHMKV_RAW_CHILD"); role != "" {
+		if err := rawChildren[role](strings.Fields(os.Getenv("SHMKV_ARGS"))); err != nil {
+			fmt.Fprintf(os.Stderr, "child %s: %v\n", role, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if role := os.Getenv("SHMKV_CHILD"); role != "" {
 		if err := runChild(role, strings.Fields(os.Getenv("SHMKV_ARGS"))); err != nil {
 			fmt.Fprintf(os.Stderr, "child %s: %v\n", role, err)
@@ -34,6 +41,9 @@ var children = map[string]func(tb *Table, args []string) error{
 	"read-soak":   childReadSoak,
 	"lock-die":    childLockAndDie,
 }
+
+// rawChildren are roles that open what they need themselves.
+var rawChildren = map[string]func(args []string) error{}
 
 func runChild(role string, args []string) error {
 	fn, ok := children[role]

@@ -10,14 +10,18 @@ import (
 )
 
 // Liveness. A lock word names its owner by registry slot and generation.
-// The owner is alive exactly while it holds the open-file-description lock
-// on its slot's byte and the slot's generation is still the one in the word:
+// The owner is alive exactly while it holds the open-file-description
+// write lock on its slot's byte of the lock object (lockobject.go), byte i
+// for slot i, and the slot's generation is still the one in the word:
 //   - The kernel releases an OFD lock when the last descriptor of the open
 //     file description closes, which happens when the process dies, zombie
 //     or not. PID reuse cannot forge it, as kill(pid, 0) could.
 //   - A new process that claims the slot takes the byte and then bumps the
 //     generation, so a word written by an earlier holder of the slot stops
 //     looking alive as soon as the bump lands.
+//   - Only write locks count: a probe asks F_OFD_GETLK for a read lock,
+//     which only a write lock conflicts with. Only a process that may write
+//     the table can open the lock object read-write and take one.
 
 const genBits = 20
 
@@ -28,8 +32,8 @@ func (t *Table) claimSlot() error {
 	start := os.Getpid() % n
 	for k := range n {
 		i := (start + k) % n
-		lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: registryLockBase + int64(i), Len: 1}
-		err := unix.FcntlFlock(uintptr(t.fd), unix.F_OFD_SETLK, &lk)
+		lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: int64(i), Len: 1}
+		err := unix.FcntlFlock(uintptr(t.lockObj.Fd()), unix.F_OFD_SETLK, &lk)
 		if err == unix.EAGAIN || err == unix.EACCES {
 			continue
 		}
@@ -53,23 +57,42 @@ func lockOwner(slot int, gen uint64) uint32 {
 	return uint32(slot)<<2 | uint32(gen&(1<<genBits-1))<<12
 }
 
-// ownerAlive reports whether the owner named in lock word w still lives.
-func (t *Table) ownerAlive(w uint32) bool {
+// liveness is what a probe of a lock word's owner found.
+type liveness int
+
+const (
+	ownerDead    liveness = iota // provably dead: its write lock is gone, or its slot has a new generation
+	ownerLive                    // holds its write lock
+	ownerUnknown                 // this handle has no descriptor of the lock object to ask with
+)
+
+// ownerAlive reports whether the owner named in lock word w may still live:
+// a writer never steals a lock from a process it cannot prove dead.
+func (t *Table) ownerAlive(w uint32) bool { return t.probeOwner(w) != ownerDead }
+
+// probeOwner finds out whether the owner named in lock word w still lives.
+func (t *Table) probeOwner(w uint32) liveness {
 	owner := w &^ lockStateMask
-	if owner == t.owner {
-		return true
+	if !t.readOnly && owner == t.owner {
+		return ownerLive
 	}
 	slot := int(owner >> 2 & (maxProcs - 1))
 	if slot >= t.g.registrySlots {
-		return false // no process could have written it: a corrupt word
+		return ownerDead // no process could have written it: a corrupt word
 	}
 	rec := t.g.registryOffset/8 + int64(slot)*registryRecordSize/8
 	if lockOwner(slot, t.r.load(rec+regGeneration/8)) != owner {
-		return false
+		return ownerDead
 	}
-	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: registryLockBase + int64(slot), Len: 1}
-	if err := unix.FcntlFlock(uintptr(t.fd), unix.F_OFD_GETLK, &lk); err != nil {
-		return true // cannot tell: never steal from a process that may be alive
+	if t.lockObj == nil {
+		return ownerUnknown
 	}
-	return lk.Type != unix.F_UNLCK
+	lk := unix.Flock_t{Type: unix.F_RDLCK, Whence: io.SeekStart, Start: int64(slot), Len: 1}
+	if err := unix.FcntlFlock(uintptr(t.lockObj.Fd()), unix.F_OFD_GETLK, &lk); err != nil {
+		return ownerUnknown
+	}
+	if lk.Type == unix.F_UNLCK {
+		return ownerDead
+	}
+	return ownerLive
 }

@@ -48,8 +48,10 @@ func TestUnsafeObjectRefused(t *testing.T) {
 		// Owned by another user: only root can make one to try.
 		name2 := uniqueName(t)
 		openTable(t, name2, nil)
-		if err := os.Chown(filepath.Join(shm.Dir, name2), 65534, 65534); err != nil {
-			t.Fatal(err)
+		for _, n := range []string{name2, lockObjectName(name2)} {
+			if err := os.Chown(filepath.Join(shm.Dir, n), 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if _, err := Open(name2, nil); !errors.Is(err, ErrUnsafeObject) {
 			t.Fatalf("opening another user's table: %v, want ErrUnsafeObject", err)

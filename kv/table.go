@@ -21,8 +21,8 @@ import (
 type Table struct {
 	name        string
 	sh          *shm.Shm
+	lockObj     *shm.Shm // the lock object (lockobject.go); nil if it may not be opened
 	mapping     *shm.Mapping
-	fd          int
 	r           region
 	g           geometry
 	shards      []shard
@@ -49,6 +49,10 @@ type readCounters struct {
 // Options.NoCreate and Options.Exclusive). A nil opts means the defaults.
 // The name follows shm's rules: an optional leading '/', then 1 to 255 bytes
 // with no '/' and no NUL.
+//
+// Creation is atomic: a table is built whole under no name and then linked
+// into place, never replacing one, so a name either does not exist or names
+// a whole table, whenever its creator dies.
 func Open(name string, opts *Options) (t *Table, err error) {
 	defer guardFault(debug.SetPanicOnFault(true), &err)
 	o := opts.withDefaults()
@@ -58,20 +62,43 @@ func Open(name string, opts *Options) (t *Table, err error) {
 	if _, err := shm.CleanName(name); err != nil {
 		return nil, fmt.Errorf("shmkv: open %q: %w", name, err)
 	}
-	if !o.ReadOnly && !o.NoCreate {
-		if t, err = create(name, &o); err == nil || o.Exclusive || !errors.Is(err, fs.ErrExist) {
+	if o.ReadOnly || o.NoCreate {
+		return openExisting(name, &o, opts)
+	}
+	if o.Exclusive {
+		return create(name, &o)
+	}
+	// Open or create. Each step can lose a race with another process
+	// creating or removing the name; a few rounds settle it.
+	for range 8 {
+		t, err = openExisting(name, &o, opts)
+		if !errors.Is(err, fs.ErrNotExist) {
+			return t, err
+		}
+		t, err = create(name, &o)
+		if !errors.Is(err, fs.ErrExist) {
 			return t, err
 		}
 	}
-	return openExisting(name, &o, opts)
+	return nil, err
 }
 
-// Remove removes the table name. Processes that have it open keep using it
-// until they close it.
+// Remove removes the table name and its lock object. Processes that have
+// it open keep using it until they close it.
 func Remove(name string) error {
-	return shm.Remove(name)
+	err := shm.Remove(name)
+	if base, cerr := shm.CleanName(name); cerr == nil {
+		if lerr := shm.Remove(lockObjectName(base)); err == nil && !errors.Is(lerr, fs.ErrNotExist) {
+			err = lerr
+		}
+	}
+	return err
 }
 
+// create builds a new table under no name and links it into place. It
+// fails with an error matching fs.ErrExist if the name exists by then, and
+// a creator killed at any point leaves at most the name's (empty, reusable)
+// lock object behind.
 func create(name string, o *Options) (*Table, error) {
 	g, err := plan(o)
 	if err != nil {
@@ -79,28 +106,47 @@ func create(name string, o *Options) (*Table, error) {
 	}
 	g.seed = rand.Uint64()
 	g.created = time.Now().UnixNano()
-	sh, err := shm.Open(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, o.Mode)
+	lock, err := openLockObject(name, o, true, uint32(os.Geteuid()))
 	if err != nil {
 		return nil, err
 	}
-	fail := func(err error) (*Table, error) {
-		sh.Close()
-		shm.Remove(name)
+	creationStep()
+	sh, err := shm.CreateUnnamed(o.Mode)
+	if err != nil {
+		lock.Close()
 		return nil, err
 	}
+	creationStep()
 	// Reserve every page now: on a full /dev/shm this fails with ENOSPC
 	// instead of a SIGBUS at the first touch of a sparse page.
 	if err := sh.Allocate(g.totalSize); err != nil {
-		return fail(err)
+		sh.Close()
+		lock.Close()
+		return nil, err
 	}
-	t, err := attach(sh, g, o)
+	creationStep()
+	info, err := lock.Stat()
 	if err != nil {
-		return fail(err)
+		sh.Close()
+		lock.Close()
+		return nil, err
+	}
+	g.lockInode = info.Ino
+	t, err := attach(sh, lock, name, g, o)
+	if err != nil {
+		return nil, err
 	}
 	g.encode(t.r.b[:headerSize])
-	// Publish: the header's plain stores happen before this atomic store,
-	// and an opener's atomic load that sees the magic sees them too.
+	// The header's plain stores happen before this atomic store, and an
+	// opener's atomic load that sees the magic sees them too.
 	t.r.store(offMagic/8, magic)
+	creationStep()
+	if err := sh.Link(name); err != nil {
+		t.Close()
+		return nil, err
+	}
+	creationStep()
+	t.name = sh.Name()
 	return t, nil
 }
 
@@ -113,15 +159,32 @@ func openExisting(name string, o *Options, explicit *Options) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	g, err := readHeader(sh, o)
+	fail := func(err error) (*Table, error) {
+		sh.Close()
+		return nil, fmt.Errorf("shmkv: open %s: %w", sh.Name(), err)
+	}
+	info, err := sh.Stat()
+	if err != nil {
+		return fail(err)
+	}
+	g, err := readHeader(sh, info, o)
 	if err == nil {
 		err = checkAgainst(explicit, &g)
 	}
 	if err != nil {
-		sh.Close()
-		return nil, fmt.Errorf("shmkv: open %s: %w", sh.Name(), err)
+		return fail(err)
 	}
-	return attach(sh, g, o)
+	lock, err := openLockObject(name, o, false, info.UID)
+	if err != nil {
+		return fail(err)
+	}
+	if lock != nil {
+		if li, err := lock.Stat(); err != nil || li.Ino != g.lockInode {
+			lock.Close()
+			return fail(fmt.Errorf("%w: lock object %s is not the one the table was created with", ErrCorrupt, lock.Name()))
+		}
+	}
+	return attach(sh, lock, name, g, o)
 }
 
 // readHeader checks the object's owner, waits a bounded time for a creator
@@ -134,11 +197,7 @@ func openExisting(name string, o *Options, explicit *Options) (*Table, error) {
 // owned by this user got its mode from this user, and a table created with
 // group or other write access (Mode 0660, say) was made to be shared that
 // way.
-func readHeader(sh *shm.Shm, o *Options) (geometry, error) {
-	info, err := sh.Stat()
-	if err != nil {
-		return geometry{}, err
-	}
+func readHeader(sh *shm.Shm, info shm.Info, o *Options) (geometry, error) {
 	if !o.AllowShared && int(info.UID) != os.Geteuid() {
 		return geometry{}, fmt.Errorf("%w: owner uid %d, mode %v", ErrUnsafeObject, info.UID, info.Perm)
 	}
@@ -187,25 +246,33 @@ func readHeaderBytes(sh *shm.Shm, h []byte) (uint64, error) {
 
 // attach maps the table and joins it: a registry slot for a read-write
 // handle, and recovery of whatever an earlier holder of that slot left
-// locked.
-func attach(sh *shm.Shm, g geometry, o *Options) (*Table, error) {
+// locked. lock is the table's lock object, or nil for a read-only handle
+// that may not open it. On failure it closes sh and lock.
+func attach(sh, lock *shm.Shm, name string, g geometry, o *Options) (*Table, error) {
+	closeBoth := func() {
+		sh.Close()
+		if lock != nil {
+			lock.Close()
+		}
+	}
 	m, err := sh.Map(0)
 	if err != nil {
-		sh.Close()
+		closeBoth()
 		return nil, err
 	}
 	if o.Populate {
 		if err := m.Populate(); err != nil {
 			m.Unmap()
-			sh.Close()
+			closeBoth()
 			return nil, err
 		}
 	}
+	base, _ := shm.CleanName(name)
 	t := &Table{
-		name:        sh.Name(),
+		name:        "/" + base,
 		sh:          sh,
+		lockObj:     lock,
 		mapping:     m,
-		fd:          sh.Fd(),
 		r:           newRegion(m.Bytes()),
 		g:           g,
 		readOnly:    o.ReadOnly,
@@ -220,7 +287,8 @@ func attach(sh *shm.Shm, g geometry, o *Options) (*Table, error) {
 	}
 	if !t.readOnly {
 		if err := t.claimSlot(); err != nil {
-			t.release()
+			m.Unmap()
+			closeBoth()
 			return nil, err
 		}
 		t.recoverOwnSlot()
@@ -243,11 +311,6 @@ func (t *Table) recoverOwnSlot() {
 			t.unlock(s)
 		}
 	}
-}
-
-func (t *Table) release() {
-	t.mapping.Unmap()
-	t.sh.Close()
 }
 
 // Close gives up this handle's registry slot and its view of the table.
@@ -280,6 +343,12 @@ func (t *Table) Close() error {
 		return err
 	}
 	err := t.sh.Close()
+	if t.lockObj != nil {
+		// This drops the handle's liveness lock.
+		if lerr := t.lockObj.Close(); err == nil {
+			err = lerr
+		}
+	}
 	runtime.AddCleanup(t, func(m *shm.Mapping) { m.Unmap() }, t.mapping)
 	return err
 }

@@ -17,6 +17,9 @@
 //     /dev/shm fails at once with ENOSPC rather than with a SIGBUS on the
 //     first touch of a sparse page.
 //   - [Remove] unlinks an object by name.
+//   - [CreateUnnamed] and [Shm.Link] build an object before it has a name
+//     and then name it without ever replacing another, so that a creator
+//     killed half way leaves nothing behind under the name.
 //
 // Errors from the system are *os.PathError values carrying the errno, so
 // errors.Is(err, fs.ErrNotExist), fs.ErrExist and fs.ErrPermission work.

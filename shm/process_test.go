@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +17,13 @@ import (
 // The child role of TestTwoProcesses: the test binary re-executed with
 // SHM_TEST_CHILD naming the object.
 func TestMain(m *testing.M) {
+	if os.Getenv("SHM_TEST_UNNAMED") != "" {
+		if err := childUnnamed(); err != nil {
+			fmt.Fprintln(os.Stderr, "child:", err)
+			os.Exit(1)
+		}
+		select {} // until killed
+	}
 	if name := os.Getenv("SHM_TEST_CHILD"); name != "" {
 		if err := child(name); err != nil {
 			fmt.Fprintln(os.Stderr, "child:", err)
@@ -69,4 +77,22 @@ func TestTwoProcesses(t *testing.T) {
 	if got := atomic.LoadUint64(word(b, 1)); got != 2 {
 		t.Fatalf("parent sees word 1 = %d, want the child's 2", got)
 	}
+}
+
+// childUnnamed creates and fills an unnamed object and prints its inode
+// number.
+func childUnnamed() error {
+	s, err := shm.CreateUnnamed(0o600)
+	if err != nil {
+		return err
+	}
+	if err := s.Allocate(1 << 20); err != nil {
+		return err
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(s.Fd(), &st); err != nil {
+		return err
+	}
+	fmt.Println(st.Ino)
+	return nil
 }

@@ -28,6 +28,8 @@ var (
 	ErrClosed = errors.New("shm: handle closed")
 	// ErrBadOffset reports a Map offset outside [0, size).
 	ErrBadOffset = errors.New("shm: offset outside the object")
+	// ErrNamed reports a Link of an object that already has a name.
+	ErrNamed = errors.New("shm: object already has a name")
 	// ErrBadSize reports a negative size.
 	ErrBadSize = errors.New("shm: negative size")
 )
@@ -57,6 +59,7 @@ type Info struct {
 	Perm os.FileMode // permission bits only
 	UID  uint32      // owner
 	GID  uint32      // group
+	Ino  uint64      // inode number
 }
 
 // nameError is an ErrInvalidName that also says what is wrong.

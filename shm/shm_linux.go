@@ -98,8 +98,56 @@ func openFile(path string, base, flag int, perm os.FileMode) (fd int, created bo
 	return -1, false, err
 }
 
-// Name returns the object's name with its leading '/'.
-func (s *Shm) Name() string { return s.name }
+// CreateUnnamed creates an object that has no name yet, with O_TMPFILE in
+// Dir, and exactly the permission perm. Nothing else can open it until Link
+// gives it a name; if the process dies first, the kernel frees it. Build an
+// object whole this way, then link it, and other processes see either no
+// object under the name or a whole one, never one half made.
+func CreateUnnamed(perm os.FileMode) (*Shm, error) {
+	fd, err := unix.Open(Dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, uint32(perm.Perm()))
+	if err != nil {
+		return nil, &os.PathError{Op: "open O_TMPFILE", Path: Dir, Err: err}
+	}
+	if err := unix.Fchmod(fd, uint32(perm.Perm())); err != nil {
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "fchmod", Path: Dir, Err: err}
+	}
+	return &Shm{fd: fd}, nil
+}
+
+// Link gives an object made by CreateUnnamed the name name. It never
+// replaces: if name exists, the error matches fs.ErrExist and the object
+// stays unnamed.
+func (s *Shm) Link(name string) error {
+	base, err := CleanName(name)
+	if err != nil {
+		return &os.PathError{Op: "link", Path: name, Err: err}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fd < 0 {
+		return s.closedError("link")
+	}
+	if s.name != "" {
+		return &os.PathError{Op: "link", Path: "/" + base, Err: ErrNamed}
+	}
+	// linkat of the descriptor's /proc path with AT_SYMLINK_FOLLOW links the
+	// open file itself; AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH.
+	from := "/proc/self/fd/" + strconv.Itoa(s.fd)
+	if err := unix.Linkat(unix.AT_FDCWD, from, unix.AT_FDCWD, Dir+"/"+base, unix.AT_SYMLINK_FOLLOW); err != nil {
+		return &os.PathError{Op: "link", Path: "/" + base, Err: err}
+	}
+	s.name, s.path = "/"+base, Dir+"/"+base
+	return nil
+}
+
+// Name returns the object's name with its leading '/', or "" for an
+// object CreateUnnamed made and Link has not named.
+func (s *Shm) Name() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.name
+}
 
 // ReadOnly reports whether the handle was opened read-only.
 func (s *Shm) ReadOnly() bool { return s.readOnly }
@@ -122,7 +170,7 @@ func (s *Shm) Stat() (Info, error) {
 	if err := unix.Fstat(s.fd, &st); err != nil {
 		return Info{}, &os.PathError{Op: "fstat", Path: s.name, Err: err}
 	}
-	return Info{Size: st.Size, Perm: os.FileMode(st.Mode).Perm(), UID: st.Uid, GID: st.Gid}, nil
+	return Info{Size: st.Size, Perm: os.FileMode(st.Mode).Perm(), UID: st.Uid, GID: st.Gid, Ino: st.Ino}, nil
 }
 
 // Size returns the object's size in bytes, from fstat(2).
@@ -135,7 +183,7 @@ func (s *Shm) Size() (int64, error) {
 // pages sparse: see Allocate.
 func (s *Shm) SetSize(n int64) error {
 	if n < 0 {
-		return &os.PathError{Op: "ftruncate", Path: s.name, Err: ErrBadSize}
+		return &os.PathError{Op: "ftruncate", Path: s.Name(), Err: ErrBadSize}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -155,7 +203,7 @@ func (s *Shm) SetSize(n int64) error {
 // raise SIGBUS instead.
 func (s *Shm) Allocate(n int64) error {
 	if n < 0 {
-		return &os.PathError{Op: "fallocate", Path: s.name, Err: ErrBadSize}
+		return &os.PathError{Op: "fallocate", Path: s.Name(), Err: ErrBadSize}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -234,7 +282,7 @@ func (s *Shm) Close() error {
 // Unlink removes the object's name, as shm_unlink(3) does. Processes that
 // have it open or mapped keep using it; it is freed when the last one lets
 // go.
-func (s *Shm) Unlink() error { return Remove(s.name) }
+func (s *Shm) Unlink() error { return Remove(s.Name()) }
 
 // Remove removes the shared-memory object name, as shm_unlink(3) does.
 func Remove(name string) error {

@@ -22,6 +22,12 @@ func Open(name string, flag int, perm os.FileMode) (*Shm, error) {
 	return nil, unsupported("shm_open", name)
 }
 
+// CreateUnnamed returns errors.ErrUnsupported on this system.
+func CreateUnnamed(perm os.FileMode) (*Shm, error) { return nil, unsupported("open", Dir) }
+
+// Link returns errors.ErrUnsupported.
+func (s *Shm) Link(name string) error { return unsupported("link", name) }
+
 // Remove returns errors.ErrUnsupported on this system.
 func Remove(name string) error { return unsupported("shm_unlink", name) }
 

@@ -4,8 +4,10 @@ package shm_test
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -569,4 +571,91 @@ func tryRead(b []byte, i int) (v byte, ok bool) {
 		}
 	}()
 	return b[i], true
+}
+
+// TestCreateUnnamedThenLink: an unnamed object is invisible until linked,
+// keeps its contents and mode when linked, and Link never replaces.
+func TestCreateUnnamedThenLink(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	name := uniqueName(t)
+	s, err := shm.CreateUnnamed(0o640)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Name() != "" {
+		t.Errorf("unnamed object's Name = %q", s.Name())
+	}
+	if err := s.Allocate(4096); err != nil {
+		t.Fatal(err)
+	}
+	m := mustMap(t, s, 0)
+	m.Bytes()[7] = 77
+	if _, err := shm.Open(name, os.O_RDONLY, 0); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the name exists before Link: %v", err)
+	}
+	if err := s.Link(name); err != nil {
+		t.Fatal(err)
+	}
+	if s.Name() != name {
+		t.Errorf("Name after Link = %q, want %q", s.Name(), name)
+	}
+	other, err := shm.Open(name, os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if info, _ := other.Stat(); info.Perm != 0o640 || info.Size != 4096 {
+		t.Errorf("linked object: mode %v size %d, want 0640 and 4096", info.Perm, info.Size)
+	}
+	if b := mustMap(t, other, 0).Bytes(); b[7] != 77 {
+		t.Errorf("linked object reads %d, want 77", b[7])
+	}
+	if err := s.Link(name); !errors.Is(err, shm.ErrNamed) {
+		t.Errorf("second Link: %v, want ErrNamed", err)
+	}
+
+	// A second unnamed object cannot take the name.
+	s2, err := shm.CreateUnnamed(0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if err := s2.Link(name); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("Link over an existing name: %v, want fs.ErrExist", err)
+	}
+}
+
+// TestUnnamedVanishesWithItsCreator: a process killed before Link leaves
+// nothing in /dev/shm.
+func TestUnnamedVanishesWithItsCreator(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "SHM_TEST_UNNAMED=1")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var ino uint64
+	if _, err := fmt.Fscan(out, &ino); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("reading the child's inode number: %v", err)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	ents, err := os.ReadDir(shm.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		var st syscall.Stat_t
+		if syscall.Lstat(shm.Dir+"/"+e.Name(), &st) == nil && st.Ino == ino {
+			t.Fatalf("the killed creator's unnamed object is in /dev/shm as %s", e.Name())
+		}
+	}
 }
