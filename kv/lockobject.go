@@ -75,4 +75,3 @@ func openLockObject(name string, o *Options, create bool, owner uint32) (*shm.Sh
 	}
 	return lock, nil
 }
-
