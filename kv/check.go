@@ -3,7 +3,7 @@ package kv
 import (
 	"fmt"
 	"runtime/debug"
-	"sync/atomic"
+	"time"
 )
 
 // Report is what Check found. A table is healthy when Problems is empty.
@@ -33,10 +33,13 @@ func (p Problem) String() string {
 // Check verifies the whole table: the header's checksum and geometry; in
 // every shard, every entry's lengths and checksum, every live key reachable
 // from its slot, no key live twice, every slot pointing at a live entry, and
-// the counters equal to what is there. It reports what it finds and repairs
-// nothing. It holds each shard's lock only to copy the shard out (a
-// read-only handle copies it optimistically), so it can run beside other
-// users of the table.
+// the counters equal to what is there. It reports what it finds and changes
+// no entry; Repair is what drops damage. It holds each shard's lock only to
+// copy the shard out, so it can run beside other users of the table; on a
+// read-write handle, taking the lock of a shard whose writer died recovers
+// that shard first (rebuilds its index from the log), as any write would.
+// A read-only handle, which may not lock, copies each shard optimistically
+// and reports a dead writer's lock as a problem.
 func (t *Table) Check() (rep *Report, err error) {
 	defer t.guard(debug.SetPanicOnFault(true), &err)
 	if t.closed.Load() {
@@ -52,7 +55,7 @@ func (t *Table) Check() (rep *Report, err error) {
 		s := &t.shards[i]
 		// A read-write handle recovers such a shard as it copies it; a
 		// read-only one can only say so.
-		if w := atomic.LoadUint32(s.lockWord); w != 0 && t.readOnly && !t.ownerAlive(w) {
+		if w := loadLockWord(s); w != 0 && t.readOnly && t.probeOwner(w) == ownerDead {
 			rep.add(i, -1, "locked by a process that has died (the next writer recovers it)")
 		}
 		if err := t.copyShard(s, img); err != nil {
@@ -89,17 +92,24 @@ func (t *Table) copyShard(s *shard, img []byte) error {
 		copyOut()
 		return nil
 	}
-	for range readRetries * 10 {
-		seq := s.ctlLoad(ctlSeq)
-		if seq&1 != 0 {
-			continue
+	deadline := time.Now().Add(min(livenessBound, t.lockTimeout))
+	for {
+		seq, w := s.ctlLoad(ctlSeq), loadLockWord(s)
+		if seq&1 == 0 {
+			copyOut()
+			if s.ctlLoad(ctlSeq) == seq {
+				return nil
+			}
 		}
-		copyOut()
-		if s.ctlLoad(ctlSeq) == seq {
+		// A writer that died, or that cannot be asked about and has held
+		// the shard for livenessBound, will not finish: copy the shard as
+		// it left it, which Check then reports on.
+		if (w != 0 && t.probeOwner(w) == ownerDead) || time.Now().After(deadline) {
+			copyOut()
 			return nil
 		}
+		time.Sleep(100 * time.Microsecond)
 	}
-	return ErrLockTimeout
 }
 
 // imageShard is a shard over a private copy made by copyShard.
@@ -128,30 +138,31 @@ func (c *shard) check(i int, rep *Report) int {
 	byKey := make(map[string]int64)
 	var live, liveBytes, maxVersion uint64
 	for p := tail; p != head; {
-		off := int64(p % size)
-		e, ok := c.loadHeader(off)
-		if !ok || uint64(e.size()) > head-p {
-			rep.add(i, off, "entry header out of bounds; the rest of the log cannot be read")
-			break
-		}
-		p += uint64(e.size())
-		if e.state == entryDead {
+		it := c.itemAt(p, head, true)
+		p += it.size
+		off, e := it.off, it.hdr
+		switch {
+		case it.kind == itemDamage:
+			rep.add(i, off, "%s; 'check --repair' drops it", c.describeDamage(off, it.size))
+			if e, ok := c.loadHeader(off); ok && e.state == entryLive && uint64(e.size()) <= it.size {
+				// Still counted and indexed as live until Repair drops it:
+				// one problem, not three.
+				live++
+				liveBytes += uint64(e.size())
+				liveAt[off] = true
+			}
 			continue
-		}
-		if e.state != entryLive {
+		case it.kind == itemSkip || e.state == entryDead:
+			continue
+		case e.state != entryLive:
 			rep.add(i, off, "entry state %#x is neither live nor dead", e.state)
-			continue
-		}
-		if c.checksumAt(off, &e) != e.checksum {
-			rep.add(i, off, "entry checksum mismatch")
 			continue
 		}
 		live++
 		liveBytes += uint64(e.size())
 		maxVersion = max(maxVersion, e.version)
 		liveAt[off] = true
-		a, b := c.pieces(off+entryHeaderSize, e.klen)
-		key := string(a) + string(b)
+		key := c.keyAt(off, e.klen)
 		if prev, dup := byKey[key]; dup {
 			rep.add(i, off, "key %q is also live at %d", key, prev)
 		}
@@ -191,6 +202,20 @@ func (c *shard) check(i int, rep *Report) int {
 		rep.add(i, -1, "next version %d is not above the highest in the log, %d", c.ctlLoad(ctlNextVersion), maxVersion)
 	}
 	return int(live)
+}
+
+// keyAt copies out the key of the entry at off.
+func (c *shard) keyAt(off int64, klen int) string {
+	a, b := c.pieces(off+entryHeaderSize, klen)
+	return string(a) + string(b)
+}
+
+// describeDamage says what the damaged stretch of n bytes at off was.
+func (c *shard) describeDamage(off int64, n uint64) string {
+	if e, ok := c.loadHeader(off); ok && e.state == entryLive && uint64(e.size()) <= n {
+		return fmt.Sprintf("entry of key %q fails its checksum", c.keyAt(off, e.klen))
+	}
+	return fmt.Sprintf("%d bytes of log unreadable", n)
 }
 
 // reachable reports whether a probe for hash h meets the slot pointing at

@@ -28,6 +28,10 @@ var (
 	// ErrLockTimeout reports that a shard's lock stayed held by a live
 	// process for longer than Options.LockTimeout.
 	ErrLockTimeout = errors.New("shmkv: lock timeout")
+	// ErrOwnerDead reports, to a read-only handle, a shard whose writer
+	// died in a state that only recovery can read, which the next
+	// read-write user of the shard performs.
+	ErrOwnerDead = errors.New("shmkv: shard held by a writer that died; a read-write open recovers it")
 	// ErrInvalidOptions reports Options that cannot be met, or that
 	// contradict the geometry of an existing table.
 	ErrInvalidOptions = errors.New("shmkv: invalid options")

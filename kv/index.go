@@ -22,6 +22,11 @@ type lookup struct {
 // present reports whether the lookup found a key that has not expired.
 func (l *lookup) present() bool { return l.found && !l.expired }
 
+// verified reports whether the entry l found passes its checksum. A write
+// that builds on the old value (Add, CompareAndSwap) checks it first: a
+// damaged value must not be taken for the old one.
+func (s *shard) verified(l *lookup) bool { return s.checksumAt(l.off, &l.hdr) == l.hdr.checksum }
+
 // find looks key up at time now. It returns errCorruptIndex if the probe meets a slot
 // that points outside the log, or never meets an empty slot: the caller
 // rebuilds the index from the log and tries again.

@@ -49,6 +49,7 @@ package kv
 //	  0    4 lock word          see lock.go: state in bits 0-1, owner in bits 2-31
 //	  4    4 reserved
 //	  8    8 sequence           odd while a write is in progress (the seqlock)
+//	 16    8 waiters            lock waiters asleep on the futex (lock.go)
 //	 64    8 head               log position where the next entry goes (bytes, grows without bound)
 //	 72    8 tail               log position of the oldest entry
 //	 80    8 next version       stamped into each entry written; greater than every version in the log
@@ -67,7 +68,8 @@ package kv
 //	192    8 evictions          live entries dropped to make room (eviction policy lru)
 //	200    8 expirations        expired entries dropped
 //	208    8 expiring           live entries that have an expiry time
-//	216   40 reserved
+//	216    8 damaged            damaged entries or stretches dropped by cleaning or Repair
+//	224   32 reserved
 //
 // Slots: shards*slots-per-shard 8-byte words, the open-addressing index of
 // each shard in turn, probed linearly from the hash's low bits. A word is
@@ -86,6 +88,10 @@ package kv
 //	24    8 expires            Unix nanoseconds from which the entry is gone; 0 for never
 //	32    8 checksum           xxhash64 of bytes 0..8 and 16..32, the key and the value
 //	40    - key, value, zero padding to a multiple of 8
+//
+// A word whose low 32 bits are 0 is no entry but a skip record: Repair
+// writes one over a damaged stretch of n bytes, n in the high 32 bits
+// (logwalk.go).
 //
 // Space is reclaimed from the tail: a dead or expired entry at the tail is
 // dropped, a live one is copied to the head and its slot moved, or, in an
@@ -162,6 +168,7 @@ const (
 	ctlEvictions   = 192
 	ctlExpirations = 200
 	ctlExpiring    = 208
+	ctlDamaged     = 216
 )
 
 // Entry field offsets, in bytes from the entry's start.

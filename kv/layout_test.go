@@ -63,6 +63,7 @@ func TestLayoutPinned(t *testing.T) {
 		{"ctlEvictions", ctlEvictions, 192},
 		{"ctlExpirations", ctlExpirations, 200},
 		{"ctlExpiring", ctlExpiring, 208},
+		{"ctlDamaged", ctlDamaged, 216},
 		{"slotReferenced", int64(slotReferenced), 1 << 31},
 
 		{"entLengths", entLengths, 0},

@@ -111,6 +111,9 @@ func (t *Table) lockSlow(s *shard) (tookOver bool, err error) {
 	}
 }
 
+// loadLockWord loads shard s's lock word.
+func loadLockWord(s *shard) uint32 { return atomic.LoadUint32(s.lockWord) }
+
 // unlock releases shard s's lock, waking one sleeper if any may be waiting.
 func (t *Table) unlock(s *shard) {
 	if atomic.SwapUint32(s.lockWord, 0)&lockStateMask == lockSleep {

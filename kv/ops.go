@@ -120,8 +120,13 @@ func (t *Table) CompareAndSwap(key, old, new []byte) (swapped bool, err error) {
 	h := hashKey(t.g.seed, key)
 	err = t.update(key, h, false, func(s *shard, l lookup, now int64) error {
 		swapped = false
-		if !l.present() || l.hdr.vlen != len(old) ||
-			!s.equalAt(l.off+entryHeaderSize+int64(l.hdr.klen), old) {
+		if !l.present() {
+			return nil
+		}
+		if !s.verified(&l) {
+			return errDamaged(key)
+		}
+		if l.hdr.vlen != len(old) || !s.equalAt(l.off+entryHeaderSize+int64(l.hdr.klen), old) {
 			return nil
 		}
 		// The new value keeps the key's expiry time.
@@ -156,6 +161,9 @@ func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
 			expires = l.hdr.expires // as Redis's INCRBY keeps a key's TTL
 			if l.hdr.vlen > maxIntText {
 				return ErrNotNumber
+			}
+			if !s.verified(&l) {
+				return errDamaged(key)
 			}
 			text := s.appendAt(buf[:0], l.off+entryHeaderSize+int64(l.hdr.klen), l.hdr.vlen)
 			var ok bool

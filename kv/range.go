@@ -1,17 +1,21 @@
 package kv
 
 import (
+	"fmt"
 	"runtime/debug"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 )
 
 // Range calls fn for every entry in the table that has not expired, one
-// shard at a time, until fn returns false. Each shard is copied out whole (a consistent snapshot of
-// that shard) before fn sees any of it, and fn is never called under a
-// lock, so it may use the table. Every key present for the whole call is
-// seen at least once; no key deleted before the call is seen. key and value
-// are valid only until fn returns.
+// shard at a time, until fn returns false. Each shard is copied out whole
+// (a consistent snapshot of that shard) before fn sees any of it, and fn is
+// never called under a lock, so it may use the table. Every key present
+// for the whole call is seen at least once; no key deleted before the call
+// is seen. key and value are valid only until fn returns. Entries that
+// fail their checksum (damage) are skipped, and Range then returns an
+// error matching ErrCorrupt after visiting the rest.
 func (t *Table) Range(fn func(key, value []byte) bool) (err error) {
 	defer t.guard(debug.SetPanicOnFault(true), &err)
 	if t.closed.Load() {
@@ -19,15 +23,20 @@ func (t *Table) Range(fn func(key, value []byte) bool) (err error) {
 	}
 	var snap snapshot
 	now := t.now().UnixNano()
+	damaged := 0
 	for i := range t.shards {
 		if err := t.snapshotShard(&t.shards[i], &snap, now); err != nil {
 			return err
 		}
+		damaged += snap.damaged
 		for _, e := range snap.entries {
 			if !fn(snap.buf[e.key:e.value:e.value], snap.buf[e.value:e.end:e.end]) {
 				return nil
 			}
 		}
+	}
+	if damaged > 0 {
+		return fmt.Errorf("%w: %d damaged entries skipped; 'shmkv check --repair' drops them", ErrCorrupt, damaged)
 	}
 	return nil
 }
@@ -36,6 +45,7 @@ func (t *Table) Range(fn func(key, value []byte) bool) (err error) {
 type snapshot struct {
 	buf     []byte
 	entries []snapEntry
+	damaged int // entries left out because they fail their checksum
 }
 
 type snapEntry struct{ key, value, end int }
@@ -45,17 +55,12 @@ type snapEntry struct{ key, value, end int }
 // under a lock.
 func (t *Table) snapshotShard(s *shard, snap *snapshot, now int64) error {
 	for range readRetries {
-		if s.copyLive(snap, false, now) {
+		if s.copyLive(snap, copyOptimistic, now) {
 			return nil
 		}
 	}
 	if t.readOnly {
-		for range readRetries * 100 {
-			if s.copyLive(snap, false, now) {
-				return nil
-			}
-		}
-		return ErrLockTimeout
+		return t.snapshotReadOnly(s, snap, now)
 	}
 	// Room is sized from the shard's counters, clamped to what the shard
 	// can hold: they come from shared memory and may be garbage, in which
@@ -74,11 +79,11 @@ func (t *Table) snapshotShard(s *shard, snap *snapshot, now int64) error {
 			}
 		}
 		fits := s.ctlLoad(ctlLiveBytes) <= uint64(cap(snap.buf)) && s.ctlLoad(ctlLiveEntries) <= uint64(cap(snap.entries))
-		ok := fits && s.copyLive(snap, true, now)
+		ok := fits && s.copyLive(snap, copyLocked, now)
 		if !ok && fits {
 			// The index disagrees with the counters or the log.
 			if t.repair(s) == nil {
-				ok = s.copyLive(snap, true, now)
+				ok = s.copyLive(snap, copyLocked, now)
 			}
 		}
 		t.unlock(s)
@@ -91,6 +96,38 @@ func (t *Table) snapshotShard(s *shard, snap *snapshot, now int64) error {
 	}
 }
 
+// snapshotReadOnly is snapshotShard for a read-only handle, which may not
+// lock: as getReadOnly, it reads around a writer that is provably dead or
+// that has held the shard for livenessBound, and then takes entries that
+// fail their checksum for damage.
+func (t *Table) snapshotReadOnly(s *shard, snap *snapshot, now int64) error {
+	deadline := time.Now().Add(min(livenessBound, t.lockTimeout))
+	for {
+		w := loadLockWord(s)
+		owner := ownerLive
+		if w != 0 {
+			owner = t.probeOwner(w)
+		}
+		late := time.Now().After(deadline)
+		if late || owner == ownerDead {
+			if s.copyLive(snap, copyDirty, now) {
+				return nil
+			}
+			switch {
+			case owner == ownerDead:
+				return ErrOwnerDead
+			case w == 0:
+				return fmt.Errorf("%w: shard unreadable with no writer at work; 'shmkv check' says why", ErrCorrupt)
+			}
+			return ErrLockTimeout
+		}
+		if s.copyLive(snap, copyOptimistic, now) {
+			return nil
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
 func (snap *snapshot) reserve(bytes, entries int) {
 	if cap(snap.buf) < bytes {
 		snap.buf = make([]byte, 0, bytes)
@@ -100,14 +137,23 @@ func (snap *snapshot) reserve(bytes, entries int) {
 	}
 }
 
+// copyMode is how copyLive reads.
+type copyMode int
+
+const (
+	copyOptimistic copyMode = iota // under the sequence counter; any checksum failure is a race
+	copyLocked                     // under the lock: a checksum failure is damage, skipped
+	copyDirty                      // around a stuck counter (getReadOnly): likewise
+)
+
 // copyLive copies every live entry of s into snap and reports whether the
 // copy is consistent. Under the lock it must not allocate: the caller has
 // reserved room for the live bytes (which bound keys plus values) and
 // entries.
-func (s *shard) copyLive(snap *snapshot, locked bool, now int64) bool {
-	snap.buf, snap.entries = snap.buf[:0], snap.entries[:0]
+func (s *shard) copyLive(snap *snapshot, mode copyMode, now int64) bool {
+	snap.buf, snap.entries, snap.damaged = snap.buf[:0], snap.entries[:0], 0
 	seq := s.ctlLoad(ctlSeq)
-	if seq&1 != 0 || s.ctlLoad(ctlFlags) != 0 {
+	if (seq&1 != 0 && mode != copyDirty) || s.ctlLoad(ctlFlags) != 0 {
 		return false
 	}
 	for i := range s.mask + 1 {
@@ -126,7 +172,7 @@ func (s *shard) copyLive(snap *snapshot, locked bool, now int64) bool {
 		if isExpired(&e, now) {
 			continue
 		}
-		if locked && (len(snap.buf)+e.klen+e.vlen > cap(snap.buf) || len(snap.entries) == cap(snap.entries)) {
+		if mode == copyLocked && (len(snap.buf)+e.klen+e.vlen > cap(snap.buf) || len(snap.entries) == cap(snap.entries)) {
 			return false
 		}
 		k := len(snap.buf)
@@ -134,9 +180,17 @@ func (s *shard) copyLive(snap *snapshot, locked bool, now int64) bool {
 		kv := snap.buf[k:]
 		sum := entryChecksum(hashKey(s.seed, kv[:e.klen]), e.klen, e.vlen, e.version, e.expires, xxhash.Sum64(kv[e.klen:]))
 		if sum != e.checksum {
-			return false
+			if mode == copyOptimistic {
+				return false
+			}
+			snap.buf = snap.buf[:k]
+			snap.damaged++
+			continue
 		}
 		snap.entries = append(snap.entries, snapEntry{key: k, value: k + e.klen, end: len(snap.buf)})
+	}
+	if mode == copyDirty {
+		return s.ctlLoad(ctlFlags) == 0
 	}
 	return s.ctlLoad(ctlSeq) == seq
 }

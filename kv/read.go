@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"fmt"
 	"runtime"
 	"time"
 
@@ -12,47 +13,77 @@ import (
 // Writers (write.go) hold the shard lock and bracket every change with two
 // atomic increments of the shard's sequence counter, so it is odd while a
 // change is under way. A reader loads the counter, gives up at once if it is
-// odd or the shard is flagged for rebuild, probes the index and copies the
-// entry out through atomic 8-byte loads, then checks the entry's checksum
-// against the bytes it copied and loads the counter again. It accepts the
-// result only if the checksum matches and the counter is unchanged;
-// otherwise it retries, and after readRetries attempts takes the lock.
+// odd or the shard is flagged for rebuild, probes the index with atomic
+// loads of the slot words and entry headers, copies the key and value out
+// with plain copies, then checks the entry's checksum against the bytes it
+// copied and loads the counter again. It accepts the result only if the
+// checksum matches and the counter is unchanged; otherwise it retries, and
+// after readRetries attempts falls back (get, getReadOnly).
 //
 // Why this is correct on amd64 and arm64, under the Go memory model and not
 // only under x86's strong ordering:
-//   - Every load of the region by a reader, and every increment of the
+//   - Every load of a slot word or header word, and every increment of the
 //     counter by a writer, is a sync/atomic operation. Go's atomics are
-//     sequentially consistent with one another, so if a reader's copy saw
+//     sequentially consistent with one another, so if a reader's probe saw
 //     any word that a write section stored atomically (slot words, head,
 //     state words), its second counter load is ordered after that section's
 //     first increment and sees the counter changed.
-//   - The entry bytes themselves are written with plain copies, whose order
-//     relative to the counter Go does not promise to other processes. That
-//     gap is closed by the checksum, not by ordering: an entry's bytes are
-//     never changed while it is in the log, and space is reused only after
-//     the tail has passed it, so a reader that raced with a reuse copies a
-//     mix of old and new bytes, and that mix fails the checksum (xxhash64,
-//     a 2^-64 chance of passing). A copy that passes is a whole entry that
-//     was at that slot while the counter stayed even.
+//   - The key and value bytes are copied with plain loads, whose order
+//     relative to the counter loads Go does not promise (arm64 may satisfy
+//     them after the second counter load). That gap is closed by the
+//     checksum, not by ordering: an entry's bytes are never changed while
+//     it is in the log, and space is reused only after the tail has passed
+//     it, so a reader that raced with a reuse copies a mix of old and new
+//     bytes, and that mix fails the checksum (xxhash64, a 2^-64 chance of
+//     passing). A copy that passes is a whole entry that was at that slot.
+//     An entry reached through a slot word is wholly written before the
+//     atomic store of that slot word, and the reader's atomic load of it
+//     synchronizes with that store, so its bytes are visible.
 //   - Every offset and length read from the region is checked against the
 //     shard's limits before use (loadHeader, slotOffset), and probes are
 //     bounded by the slot count, so a torn or hostile word leads to a retry
 //     or an error, never to a read out of bounds or an endless loop.
 //
-// A reader never writes to shared memory: a reader killed mid-read leaves
-// nothing behind, and readers in different processes do not contend.
+// A reader makes no store a writer depends on: a reader killed mid-read
+// leaves nothing behind. Its only store to the region is the referenced
+// bit of an lru table (evict.go), one compare-and-swap on a slot word
+// the first time it reads an entry after the cleaner passed it;
+// read-only handles never make it.
 const readRetries = 32
 
-// tryGet is one optimistic read. ok is false when the read raced with a
-// writer (or met garbage) and must be retried; out then still has dst's
-// contents, in a buffer that may have grown. An entry that has expired by
-// the clock is not found; the clock is read only for entries that can
-// expire. expires is the found entry's expiry time. With mark, a hit in an
-// lru table is recorded as a use (evict.go).
-func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark bool) (out []byte, expires uint64, found, ok bool) {
+// readResult is what one optimistic read found.
+type readResult int
+
+const (
+	readDone    readResult = iota // found or not, with the counter unchanged
+	readRaced                     // met a writer or garbage: try again
+	readDamaged                   // the key's entry fails its checksum though the counter held
+)
+
+// tryGet is one optimistic read. On any result but readDone, out still has
+// dst's contents, in a buffer that may have grown. An entry that has
+// expired by the clock is not found; the clock is read only for entries
+// that can expire. expires is the found entry's expiry time. With mark, a
+// hit in an lru table is recorded as a use (evict.go).
+//
+// With dirty, the read ignores the sequence counter: it is for a shard
+// whose writer died mid-write or is stopped, whose counter stays odd. Dirty
+// reads are sound for the reasons above (each slot word is one atomic
+// store, each entry reached through one is whole, the checksum catches a
+// torn copy), except that a probe racing a writer that resumes could walk
+// past a key that was moving; so a dirty read re-loads a slot whose tag
+// matched but whose key did not, and calls any change a race. It trusts a
+// miss only when the shard was not flagged for rebuild before or after.
+func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark, dirty bool) (out []byte, expires uint64, found bool, res readResult) {
 	seq := s.ctlLoad(ctlSeq)
-	if seq&1 != 0 || s.ctlLoad(ctlFlags) != 0 {
-		return dst, 0, false, false
+	if (seq&1 != 0 && !dirty) || s.ctlLoad(ctlFlags) != 0 {
+		return dst, 0, false, readRaced
+	}
+	settled := func() readResult {
+		if dirty && s.ctlLoad(ctlFlags) == 0 || s.ctlLoad(ctlSeq) == seq {
+			return readDone
+		}
+		return readRaced
 	}
 	tag := tagOf(h)
 	i := h & s.mask
@@ -64,43 +95,57 @@ func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark b
 		if v != slotTombstone && uint32(v>>32) == tag {
 			off, valid := s.slotOffset(v)
 			if !valid {
-				return dst, 0, false, false
+				return dst, 0, false, readRaced
 			}
 			e, valid := s.loadHeader(off)
 			if !valid {
-				return dst, 0, false, false
+				return dst, 0, false, readRaced
 			}
 			if e.klen == len(key) && s.equalAt(off+entryHeaderSize, key) {
 				if e.state != entryLive {
-					return dst, 0, false, false
+					return dst, 0, false, readRaced
 				}
 				if e.expires != 0 && isExpired(&e, clock().UnixNano()) {
-					return dst, 0, false, s.ctlLoad(ctlSeq) == seq
+					return dst, 0, false, settled()
 				}
 				n := len(dst)
 				out = s.appendAt(dst, off+entryHeaderSize+int64(e.klen), e.vlen)
-				if entryChecksum(h, e.klen, e.vlen, e.version, e.expires, xxhash.Sum64(out[n:])) != e.checksum ||
-					s.ctlLoad(ctlSeq) != seq {
-					return out[:n], 0, false, false
+				if entryChecksum(h, e.klen, e.vlen, e.version, e.expires, xxhash.Sum64(out[n:])) != e.checksum {
+					if settled() == readDone {
+						return out[:n], 0, false, readDamaged
+					}
+					return out[:n], 0, false, readRaced
+				}
+				if settled() != readDone {
+					return out[:n], 0, false, readRaced
 				}
 				if mark && s.evict {
 					s.markReferenced(i, v)
 				}
-				return out, e.expires, true, true
+				return out, e.expires, true, readDone
+			}
+			if dirty && s.slot(i) != v {
+				return dst, 0, false, readRaced
 			}
 		}
 		i = (i + 1) & s.mask
 	}
-	return dst, 0, false, s.ctlLoad(ctlSeq) == seq
+	return dst, 0, false, settled()
 }
 
-// get reads key from shard s: optimistically, then under the lock. It
+// errDamaged is the error for a key whose entry fails its checksum.
+func errDamaged(key []byte) error {
+	return fmt.Errorf("%w: the entry of key %q fails its checksum; 'shmkv check --repair' drops it", ErrCorrupt, string(key))
+}
+
+// get reads key from shard s: optimistically, then under the lock (a
+// read-only handle, which may not lock, falls back to getReadOnly). It
 // also returns the entry's expiry time.
 func (t *Table) get(s *shard, c *readCounters, dst, key []byte, h uint64) ([]byte, uint64, bool, error) {
 	mark := !t.readOnly
 	for attempt := range readRetries {
-		out, expires, found, ok := s.tryGet(dst, key, h, t.now, mark)
-		if ok {
+		out, expires, found, res := s.tryGet(dst, key, h, t.now, mark, false)
+		if res == readDone {
 			return out, expires, found, c.count(found)
 		}
 		dst = out
@@ -110,20 +155,26 @@ func (t *Table) get(s *shard, c *readCounters, dst, key []byte, h uint64) ([]byt
 		}
 	}
 	if t.readOnly {
-		return t.getWaiting(s, c, dst, key, h)
+		return t.getReadOnly(s, c, dst, key, h)
 	}
 	if err := t.lockShard(s); err != nil {
 		return dst, 0, false, err
 	}
 	defer t.unlock(s)
-	out, expires, found, ok := s.tryGet(dst, key, h, t.now, mark)
-	if !ok {
+	// Under the lock nothing changes: a checksum that fails now is damage,
+	// which costs this key and not the shard's other keys.
+	out, expires, found, res := s.tryGet(dst, key, h, t.now, mark, false)
+	if res == readRaced {
 		if err := t.repair(s); err != nil {
 			return dst, 0, false, err
 		}
-		if out, expires, found, ok = s.tryGet(out, key, h, t.now, mark); !ok {
-			return dst, 0, false, ErrCorrupt
-		}
+		out, expires, found, res = s.tryGet(out, key, h, t.now, mark, false)
+	}
+	switch res {
+	case readDamaged:
+		return dst, 0, false, errDamaged(key)
+	case readRaced:
+		return dst, 0, false, ErrCorrupt
 	}
 	return out, expires, found, c.count(found)
 }
@@ -139,20 +190,59 @@ func (c *readCounters) count(found bool) error {
 	return nil
 }
 
-// getWaiting is the fallback of a read-only handle, which may not write the
-// lock word: it keeps retrying, sleeping between tries, until LockTimeout.
-// A writer that died holding the lock is recovered by the next read-write
-// user of the shard.
-func (t *Table) getWaiting(s *shard, c *readCounters, dst, key []byte, h uint64) ([]byte, uint64, bool, error) {
-	deadline := time.Now().Add(t.lockTimeout)
-	for time.Now().Before(deadline) {
-		out, expires, found, ok := s.tryGet(dst, key, h, t.now, false)
-		if ok {
+// livenessBound is how long a read-only reader waits for a writer it
+// cannot prove dead before it reads around it; recovery of a dead writer's
+// lock by read-write handles takes about lockSlice.
+const livenessBound = time.Second
+
+// getReadOnly is the fallback of a read-only handle, which may not take
+// the lock. While the shard's writer is at work it retries; once the
+// writer is provably dead, or after livenessBound if this handle cannot
+// tell, it reads around it with dirty reads. It answers within
+// livenessBound: the value, a miss, or a specific error:
+//   - ErrCorrupt for a key whose entry fails its checksum (damage), or a
+//     shard flagged for rebuild with no writer to finish it;
+//   - ErrOwnerDead for a shard whose writer died mid-rebuild, which the
+//     next read-write user recovers;
+//   - ErrLockTimeout only while a writer that may be alive (stopped, say)
+//     still holds a shard it is rebuilding.
+func (t *Table) getReadOnly(s *shard, c *readCounters, dst, key []byte, h uint64) ([]byte, uint64, bool, error) {
+	deadline := time.Now().Add(min(livenessBound, t.lockTimeout))
+	damaged := 0
+	for {
+		seq, w := s.ctlLoad(ctlSeq), loadLockWord(s)
+		owner := ownerLive
+		if w != 0 {
+			owner = t.probeOwner(w)
+		}
+		expired := time.Now().After(deadline)
+		out, expires, found, res := s.tryGet(dst, key, h, t.now, false, expired || owner == ownerDead)
+		if res == readRaced && w == 0 && loadLockWord(s) == 0 && s.ctlLoad(ctlSeq) == seq {
+			// Nobody was writing, yet the read failed: read around a
+			// counter left odd, once, before calling the shard damaged.
+			out, expires, found, res = s.tryGet(out, key, h, t.now, false, true)
+			if res == readRaced && loadLockWord(s) == 0 && s.ctlLoad(ctlSeq) == seq {
+				return dst, 0, false, fmt.Errorf("%w: shard unreadable with no writer at work; 'shmkv check' says why", ErrCorrupt)
+			}
+		}
+		switch res {
+		case readDone:
 			return out, expires, found, c.count(found)
+		case readDamaged:
+			// A race can look like damage on arm64; damage stays.
+			if damaged++; damaged >= 3 {
+				return dst, 0, false, errDamaged(key)
+			}
 		}
 		dst = out
 		c.retries.Add(1)
-		time.Sleep(time.Millisecond)
+		switch {
+		case res == readRaced && owner == ownerDead:
+			// Even reading around it failed: it died mid-rebuild.
+			return dst, 0, false, ErrOwnerDead
+		case expired:
+			return dst, 0, false, ErrLockTimeout
+		}
+		time.Sleep(100 * time.Microsecond)
 	}
-	return dst, 0, false, ErrLockTimeout
 }

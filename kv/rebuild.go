@@ -1,17 +1,23 @@
 package kv
 
 // rebuild derives the index from the log, which is the truth (layout.go):
-// it clears every slot, walks the log from tail to head, checks each live
-// entry's checksum and inserts it. When two live entries share a key (a
+// it clears every slot, walks the log from tail to head, and inserts each
+// live entry whose checksum holds. When two live entries share a key (a
 // writer died between appending a new version and retiring the old, or
 // while moving an entry), the higher version wins, and of equal versions
-// the later copy; the loser is marked dead. It recounts the shard's
-// counters from what it found.
+// the later copy; the loser is marked dead. Damage in the log (logwalk.go)
+// is stepped over, not indexed: it costs the entries it touches, never the
+// shard, and stays in the log for Check to report and Repair to drop. It
+// recounts the shard's counters from what it found.
 //
 // It runs under the lock with the sequence counter odd. It is idempotent:
-// it reads only the log, so a rebuild interrupted by a crash is simply run
-// again by the next lock holder, with the same result. flagRebuild stays set
-// until it completes, so readers and writers know not to trust the index.
+// it reads only the log, and its only writes to the log mark losing
+// duplicates dead, which a second run would do again, so a rebuild
+// interrupted by a crash is simply run again by the next lock holder, with
+// the same result. flagRebuild stays set until it completes, so readers
+// and writers know not to trust the index. It fails, leaving the flag set,
+// only when the log's bounds or its live entries cannot be what a table
+// holds.
 func (s *shard) rebuild() error {
 	s.ctlStore(ctlFlags, flagRebuild)
 	s.carryMarks()
@@ -19,32 +25,20 @@ func (s *shard) rebuild() error {
 		s.setSlot(i, slotEmpty)
 	}
 	head, tail := s.ctlLoad(ctlHead), s.ctlLoad(ctlTail)
-	size := uint64(s.size)
-	if head < tail || head-tail > size {
+	if head < tail || head-tail > uint64(s.size) {
 		return ErrCorrupt
 	}
 	var live, liveBytes, maxVersion, expiring uint64
 	for p := tail; p != head; {
-		off := int64(p % size)
-		e, ok := s.loadHeader(off)
-		esz := uint64(e.size())
-		if !ok || esz > head-p {
-			return ErrCorrupt
-		}
-		p += esz
-		switch e.state {
-		case entryDead:
+		it := s.itemAt(p, head, true)
+		p += it.size
+		if it.kind != itemEntry || it.hdr.state == entryDead {
 			continue
-		case entryLive, entryLive | entryMarked:
-		default:
-			return ErrCorrupt
 		}
-		if s.checksumAt(off, &e) != e.checksum {
-			return ErrCorrupt
-		}
+		e := &it.hdr
 		maxVersion = max(maxVersion, e.version)
-		h := s.hashAt(off, e.klen)
-		added, grown, err := s.insertRebuilt(h, off, &e)
+		h := s.hashAt(it.off, e.klen)
+		added, grown, err := s.insertRebuilt(h, it.off, e)
 		if err != nil {
 			return err
 		}
@@ -53,7 +47,7 @@ func (s *shard) rebuild() error {
 		}
 		liveBytes += grown
 	}
-	if live > uint64(s.keyCap) || liveBytes > size {
+	if live > uint64(s.keyCap) || liveBytes > uint64(s.size) {
 		return ErrCorrupt
 	}
 	for i := range s.mask + 1 {
@@ -132,33 +126,4 @@ func (s *shard) insertRebuilt(h uint64, off int64, e *entryHeader) (added bool, 
 		i = (i + 1) & s.mask
 	}
 	return false, 0, ErrCorrupt
-}
-
-// hashAt hashes the key of the entry at off, in place.
-func (s *shard) hashAt(off int64, klen int) uint64 {
-	a, b := s.pieces(off+entryHeaderSize, klen)
-	return hashPieces(s.seed, a, b)
-}
-
-// checksumAt computes the checksum of the entry at off, in place; compare
-// entryChecksum.
-func (s *shard) checksumAt(off int64, e *entryHeader) uint64 {
-	a, b := s.pieces(off+entryHeaderSize+int64(e.klen), e.vlen)
-	return entryChecksum(s.hashAt(off, e.klen), e.klen, e.vlen, e.version, e.expires, sumPieces(a, b))
-}
-
-// keysEqualAt compares the keys, of klen bytes, of the entries at a and b.
-func (s *shard) keysEqualAt(a, b int64, klen int) bool {
-	a, b = a+entryHeaderSize, b+entryHeaderSize
-	for i := 0; i < klen; i += 8 {
-		wa, wb := s.word(s.wrap(a+int64(i))), s.word(s.wrap(b+int64(i)))
-		if rest := klen - i; rest < 8 {
-			m := uint64(1)<<(8*rest) - 1
-			wa, wb = wa&m, wb&m
-		}
-		if wa != wb {
-			return false
-		}
-	}
-	return true
 }

@@ -29,6 +29,7 @@ type Stats struct {
 
 	Evictions   uint64 // entries evicted to make room (EvictLRU tables)
 	Expirations uint64 // expired entries whose space was taken back
+	Damaged     uint64 // damaged entries or stretches of log dropped by cleaning or Repair
 
 	Gets        uint64 // reads
 	Hits        uint64 // reads that found their key
@@ -79,6 +80,7 @@ func (t *Table) Stats(st *Stats) (err error) {
 		st.Rebuilds += s.ctlLoad(ctlRebuilds)
 		st.Evictions += s.ctlLoad(ctlEvictions)
 		st.Expirations += s.ctlLoad(ctlExpirations)
+		st.Damaged += s.ctlLoad(ctlDamaged)
 		st.Hits += s.ctlLoad(ctlHits)
 		st.Misses += s.ctlLoad(ctlMisses)
 		st.ReadRetries += s.ctlLoad(ctlReadRetries)

@@ -147,7 +147,10 @@ func (s *shard) writeEntry(off int64, h uint64, key, value []byte, version, expi
 // one too; in an EvictLRU table an entry nobody read since cleaning last
 // passed it is evicted while the limits are exceeded; any other live entry
 // is copied to the head, with its referenced mark cleared, and its slot
-// moved.
+// moved. A damaged stretch at the tail, or an entry there that fails its
+// checksum and that no slot points at, is dropped and counted
+// (ctlDamaged); since a slot may point into what was dropped, makeRoom then
+// returns errCorruptIndex and the caller rebuilds the index and retries.
 //
 // It terminates: every step drops an entry or moves one, and it stops after
 // passing over the log twice, by which time every dead and expired entry is
@@ -178,20 +181,29 @@ func (s *shard) makeRoom(need int64, l *lookup, now int64) (dropped bool, err er
 			}
 			return dropped, errCorruptIndex
 		}
-		toff := int64(tail % size)
-		e, ok := s.loadHeader(toff)
-		esz := uint64(e.size())
-		if !ok || esz > head-tail {
-			return dropped, errCorruptIndex
-		}
+		it := s.itemAt(tail, head, false)
+		toff, esz, e := it.off, it.size, it.hdr
 		budget -= min(budget, esz)
-		if e.state != entryDead {
+		switch {
+		case it.kind == itemDamage:
+			// Nothing readable to keep: drop the stretch. A slot may still
+			// point into it, so have the caller rebuild the index.
+			s.ctlAdd(ctlDamaged, 1)
+			s.ctlStore(ctlTail, tail+esz)
+			return dropped, errCorruptIndex
+		case it.kind == itemEntry && e.state != entryDead:
 			if e.state != entryLive {
 				return dropped, errCorruptIndex
 			}
 			h := s.hashAt(toff, e.klen)
 			i, v, err := s.slotOf(h, toff)
 			if err != nil {
+				if s.checksumAt(toff, &e) != e.checksum {
+					// Damage the index never held (rebuild steps over it).
+					s.ctlAdd(ctlDamaged, 1)
+					s.ctlStore(ctlTail, tail+esz)
+					return dropped, errCorruptIndex
+				}
 				return dropped, err
 			}
 			unused := v&slotReferenced == 0 || budget <= firstPass

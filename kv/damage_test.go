@@ -1,0 +1,172 @@
+package kv
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// entryOf returns the shard of key and its entry's offset in the data area.
+func entryOf(t *testing.T, tb *Table, key string) (*shard, lookup) {
+	t.Helper()
+	h := hashKey(tb.g.seed, []byte(key))
+	s, _ := tb.shardFor(h)
+	l, err := s.find([]byte(key), h, 0)
+	if err != nil || !l.found {
+		t.Fatalf("find(%q) = %+v, %v", key, l, err)
+	}
+	return s, l
+}
+
+// damageOptions: one shard, so that every damaged key shares it with all
+// the others.
+var damageOptions = &Options{Keys: 400, Memory: 64 << 10, MaxKeySize: 32, MaxValueSize: 256}
+
+func fillDamageTable(t *testing.T, tb *Table) map[string]string {
+	want := map[string]string{}
+	for i := range 200 {
+		k, v := fmt.Sprint("key-", i), fmt.Sprint("value number ", i)
+		mustSet(t, tb, k, v)
+		want[k] = v
+	}
+	if len(tb.shards) != 1 {
+		t.Fatalf("%d shards; the test wants one", len(tb.shards))
+	}
+	return want
+}
+
+// TestOneBadByte: one flipped value byte and one zeroed slot word. Before,
+// the flipped byte made every key of the shard return ErrCorrupt for good,
+// and there was no way back but recreating the table. Now only the damaged
+// key reports ErrCorrupt (for Get, Add and CompareAndSwap alike, on
+// read-write and read-only handles), every other key still reads, Check
+// names the damage, and Repair drops the damaged entry, restores the key
+// whose slot was zeroed, and leaves Check clean.
+func TestOneBadByte(t *testing.T) {
+	name := uniqueName(t)
+	tb := openTable(t, name, damageOptions)
+	want := fillDamageTable(t, tb)
+	mustSet(t, tb, "n", "41")
+	want["n"] = "41"
+
+	s, l := entryOf(t, tb, "key-7")
+	tb.r.b[s.data+l.off+entryHeaderSize+int64(l.hdr.klen)+3] ^= 0x20
+	sn, ln := entryOf(t, tb, "n")
+	tb.r.b[sn.data+ln.off+entryHeaderSize+int64(ln.hdr.klen)] = '7' // "71": still a number
+	s, l = entryOf(t, tb, "key-42")
+	binary.LittleEndian.PutUint64(tb.r.b[s.slots*8+int64(l.slot)*8:], 0)
+	damaged := map[string]bool{"key-7": true, "n": true}
+
+	ro := openTable(t, name, &Options{ReadOnly: true})
+	for _, h := range []*Table{tb, ro} {
+		for k, v := range want {
+			start := time.Now()
+			got, ok, err := h.Get(nil, []byte(k))
+			switch {
+			case damaged[k]:
+				if !errors.Is(err, ErrCorrupt) {
+					t.Errorf("readOnly=%v: Get(%q) of a damaged entry = %q, %v, %v; want ErrCorrupt", h.readOnly, k, got, ok, err)
+				}
+			case k == "key-42":
+				// A zeroed slot word hides its key until Repair: Check
+				// reports it, reads cannot tell it from absence.
+			case err != nil || !ok || string(got) != v:
+				t.Errorf("readOnly=%v: Get(%q) = %q, %v, %v; want %q", h.readOnly, k, got, ok, err, v)
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("readOnly=%v: Get(%q) took %v", h.readOnly, k, d)
+			}
+		}
+	}
+	if _, err := tb.Add([]byte("n"), 1); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Add on a damaged counter: %v, want ErrCorrupt", err)
+	}
+	if _, err := tb.CompareAndSwap([]byte("key-7"), []byte("value number 7"), []byte("x")); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("CompareAndSwap on a damaged entry: %v, want ErrCorrupt", err)
+	}
+	seen := map[string]string{}
+	err := tb.Range(func(k, v []byte) bool { seen[string(k)] = string(v); return true })
+	if !errors.Is(err, ErrCorrupt) || len(seen) != len(want)-3 {
+		t.Errorf("Range saw %d keys and returned %v; want %d (all but the damaged and the hidden) and ErrCorrupt", len(seen), err, len(want)-3)
+	}
+	rep, err := tb.Check()
+	if err != nil || len(rep.Problems) < 3 {
+		t.Fatalf("Check before Repair: %v, %+v", err, rep)
+	}
+	for _, p := range rep.Problems {
+		t.Logf("before repair: %v", p)
+	}
+
+	rep, err = tb.Repair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) != 2 {
+		t.Errorf("Repair reported %v; want the two damaged entries dropped", rep.Problems)
+	}
+	for _, p := range rep.Problems {
+		t.Logf("repair: %v", p)
+	}
+	mustCheck(t, tb)
+	for k, v := range want {
+		got, ok := mustGet(t, tb, k)
+		if damaged[k] {
+			if ok {
+				t.Errorf("%q survived Repair as %q", k, got)
+			}
+			continue
+		}
+		if !ok || got != v {
+			t.Errorf("after Repair %q = %q, %v; want %q", k, got, ok, v)
+		}
+	}
+	var st Stats
+	tb.Stats(&st)
+	if st.Damaged != 2 || st.Entries != uint64(len(want)-2) {
+		t.Errorf("Stats after Repair: %d damaged, %d entries", st.Damaged, st.Entries)
+	}
+	if n, err := tb.Add([]byte("n"), 1); err != nil || n != 1 {
+		t.Errorf("Add after Repair = %d, %v", n, err)
+	}
+}
+
+// TestDamagedHeaderCostsOneEntry: an entry whose lengths word is garbage
+// cannot even be measured; the walkers step over it to the next whole
+// entry. Its key is lost; no other is, before or after Repair, and writes
+// that clean the log past it keep working.
+func TestDamagedHeaderCostsOneEntry(t *testing.T) {
+	tb := newTable(t, damageOptions)
+	want := fillDamageTable(t, tb)
+	s, l := entryOf(t, tb, "key-3")
+	binary.LittleEndian.PutUint64(tb.r.b[s.data+l.off:], 0xdead_beef_dead_beef)
+	delete(want, "key-3")
+	for k, v := range want {
+		if got, ok, err := tb.Get(nil, []byte(k)); err != nil || !ok || string(got) != v {
+			t.Fatalf("Get(%q) = %q, %v, %v; want %q", k, got, ok, err, v)
+		}
+	}
+	if rep, err := tb.Check(); err != nil || len(rep.Problems) == 0 {
+		t.Fatalf("Check missed the damage: %v, %v", rep, err)
+	}
+	// Overwrite everything many times: cleaning passes the damage.
+	for round := range 20 {
+		for k := range want {
+			v := fmt.Sprint(k, " round ", round)
+			mustSet(t, tb, k, v)
+			want[k] = v
+		}
+	}
+	var st Stats
+	tb.Stats(&st)
+	if st.Damaged == 0 {
+		t.Error("cleaning never met the damaged entry")
+	}
+	mustCheck(t, tb)
+	for k, v := range want {
+		if got, ok := mustGet(t, tb, k); !ok || got != v {
+			t.Fatalf("%q = %q, %v; want %q", k, got, ok, v)
+		}
+	}
+}

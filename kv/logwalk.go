@@ -1,0 +1,108 @@
+package kv
+
+// Walking the log. Rebuild, cleaning, Check and Repair all read a shard's
+// log from tail to head, and all must get past damage: a header that a bad
+// byte made unreadable, or an entry whose checksum no longer holds. Such
+// damage costs the entries it touches and no more. A walker that meets it
+// resynchronises: it looks, 8 bytes at a time, for the next position that
+// holds a whole entry whose checksum holds, and treats everything before
+// that as one damaged stretch.
+//
+// Repair (repair.go) writes a skip record over each damaged stretch, so
+// that the log reads cleanly afterwards: a word whose low 32 bits (the key
+// length of an entry) are 0 and whose high 32 bits are the stretch's length
+// n, a multiple of 8 and at least 8. No entry has a key length of 0, and
+// zeroed memory gives n = 0, which is no skip record either.
+
+// itemKind is what a walker found at a log position.
+type itemKind int
+
+const (
+	itemEntry  itemKind = iota // an entry whose header is readable and, if asked, whose checksum holds
+	itemSkip                   // a skip record written by Repair
+	itemDamage                 // a damaged stretch: an unreadable header, or an entry failing its checksum
+)
+
+// logItem is one step of a walk.
+type logItem struct {
+	kind itemKind
+	off  int64       // data offset of the item
+	hdr  entryHeader // for itemEntry
+	size uint64      // log bytes to the next item
+}
+
+// maxSkip is the longest stretch one skip record covers.
+const maxSkip = 1<<32 - 8
+
+// itemAt reads the item at log position p, which is below head. With
+// verify, an entry whose checksum fails is damage; without, entries are
+// taken on their headers (cheap, for cleaning, which verifies only what it
+// must). It never returns an item reaching past head.
+func (s *shard) itemAt(p, head uint64, verify bool) logItem {
+	off := int64(p % uint64(s.size))
+	if n, ok := s.skipAt(off); ok && n <= head-p {
+		return logItem{kind: itemSkip, off: off, size: n}
+	}
+	if e, ok := s.entryAt(off, head-p, verify); ok {
+		return logItem{kind: itemEntry, off: off, hdr: e, size: uint64(e.size())}
+	}
+	q := p + 8
+	for ; q < head; q += 8 {
+		if _, ok := s.entryAt(int64(q%uint64(s.size)), head-q, true); ok {
+			break
+		}
+	}
+	return logItem{kind: itemDamage, off: off, size: q - p}
+}
+
+// skipAt reports the length of the skip record at off, if there is one.
+func (s *shard) skipAt(off int64) (uint64, bool) {
+	w := s.word(off)
+	n := w >> 32
+	return n, uint32(w) == 0 && n >= 8 && n%8 == 0
+}
+
+// entryAt loads the entry at off and reports whether it is whole: lengths
+// within the table's limits, a known state, no more than room bytes, and,
+// with verify, its checksum holding.
+func (s *shard) entryAt(off int64, room uint64, verify bool) (entryHeader, bool) {
+	e, ok := s.loadHeader(off)
+	if !ok || uint64(e.size()) > room {
+		return e, false
+	}
+	switch e.state {
+	case entryLive, entryDead, entryLive | entryMarked:
+	default:
+		return e, false
+	}
+	return e, !verify || s.checksumAt(off, &e) == e.checksum
+}
+
+// hashAt hashes the key of the entry at off, in place.
+func (s *shard) hashAt(off int64, klen int) uint64 {
+	a, b := s.pieces(off+entryHeaderSize, klen)
+	return hashPieces(s.seed, a, b)
+}
+
+// checksumAt computes the checksum of the entry at off, in place; compare
+// entryChecksum.
+func (s *shard) checksumAt(off int64, e *entryHeader) uint64 {
+	a, b := s.pieces(off+entryHeaderSize+int64(e.klen), e.vlen)
+	return entryChecksum(s.hashAt(off, e.klen), e.klen, e.vlen, e.version, e.expires, sumPieces(a, b))
+}
+
+// keysEqualAt compares the keys, of klen bytes, of the entries at a and b.
+func (s *shard) keysEqualAt(a, b int64, klen int) bool {
+	a, b = a+entryHeaderSize, b+entryHeaderSize
+	for i := 0; i < klen; i += 8 {
+		wa, wb := s.word(s.wrap(a+int64(i))), s.word(s.wrap(b+int64(i)))
+		if rest := klen - i; rest < 8 {
+			m := uint64(1)<<(8*rest) - 1
+			wa, wb = wa&m, wb&m
+		}
+		if wa != wb {
+			return false
+		}
+	}
+	return true
+}
