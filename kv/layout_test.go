@@ -1,8 +1,15 @@
 package kv
 
 import (
+	"bytes"
 	"encoding/binary"
+	"os"
+	"path/filepath"
+	"syscall"
 	"testing"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/shmkv/shmkv/shm"
 )
 
 // TestLayoutPinned pins every size and offset of layout.go's comment: a
@@ -114,5 +121,74 @@ func TestGeometryPlaced(t *testing.T) {
 	}
 	if back != g {
 		t.Errorf("decode(encode(g)) = %+v, want %+v", back, g)
+	}
+}
+
+// TestLayoutInATable reads a real table's bytes at the offsets layout.go
+// documents, written here as numbers, not through the constants the code
+// uses: the comment, the code and the bytes must agree.
+func TestLayoutInATable(t *testing.T) {
+	name := uniqueName(t)
+	tb := openTable(t, name, &Options{Keys: 100, Memory: 64 << 10, MaxKeySize: 100, MaxValueSize: 1000, Eviction: EvictLRU})
+	mustSet(t, tb, "key", "value!")
+	var st Stats
+	tb.Stats(&st)
+	lockInfo, err := os.Stat(filepath.Join(shm.Dir, lockObjectName(name)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b []byte
+	editObject(t, name, func(m []byte) { b = bytes.Clone(m) })
+	le := binary.LittleEndian
+	u32 := func(off int) uint64 { return uint64(le.Uint32(b[off:])) }
+	u64 := func(off int) uint64 { return le.Uint64(b[off:]) }
+	registry, control, slots, data := u64(64), u64(72), u64(80), u64(88)
+	checks := []struct {
+		what      string
+		got, want uint64
+	}{
+		{"magic", u64(0), le.Uint64([]byte("SHMKV\x00\x01\x00"))},
+		{"layout version", u32(8), 2},
+		{"header size", u32(12), 4096},
+		{"shards", u32(32), uint64(st.Shards)},
+		{"slots per shard", u32(36), uint64(st.SlotsPerShard)},
+		{"max key", u32(48), 100},
+		{"max value", u32(52), 1000},
+		{"registry slots", u32(56), 1024},
+		{"eviction", u32(60), 1},
+		{"registry offset", registry, 4096},
+		{"control offset", control, 4096 + 1024*32},
+		{"total size", u64(96), st.TotalBytes},
+		{"lock inode", u64(104), lockInfo.Sys().(*syscall.Stat_t).Ino},
+		{"checksum", u64(120), xxhash.Sum64(b[8:120])},
+		{"registry pid", u64(int(registry) + tb.slot*32 + 8), uint64(os.Getpid())},
+		{"lock word free", u32(int(control)), 0},
+		{"head", u64(int(control) + 64), 40 + 16}, // 9 bytes of key and value, padded to 16
+		{"live entries", u64(int(control) + 88), 1},
+		{"live bytes", u64(int(control) + 96), 56},
+		{"sets", u64(int(control) + 128), 1},
+		{"key length", u32(int(data)), 3},
+		{"value length", u32(int(data) + 4), 6},
+		{"state live", u64(int(data) + 8), 1},
+	}
+	if st.Shards != 1 {
+		t.Fatalf("%d shards; the test reads shard 0 only", st.Shards)
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %d, want %d", c.what, c.got, c.want)
+		}
+	}
+	if got := string(b[data+40 : data+40+9]); got != "keyvalue!" {
+		t.Errorf("entry bytes after its header = %q", got)
+	}
+	found := false
+	for off := slots; off < data; off += 8 {
+		if w := u64(int(off)); w != 0 {
+			found = found || w&(1<<31-1) == 1 // offset 0 of the data area, plus one
+		}
+	}
+	if !found {
+		t.Error("no slot word points at the entry")
 	}
 }

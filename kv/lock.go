@@ -1,7 +1,6 @@
 package kv
 
 import (
-	"runtime"
 	"sync/atomic"
 	"time"
 )
@@ -28,8 +27,8 @@ import (
 // themselves in the control block's waiter word, so that a woken waiter
 // takes the lock in the sleep state only while others still sleep; without
 // that, two busy threads would pay a wake syscall on every unlock. A waiter
-// killed while counted leaves the count high, which costs only spare wakes. Every sleep has a
-// timeout; after one that expires, the waiter checks whether the owner is
+// killed while counted leaves the count high until an unlock finds nobody
+// to wake (unlock). Every sleep has a timeout; after one that expires, the waiter checks whether the owner is
 // alive. A dead owner's word is replaced with the waiter's own by
 // compare-and-swap, so exactly one waiter takes over, and that waiter
 // rebuilds the shard before using it. A live owner is never robbed: past
@@ -66,10 +65,13 @@ func (t *Table) lockSlow(s *shard) (tookOver bool, err error) {
 	// Critical sections are short (no syscalls, no allocation): a holder on
 	// another core is usually done within a few hundred nanoseconds, far
 	// less than a futex sleep and wake cost. Spin on the word, then yield
-	// the processor a few times, then sleep.
+	// the processor a few times, then sleep. The yield is sched_yield, as
+	// the runtime's osyield: the holder may be another process waiting for
+	// this core, which runtime.Gosched, a switch between goroutines, would
+	// not give it.
 	for i := range lockSpins {
 		if i >= lockSpins-lockYields {
-			runtime.Gosched()
+			osYield()
 		}
 		if atomic.LoadUint32(w) == 0 && atomic.CompareAndSwapUint32(w, 0, t.owner|lockLocked) {
 			return false, nil
@@ -98,7 +100,7 @@ func (t *Table) lockSlow(s *shard) (tookOver bool, err error) {
 		}
 		s.ctlAdd(ctlWaiters, 1)
 		timedOut := futexWait(w, v, lockSlice)
-		s.ctlAdd(ctlWaiters, ^uint64(0))
+		s.leaveWaiters()
 		if timedOut && atomic.LoadUint32(w) == v && !t.ownerAlive(v) {
 			if atomic.CompareAndSwapUint32(w, v, t.owner|lockSleep) {
 				return true, nil
@@ -115,8 +117,29 @@ func (t *Table) lockSlow(s *shard) (tookOver bool, err error) {
 func loadLockWord(s *shard) uint32 { return atomic.LoadUint32(s.lockWord) }
 
 // unlock releases shard s's lock, waking one sleeper if any may be waiting.
+//
+// A waiter killed while counted would leave the waiter count high for
+// good, and every later acquirer would take the lock in the sleep state
+// and pay a wake syscall on unlock. So an unlock whose wake found nobody
+// asleep, while the count says someone is, clears the count. A live waiter
+// that this undercounts (one between counting itself and sleeping) costs
+// at most one lockSlice of extra sleep: its futex wait has that timeout,
+// after which it marks the word again.
 func (t *Table) unlock(s *shard) {
 	if atomic.SwapUint32(s.lockWord, 0)&lockStateMask == lockSleep {
-		futexWake(s.lockWord, 1)
+		if futexWake(s.lockWord, 1) == 0 && s.ctlLoad(ctlWaiters) != 0 {
+			s.ctlStore(ctlWaiters, 0)
+		}
+	}
+}
+
+// leaveWaiters takes a waiter off the count, which unlock may have cleared
+// under it: the count never goes below zero.
+func (s *shard) leaveWaiters() {
+	for {
+		n := s.ctlLoad(ctlWaiters)
+		if n == 0 || s.r.cas(s.ctl+ctlWaiters/8, n, n-1) {
+			return
+		}
 	}
 }

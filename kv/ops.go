@@ -231,8 +231,11 @@ func (t *Table) Delete(key []byte) (deleted bool, err error) {
 	return deleted, err
 }
 
-// Len returns the number of keys in the table. Under concurrent writes it is
-// a sum of per-shard counts read at slightly different moments.
+// Len returns the number of live entries in the table: every key a reader
+// can see, plus keys that have expired but whose entries log cleaning has
+// not yet dropped (Get, TTL and Range never return those). Under
+// concurrent writes it is a sum of per-shard counts read at slightly
+// different moments.
 func (t *Table) Len() (n int) {
 	if t.closed.Load() {
 		return 0

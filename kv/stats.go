@@ -11,8 +11,8 @@ import (
 // Every counter is the table's, summed over every process that has used it.
 // Write-side counters are kept in the shards' control blocks under the shard
 // locks. Read-side counters (Gets, Hits, Misses, ReadRetries) are first
-// counted in the reading handle's own memory, because a reader never writes
-// shared memory on its path, and are added to the table's every
+// counted in the reading handle's own memory, so that a read stores
+// nothing to shared memory for them, and are added to the table's every
 // flushInterval, on Stats and on Close; read-only handles, which never write
 // to the region, are not counted.
 type Stats struct {

@@ -38,7 +38,8 @@ type Table struct {
 }
 
 // readCounters are one shard's read statistics for this handle. They live in
-// process memory, not in the region: a reader never writes shared memory.
+// process memory, not in the region, so that a read makes no store to
+// shared memory for them (read.go lists the one store a read can make).
 // Padding keeps each shard's counters on a cache line of their own.
 type readCounters struct {
 	hits, misses, retries atomic.Uint64

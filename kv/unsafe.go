@@ -46,8 +46,9 @@ func (r region) add(i int64, d uint64) uint64 {
 	return atomic.AddUint64(&r.w[i], d)
 }
 
-// cas is a compare-and-swap of word i. Only readers marking an entry
-// referenced use it (evict.go): it is no step of a write.
+// cas is a compare-and-swap of word i. Readers marking an entry referenced
+// (evict.go) and waiters leaving the waiter count (lock.go) use it: it is
+// no step of a write.
 func (r region) cas(i int64, old, new uint64) bool {
 	return atomic.CompareAndSwapUint64(&r.w[i], old, new)
 }
@@ -71,7 +72,15 @@ func futexWait(w *uint32, val uint32, d time.Duration) (timedOut bool) {
 	return errno == unix.ETIMEDOUT
 }
 
-// futexWake wakes at most n waiters on w.
-func futexWake(w *uint32, n int) {
-	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWakeOp, uintptr(n), 0, 0, 0)
+// futexWake wakes at most n waiters on w and returns how many it woke.
+func futexWake(w *uint32, n int) int {
+	woken, _, errno := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWakeOp, uintptr(n), 0, 0, 0)
+	if errno != 0 {
+		return 0
+	}
+	return int(woken)
 }
+
+// osYield gives up the processor to any thread, of any process, that
+// wants it (sched_yield).
+func osYield() { unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }
