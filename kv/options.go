@@ -132,7 +132,7 @@ func (o *Options) withDefaults() Options {
 
 func (o *Options) validate() error {
 	switch {
-	case o.Keys < 1 || o.Keys > maxShards*maxSlots/2:
+	case o.Keys < 1 || int64(o.Keys) > maxShards*maxSlots/2:
 		return fmt.Errorf("%w: Keys %d", ErrInvalidOptions, o.Keys)
 	case o.Memory < 1 || o.Memory > maxTotalSize/2:
 		return fmt.Errorf("%w: Memory %d", ErrInvalidOptions, o.Memory)

@@ -2,11 +2,8 @@ package kv
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Liveness. A lock word names its owner by registry slot and generation.
@@ -32,9 +29,8 @@ func (t *Table) claimSlot() error {
 	start := os.Getpid() % n
 	for k := range n {
 		i := (start + k) % n
-		lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: int64(i), Len: 1}
-		err := unix.FcntlFlock(uintptr(t.lockObj.Fd()), unix.F_OFD_SETLK, &lk)
-		if err == unix.EAGAIN || err == unix.EACCES {
+		busy, err := lockByte(t.lockObj.Fd(), int64(i))
+		if busy {
 			continue
 		}
 		if err != nil {
@@ -87,11 +83,11 @@ func (t *Table) probeOwner(w uint32) liveness {
 	if t.lockObj == nil {
 		return ownerUnknown
 	}
-	lk := unix.Flock_t{Type: unix.F_RDLCK, Whence: io.SeekStart, Start: int64(slot), Len: 1}
-	if err := unix.FcntlFlock(uintptr(t.lockObj.Fd()), unix.F_OFD_GETLK, &lk); err != nil {
+	locked, err := byteWriteLocked(t.lockObj.Fd(), int64(slot))
+	switch {
+	case err != nil:
 		return ownerUnknown
-	}
-	if lk.Type == unix.F_UNLCK {
+	case !locked:
 		return ownerDead
 	}
 	return ownerLive

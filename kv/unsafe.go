@@ -2,10 +2,7 @@ package kv
 
 import (
 	"sync/atomic"
-	"time"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // This file holds all of the package's unsafe pointer work. Everything else
@@ -57,30 +54,3 @@ func (r region) cas(i int64, old, new uint64) bool {
 func (r region) lockWord(i int64) *uint32 {
 	return (*uint32)(unsafe.Pointer(&r.w[i]))
 }
-
-// futexWait and futexWake are the two futex calls lock.go builds on; its
-// top comment states their contract. The pointers are converted to uintptr
-// inside the syscall expression itself, which keeps them valid for the
-// call (rule 4 of unsafe.Pointer). w points into the mapping, which is not
-// moved, and ts lives on the stack for the duration of the call.
-
-// futexWait reports whether the wait ended by timing out.
-func futexWait(w *uint32, val uint32, d time.Duration) (timedOut bool) {
-	ts := unix.NsecToTimespec(int64(d))
-	_, _, errno := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWaitOp, uintptr(val),
-		uintptr(unsafe.Pointer(&ts)), 0, 0)
-	return errno == unix.ETIMEDOUT
-}
-
-// futexWake wakes at most n waiters on w and returns how many it woke.
-func futexWake(w *uint32, n int) int {
-	woken, _, errno := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWakeOp, uintptr(n), 0, 0, 0)
-	if errno != 0 {
-		return 0
-	}
-	return int(woken)
-}
-
-// osYield gives up the processor to any thread, of any process, that
-// wants it (sched_yield).
-func osYield() { unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }

@@ -7,30 +7,24 @@ import (
 	"github.com/spf13/pflag"
 )
 
-func init() {
-	commands["check"] = &command{
-		usage: "check NAME [--repair]",
-		summary: "Verify the whole table: header, every entry's checksum and bounds, every key\n" +
-			"reachable from its slot, no duplicates, counters equal to the contents.\n" +
-			"Without --repair it changes nothing. With --repair it drops every damaged\n" +
-			"entry (saying which), keeps every entry whose checksum holds, rebuilds the\n" +
-			"indexes, then checks again. Exits 0 when clean (after a repair: when the\n" +
-			"table is whole again), 1 when problems remain, 2 when it could not check.",
-		example: "shmkv check sessions\nshmkv check sessions --repair",
-		nargs:   exactly(1),
-		flags: func(f *pflag.FlagSet) {
-			f.Bool("repair", false, "drop damaged entries and rebuild what depends on them")
-		},
-		run: runCheck,
-	}
+var checkCmd = &command{
+	name:  "check",
+	usage: "check NAME [--repair]",
+	summary: "Verify the whole table: header, every entry's checksum and bounds, every key\n" +
+		"reachable from its slot, no duplicates, counters equal to the contents.\n" +
+		"Without --repair it changes nothing. With --repair it drops every damaged\n" +
+		"entry (saying which), keeps every entry whose checksum holds, rebuilds the\n" +
+		"indexes, then checks again. Exits 0 when clean (after a repair: when the\n" +
+		"table is whole again), 1 when problems remain, 2 when it could not check.",
+	example: "shmkv check sessions\nshmkv check sessions --repair",
+	nargs:   exactly(1),
+	setup: func(f *pflag.FlagSet) runFunc {
+		repair := f.Bool("repair", false, "drop damaged entries and rebuild what depends on them")
+		return func(m *Main, args []string) error { return runCheck(m, args[0], *repair) }
+	},
 }
 
-func runCheck(m *Main, flags *pflag.FlagSet, args []string) error {
-	name := args[0]
-	repair, err := flags.GetBool("repair")
-	if err != nil {
-		return usageError("check", "%v", err)
-	}
+func runCheck(m *Main, name string, repair bool) error {
 	t, err := openExisting(name, !repair)
 	if err != nil {
 		return err

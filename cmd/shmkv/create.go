@@ -5,72 +5,55 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strconv"
 
 	"github.com/shmkv/shmkv/kv"
 	"github.com/spf13/pflag"
 )
 
-func init() {
-	commands["create"] = &command{
-		usage: "create NAME [--keys N] [--memory SIZE] [--max-key SIZE] [--max-value SIZE] [--eviction none|lru] [--mode 0600]",
-		summary: "Create a table with the geometry given; flags left out take kv's defaults.\n" +
-			"Fails if NAME exists. Sizes take units: 4096, 64MiB, 1G (K, M, G are 1024-based).\n" +
-			"--eviction lru makes a cache: when full it evicts keys not read recently,\n" +
-			"expired ones first; none (the default) refuses new keys instead.",
-		example: "shmkv create sessions --keys 1000000 --memory 1GiB --max-value 64KiB",
-		nargs:   exactly(1),
-		flags: func(f *pflag.FlagSet) {
-			f.Int("keys", 0, "how many keys it must hold (default 100000)")
-			f.String("memory", "", "how many bytes of keys and values it must hold (default 32MiB)")
-			f.String("max-key", "", "largest key (default 1KiB)")
-			f.String("max-value", "", "largest value (default 1MiB)")
-			f.String("eviction", "none", "what a full table does: none or lru")
-			f.String("mode", "0600", "permission bits, in octal")
-		},
-		run: runCreate,
-	}
+var createCmd = &command{
+	name:  "create",
+	usage: "create NAME [--keys N] [--memory SIZE] [--max-key SIZE] [--max-value SIZE] [--eviction none|lru] [--mode 0600]",
+	summary: "Create a table with the geometry given; flags left out take kv's defaults.\n" +
+		"Fails if NAME exists. Sizes take units: 4096, 64MiB, 1G (K, M, G are 1024-based).\n" +
+		"--eviction lru makes a cache: when full it evicts keys not read recently,\n" +
+		"expired ones first; none (the default) refuses new keys instead.",
+	example: "shmkv create sessions --keys 1000000 --memory 1GiB --max-value 64KiB",
+	nargs:   exactly(1),
+	setup: func(f *pflag.FlagSet) runFunc {
+		var o createFlags
+		f.IntVar(&o.keys, "keys", 0, "how many keys it must hold (default 100000)")
+		f.Var(&o.memory, "memory", "how many bytes of keys and values it must hold (default 32MiB)")
+		f.Var(&o.maxKey, "max-key", "largest key (default 1KiB)")
+		f.Var(&o.maxValue, "max-value", "largest value (default 1MiB)")
+		o.eviction = policyFlag(kv.NoEviction)
+		f.Var(&o.eviction, "eviction", "what a full table does: none or lru")
+		o.mode = 0o600
+		f.Var(&o.mode, "mode", "permission bits, in octal")
+		return func(m *Main, args []string) error { return runCreate(m, args[0], &o) }
+	},
 }
 
-func runCreate(m *Main, flags *pflag.FlagSet, args []string) error {
-	name := args[0]
-	o := kv.Options{Exclusive: true}
-	o.Keys, _ = flags.GetInt("keys")
-	sizes := []struct {
-		flag string
-		set  func(int64)
-	}{
-		{"memory", func(n int64) { o.Memory = n }},
-		{"max-key", func(n int64) { o.MaxKeySize = int(min(n, kv.MaxKeyLimit+1)) }},
-		{"max-value", func(n int64) { o.MaxValueSize = int(min(n, kv.MaxValueLimit+1)) }},
+// createFlags are create's flags, each parsed by its own type.
+type createFlags struct {
+	keys                     int
+	memory, maxKey, maxValue sizeFlag
+	eviction                 policyFlag
+	mode                     modeFlag
+}
+
+func runCreate(m *Main, name string, f *createFlags) error {
+	if f.keys < 0 {
+		return usageError("create", "--keys %d is negative", f.keys)
 	}
-	for _, s := range sizes {
-		v, _ := flags.GetString(s.flag)
-		if v == "" {
-			continue
-		}
-		n, err := parseSize(v)
-		if err != nil {
-			return usageError("create", "--%s: %v", s.flag, err)
-		}
-		if n == 0 {
-			return usageError("create", "--%s must be at least 1 byte", s.flag)
-		}
-		s.set(n)
+	o := kv.Options{
+		Exclusive:    true,
+		Keys:         f.keys,
+		Memory:       int64(f.memory),
+		MaxKeySize:   int(min(f.maxKey, kv.MaxKeyLimit+1)),
+		MaxValueSize: int(min(f.maxValue, kv.MaxValueLimit+1)),
+		Eviction:     kv.Policy(f.eviction),
+		Mode:         os.FileMode(f.mode),
 	}
-	switch policy, _ := flags.GetString("eviction"); policy {
-	case "none":
-	case "lru":
-		o.Eviction = kv.EvictLRU
-	default:
-		return usageError("create", "--eviction %q: none or lru", policy)
-	}
-	modeText, _ := flags.GetString("mode")
-	mode, err := strconv.ParseUint(modeText, 8, 32)
-	if err != nil || mode&^0o777 != 0 || mode == 0 {
-		return usageError("create", "--mode %q is not permission bits in octal, such as 0600", modeText)
-	}
-	o.Mode = os.FileMode(mode)
 	t, err := kv.Open(name, &o)
 	switch {
 	case errors.Is(err, fs.ErrExist):

@@ -43,3 +43,21 @@ func TestDefaultMode(t *testing.T) {
 		t.Fatalf("mode %v, %v", fi.Mode(), err)
 	}
 }
+
+// TestCreateModeThenUse: every table the command can create, the same
+// user's command can use without extra flags (a 0660 table was refused as
+// "writable by others").
+func TestCreateModeThenUse(t *testing.T) {
+	for _, mode := range []string{"0600", "0640", "0660", "0664", "0666"} {
+		name := tableName(t)
+		mustRun(t, 0, nil, "create", name, "--mode", mode, "--keys", "100", "--memory", "64KiB")
+		mustRun(t, 0, nil, "set", name, "k", "v")
+		if r := mustRun(t, 0, nil, "get", name, "k"); r.stdout != "v" {
+			t.Fatalf("mode %s: get = %q", mode, r.stdout)
+		}
+		mustRun(t, 0, nil, "incr", name, "n")
+		mustRun(t, 0, nil, "stats", name)
+		mustRun(t, 0, nil, "check", name)
+		mustRun(t, 0, nil, "rm", name)
+	}
+}

@@ -2,21 +2,18 @@ package main
 
 import (
 	"fmt"
-
-	"github.com/spf13/pflag"
 )
 
-func init() {
-	commands["del"] = &command{
-		usage:   "del NAME KEY...",
-		summary: "Delete each KEY and print how many were there. Exits 1 if none was.",
-		example: "shmkv del demo greeting old-key",
-		nargs:   atLeast(2),
-		run:     runDel,
-	}
+var delCmd = &command{
+	name:    "del",
+	usage:   "del NAME KEY...",
+	summary: "Delete each KEY and print how many were there. Exits 1 if none was.",
+	example: "shmkv del demo greeting old-key",
+	nargs:   atLeast(2),
+	run:     runDel,
 }
 
-func runDel(m *Main, _ *pflag.FlagSet, args []string) error {
+func runDel(m *Main, args []string) error {
 	name := args[0]
 	t, err := openExisting(name, false)
 	if err != nil {

@@ -4,22 +4,19 @@ import (
 	"fmt"
 	"io"
 	"os"
-
-	"github.com/spf13/pflag"
 )
 
-func init() {
-	commands["dump"] = &command{
-		usage: "dump NAME [FILE]",
-		summary: "Write every entry of the table to FILE, or to standard output, in shmkv's\n" +
-			"binary-safe dump format (see dumpfile.go). 'shmkv load' reads it back.",
-		example: "shmkv dump sessions sessions.dump",
-		nargs:   between(1, 2),
-		run:     runDump,
-	}
+var dumpCmd = &command{
+	name:  "dump",
+	usage: "dump NAME [FILE]",
+	summary: "Write every entry of the table to FILE, or to standard output, in shmkv's\n" +
+		"binary-safe dump format (see dumpfile.go). 'shmkv load' reads it back.",
+	example: "shmkv dump sessions sessions.dump",
+	nargs:   between(1, 2),
+	run:     runDump,
 }
 
-func runDump(m *Main, _ *pflag.FlagSet, args []string) error {
+func runDump(m *Main, args []string) error {
 	name := args[0]
 	t, err := openExisting(name, true)
 	if err != nil {

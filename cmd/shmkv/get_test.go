@@ -1,12 +1,18 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/shmkv/shmkv/kv"
 	"github.com/shmkv/shmkv/shm"
+	"golang.org/x/sys/unix"
 )
 
 func TestGet(t *testing.T) {
@@ -45,4 +51,81 @@ func TestGetNotATable(t *testing.T) {
 	// rm leaves it alone without --force.
 	mustRun(t, 2, nil, "rm", name)
 	mustRun(t, 0, nil, "rm", "--force", name)
+}
+
+// TestGetNewlineOnTerminal: on a terminal, get ends a value that has no
+// newline with one, so the prompt does not run into it; into a pipe it
+// writes the value byte for byte.
+func TestGetNewlineOnTerminal(t *testing.T) {
+	name := tableName(t)
+	mustRun(t, 0, nil, "set", name, "plain", "v")
+	mustRun(t, 0, nil, "set", name, "ended", "v\n")
+	if r := mustRun(t, 0, nil, "get", name, "plain"); r.stdout != "v" {
+		t.Errorf("into a pipe: %q", r.stdout)
+	}
+	for key, want := range map[string]string{"plain": "v\r\n", "ended": "v\r\n"} {
+		ptm, pts := openPTY(t)
+		m := &Main{Stdin: strings.NewReader(""), Stdout: pts, Stderr: pts}
+		if err := m.Run([]string{"get", name, key}); err != nil {
+			t.Fatal(err)
+		}
+		pts.Close()
+		got, _ := io.ReadAll(ptm)
+		if string(got) != want {
+			t.Errorf("get %s on a terminal wrote %q, want %q", key, got, want)
+		}
+	}
+}
+
+// openPTY opens a pseudo-terminal pair: the controlling side, which reads
+// what is written to the terminal side.
+func openPTY(t *testing.T) (ptm, pts *os.File) {
+	t.Helper()
+	ptm, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	t.Cleanup(func() { ptm.Close() })
+	if err := unix.IoctlSetPointerInt(int(ptm.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(ptm.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pts.Close() })
+	return ptm, pts
+}
+
+// TestGetWithEveryRegistrySlotTaken: when every registry slot is held, so
+// that no read-write handle can be had, get and ttl read through a
+// read-only one.
+func TestGetWithEveryRegistrySlotTaken(t *testing.T) {
+	name := tableName(t)
+	mustRun(t, 0, nil, "create", name, "--keys", "100", "--memory", "64KiB", "--max-value", "1KiB")
+	mustRun(t, 0, nil, "set", name, "k", "v")
+	var handles []*kv.Table
+	t.Cleanup(func() {
+		for _, h := range handles {
+			h.Close()
+		}
+	})
+	for {
+		h, err := kv.Open(name, &kv.Options{NoCreate: true})
+		if errors.Is(err, kv.ErrTooManyProcesses) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after %d handles: %v", len(handles), err)
+		}
+		handles = append(handles, h)
+	}
+	if r := mustRun(t, 0, nil, "get", name, "k"); r.stdout != "v" {
+		t.Fatalf("get = %q", r.stdout)
+	}
+	mustRun(t, 0, nil, "ttl", name, "k")
 }

@@ -6,22 +6,20 @@ import (
 	"strconv"
 
 	"github.com/shmkv/shmkv/kv"
-	"github.com/spf13/pflag"
 )
 
-func init() {
-	commands["incr"] = &command{
-		usage: "incr NAME KEY [DELTA]",
-		summary: "Add DELTA (default 1, may be negative) to the decimal integer stored under\n" +
-			"KEY, atomically, and print the new value. A missing key starts at 0; a\n" +
-			"missing table is created with the default geometry.",
-		example: "shmkv incr demo visits\nshmkv incr demo stock -- -3",
-		nargs:   between(2, 3),
-		run:     runIncr,
-	}
+var incrCmd = &command{
+	name:  "incr",
+	usage: "incr NAME KEY [DELTA]",
+	summary: "Add DELTA (default 1, may be negative) to the decimal integer stored under\n" +
+		"KEY, atomically, and print the new value. A missing key starts at 0; a\n" +
+		"missing table is created with the default geometry.",
+	example: "shmkv incr demo visits\nshmkv incr demo stock -- -3",
+	nargs:   between(2, 3),
+	run:     runIncr,
 }
 
-func runIncr(m *Main, _ *pflag.FlagSet, args []string) error {
+func runIncr(m *Main, args []string) error {
 	name, key := args[0], args[1]
 	delta := int64(1)
 	if len(args) == 3 {

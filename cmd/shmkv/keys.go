@@ -9,25 +9,21 @@ import (
 	"github.com/spf13/pflag"
 )
 
-func init() {
-	commands["keys"] = &command{
-		usage: "keys NAME [--prefix P] [--json]",
-		summary: "Print the table's keys, sorted, one a line; with --json, a JSON array of\n" +
-			"strings. Keys are printed as stored; use 'shmkv dump' for a binary-safe copy.",
-		example: "shmkv keys demo --prefix user:",
-		nargs:   exactly(1),
-		flags: func(fs *pflag.FlagSet) {
-			fs.String("prefix", "", "only keys that start with `P`")
-			fs.Bool("json", false, "print a JSON array")
-		},
-		run: runKeys,
-	}
+var keysCmd = &command{
+	name:  "keys",
+	usage: "keys NAME [--prefix P] [--json]",
+	summary: "Print the table's keys, sorted, one a line; with --json, a JSON array of\n" +
+		"strings. Keys are printed as stored; use 'shmkv dump' for a binary-safe copy.",
+	example: "shmkv keys demo --prefix user:",
+	nargs:   exactly(1),
+	setup: func(f *pflag.FlagSet) runFunc {
+		prefix := f.String("prefix", "", "only keys that start with `P`")
+		asJSON := f.Bool("json", false, "print a JSON array")
+		return func(m *Main, args []string) error { return runKeys(m, args[0], *prefix, *asJSON) }
+	},
 }
 
-func runKeys(m *Main, fs *pflag.FlagSet, args []string) error {
-	name := args[0]
-	prefix, _ := fs.GetString("prefix")
-	asJSON, _ := fs.GetBool("json")
+func runKeys(m *Main, name, prefix string, asJSON bool) error {
 	t, err := openExisting(name, true)
 	if err != nil {
 		return err

@@ -2,31 +2,26 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"time"
-
-	"github.com/spf13/pflag"
-	"golang.org/x/sys/unix"
 )
 
-func init() {
-	commands["load"] = &command{
-		usage: "load NAME [FILE]",
-		summary: "Store every entry of a dump made by 'shmkv dump', read from FILE or standard\n" +
-			"input, creating the table with the default geometry if it does not exist.\n" +
-			"The whole dump is read and checked first: a truncated or damaged file\n" +
-			"changes nothing. On a terminal, large loads show their progress.",
-		example: "shmkv load sessions sessions.dump",
-		nargs:   between(1, 2),
-		run:     runLoad,
-	}
+var loadCmd = &command{
+	name:  "load",
+	usage: "load NAME [FILE]",
+	summary: "Store every entry of a dump made by 'shmkv dump', read from FILE or standard\n" +
+		"input, creating the table with the default geometry if it does not exist.\n" +
+		"The whole dump is read and checked first: a truncated or damaged file\n" +
+		"changes nothing. On a terminal, large loads show their progress.",
+	example: "shmkv load sessions sessions.dump",
+	nargs:   between(1, 2),
+	run:     runLoad,
 }
 
 // progressEvery is how many entries pass between progress updates.
 const progressEvery = 10000
 
-func runLoad(m *Main, _ *pflag.FlagSet, args []string) error {
+func runLoad(m *Main, args []string) error {
 	name := args[0]
 	in := m.Stdin
 	if len(args) == 2 && args[1] != "-" {
@@ -60,14 +55,4 @@ func runLoad(m *Main, _ *pflag.FlagSet, args []string) error {
 		fmt.Fprintf(m.Stderr, "\rloaded %d of %d entries in %v\n", len(recs), len(recs), time.Since(start).Round(time.Millisecond))
 	}
 	return nil
-}
-
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }

@@ -9,17 +9,16 @@ import (
 	"github.com/spf13/pflag"
 )
 
-func init() {
-	commands["ls"] = &command{
-		usage:   "ls [--json]",
-		summary: "List the shmkv tables in /dev/shm, with their size and entry count.",
-		example: "shmkv ls",
-		nargs:   exactly(0),
-		flags: func(f *pflag.FlagSet) {
-			f.Bool("json", false, "print a JSON array of objects")
-		},
-		run: runLs,
-	}
+var lsCmd = &command{
+	name:    "ls",
+	usage:   "ls [--json]",
+	summary: "List the shmkv tables in /dev/shm, with their size and entry count.",
+	example: "shmkv ls",
+	nargs:   exactly(0),
+	setup: func(f *pflag.FlagSet) runFunc {
+		asJSON := f.Bool("json", false, "print a JSON array of objects")
+		return func(m *Main, _ []string) error { return runLs(m, *asJSON) }
+	},
 }
 
 // lsJSON is the stable shape of one table in 'shmkv ls --json'.
@@ -30,8 +29,7 @@ type lsJSON struct {
 	Error      string `json:"error,omitempty"`
 }
 
-func runLs(m *Main, flags *pflag.FlagSet, _ []string) error {
-	asJSON, _ := flags.GetBool("json")
+func runLs(m *Main, asJSON bool) error {
 	names, err := kv.List()
 	if err != nil {
 		return fmt.Errorf("ls: %v", err)

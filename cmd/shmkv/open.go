@@ -22,6 +22,21 @@ func openExisting(name string, readOnly bool) (*kv.Table, error) {
 	return t, describe(name, err)
 }
 
+// openForRead opens an existing table read-write, so that a shard whose
+// writer died can be recovered, or read-only where the caller may only
+// read it or every registry slot is taken. A missing table is a miss: exit
+// status 1.
+func openForRead(name string) (*kv.Table, error) {
+	t, err := kv.Open(name, &kv.Options{NoCreate: true})
+	if errors.Is(err, fs.ErrPermission) || errors.Is(err, kv.ErrTooManyProcesses) {
+		t, err = kv.Open(name, &kv.Options{NoCreate: true, ReadOnly: true})
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, notFound("table " + name + " does not exist")
+	}
+	return t, describe(name, err)
+}
+
 // describe turns an open error into one line that says what to do.
 func describe(name string, err error) error {
 	switch {
@@ -34,7 +49,7 @@ func describe(name string, err error) error {
 	case errors.Is(err, kv.ErrCorrupt), errors.Is(err, kv.ErrNotInitialized):
 		return fmt.Errorf("%v; if %s is not needed, remove it with 'shmkv rm %s'", err, name, name)
 	case errors.Is(err, kv.ErrVersion):
-		return fmt.Errorf("%v; use the shmkv release that made %s", err, name)
+		return fmt.Errorf("%v; copy it with the shmkv release that made it ('shmkv dump %s FILE'), remove it, and 'shmkv load %s FILE' with this one", err, name, name)
 	case errors.Is(err, kv.ErrUnsafeObject):
 		return fmt.Errorf("%v; check who made %s", err, name)
 	case errors.Is(err, fs.ErrPermission):

@@ -10,24 +10,21 @@ import (
 	"github.com/spf13/pflag"
 )
 
-func init() {
-	commands["rm"] = &command{
-		usage: "rm NAME [--force]",
-		summary: "Remove the table. Processes that have it open keep using it until they close\n" +
-			"it. An object in /dev/shm that is not a shmkv table is left alone unless\n" +
-			"--force is given.",
-		example: "shmkv rm demo",
-		nargs:   exactly(1),
-		flags: func(f *pflag.FlagSet) {
-			f.Bool("force", false, "remove NAME even if it is not a shmkv table")
-		},
-		run: runRm,
-	}
+var rmCmd = &command{
+	name:  "rm",
+	usage: "rm NAME [--force]",
+	summary: "Remove the table. Processes that have it open keep using it until they close\n" +
+		"it. An object in /dev/shm that is not a shmkv table is left alone unless\n" +
+		"--force is given.",
+	example: "shmkv rm demo",
+	nargs:   exactly(1),
+	setup: func(f *pflag.FlagSet) runFunc {
+		force := f.Bool("force", false, "remove NAME even if it is not a shmkv table")
+		return func(m *Main, args []string) error { return runRm(args[0], *force) }
+	},
 }
 
-func runRm(m *Main, flags *pflag.FlagSet, args []string) error {
-	name := args[0]
-	force, _ := flags.GetBool("force")
+func runRm(name string, force bool) error {
 	isTable, err := kv.IsTable(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return notFound("table " + name + " does not exist")

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -18,18 +17,39 @@ type Main struct {
 	Stderr io.Writer
 }
 
-// command is one subcommand: its usage line, what it does, an example, and
-// the function that runs it.
+// command is one subcommand: its name, usage line, what it does, an
+// example, and how it runs.
 type command struct {
+	name    string
 	usage   string
 	summary string
 	example string
-	run     func(m *Main, fs *pflag.FlagSet, args []string) error
-	flags   func(fs *pflag.FlagSet)
 	nargs   func(n int) bool
+	// run runs a command that has no flags.
+	run runFunc
+	// setup defines a command's flags on fs, each bound to a variable of
+	// its own, and returns the function that runs the command with them.
+	setup func(fs *pflag.FlagSet) runFunc
 }
 
-var commands = map[string]*command{}
+// runFunc runs a command with its arguments (flags parsed and removed).
+type runFunc func(m *Main, args []string) error
+
+// commands is every command, in the order help lists them.
+var commands = []*command{
+	getCmd, setCmd, delCmd, incrCmd, ttlCmd, keysCmd,
+	createCmd, statsCmd, checkCmd, lsCmd, dumpCmd, loadCmd, rmCmd,
+}
+
+// lookup returns the command called name, or nil.
+func lookup(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
 
 // Exit statuses: 0 done; 1 not found (or, for check, problems found);
 // 2 usage errors and every other failure.
@@ -97,22 +117,23 @@ func (m *Main) dispatch(args []string) error {
 	switch name {
 	case "help", "-h", "--help":
 		if len(args) > 1 {
-			if c, ok := commands[args[1]]; ok {
-				m.printCommandHelp(args[1], c, newFlagSet(args[1], c))
+			if c := lookup(args[1]); c != nil {
+				fs, _ := newFlagSet(c)
+				m.printCommandHelp(c, fs)
 				return nil
 			}
 		}
 		m.printUsage()
 		return nil
 	}
-	c, ok := commands[name]
-	if !ok {
+	c := lookup(name)
+	if c == nil {
 		return usageError("", "unknown command %q", name)
 	}
-	fs := newFlagSet(name, c)
+	fs, run := newFlagSet(c)
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			m.printCommandHelp(name, c, fs)
+			m.printCommandHelp(c, fs)
 			return nil
 		}
 		return usageError(name, "%v", err)
@@ -120,20 +141,22 @@ func (m *Main) dispatch(args []string) error {
 	if c.nargs != nil && !c.nargs(fs.NArg()) {
 		return usageError(name, "usage: shmkv %s", c.usage)
 	}
-	return c.run(m, fs, fs.Args())
+	return run(m, fs.Args())
 }
 
-func newFlagSet(name string, c *command) *pflag.FlagSet {
-	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+// newFlagSet makes c's flag set and returns it with the function that runs
+// c once it has parsed the command line.
+func newFlagSet(c *command) (*pflag.FlagSet, runFunc) {
+	fs := pflag.NewFlagSet(c.name, pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.SortFlags = false
-	if c.flags != nil {
-		c.flags(fs)
+	if c.setup != nil {
+		return fs, c.setup(fs)
 	}
-	return fs
+	return fs, c.run
 }
 
-func (m *Main) printCommandHelp(name string, c *command, fs *pflag.FlagSet) {
+func (m *Main) printCommandHelp(c *command, fs *pflag.FlagSet) {
 	fmt.Fprintf(m.Stdout, "usage: shmkv %s\n\n%s\n", c.usage, c.summary)
 	if fs.HasFlags() {
 		fmt.Fprintf(m.Stdout, "\nflags:\n%s", fs.FlagUsages())
@@ -145,13 +168,8 @@ func (m *Main) printUsage() {
 	w := m.Stdout
 	fmt.Fprintln(w, "shmkv reads and writes shared-memory key-value tables.")
 	fmt.Fprintln(w, "\nusage: shmkv COMMAND [ARGS]\n\ncommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %s\n      %s\n", commands[n].usage, firstSentence(commands[n].summary))
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %s\n      %s\n", c.usage, firstSentence(c.summary))
 	}
 	fmt.Fprintln(w, "\nNAME is a table name, with or without a leading '/'.")
 	fmt.Fprintln(w, "Exit status: 0 done, 1 not found, 2 usage error or failure.")

@@ -12,9 +12,9 @@ func TestUsage(t *testing.T) {
 	}
 	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}} {
 		r := mustRun(t, 0, nil, args...)
-		for name := range commands {
-			if !strings.Contains(r.stdout, "  "+name) {
-				t.Errorf("%v does not list %s", args, name)
+		for _, c := range commands {
+			if !strings.Contains(r.stdout, "  "+c.name) {
+				t.Errorf("%v does not list %s", args, c.name)
 			}
 		}
 	}
@@ -25,7 +25,8 @@ func TestUsage(t *testing.T) {
 }
 
 func TestEveryCommandHasHelp(t *testing.T) {
-	for name, c := range commands {
+	for _, c := range commands {
+		name := c.name
 		for _, args := range [][]string{{name, "--help"}, {name, "-h"}, {"help", name}} {
 			r := mustRun(t, 0, nil, args...)
 			if !strings.Contains(r.stdout, "usage: shmkv "+c.usage) || !strings.Contains(r.stdout, "example:\n  shmkv "+name) {

@@ -3,29 +3,28 @@ package main
 import (
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/shmkv/shmkv/kv"
 	"github.com/spf13/pflag"
 )
 
-func init() {
-	commands["set"] = &command{
-		usage: "set NAME KEY [VALUE] [--ttl DURATION]",
-		summary: "Store VALUE under KEY, creating the table with the default geometry if it\n" +
-			"does not exist. With VALUE omitted or \"-\", the value is read from standard\n" +
-			"input, byte for byte. With --ttl, the key expires that long from now.",
-		example: "shmkv set demo greeting hello\nshmkv set demo session abc123 --ttl 30m\nshmkv set demo photo - < photo.jpg",
-		nargs:   between(2, 3),
-		flags: func(f *pflag.FlagSet) {
-			f.Duration("ttl", 0, "time to live, such as 30s or 2h (default: never expires)")
-		},
-		run: runSet,
-	}
+var setCmd = &command{
+	name:  "set",
+	usage: "set NAME KEY [VALUE] [--ttl DURATION]",
+	summary: "Store VALUE under KEY, creating the table with the default geometry if it\n" +
+		"does not exist. With VALUE omitted or \"-\", the value is read from standard\n" +
+		"input, byte for byte. With --ttl, the key expires that long from now.",
+	example: "shmkv set demo greeting hello\nshmkv set demo session abc123 --ttl 30m\nshmkv set demo photo - < photo.jpg",
+	nargs:   between(2, 3),
+	setup: func(f *pflag.FlagSet) runFunc {
+		ttl := f.Duration("ttl", 0, "time to live, such as 30s or 2h (default: never expires)")
+		return func(m *Main, args []string) error { return runSet(m, args, *ttl) }
+	},
 }
 
-func runSet(m *Main, flags *pflag.FlagSet, args []string) error {
+func runSet(m *Main, args []string, ttl time.Duration) error {
 	name, key := args[0], args[1]
-	ttl, _ := flags.GetDuration("ttl")
 	if ttl < 0 {
 		return usageError("set", "--ttl %v is negative", ttl)
 	}

@@ -36,6 +36,31 @@ func parseSize(s string) (int64, error) {
 	return int64(f * float64(mult)), nil
 }
 
+// sizeFlag is a flag holding a byte count of at least 1, written as
+// parseSize reads it; 0 means the flag was not given.
+type sizeFlag int64
+
+func (s *sizeFlag) String() string {
+	if *s == 0 {
+		return ""
+	}
+	return strconv.FormatInt(int64(*s), 10)
+}
+
+func (s *sizeFlag) Set(v string) error {
+	n, err := parseSize(v)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("must be at least 1 byte")
+	}
+	*s = sizeFlag(n)
+	return nil
+}
+
+func (s *sizeFlag) Type() string { return "SIZE" }
+
 // humanBytes writes n with a binary unit.
 func humanBytes(n uint64) string {
 	const units = "KMGTPE"

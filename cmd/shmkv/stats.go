@@ -8,19 +8,18 @@ import (
 	"github.com/spf13/pflag"
 )
 
-func init() {
-	commands["stats"] = &command{
-		usage: "stats NAME [--json]",
-		summary: "Print the table's entries, bytes used and free, hit rate, lock waits and\n" +
-			"geometry. Read counts are those every process has flushed (each does once a\n" +
-			"second and when it closes the table). --json prints a stable JSON object.",
-		example: "shmkv stats demo --json",
-		nargs:   exactly(1),
-		flags: func(fs *pflag.FlagSet) {
-			fs.Bool("json", false, "print a JSON object")
-		},
-		run: runStats,
-	}
+var statsCmd = &command{
+	name:  "stats",
+	usage: "stats NAME [--json]",
+	summary: "Print the table's entries, bytes used and free, hit rate, lock waits and\n" +
+		"geometry. Read counts are those every process has flushed (each does once a\n" +
+		"second and when it closes the table). --json prints a stable JSON object.",
+	example: "shmkv stats demo --json",
+	nargs:   exactly(1),
+	setup: func(f *pflag.FlagSet) runFunc {
+		asJSON := f.Bool("json", false, "print a JSON object")
+		return func(m *Main, args []string) error { return runStats(m, args[0], *asJSON) }
+	},
 }
 
 // statsJSON is the stable shape of 'shmkv stats --json'.
@@ -50,9 +49,7 @@ type statsJSON struct {
 	MaxValueSize  int     `json:"max_value_size"`
 }
 
-func runStats(m *Main, fs *pflag.FlagSet, args []string) error {
-	name := args[0]
-	asJSON, _ := fs.GetBool("json")
+func runStats(m *Main, name string, asJSON bool) error {
 	t, err := openExisting(name, true)
 	if err != nil {
 		return err

@@ -5,21 +5,19 @@ import (
 	"time"
 
 	"github.com/shmkv/shmkv/kv"
-	"github.com/spf13/pflag"
 )
 
-func init() {
-	commands["ttl"] = &command{
-		usage: "ttl NAME KEY",
-		summary: "Print how long KEY has left to live, such as 29m59.5s, or \"never\" if it\n" +
-			"does not expire. A missing key, or a missing table, exits 1.",
-		example: "shmkv ttl demo session",
-		nargs:   exactly(2),
-		run:     runTTL,
-	}
+var ttlCmd = &command{
+	name:  "ttl",
+	usage: "ttl NAME KEY",
+	summary: "Print how long KEY has left to live, such as 29m59.5s, or \"never\" if it\n" +
+		"does not expire. A missing key, or a missing table, exits 1.",
+	example: "shmkv ttl demo session",
+	nargs:   exactly(2),
+	run:     runTTL,
 }
 
-func runTTL(m *Main, _ *pflag.FlagSet, args []string) error {
+func runTTL(m *Main, args []string) error {
 	name, key := args[0], args[1]
 	t, err := openForRead(name)
 	if err != nil {

@@ -1,0 +1,62 @@
+package kv
+
+import (
+	"io"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The system calls kv rests on, all Linux's: futexes for the shard locks,
+// open-file-description locks for liveness, sched_yield for spinning.
+// sys_other.go stands in for them elsewhere, where Open fails first.
+
+// futexWait and futexWake are the two futex calls lock.go builds on; its
+// top comment states their contract. The pointers are converted to uintptr
+// inside the syscall expression itself, which keeps them valid for the
+// call (rule 4 of unsafe.Pointer). w points into the mapping, which is not
+// moved, and ts lives on the stack for the duration of the call.
+
+// futexWait reports whether the wait ended by timing out.
+func futexWait(w *uint32, val uint32, d time.Duration) (timedOut bool) {
+	ts := unix.NsecToTimespec(int64(d))
+	_, _, errno := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWaitOp, uintptr(val),
+		uintptr(unsafe.Pointer(&ts)), 0, 0)
+	return errno == unix.ETIMEDOUT
+}
+
+// futexWake wakes at most n waiters on w and returns how many it woke.
+func futexWake(w *uint32, n int) int {
+	woken, _, errno := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWakeOp, uintptr(n), 0, 0, 0)
+	if errno != 0 {
+		return 0
+	}
+	return int(woken)
+}
+
+// osYield gives up the processor to any thread, of any process, that
+// wants it (sched_yield).
+func osYield() { unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }
+
+// lockByte takes an open-file-description write lock on byte i of fd's
+// file, without waiting; busy reports that another holds a lock there.
+func lockByte(fd int, i int64) (busy bool, err error) {
+	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: i, Len: 1}
+	err = unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &lk)
+	if err == unix.EAGAIN || err == unix.EACCES {
+		return true, nil
+	}
+	return false, err
+}
+
+// byteWriteLocked reports whether any open file description holds a write
+// lock on byte i of fd's file. It asks F_OFD_GETLK about a read lock,
+// which only a write lock conflicts with, so read locks do not count.
+func byteWriteLocked(fd int, i int64) (bool, error) {
+	lk := unix.Flock_t{Type: unix.F_RDLCK, Whence: io.SeekStart, Start: i, Len: 1}
+	if err := unix.FcntlFlock(uintptr(fd), unix.F_OFD_GETLK, &lk); err != nil {
+		return false, err
+	}
+	return lk.Type != unix.F_UNLCK, nil
+}

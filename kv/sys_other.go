@@ -1,0 +1,18 @@
+//go:build !linux
+
+package kv
+
+import (
+	"errors"
+	"time"
+)
+
+// Stand-ins for sys_linux.go, so that kv builds on every system that code
+// importing it is built on. They are never reached: Open fails first, with
+// an error matching errors.ErrUnsupported from shm.
+
+func futexWait(w *uint32, val uint32, d time.Duration) bool { time.Sleep(d); return true }
+func futexWake(w *uint32, n int) int                        { return 0 }
+func osYield()                                              {}
+func lockByte(fd int, i int64) (bool, error)                { return false, errors.ErrUnsupported }
+func byteWriteLocked(fd int, i int64) (bool, error)         { return false, errors.ErrUnsupported }
