@@ -2,20 +2,17 @@ package fuzz
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
-	"sync/atomic"
 	"testing"
 
+	"github.com/shmkv/shmkv/internal/testproc"
 	"github.com/shmkv/shmkv/kv"
 	"github.com/shmkv/shmkv/shm"
 )
 
-var nameSeq atomic.Int64
-
 func uniqueName(t testing.TB) string {
-	name := fmt.Sprintf("shmkv-test-fuzz-%d-%d", os.Getpid(), nameSeq.Add(1))
+	name := testproc.UniqueName("fuzz")
 	t.Cleanup(func() {
 		if err := kv.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("cleanup: %v", err)

@@ -7,12 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/shmkv/shmkv/internal/testproc"
 )
 
 // Kill sweep: a child process runs one write and kills itself just before
@@ -117,21 +116,21 @@ func restore(t *testing.T, name string, img []byte) {
 
 func runCrashChild(t *testing.T, name string, op int, at int64) (stdout string, killed bool) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "SHMKV_CHILD=crash-op",
-		fmt.Sprintf("SHMKV_ARGS=%s %d %d", name, op, at))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
-			return string(out), true
-		}
-		t.Fatalf("child: %v", err)
-	} else if err != nil {
-		t.Fatal(err)
+	return runKillable(t, childEnv("crash-op", name, strconv.Itoa(op), strconv.FormatInt(at, 10)))
+}
+
+// runKillable runs a child that may kill itself at a failpoint, and
+// reports its output and whether it did.
+func runKillable(t *testing.T, env []string) (stdout string, killed bool) {
+	t.Helper()
+	out, err := testproc.Run(t, env...)
+	if testproc.Killed(err) {
+		return out, true
 	}
-	return string(out), false
+	if err != nil {
+		t.Fatalf("child: %v", err)
+	}
+	return out, false
 }
 
 func TestKillSweep(t *testing.T) {
@@ -239,21 +238,7 @@ func TestDeathDuringRecovery(t *testing.T) {
 
 	// The reference: one recovery, uninterrupted.
 	recoverChild := func(at int64) (string, bool) {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "SHMKV_CHILD=recover", fmt.Sprintf("SHMKV_ARGS=%s big %d", name, at))
-		cmd.Stderr = os.Stderr
-		out, err := cmd.Output()
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			ws, _ := ee.Sys().(syscall.WaitStatus)
-			if ws.Signaled() && ws.Signal() == syscall.SIGKILL {
-				return "", true
-			}
-		}
-		if err != nil {
-			t.Fatalf("recovering child: %v", err)
-		}
-		return string(out), false
+		return runKillable(t, childEnv("recover", name, "big", strconv.FormatInt(at, 10)))
 	}
 	out, _ = recoverChild(-1)
 	recSteps, err := strconv.Atoi(strings.TrimSpace(out))

@@ -11,9 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/shmkv/shmkv/internal/testproc"
 	"github.com/shmkv/shmkv/shm"
-	"golang.org/x/sys/unix"
 )
 
 func init() {
@@ -43,8 +44,16 @@ func childReadLockAll(args []string) error {
 		}
 		defer f.Close()
 		for _, cmd := range []int{unix.F_OFD_SETLK, unix.F_SETLK} {
-			if err := unix.FcntlFlock(f.Fd(), cmd, &all); err != nil {
-				return fmt.Errorf("read lock on %s: %w", n, err)
+			if err := unix.FcntlFlock(f.Fd(), cmd, &all); err == nil {
+				continue
+			}
+			// Writers hold some bytes: read-lock every other byte where
+			// liveness locks have lived, one at a time.
+			for _, base := range []int64{0, 1 << 40} {
+				for i := range int64(4096) {
+					one := unix.Flock_t{Type: unix.F_RDLCK, Whence: io.SeekStart, Start: base + i, Len: 1}
+					unix.FcntlFlock(f.Fd(), cmd, &one)
+				}
 			}
 		}
 		if n == lockObjectName(name) {
@@ -66,13 +75,24 @@ func TestReadOnlyUserCannotLockOut(t *testing.T) {
 	tb := openTable(t, name, &Options{Keys: 1000, Memory: 1 << 20, Mode: 0o644})
 	mustSet(t, tb, "k", "before")
 	attacker := testproc.StartAs(t, 65534, "SHMKV_RAW_CHILD=read-lock-all", "SHMKV_ARGS="+name)
-	stdin, err := attacker.Cmd.StdinPipe()
-	if err == nil {
-		defer stdin.Close()
-	}
 	if line, err := attacker.Line(); line != "locked" {
 		t.Fatalf("attacker said %q (%v), want \"locked\" without opening the lock object", line, err)
 	}
+	// The attack holds for the rest of the test: a read lock covers every
+	// byte of the table's object, registry bytes and all.
+	attackHolds := func() {
+		t.Helper()
+		f, err := os.Open(filepath.Join(shm.Dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: 4000, Len: 1}
+		if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_GETLK, &lk); err != nil || lk.Type != unix.F_RDLCK {
+			t.Fatalf("the attacker's read lock is gone (%v, type %d): the test would prove nothing", err, lk.Type)
+		}
+	}
+	attackHolds()
 
 	for i := range 3 {
 		w, err := Open(name, nil)
@@ -104,6 +124,7 @@ func TestReadOnlyUserCannotLockOut(t *testing.T) {
 		t.Fatalf("k = %q", v)
 	}
 	mustCheck(t, tb)
+	attackHolds()
 }
 
 // TestPlantedLockObjectRefused: a lock object owned by someone else under

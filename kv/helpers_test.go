@@ -2,20 +2,17 @@ package kv
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
-	"os"
-	"sync/atomic"
 	"testing"
-)
 
-var nameSeq atomic.Int64
+	"github.com/shmkv/shmkv/internal/testproc"
+)
 
 // uniqueName returns a table name no other test or process uses, and
 // removes the table when the test ends.
 func uniqueName(t testing.TB) string {
 	t.Helper()
-	name := fmt.Sprintf("shmkv-test-kv-%d-%d", os.Getpid(), nameSeq.Add(1))
+	name := testproc.UniqueName("kv")
 	t.Cleanup(func() {
 		if err := Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("cleanup: %v", err)

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shmkv/shmkv/internal/testproc"
 )
 
 // Cross-process tests re-execute the test binary in a child role, chosen by
@@ -58,28 +59,22 @@ func runChild(role string, args []string) error {
 	return fn(tb, args[1:])
 }
 
-// startChild starts the test binary in role with args, its stderr the
-// test's.
-func startChild(t *testing.T, role string, args ...string) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "SHMKV_CHILD="+role, "SHMKV_ARGS="+strings.Join(args, " "))
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	return cmd
+// childEnv is the environment that runs the test binary in role with args.
+func childEnv(role string, args ...string) []string {
+	return []string{"SHMKV_CHILD=" + role, "SHMKV_ARGS=" + strings.Join(args, " ")}
 }
 
-func waitAll(t *testing.T, cmds []*exec.Cmd) {
+// startChild starts the test binary in role with args.
+func startChild(t *testing.T, role string, args ...string) *testproc.Child {
 	t.Helper()
-	for i, c := range cmds {
+	return testproc.Start(t, childEnv(role, args...)...)
+}
+
+// waitAll waits for every child to finish, reading what each printed.
+func waitAll(t *testing.T, children []*testproc.Child) {
+	t.Helper()
+	for i, c := range children {
+		c.Rest()
 		if err := c.Wait(); err != nil {
 			t.Errorf("child %d: %v", i, err)
 		}
@@ -102,7 +97,7 @@ func TestProcessesAddExactly(t *testing.T) {
 	const procs, n, keys = 4, 20000, 3
 	name := uniqueName(t)
 	tb := openTable(t, name, small)
-	var cmds []*exec.Cmd
+	var cmds []*testproc.Child
 	for range procs {
 		cmds = append(cmds, startChild(t, "add", name, strconv.Itoa(n), strconv.Itoa(keys)))
 	}
@@ -173,7 +168,7 @@ func TestProcessesDisjointRanges(t *testing.T) {
 	const procs, per = 4, 2000
 	name := uniqueName(t)
 	tb := openTable(t, name, &Options{Keys: procs*per + 10, Memory: (procs*per + 10) * 40})
-	var cmds []*exec.Cmd
+	var cmds []*testproc.Child
 	for id := range procs {
 		cmds = append(cmds, startChild(t, "write-range", name, strconv.Itoa(id), strconv.Itoa(procs), strconv.Itoa(per)))
 	}
@@ -242,7 +237,7 @@ func TestSeqlockSoak(t *testing.T) {
 	name := uniqueName(t)
 	tb := openTable(t, name, &Options{Keys: 100, Memory: 200 << 10, MaxValueSize: 2048})
 	mustSet(t, tb, "flip", string(patternA))
-	cmds := []*exec.Cmd{startChild(t, "flip", name, d)}
+	cmds := []*testproc.Child{startChild(t, "flip", name, d)}
 	for range 2 {
 		cmds = append(cmds, startChild(t, "read-soak", name, d))
 	}
@@ -289,17 +284,9 @@ func TestDeadOwnerTakeover(t *testing.T) {
 			name := uniqueName(t)
 			tb := openTable(t, name, small)
 			mustSet(t, tb, "k", "before")
-			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), "SHMKV_CHILD=lock-die", "SHMKV_ARGS="+name+" k")
-			cmd.Stderr = os.Stderr
-			out, _ := cmd.StdoutPipe()
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			line := make([]byte, 7)
-			if _, err := out.Read(line); err != nil || string(line) != "locked\n" {
-				t.Fatalf("child said %q, %v", line, err)
-			}
+			child := startChild(t, "lock-die", name, "k")
+			child.Expect(t, "locked")
+			cmd := child.Cmd
 			// While the owner lives, a writer times out and does not steal.
 			short := openTable(t, name, &Options{LockTimeout: 100 * time.Millisecond})
 			if err := short.Set([]byte("k"), []byte("stolen")); err != ErrLockTimeout {

@@ -7,15 +7,17 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shmkv/shmkv/internal/testproc"
 )
 
 var killIterations = flag.Int("kv.kills", 300, "iterations of TestRandomKills")
+var killSeed = flag.Uint64("kv.kills.seed", 0, "seed for TestRandomKills' kill delays (0: from the clock)")
 
 func init() {
 	children["victim"] = childVictim
@@ -85,53 +87,33 @@ func TestRandomKills(t *testing.T) {
 	name := uniqueName(t)
 	tb := openTable(t, name, &Options{Keys: 2000, Memory: 256 << 10, MaxKeySize: 64, MaxValueSize: 256})
 
-	type survivor struct {
-		cmd   *exec.Cmd
-		stdin io.WriteCloser
-		out   *strings.Builder
-	}
-	var survivors []survivor
+	var survivors []*testproc.Child
 	for range 2 {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "SHMKV_CHILD=survivor", "SHMKV_ARGS="+name)
-		cmd.Stderr = os.Stderr
-		var out strings.Builder
-		cmd.Stdout = &out
-		stdin, err := cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		survivors = append(survivors, survivor{cmd, stdin, &out})
+		survivors = append(survivors, startChild(t, "survivor", name))
 	}
 
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+	seed := *killSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("seed %d (rerun with -kv.kills.seed=%d)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 3))
 	var longest time.Duration
 	for it := range iterations {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "SHMKV_CHILD=victim", fmt.Sprintf("SHMKV_ARGS=%s %d", name, it))
-		cmd.Stderr = os.Stderr
-		stdout, _ := cmd.StdoutPipe()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		lines := bufio.NewScanner(stdout)
-		if !lines.Scan() {
-			cmd.Wait()
-			t.Fatalf("iteration %d: the victim never wrote", it)
+		victim := startChild(t, "victim", name, strconv.Itoa(it))
+		if _, err := victim.Line(); err != nil {
+			t.Fatalf("iteration %d: the victim never wrote: %v", it, err)
 		}
 		time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond)
-		cmd.Process.Signal(syscall.SIGKILL)
+		victim.Cmd.Process.Signal(syscall.SIGKILL)
 		died := time.Now()
 		acked := []int{0}
-		for lines.Scan() {
-			j, _ := strconv.Atoi(lines.Text())
+		rest, _ := victim.Rest()
+		for _, line := range strings.Fields(rest) {
+			j, _ := strconv.Atoi(line)
 			acked = append(acked, j)
 		}
-		cmd.Wait()
+		victim.Wait()
 
 		// A write of our own on the dead victim's shard waits at most for
 		// the takeover.
@@ -161,11 +143,12 @@ func TestRandomKills(t *testing.T) {
 		}
 	}
 	for i, s := range survivors {
-		s.stdin.Close()
-		if err := s.cmd.Wait(); err != nil {
+		s.Stdin.Close()
+		out, _ := s.Rest()
+		if err := s.Wait(); err != nil {
 			t.Fatalf("survivor %d: %v", i, err)
 		}
-		ns, _ := strconv.ParseInt(strings.TrimSpace(s.out.String()), 10, 64)
+		ns, _ := strconv.ParseInt(strings.TrimSpace(out), 10, 64)
 		t.Logf("survivor %d: longest operation %v", i, time.Duration(ns))
 		if time.Duration(ns) > time.Second {
 			t.Errorf("survivor %d waited %v for one operation", i, time.Duration(ns))
@@ -204,17 +187,10 @@ func TestKilledReadersBlockNobody(t *testing.T) {
 	mustSet(t, tb, "r", "value")
 	rng := rand.New(rand.NewPCG(5, 6))
 	for it := range 20 {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "SHMKV_CHILD=reader", "SHMKV_ARGS="+name)
-		cmd.Stderr = os.Stderr
-		out, _ := cmd.StdoutPipe()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		bufio.NewScanner(out).Scan()
+		reader := startChild(t, "reader", name)
+		reader.Line()
 		time.Sleep(time.Duration(rng.IntN(2000)) * time.Microsecond)
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
+		reader.Kill()
 		start := time.Now()
 		for i := range 100 {
 			mustSet(t, tb, "r", fmt.Sprint(it, ":", i))

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/shmkv/shmkv/internal/testproc"
 )
 
 // fakeClock is an injected clock that moves only when told.
@@ -118,14 +119,11 @@ func TestExpiryAcrossProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	read := func(at time.Time) string {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "SHMKV_CHILD=ttl-read", fmt.Sprintf("SHMKV_ARGS=%s %d k", name, at.UnixNano()))
-		cmd.Stderr = os.Stderr
-		out, err := cmd.Output()
+		out, err := testproc.Run(t, childEnv("ttl-read", name, strconv.FormatInt(at.UnixNano(), 10), "k")...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return string(out)
+		return out
 	}
 	expiry := clock.Now().Add(time.Hour)
 	if got := read(expiry.Add(-1)); got != "shared" {

@@ -4,22 +4,19 @@ package shm_test
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
-	"sync/atomic"
 	"testing"
 
+	"github.com/shmkv/shmkv/internal/testproc"
 	"github.com/shmkv/shmkv/shm"
 )
-
-var nameSeq atomic.Int64
 
 // uniqueName returns a name no other test or process uses, and removes the
 // object when the test ends.
 func uniqueName(t testing.TB) string {
 	t.Helper()
-	name := fmt.Sprintf("/shmkv-test-shm-%d-%d", os.Getpid(), nameSeq.Add(1))
+	name := "/" + testproc.UniqueName("shm")
 	t.Cleanup(func() {
 		if err := shm.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("cleanup: %v", err)

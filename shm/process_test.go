@@ -5,12 +5,12 @@ package shm_test
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/shmkv/shmkv/internal/testproc"
 	"github.com/shmkv/shmkv/shm"
 )
 
@@ -64,14 +64,9 @@ func TestTwoProcesses(t *testing.T) {
 	m := mustMap(t, s, 0)
 	b := m.Bytes()
 
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "SHM_TEST_CHILD="+name)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	c := testproc.Start(t, "SHM_TEST_CHILD="+name)
 	atomic.StoreUint64(word(b, 0), 1)
-	if err := cmd.Wait(); err != nil {
+	if err := c.Wait(); err != nil {
 		t.Fatalf("child: %v", err)
 	}
 	if got := atomic.LoadUint64(word(b, 1)); got != 2 {

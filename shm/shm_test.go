@@ -4,16 +4,16 @@ package shm_test
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/shmkv/shmkv/internal/testproc"
 	"github.com/shmkv/shmkv/shm"
 )
 
@@ -630,24 +630,13 @@ func TestCreateUnnamedThenLink(t *testing.T) {
 // TestUnnamedVanishesWithItsCreator: a process killed before Link leaves
 // nothing in /dev/shm.
 func TestUnnamedVanishesWithItsCreator(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "SHM_TEST_UNNAMED=1")
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	c := testproc.Start(t, "SHM_TEST_UNNAMED=1")
+	line, err := c.Line()
+	c.Kill()
+	ino, perr := strconv.ParseUint(line, 10, 64)
+	if err != nil || perr != nil {
+		t.Fatalf("the child said %q: %v", line, err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var ino uint64
-	if _, err := fmt.Fscan(out, &ino); err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("reading the child's inode number: %v", err)
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
 	ents, err := os.ReadDir(shm.Dir)
 	if err != nil {
 		t.Fatal(err)

@@ -3,24 +3,20 @@ package main
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 
+	"github.com/shmkv/shmkv/internal/testproc"
 	"github.com/shmkv/shmkv/kv"
 )
-
-var nameSeq atomic.Int64
 
 // tableName returns a unique table name and removes the table when the
 // test ends.
 func tableName(t *testing.T) string {
 	t.Helper()
-	name := fmt.Sprintf("shmkv-test-cli-%d-%d", os.Getpid(), nameSeq.Add(1))
+	name := testproc.UniqueName("cli")
 	t.Cleanup(func() {
 		if err := kv.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("cleanup: %v", err)

@@ -20,12 +20,15 @@ import (
 // Child is a running child process.
 type Child struct {
 	Cmd *exec.Cmd
-	out *bufio.Reader
+	// Stdin is the child's standard input; it stays open until the test
+	// closes it or ends, so a child can hold on until it reads EOF.
+	Stdin io.WriteCloser
+	out   *bufio.Reader
 }
 
 // Start runs the test binary with env added to its environment, running no
-// tests of its own. Its stderr is the test's; its stdout is read with Line.
-// It is killed when the test ends, if it has not been waited for.
+// tests of its own. Its stderr is the test's; its stdout is read with Line
+// or Rest. It is killed when the test ends, if it has not been waited for.
 func Start(t testing.TB, env ...string) *Child {
 	t.Helper()
 	return start(t, exec.Command(os.Args[0], "-test.run=^$"), env)
@@ -57,17 +60,32 @@ func start(t testing.TB, cmd *exec.Cmd, env []string) *Child {
 	if err != nil {
 		t.Fatal(err)
 	}
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := &Child{Cmd: cmd, out: bufio.NewReader(out)}
+	c := &Child{Cmd: cmd, Stdin: in, out: bufio.NewReader(out)}
 	t.Cleanup(func() {
+		in.Close()
 		if cmd.ProcessState == nil {
 			cmd.Process.Kill()
 			cmd.Wait()
 		}
 	})
 	return c
+}
+
+// Run runs the test binary to its end, as Start does, and returns its
+// stdout and how it ended (see Killed).
+func Run(t testing.TB, env ...string) (string, error) {
+	t.Helper()
+	c := Start(t, env...)
+	c.Stdin.Close()
+	out, _ := c.Rest()
+	return out, c.Wait()
 }
 
 // Line reads one line of the child's stdout, without its newline.
