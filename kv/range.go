@@ -64,10 +64,15 @@ func (t *Table) snapshotShard(s *shard, snap *snapshot, now int64) error {
 	}
 	// Room is sized from the shard's counters, clamped to what the shard
 	// can hold: they come from shared memory and may be garbage, in which
-	// case the locked shard is rebuilt, which recounts them.
+	// case the locked shard is rebuilt, which recounts them. Writers may
+	// grow the shard between sizing and locking; after the first try, room
+	// is sized for a full shard, which is always enough.
 	for attempt := 0; ; attempt++ {
-		bytes := min(s.ctlLoad(ctlLiveBytes), uint64(s.size))
-		entries := min(s.ctlLoad(ctlLiveEntries), uint64(s.keyCap))
+		bytes, entries := uint64(s.size), uint64(s.keyCap)
+		if attempt == 0 {
+			bytes = min(s.ctlLoad(ctlLiveBytes)+s.ctlLoad(ctlLiveBytes)/4, bytes)
+			entries = min(s.ctlLoad(ctlLiveEntries)+s.ctlLoad(ctlLiveEntries)/4, entries)
+		}
 		snap.reserve(int(bytes), int(entries))
 		if err := t.lockShard(s); err != nil {
 			return err
