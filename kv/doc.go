@@ -33,13 +33,30 @@
 //
 // # Crashes
 //
-// A process can die anywhere. Each process that opens a table read-write
-// holds an open-file-description lock on a byte of its registry slot, which
-// the kernel drops when it dies; a waiter that finds a lock's owner dead
-// takes the lock over and rebuilds the shard's index from its log. Every
-// write commits with a single atomic store, so an interrupted write is
-// either wholly there or wholly absent after recovery, and every write that
-// returned is kept. Check verifies a whole table and reports what it finds.
+// A process can die anywhere. A table is built under no name and linked
+// into place whole, so a creator killed half way leaves no name behind.
+// Each process that opens a table read-write holds an open-file-description
+// write lock on its registry slot's byte of the table's lock object (a
+// companion only those who may write the table can open), which the kernel
+// drops when it dies; a waiter that finds a lock's owner dead takes the
+// lock over and rebuilds the shard's index from its log. Every write
+// commits with a single atomic store, so an interrupted write is either
+// wholly there or wholly absent after recovery, and every write that
+// returned is kept. A read-only handle, which may not lock, reads around a
+// dead or stopped writer and answers within a second.
+//
+// # Damage
+//
+// A bad byte costs the entries it touches, never a shard: a read of a
+// damaged key returns ErrCorrupt while every other key reads as before.
+// Check verifies a whole table and reports what it finds; Repair drops what
+// is damaged and rebuilds the rest. Nothing is dropped silently.
+//
+// # Closing
+//
+// Close may run while other goroutines are inside calls on the same Table:
+// they return ErrClosed, and none of them can touch memory that a table
+// opened later is given (see Table.Close).
 //
 // # Expiry and eviction
 //
@@ -56,4 +73,11 @@
 // ErrCorrupt, …), matched with errors.Is, and leave the table unchanged.
 // A corrupt or hostile region yields an error, never a panic or a read out
 // of bounds.
+//
+// # Systems
+//
+// Tables live on Linux (futexes and open-file-description locks). The
+// package builds everywhere, so that code importing it builds on any
+// laptop; elsewhere Open and Remove fail with errors matching
+// errors.ErrUnsupported.
 package kv

@@ -3,7 +3,9 @@ package kv
 import "errors"
 
 // Errors returned by this package, matched with errors.Is. An operation that
-// returns any of them changed nothing in the table.
+// returns any of them changed nothing in the table, with one exception: a
+// call still under way when another goroutine closes its Table returns
+// ErrClosed whatever it had done (see Table.Close).
 var (
 	// ErrFull reports that the table has no room for a new entry: too many
 	// keys in the key's shard, or too few free bytes.
