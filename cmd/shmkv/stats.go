@@ -38,6 +38,7 @@ type statsJSON struct {
 	LockWaits     uint64  `json:"lock_waits"`
 	ReadRetries   uint64  `json:"read_retries"`
 	Recoveries    uint64  `json:"recoveries"`
+	Damaged       uint64  `json:"damaged"`
 	Rebuilds      uint64  `json:"rebuilds"`
 	Evictions     uint64  `json:"evictions"`
 	Expirations   uint64  `json:"expirations"`
@@ -68,7 +69,7 @@ func runStats(m *Main, name string, asJSON bool) error {
 			Name: name, Entries: st.Entries, BytesUsed: st.BytesUsed, BytesFree: st.BytesFree,
 			TotalBytes: st.TotalBytes, Gets: st.Gets, Hits: st.Hits, Misses: st.Misses, HitRate: hitRate,
 			Sets: st.Sets, Deletes: st.Deletes, LockWaits: st.LockWaits, ReadRetries: st.ReadRetries,
-			Recoveries: st.Recoveries, Rebuilds: st.Rebuilds, Shards: st.Shards,
+			Recoveries: st.Recoveries, Damaged: st.Damaged, Rebuilds: st.Rebuilds, Shards: st.Shards,
 			Evictions: st.Evictions, Expirations: st.Expirations, Eviction: st.Eviction.String(),
 			SlotsPerShard: st.SlotsPerShard, KeyCapacity: st.KeyCapacity,
 			MaxKeySize: st.MaxKeySize, MaxValueSize: st.MaxValueSize,
@@ -81,7 +82,7 @@ func runStats(m *Main, name string, asJSON bool) error {
 	fmt.Fprintf(w, "reads       %d (%d hits, %d misses, hit rate %.1f%%), %d retried\n", st.Gets, st.Hits, st.Misses, 100*hitRate, st.ReadRetries)
 	fmt.Fprintf(w, "writes      %d sets, %d deletes, %d lock waits\n", st.Sets, st.Deletes, st.LockWaits)
 	fmt.Fprintf(w, "expiry      %d evictions (eviction %v), %d expirations\n", st.Evictions, st.Eviction, st.Expirations)
-	fmt.Fprintf(w, "recoveries  %d after dead writers, %d index rebuilds\n", st.Recoveries, st.Rebuilds)
+	fmt.Fprintf(w, "recoveries  %d after dead writers, %d index rebuilds, %d damaged entries dropped\n", st.Recoveries, st.Rebuilds, st.Damaged)
 	fmt.Fprintf(w, "geometry    %d shards of %d slots; keys up to %s, values up to %s\n", st.Shards, st.SlotsPerShard, humanBytes(uint64(st.MaxKeySize)), humanBytes(uint64(st.MaxValueSize)))
 	return nil
 }

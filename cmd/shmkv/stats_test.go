@@ -25,7 +25,7 @@ func TestStats(t *testing.T) {
 	}
 	// The JSON field names are a stable interface: pin them.
 	for _, f := range []string{"name", "entries", "bytes_used", "bytes_free", "total_bytes", "gets", "hits", "misses",
-		"hit_rate", "sets", "deletes", "lock_waits", "read_retries", "recoveries", "rebuilds", "shards",
+		"hit_rate", "sets", "deletes", "lock_waits", "read_retries", "recoveries", "damaged", "rebuilds", "shards",
 		"slots_per_shard", "key_capacity", "max_key_size", "max_value_size", "evictions", "expirations", "eviction"} {
 		if _, ok := st[f]; !ok {
 			t.Errorf("stats --json lacks %q", f)
