@@ -3,23 +3,42 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/shmkv/shmkv/kv"
+	"github.com/shmkv/shmkv/metrics"
 	"github.com/spf13/pflag"
 )
 
 var statsCmd = &command{
 	name:  "stats",
-	usage: "stats NAME [--json]",
+	usage: "stats NAME [--json | --prometheus | --watch [--interval 1s] [--count N]]",
 	summary: "Print the table's entries, bytes used and free, hit rate, lock waits and\n" +
 		"geometry. Read counts are those every process has flushed (each does once a\n" +
-		"second and when it closes the table). --json prints a stable JSON object.",
-	example: "shmkv stats demo --json",
-	nargs:   exactly(1),
+		"second and when it closes the table). --json prints a stable JSON object;\n" +
+		"--prometheus the same figures as Prometheus metrics in the text format, for\n" +
+		"node_exporter's textfile collector. --watch shows rates per second, refreshed\n" +
+		"in place on a terminal (a line per interval otherwise), until Ctrl-C.",
+	example: "shmkv stats demo --json\n" +
+		"shmkv stats demo --prometheus > /var/lib/node_exporter/shmkv_demo.prom\n" +
+		"shmkv stats demo --watch --interval 2s",
+	nargs: exactly(1),
 	setup: func(f *pflag.FlagSet) runFunc {
-		asJSON := f.Bool("json", false, "print a JSON object")
-		return func(m *Main, args []string) error { return runStats(m, args[0], *asJSON) }
+		var o statsFlags
+		f.BoolVar(&o.json, "json", false, "print a JSON object")
+		f.BoolVar(&o.prometheus, "prometheus", false, "print Prometheus metrics in the text exposition format")
+		f.BoolVar(&o.watch, "watch", false, "show rates per second until interrupted")
+		f.DurationVar(&o.interval, "interval", time.Second, "with --watch, how often to refresh")
+		f.IntVar(&o.count, "count", 0, "with --watch, stop after N refreshes (0: until interrupted)")
+		return func(m *Main, args []string) error { return runStats(m, args[0], &o) }
 	},
+}
+
+// statsFlags are the flags of stats.
+type statsFlags struct {
+	json, prometheus, watch bool
+	interval                time.Duration
+	count                   int
 }
 
 // statsJSON is the stable shape of 'shmkv stats --json'.
@@ -50,16 +69,31 @@ type statsJSON struct {
 	MaxValueSize  int     `json:"max_value_size"`
 }
 
-func runStats(m *Main, name string, asJSON bool) error {
+func runStats(m *Main, name string, o *statsFlags) error {
+	switch {
+	case b2i(o.json)+b2i(o.prometheus)+b2i(o.watch) > 1:
+		return usageError("stats", "--json, --prometheus and --watch are one each")
+	case o.interval <= 0:
+		return usageError("stats", "--interval %v is not positive", o.interval)
+	case o.count < 0:
+		return usageError("stats", "--count %d is negative", o.count)
+	}
 	t, err := openExisting(name, true)
 	if err != nil {
 		return err
 	}
 	defer t.Close()
+	if o.watch {
+		return watchStats(m, name, t, o.interval, o.count)
+	}
 	var st kv.Stats
 	if err := t.Stats(&st); err != nil {
 		return opError("stats", name, err)
 	}
+	if o.prometheus {
+		return metrics.WriteText(m.Stdout, metrics.Samples(nil, name, &st))
+	}
+	asJSON := o.json
 	hitRate := 0.0
 	if st.Gets > 0 {
 		hitRate = float64(st.Hits) / float64(st.Gets)
@@ -85,4 +119,11 @@ func runStats(m *Main, name string, asJSON bool) error {
 	fmt.Fprintf(w, "recoveries  %d after dead writers, %d index rebuilds, %d damaged entries dropped\n", st.Recoveries, st.Rebuilds, st.Damaged)
 	fmt.Fprintf(w, "geometry    %d shards of %d slots; keys up to %s, values up to %s\n", st.Shards, st.SlotsPerShard, humanBytes(uint64(st.MaxKeySize)), humanBytes(uint64(st.MaxValueSize)))
 	return nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -2,8 +2,17 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/shmkv/shmkv/kv"
+	"github.com/shmkv/shmkv/metrics"
 )
 
 func TestStats(t *testing.T) {
@@ -37,5 +46,163 @@ func TestStats(t *testing.T) {
 	}
 	if st["entries"] != 1.0 || st["hit_rate"] != 0.5 {
 		t.Errorf("stats --json = %v", st)
+	}
+}
+
+// TestStatsPrometheus: --prometheus writes package metrics' exposition of
+// the table (which promshmkv's tests check with Prometheus's own parser).
+func TestStatsPrometheus(t *testing.T) {
+	name := tableName(t)
+	mustRun(t, 0, nil, "set", name, "k", "v")
+	mustRun(t, 0, nil, "get", name, "k")
+	r := mustRun(t, 0, nil, "stats", name, "--prometheus")
+	tb, err := kv.Open(name, &kv.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	var st kv.Stats
+	tb.Stats(&st)
+	var want strings.Builder
+	metrics.WriteText(&want, metrics.Samples(nil, name, &st))
+	if r.stdout != want.String() {
+		t.Errorf("stats --prometheus wrote\n%s\nwant\n%s", r.stdout, want.String())
+	}
+	for _, line := range []string{
+		`shmkv_reads_total{table="` + name + `",result="hit"} 1`,
+		`shmkv_entries{table="` + name + `"} 1`,
+		"# TYPE shmkv_sets_total counter",
+	} {
+		if !strings.Contains(r.stdout, line+"\n") {
+			t.Errorf("no line %q in\n%s", line, r.stdout)
+		}
+	}
+	mustRun(t, 2, nil, "stats", name, "--prometheus", "--json")
+}
+
+// TestStatsWatchLines: into a pipe, --watch writes a header and then one
+// line a refresh, with the rates of what happened in between.
+func TestStatsWatchLines(t *testing.T) {
+	name := tableName(t)
+	mustRun(t, 0, nil, "set", name, "k", "v")
+	w, err := kv.Open(name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			w.Set([]byte("k"), []byte(strconv.Itoa(i)))
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	r := mustRun(t, 0, nil, "stats", name, "--watch", "--interval", "100ms", "--count", "3")
+	close(stop)
+	<-done
+	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "time ") || strings.Contains(r.stdout, "\x1b") {
+		t.Fatalf("stats --watch into a pipe wrote %q", r.stdout)
+	}
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		sets, err := strconv.ParseFloat(f[5], 64)
+		if len(f) != 13 || err != nil || sets <= 0 {
+			t.Errorf("line %q: want 13 fields and sets/s above 0 while a writer runs", l)
+		}
+	}
+	mustRun(t, 2, nil, "stats", name, "--watch", "--interval", "0s")
+}
+
+// TestStatsWatchOnTerminal runs 'shmkv stats --watch' in tmux and reads the
+// screen as a person would: one block, redrawn in place with new figures,
+// gone at Ctrl-C with exit status 0.
+func TestStatsWatchOnTerminal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	tmux, err := exec.LookPath("tmux")
+	if err != nil {
+		t.Skip("tmux is not installed (CI installs it)")
+	}
+	bin := filepath.Join(t.TempDir(), "shmkv")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	name := tableName(t)
+	mustRun(t, 0, nil, "set", name, "k", "v")
+	w, err := kv.Open(name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	session := "shmkv-watch-" + strconv.Itoa(os.Getpid())
+	exitFile := filepath.Join(t.TempDir(), "exit")
+	script := fmt.Sprintf("%s stats %s --watch --interval 200ms; echo $? > %s", bin, name, exitFile)
+	run := func(args ...string) string {
+		out, err := exec.Command(tmux, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	run("-L", session, "new-session", "-d", "-s", session, "-x", "100", "-y", "30", script)
+	t.Cleanup(func() { exec.Command(tmux, "-L", session, "kill-server").Run() })
+	screen := func() string { return run("-L", session, "capture-pane", "-p", "-t", session) }
+	setsPerSecond := func(s string) string {
+		for _, l := range strings.Split(s, "\n") {
+			if strings.HasPrefix(l, "sets/s") {
+				return strings.Fields(l)[1]
+			}
+		}
+		return ""
+	}
+
+	waitFor := func(what string, ok func(string) bool) string {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			s := screen()
+			if ok(s) {
+				return s
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the screen never showed %s:\n%s", what, s)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	idle := waitFor("the first refresh", func(s string) bool { return setsPerSecond(s) == "0" })
+	for i := range 300 {
+		w.Set([]byte("k"), []byte(strconv.Itoa(i)))
+	}
+	busy := waitFor("the writes", func(s string) bool { s2 := setsPerSecond(s); return s2 != "" && s2 != "0" })
+	for _, s := range []string{idle, busy} {
+		if n := strings.Count(s, "shmkv "+name+", every"); n != 1 {
+			t.Fatalf("the title shows %d times: the block is not redrawn in place:\n%s", n, s)
+		}
+	}
+	t.Logf("screen while writing:\n%s", strings.TrimRight(busy, "\n"))
+	run("-L", session, "send-keys", "-t", session, "C-c")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, err := os.ReadFile(exitFile)
+		if err == nil && strings.TrimSpace(string(b)) != "" {
+			if code := strings.TrimSpace(string(b)); code != "0" {
+				t.Fatalf("exit status after Ctrl-C: %s", code)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("stats --watch did not stop at Ctrl-C")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -1,0 +1,147 @@
+// Package metrics names a shmkv table's statistics (kv.Stats) as
+// Prometheus metrics, and writes them in Prometheus's text exposition
+// format. It is the one list of metric names, types and help texts: the
+// command's 'stats --prometheus' writes it, and the collector in the
+// separate module github.com/shmkv/shmkv/promshmkv exports it, so the two
+// always agree. It depends on nothing but kv and the standard library.
+//
+// Counters are totals over every process that has used the table (see
+// kv.Stats for how reads are counted); gauges are the table's state when
+// read. Every sample carries the table's name in the label "table".
+package metrics
+
+import (
+	"bufio"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/shmkv/shmkv/kv"
+)
+
+// Type is a metric family's type.
+type Type int
+
+const (
+	Counter Type = iota
+	Gauge
+)
+
+func (t Type) String() string {
+	if t == Counter {
+		return "counter"
+	}
+	return "gauge"
+}
+
+// Family is one metric name, with its type and help text.
+type Family struct {
+	Name string
+	Help string
+	Type Type
+	// Labels are the names of the labels its samples carry besides
+	// "table", in order.
+	Labels []string
+}
+
+// Sample is one value of a family.
+type Sample struct {
+	Family *Family
+	// LabelValues are the values of "table" and then of Family.Labels.
+	LabelValues [3]string
+	Value       float64
+}
+
+// The families, in the order they are written.
+var (
+	Reads       = &Family{"shmkv_reads_total", "Reads of a key (Get, TTL), by whether they found it.", Counter, []string{"result"}}
+	ReadRetries = &Family{"shmkv_read_retries_total", "Lock-free reads that raced a writer and ran again.", Counter, nil}
+	Sets        = &Family{"shmkv_sets_total", "Writes that stored an entry (Set, Add, CompareAndSwap, SetIfAbsent).", Counter, nil}
+	Deletes     = &Family{"shmkv_deletes_total", "Deletes that removed a key.", Counter, nil}
+	LockWaits   = &Family{"shmkv_lock_waits_total", "Shard lock acquisitions that had to wait.", Counter, nil}
+	Recoveries  = &Family{"shmkv_recoveries_total", "Shards recovered after a writer died or their index disagreed with their log.", Counter, nil}
+	Rebuilds    = &Family{"shmkv_index_rebuilds_total", "Index rebuilds that dropped tombstones.", Counter, nil}
+	Evictions   = &Family{"shmkv_evictions_total", "Entries evicted to make room.", Counter, nil}
+	Expirations = &Family{"shmkv_expirations_total", "Expired entries whose space was taken back.", Counter, nil}
+	Damaged     = &Family{"shmkv_damaged_entries_total", "Damaged entries or stretches of log dropped by cleaning or repair.", Counter, nil}
+	Entries     = &Family{"shmkv_entries", "Live entries in the table.", Gauge, nil}
+	Bytes       = &Family{"shmkv_bytes", "Bytes of the table: used by live entries, free for new ones, total in shared memory.", Gauge, []string{"kind"}}
+	KeyCapacity = &Family{"shmkv_key_capacity", "Most keys the table can hold.", Gauge, nil}
+	Shards      = &Family{"shmkv_shards", "Shards in the table.", Gauge, nil}
+	MaxKeyBytes = &Family{"shmkv_max_key_bytes", "Largest key the table accepts.", Gauge, nil}
+	MaxValBytes = &Family{"shmkv_max_value_bytes", "Largest value the table accepts.", Gauge, nil}
+	Info        = &Family{"shmkv_table_info", "Always 1; the table's eviction policy in a label.", Gauge, []string{"eviction"}}
+)
+
+// Families is every family, in the order Samples returns them.
+var Families = []*Family{
+	Reads, ReadRetries, Sets, Deletes, LockWaits, Recoveries, Rebuilds, Evictions, Expirations, Damaged,
+	Entries, Bytes, KeyCapacity, Shards, MaxKeyBytes, MaxValBytes, Info,
+}
+
+// Samples appends the samples of st, read from the table called table, to
+// dst and returns the result, in the order of Families. It allocates
+// nothing when dst has room for them.
+func Samples(dst []Sample, table string, st *kv.Stats) []Sample {
+	table = strings.TrimPrefix(table, "/")
+	add := func(f *Family, v uint64, labels ...string) {
+		s := Sample{Family: f, Value: float64(v)}
+		s.LabelValues[0] = table
+		copy(s.LabelValues[1:], labels)
+		dst = append(dst, s)
+	}
+	add(Reads, st.Hits, "hit")
+	add(Reads, st.Misses, "miss")
+	add(ReadRetries, st.ReadRetries)
+	add(Sets, st.Sets)
+	add(Deletes, st.Deletes)
+	add(LockWaits, st.LockWaits)
+	add(Recoveries, st.Recoveries)
+	add(Rebuilds, st.Rebuilds)
+	add(Evictions, st.Evictions)
+	add(Expirations, st.Expirations)
+	add(Damaged, st.Damaged)
+	add(Entries, st.Entries)
+	add(Bytes, st.BytesUsed, "used")
+	add(Bytes, st.BytesFree, "free")
+	add(Bytes, st.TotalBytes, "total")
+	add(KeyCapacity, uint64(st.KeyCapacity))
+	add(Shards, uint64(st.Shards))
+	add(MaxKeyBytes, uint64(st.MaxKeySize))
+	add(MaxValBytes, uint64(st.MaxValueSize))
+	add(Info, 1, st.Eviction.String())
+	return dst
+}
+
+// WriteText writes samples in the Prometheus text exposition format
+// (version 0.0.4), each family's HELP and TYPE once, before its first
+// sample. Samples of one family must be adjacent, as Samples makes them.
+func WriteText(w io.Writer, samples []Sample) error {
+	bw := bufio.NewWriter(w)
+	var last *Family
+	for _, s := range samples {
+		f := s.Family
+		if f != last {
+			bw.WriteString("# HELP " + f.Name + " " + escapeHelp(f.Help) + "\n")
+			bw.WriteString("# TYPE " + f.Name + " " + f.Type.String() + "\n")
+			last = f
+		}
+		bw.WriteString(f.Name)
+		bw.WriteString(`{table="` + escapeLabel(s.LabelValues[0]) + `"`)
+		for i, name := range f.Labels {
+			bw.WriteString("," + name + `="` + escapeLabel(s.LabelValues[i+1]) + `"`)
+		}
+		bw.WriteString("} ")
+		bw.WriteString(strconv.FormatFloat(s.Value, 'g', -1, 64))
+		bw.WriteByte('\n')
+	}
+	return bw.Flush()
+}
+
+var (
+	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
+	labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+)
+
+func escapeHelp(s string) string  { return helpEscaper.Replace(s) }
+func escapeLabel(s string) string { return labelEscaper.Replace(s) }

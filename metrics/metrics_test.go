@@ -1,0 +1,119 @@
+package metrics
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/shmkv/shmkv/kv"
+)
+
+var someStats = kv.Stats{
+	Entries: 3, BytesUsed: 240, BytesFree: 1000, TotalBytes: 65536,
+	Sets: 5, Deletes: 2, LockWaits: 1, Recoveries: 1, Rebuilds: 4,
+	Evictions: 6, Expirations: 7, Damaged: 8,
+	Gets: 10, Hits: 9, Misses: 1, ReadRetries: 11,
+	Shards: 2, SlotsPerShard: 64, MaxKeySize: 1024, MaxValueSize: 1 << 20, KeyCapacity: 96, Eviction: kv.EvictLRU,
+}
+
+// TestWriteText pins the exposition, names and all: they are an interface
+// that dashboards and alerts are written against.
+func TestWriteText(t *testing.T) {
+	var b strings.Builder
+	if err := WriteText(&b, Samples(nil, "/demo", &someStats)); err != nil {
+		t.Fatal(err)
+	}
+	want := `# HELP shmkv_reads_total Reads of a key (Get, TTL), by whether they found it.
+# TYPE shmkv_reads_total counter
+shmkv_reads_total{table="demo",result="hit"} 9
+shmkv_reads_total{table="demo",result="miss"} 1
+# HELP shmkv_read_retries_total Lock-free reads that raced a writer and ran again.
+# TYPE shmkv_read_retries_total counter
+shmkv_read_retries_total{table="demo"} 11
+# HELP shmkv_sets_total Writes that stored an entry (Set, Add, CompareAndSwap, SetIfAbsent).
+# TYPE shmkv_sets_total counter
+shmkv_sets_total{table="demo"} 5
+# HELP shmkv_deletes_total Deletes that removed a key.
+# TYPE shmkv_deletes_total counter
+shmkv_deletes_total{table="demo"} 2
+# HELP shmkv_lock_waits_total Shard lock acquisitions that had to wait.
+# TYPE shmkv_lock_waits_total counter
+shmkv_lock_waits_total{table="demo"} 1
+# HELP shmkv_recoveries_total Shards recovered after a writer died or their index disagreed with their log.
+# TYPE shmkv_recoveries_total counter
+shmkv_recoveries_total{table="demo"} 1
+# HELP shmkv_index_rebuilds_total Index rebuilds that dropped tombstones.
+# TYPE shmkv_index_rebuilds_total counter
+shmkv_index_rebuilds_total{table="demo"} 4
+# HELP shmkv_evictions_total Entries evicted to make room.
+# TYPE shmkv_evictions_total counter
+shmkv_evictions_total{table="demo"} 6
+# HELP shmkv_expirations_total Expired entries whose space was taken back.
+# TYPE shmkv_expirations_total counter
+shmkv_expirations_total{table="demo"} 7
+# HELP shmkv_damaged_entries_total Damaged entries or stretches of log dropped by cleaning or repair.
+# TYPE shmkv_damaged_entries_total counter
+shmkv_damaged_entries_total{table="demo"} 8
+# HELP shmkv_entries Live entries in the table.
+# TYPE shmkv_entries gauge
+shmkv_entries{table="demo"} 3
+# HELP shmkv_bytes Bytes of the table: used by live entries, free for new ones, total in shared memory.
+# TYPE shmkv_bytes gauge
+shmkv_bytes{table="demo",kind="used"} 240
+shmkv_bytes{table="demo",kind="free"} 1000
+shmkv_bytes{table="demo",kind="total"} 65536
+# HELP shmkv_key_capacity Most keys the table can hold.
+# TYPE shmkv_key_capacity gauge
+shmkv_key_capacity{table="demo"} 96
+# HELP shmkv_shards Shards in the table.
+# TYPE shmkv_shards gauge
+shmkv_shards{table="demo"} 2
+# HELP shmkv_max_key_bytes Largest key the table accepts.
+# TYPE shmkv_max_key_bytes gauge
+shmkv_max_key_bytes{table="demo"} 1024
+# HELP shmkv_max_value_bytes Largest value the table accepts.
+# TYPE shmkv_max_value_bytes gauge
+shmkv_max_value_bytes{table="demo"} 1.048576e+06
+# HELP shmkv_table_info Always 1; the table's eviction policy in a label.
+# TYPE shmkv_table_info gauge
+shmkv_table_info{table="demo",eviction="lru"} 1
+`
+	if got := b.String(); got != want {
+		t.Errorf("WriteText wrote\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestLabelEscaping: a table name may hold any byte but '/' and NUL,
+// quotes, backslashes and newlines among them.
+func TestLabelEscaping(t *testing.T) {
+	var b strings.Builder
+	WriteText(&b, Samples(nil, "a\"b\\c\nd", &someStats)[:1])
+	if !strings.Contains(b.String(), `shmkv_reads_total{table="a\"b\\c\nd",result="hit"} 9`+"\n") {
+		t.Errorf("escaped sample missing from\n%s", b.String())
+	}
+}
+
+func TestSamplesCoverFamilies(t *testing.T) {
+	seen := map[*Family]bool{}
+	var last *Family
+	for _, s := range Samples(nil, "x", &someStats) {
+		if s.Family != last && seen[s.Family] {
+			t.Errorf("%s: samples not adjacent", s.Family.Name)
+		}
+		seen[s.Family], last = true, s.Family
+	}
+	for _, f := range Families {
+		if !seen[f] {
+			t.Errorf("no sample of %s", f.Name)
+		}
+	}
+	if len(seen) != len(Families) {
+		t.Errorf("%d families sampled, %d listed", len(seen), len(Families))
+	}
+}
+
+func TestSamplesAllocateNothing(t *testing.T) {
+	buf := make([]Sample, 0, 64)
+	if n := testing.AllocsPerRun(100, func() { buf = Samples(buf[:0], "/demo", &someStats) }); n != 0 {
+		t.Errorf("Samples: %v allocations per call", n)
+	}
+}
