@@ -33,7 +33,7 @@ func Example() {
 		}
 	}
 	// Output:
-	// shmkv_reads_total{table="metrics-example",result="hit"} 1
-	// shmkv_reads_total{table="metrics-example",result="miss"} 0
+	// shmkv_reads_total{result="hit",table="metrics-example"} 1
+	// shmkv_reads_total{result="miss",table="metrics-example"} 0
 	// shmkv_entries{table="metrics-example"} 1
 }

@@ -13,6 +13,7 @@ package metrics
 import (
 	"bufio"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -115,7 +116,7 @@ func Samples(dst []Sample, table string, st *kv.Stats) []Sample {
 
 // WriteText writes samples in the Prometheus text exposition format
 // (version 0.0.4), each family's HELP and TYPE once, before its first
-// sample. Samples of one family must be adjacent, as Samples makes them.
+// sample, and each sample's labels in the order of their names. Samples of one family must be adjacent, as Samples makes them.
 func WriteText(w io.Writer, samples []Sample) error {
 	bw := bufio.NewWriter(w)
 	var last *Family
@@ -126,10 +127,21 @@ func WriteText(w io.Writer, samples []Sample) error {
 			bw.WriteString("# TYPE " + f.Name + " " + f.Type.String() + "\n")
 			last = f
 		}
-		bw.WriteString(f.Name)
-		bw.WriteString(`{table="` + escapeLabel(s.LabelValues[0]) + `"`)
+		// Labels in the order of their names, as Prometheus's own encoder
+		// writes them.
+		labels := make([][2]string, 0, 3)
+		labels = append(labels, [2]string{"table", s.LabelValues[0]})
 		for i, name := range f.Labels {
-			bw.WriteString("," + name + `="` + escapeLabel(s.LabelValues[i+1]) + `"`)
+			labels = append(labels, [2]string{name, s.LabelValues[i+1]})
+		}
+		sort.Slice(labels, func(i, j int) bool { return labels[i][0] < labels[j][0] })
+		bw.WriteString(f.Name)
+		for i, l := range labels {
+			sep := ","
+			if i == 0 {
+				sep = "{"
+			}
+			bw.WriteString(sep + l[0] + `="` + escapeLabel(l[1]) + `"`)
 		}
 		bw.WriteString("} ")
 		bw.WriteString(strconv.FormatFloat(s.Value, 'g', -1, 64))

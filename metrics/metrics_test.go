@@ -24,8 +24,8 @@ func TestWriteText(t *testing.T) {
 	}
 	want := `# HELP shmkv_reads_total Reads of a key (Get, TTL), by whether they found it.
 # TYPE shmkv_reads_total counter
-shmkv_reads_total{table="demo",result="hit"} 9
-shmkv_reads_total{table="demo",result="miss"} 1
+shmkv_reads_total{result="hit",table="demo"} 9
+shmkv_reads_total{result="miss",table="demo"} 1
 # HELP shmkv_read_retries_total Lock-free reads that raced a writer and ran again.
 # TYPE shmkv_read_retries_total counter
 shmkv_read_retries_total{table="demo"} 11
@@ -58,9 +58,9 @@ shmkv_damaged_entries_total{table="demo"} 8
 shmkv_entries{table="demo"} 3
 # HELP shmkv_bytes Bytes of the table: used by live entries, free for new ones, total in shared memory.
 # TYPE shmkv_bytes gauge
-shmkv_bytes{table="demo",kind="used"} 240
-shmkv_bytes{table="demo",kind="free"} 1000
-shmkv_bytes{table="demo",kind="total"} 65536
+shmkv_bytes{kind="used",table="demo"} 240
+shmkv_bytes{kind="free",table="demo"} 1000
+shmkv_bytes{kind="total",table="demo"} 65536
 # HELP shmkv_key_capacity Most keys the table can hold.
 # TYPE shmkv_key_capacity gauge
 shmkv_key_capacity{table="demo"} 96
@@ -75,7 +75,7 @@ shmkv_max_key_bytes{table="demo"} 1024
 shmkv_max_value_bytes{table="demo"} 1.048576e+06
 # HELP shmkv_table_info Always 1; the table's eviction policy in a label.
 # TYPE shmkv_table_info gauge
-shmkv_table_info{table="demo",eviction="lru"} 1
+shmkv_table_info{eviction="lru",table="demo"} 1
 `
 	if got := b.String(); got != want {
 		t.Errorf("WriteText wrote\n%s\nwant\n%s", got, want)
@@ -87,7 +87,7 @@ shmkv_table_info{table="demo",eviction="lru"} 1
 func TestLabelEscaping(t *testing.T) {
 	var b strings.Builder
 	WriteText(&b, Samples(nil, "a\"b\\c\nd", &someStats)[:1])
-	if !strings.Contains(b.String(), `shmkv_reads_total{table="a\"b\\c\nd",result="hit"} 9`+"\n") {
+	if !strings.Contains(b.String(), `shmkv_reads_total{result="hit",table="a\"b\\c\nd"} 9`+"\n") {
 		t.Errorf("escaped sample missing from\n%s", b.String())
 	}
 }

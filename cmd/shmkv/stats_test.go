@@ -69,7 +69,7 @@ func TestStatsPrometheus(t *testing.T) {
 		t.Errorf("stats --prometheus wrote\n%s\nwant\n%s", r.stdout, want.String())
 	}
 	for _, line := range []string{
-		`shmkv_reads_total{table="` + name + `",result="hit"} 1`,
+		`shmkv_reads_total{result="hit",table="` + name + `"} 1`,
 		`shmkv_entries{table="` + name + `"} 1`,
 		"# TYPE shmkv_sets_total counter",
 	} {

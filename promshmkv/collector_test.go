@@ -1,0 +1,168 @@
+package promshmkv
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/shmkv/shmkv/kv"
+	"github.com/shmkv/shmkv/metrics"
+)
+
+var nameSeq atomic.Int64
+
+// newTable opens a fresh table that goes when the test ends, after a few
+// operations so that the counters are not all zero.
+func newTable(t *testing.T) *kv.Table {
+	t.Helper()
+	name := fmt.Sprintf("shmkv-test-prom-%d-%d", os.Getpid(), nameSeq.Add(1))
+	t.Cleanup(func() {
+		if err := kv.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	tb, err := kv.Open(name, &kv.Options{Keys: 100, Memory: 64 << 10, Eviction: kv.EvictLRU})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tb.Close() })
+	tb.Set([]byte("a"), []byte("1"))
+	tb.Set([]byte("b"), []byte("2"))
+	tb.Delete([]byte("b"))
+	tb.Get(nil, []byte("a"))
+	tb.Get(nil, []byte("b"))
+	tb.Add([]byte("n"), 5)
+	return tb
+}
+
+// text is what 'shmkv stats --prometheus' writes for tb now.
+func text(t *testing.T, tb *kv.Table) string {
+	var st kv.Stats
+	if err := tb.Stats(&st); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	metrics.WriteText(&b, metrics.Samples(nil, tb.Name(), &st))
+	return b.String()
+}
+
+// TestCollectorMatchesText: the collector exports exactly what the
+// command's text says, family by family and value by value.
+func TestCollectorMatchesText(t *testing.T) {
+	tb := newTable(t)
+	c := NewCollector(tb)
+	if err := testutil.CollectAndCompare(c, strings.NewReader(text(t, tb))); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(c); n != 20 {
+		t.Errorf("%d samples, want 20", n)
+	}
+}
+
+// TestTextParses checks the command's exposition with Prometheus's own
+// text parser, as node_exporter's textfile collector reads it.
+func TestTextParses(t *testing.T) {
+	tb := newTable(t)
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(text(t, tb)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fams) != len(metrics.Families) {
+		t.Errorf("%d families parsed, %d written", len(fams), len(metrics.Families))
+	}
+	value := func(name string, labels map[string]string) float64 {
+		t.Helper()
+		f := fams[name]
+		if f == nil {
+			t.Fatalf("no family %s", name)
+		}
+	next:
+		for _, m := range f.Metric {
+			for _, l := range m.Label {
+				if want, ok := labels[l.GetName()]; ok && want != l.GetValue() {
+					continue next
+				}
+			}
+			if f.GetType() == dto.MetricType_COUNTER {
+				return m.GetCounter().GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+		t.Fatalf("no %s%v", name, labels)
+		return 0
+	}
+	table := strings.TrimPrefix(tb.Name(), "/")
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+		typ    dto.MetricType
+	}{
+		{"shmkv_reads_total", map[string]string{"table": table, "result": "hit"}, 1, dto.MetricType_COUNTER},
+		{"shmkv_reads_total", map[string]string{"table": table, "result": "miss"}, 1, dto.MetricType_COUNTER},
+		{"shmkv_sets_total", map[string]string{"table": table}, 3, dto.MetricType_COUNTER},
+		{"shmkv_deletes_total", map[string]string{"table": table}, 1, dto.MetricType_COUNTER},
+		{"shmkv_entries", map[string]string{"table": table}, 2, dto.MetricType_GAUGE},
+		{"shmkv_table_info", map[string]string{"table": table, "eviction": "lru"}, 1, dto.MetricType_GAUGE},
+	} {
+		if got := value(c.name, c.labels); got != c.want || fams[c.name].GetType() != c.typ {
+			t.Errorf("%s%v = %v (%v), want %v (%v)", c.name, c.labels, got, fams[c.name].GetType(), c.want, c.typ)
+		}
+	}
+}
+
+// TestNamingConventions runs Prometheus's linter over the exported metrics.
+func TestNamingConventions(t *testing.T) {
+	problems, err := testutil.CollectAndLint(NewCollector(newTable(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("%s: %s", p.Metric, p.Text)
+	}
+}
+
+// TestClosedTable: a table that cannot be read is reported as an error of
+// the scrape, and the other tables are still exported.
+func TestClosedTable(t *testing.T) {
+	good, closed := newTable(t), newTable(t)
+	closed.Close()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewCollector(closed, good))
+	fams, err := reg.Gather()
+	if err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("Gather error %v, want one naming the closed table", err)
+	}
+	found := false
+	for _, f := range fams {
+		for _, m := range f.Metric {
+			for _, l := range m.Label {
+				found = found || l.GetValue() == strings.TrimPrefix(good.Name(), "/")
+			}
+		}
+	}
+	if !found {
+		t.Error("the good table's metrics are missing")
+	}
+}
+
+// TestPedanticRegistry: a registry that checks every metric against its
+// description accepts the collector's, for two tables at once.
+func TestPedanticRegistry(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewCollector(newTable(t), newTable(t)))
+	if _, err := reg.Gather(); err != nil {
+		t.Fatal(err)
+	}
+}
