@@ -7,7 +7,9 @@
 //
 // Counters are totals over every process that has used the table (see
 // kv.Stats for how reads are counted); gauges are the table's state when
-// read. Every sample carries the table's name in the label "table".
+// read. Every sample carries the table's name in the label "table". Every
+// field of kv.Stats is exported, but Gets, which is the sum of
+// shmkv_reads_total over its results.
 package metrics
 
 import (
@@ -69,6 +71,7 @@ var (
 	Bytes       = &Family{"shmkv_bytes", "Bytes of the table: used by live entries, free for new ones, total in shared memory.", Gauge, []string{"kind"}}
 	KeyCapacity = &Family{"shmkv_key_capacity", "Most keys the table can hold.", Gauge, nil}
 	Shards      = &Family{"shmkv_shards", "Shards in the table.", Gauge, nil}
+	ShardSlots  = &Family{"shmkv_shard_index_slots", "Index slots in each shard.", Gauge, nil}
 	MaxKeyBytes = &Family{"shmkv_max_key_bytes", "Largest key the table accepts.", Gauge, nil}
 	MaxValBytes = &Family{"shmkv_max_value_bytes", "Largest value the table accepts.", Gauge, nil}
 	Info        = &Family{"shmkv_table_info", "Always 1; the table's eviction policy in a label.", Gauge, []string{"eviction"}}
@@ -77,7 +80,7 @@ var (
 // Families is every family, in the order Samples returns them.
 var Families = []*Family{
 	Reads, ReadRetries, Sets, Deletes, LockWaits, Recoveries, Rebuilds, Evictions, Expirations, Damaged,
-	Entries, Bytes, KeyCapacity, Shards, MaxKeyBytes, MaxValBytes, Info,
+	Entries, Bytes, KeyCapacity, Shards, ShardSlots, MaxKeyBytes, MaxValBytes, Info,
 }
 
 // Samples appends the samples of st, read from the table called table, to
@@ -108,6 +111,7 @@ func Samples(dst []Sample, table string, st *kv.Stats) []Sample {
 	add(Bytes, st.TotalBytes, "total")
 	add(KeyCapacity, uint64(st.KeyCapacity))
 	add(Shards, uint64(st.Shards))
+	add(ShardSlots, uint64(st.SlotsPerShard))
 	add(MaxKeyBytes, uint64(st.MaxKeySize))
 	add(MaxValBytes, uint64(st.MaxValueSize))
 	add(Info, 1, st.Eviction.String())

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -67,6 +68,9 @@ shmkv_key_capacity{table="demo"} 96
 # HELP shmkv_shards Shards in the table.
 # TYPE shmkv_shards gauge
 shmkv_shards{table="demo"} 2
+# HELP shmkv_shard_index_slots Index slots in each shard.
+# TYPE shmkv_shard_index_slots gauge
+shmkv_shard_index_slots{table="demo"} 64
 # HELP shmkv_max_key_bytes Largest key the table accepts.
 # TYPE shmkv_max_key_bytes gauge
 shmkv_max_key_bytes{table="demo"} 1024
@@ -115,5 +119,42 @@ func TestSamplesAllocateNothing(t *testing.T) {
 	buf := make([]Sample, 0, 64)
 	if n := testing.AllocsPerRun(100, func() { buf = Samples(buf[:0], "/demo", &someStats) }); n != 0 {
 		t.Errorf("Samples: %v allocations per call", n)
+	}
+}
+
+// TestEveryStatsField: each numeric field of kv.Stats, given a value of its
+// own, shows up in some sample, so a field added to Stats without a metric
+// fails here. Gets is the one exception: the sum of the reads by result.
+func TestEveryStatsField(t *testing.T) {
+	var st kv.Stats
+	v := reflect.ValueOf(&st).Elem()
+	want := map[float64]string{}
+	for i := range v.NumField() {
+		f := v.Field(i)
+		n := 1000 + i
+		switch f.Kind() {
+		case reflect.Uint64:
+			f.SetUint(uint64(n))
+		case reflect.Int:
+			f.SetInt(int64(n))
+		case reflect.Uint32: // the eviction policy: a label
+			f.SetUint(uint64(kv.EvictLRU))
+			continue
+		default:
+			t.Fatalf("kv.Stats.%s has kind %v: teach this test and Samples about it", v.Type().Field(i).Name, f.Kind())
+		}
+		if name := v.Type().Field(i).Name; name != "Gets" {
+			want[float64(n)] = name
+		}
+	}
+	samples := Samples(nil, "x", &st)
+	for _, s := range samples {
+		delete(want, s.Value)
+		if s.Family == Info && s.LabelValues[1] != "lru" {
+			t.Errorf("eviction label %q", s.LabelValues[1])
+		}
+	}
+	for _, name := range want {
+		t.Errorf("kv.Stats.%s is in no sample", name)
 	}
 }

@@ -64,8 +64,8 @@ func TestCollectorMatchesText(t *testing.T) {
 	if err := testutil.CollectAndCompare(c, strings.NewReader(text(t, tb))); err != nil {
 		t.Fatal(err)
 	}
-	if n := testutil.CollectAndCount(c); n != 20 {
-		t.Errorf("%d samples, want 20", n)
+	if n := testutil.CollectAndCount(c); n != 21 {
+		t.Errorf("%d samples, want 21", n)
 	}
 }
 
