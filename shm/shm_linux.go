@@ -201,8 +201,13 @@ func (s *Shm) SetSize(n int64) error {
 // it fails now, with an error matching syscall.ENOSPC, and leaves the size
 // as it was; without it, the first write to a sparse page of a mapping would
 // raise SIGBUS instead.
-func (s *Shm) Allocate(n int64) error {
-	if n < 0 {
+func (s *Shm) Allocate(n int64) error { return s.AllocateRange(0, n) }
+
+// AllocateRange reserves memory for the bytes [off, off+n) of the object
+// with fallocate(2), growing it to off+n bytes if it is smaller. On a full
+// /dev/shm it fails with an error matching syscall.ENOSPC; see Allocate.
+func (s *Shm) AllocateRange(off, n int64) error {
+	if off < 0 || n < 0 {
 		return &os.PathError{Op: "fallocate", Path: s.Name(), Err: ErrBadSize}
 	}
 	s.mu.Lock()
@@ -213,10 +218,47 @@ func (s *Shm) Allocate(n int64) error {
 	if n == 0 {
 		return nil
 	}
-	if err := ignoringEINTR(func() error { return unix.Fallocate(s.fd, 0, 0, n) }); err != nil {
+	if err := ignoringEINTR(func() error { return unix.Fallocate(s.fd, 0, off, n) }); err != nil {
 		return &os.PathError{Op: "fallocate", Path: s.name, Err: err}
 	}
 	return nil
+}
+
+// Release gives the memory of the bytes [off, off+n) back to the system
+// (fallocate(2) with FALLOC_FL_PUNCH_HOLE): the object keeps its size, and
+// the range reads as zeros until it is written again.
+func (s *Shm) Release(off, n int64) error {
+	if off < 0 || n < 0 {
+		return &os.PathError{Op: "fallocate", Path: s.Name(), Err: ErrBadSize}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fd < 0 {
+		return s.closedError("fallocate")
+	}
+	if n == 0 {
+		return nil
+	}
+	mode := uint32(unix.FALLOC_FL_PUNCH_HOLE | unix.FALLOC_FL_KEEP_SIZE)
+	if err := ignoringEINTR(func() error { return unix.Fallocate(s.fd, mode, off, n) }); err != nil {
+		return &os.PathError{Op: "fallocate", Path: s.name, Err: err}
+	}
+	return nil
+}
+
+// Blocks returns the bytes of memory the object takes, which for a sparse
+// object, or one with released ranges, is less than its size.
+func (s *Shm) Blocks() (int64, error) {
+	var st unix.Stat_t
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fd < 0 {
+		return 0, s.closedError("fstat")
+	}
+	if err := unix.Fstat(s.fd, &st); err != nil {
+		return 0, &os.PathError{Op: "fstat", Path: s.name, Err: err}
+	}
+	return st.Blocks * 512, nil
 }
 
 // Map maps the bytes [offset, size) of the object, shared, so that every
@@ -325,18 +367,38 @@ func (m *Mapping) Bytes() []byte {
 func (m *Mapping) Populate() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.bytes == nil {
+	return m.populate(0, len(m.bytes))
+}
+
+// PopulateRange is Populate for the bytes [off, off+n) of the mapping
+// (offsets into Bytes), so that a sparse object's holes elsewhere stay
+// holes.
+func (m *Mapping) PopulateRange(off, n int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if off < 0 || n < 0 || off+n > int64(len(m.bytes)) {
+		return &os.PathError{Op: "madvise", Path: m.owner.name, Err: ErrBadOffset}
+	}
+	return m.populate(int(off), int(n))
+}
+
+func (m *Mapping) populate(off, n int) error {
+	if m.bytes == nil || n == 0 {
 		return nil
 	}
+	// madvise wants a page-aligned start.
+	page := os.Getpagesize()
+	start := len(m.whole) - len(m.bytes) + off
+	b := m.whole[start-start%page : start+n]
 	advice := unix.MADV_POPULATE_WRITE
 	if m.readOnly {
 		advice = unix.MADV_POPULATE_READ
 	}
-	err := ignoringEINTR(func() error { return unix.Madvise(m.whole, advice) })
+	err := ignoringEINTR(func() error { return unix.Madvise(b, advice) })
 	if err == unix.EINVAL {
 		var sum byte
-		for i := 0; i < len(m.whole); i += os.Getpagesize() {
-			sum += m.whole[i]
+		for i := 0; i < len(b); i += page {
+			sum += b[i]
 		}
 		populateSink = sum
 		return nil

@@ -52,6 +52,15 @@ func (s *Shm) SetSize(n int64) error { return unsupported("ftruncate", "") }
 // Allocate returns errors.ErrUnsupported.
 func (s *Shm) Allocate(n int64) error { return unsupported("fallocate", "") }
 
+// AllocateRange returns errors.ErrUnsupported.
+func (s *Shm) AllocateRange(off, n int64) error { return unsupported("fallocate", "") }
+
+// Release returns errors.ErrUnsupported.
+func (s *Shm) Release(off, n int64) error { return unsupported("fallocate", "") }
+
+// Blocks returns errors.ErrUnsupported.
+func (s *Shm) Blocks() (int64, error) { return 0, unsupported("fstat", "") }
+
 // Map returns errors.ErrUnsupported.
 func (s *Shm) Map(offset int64) (*Mapping, error) { return nil, unsupported("mmap", "") }
 
@@ -69,6 +78,9 @@ func (m *Mapping) ReadOnly() bool { return false }
 
 // Populate returns errors.ErrUnsupported.
 func (m *Mapping) Populate() error { return unsupported("madvise", "") }
+
+// PopulateRange returns errors.ErrUnsupported.
+func (m *Mapping) PopulateRange(off, n int64) error { return unsupported("madvise", "") }
 
 // Revoke returns nil.
 func (m *Mapping) Revoke() error { return nil }

@@ -648,3 +648,51 @@ func TestUnnamedVanishesWithItsCreator(t *testing.T) {
 		}
 	}
 }
+
+// TestSparseAllocateRelease: a sparse object takes memory only where it is
+// allocated; Release gives a range back, keeps the size, and the range
+// reads as zeros.
+func TestSparseAllocateRelease(t *testing.T) {
+	name := uniqueName(t)
+	s, err := shm.Open(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const size, chunk = 64 << 20, 1 << 20
+	if err := s.SetSize(size); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := s.Blocks(); b != 0 {
+		t.Fatalf("a new sparse object takes %d bytes", b)
+	}
+	if err := s.AllocateRange(8*chunk, chunk); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := s.Blocks(); b != chunk {
+		t.Fatalf("after allocating 1 MiB it takes %d bytes", b)
+	}
+	m := mustMap(t, s, 0)
+	m.Bytes()[8*chunk+5] = 7
+	if err := m.PopulateRange(8*chunk, chunk); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := s.Blocks(); b != chunk {
+		t.Fatalf("populating the allocated range changed the memory taken to %d", b)
+	}
+	if err := s.Release(8*chunk, chunk); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := s.Blocks(); b != 0 {
+		t.Fatalf("after Release it takes %d bytes", b)
+	}
+	if sz, _ := s.Size(); sz != size {
+		t.Fatalf("Release changed the size to %d", sz)
+	}
+	if got := m.Bytes()[8*chunk+5]; got != 0 {
+		t.Fatalf("a released byte reads %d", got)
+	}
+	if err := m.PopulateRange(size-10, 20); err == nil {
+		t.Error("PopulateRange past the end succeeded")
+	}
+}
