@@ -23,7 +23,7 @@ func uniqueName(t testing.TB) string {
 
 // small fills and wraps quickly, so short inputs reach cleaning, rebuilds
 // and the full error.
-var small = &kv.Options{Keys: 64, Memory: 8 << 10, MaxKeySize: 64, MaxValueSize: 256}
+var small = &kv.Options{MaxMemory: 128 << 10, Keys: 64, Memory: 8 << 10, MaxKeySize: 64, MaxValueSize: 256}
 
 // writeObject makes an object of exactly data's bytes under name.
 func writeObject(t testing.TB, name string, data []byte) {

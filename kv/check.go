@@ -50,7 +50,7 @@ func (t *Table) Check() (rep *Report, err error) {
 		rep.Problems = append(rep.Problems, Problem{Shard: -1, Offset: -1, What: err.Error()})
 		return rep, nil
 	}
-	img := make([]byte, controlSize+t.g.slotsPerShard*slotSize+int(t.g.dataPerShard))
+	var img []byte
 	for i := range t.shards {
 		s := &t.shards[i]
 		// A read-write handle recovers such a shard as it copies it; a
@@ -58,10 +58,14 @@ func (t *Table) Check() (rep *Report, err error) {
 		if w := loadLockWord(s); w != 0 && t.readOnly && t.probeOwner(w) == ownerDead {
 			rep.add(i, -1, "locked by a process that has died (the next writer recovers it)")
 		}
-		if err := t.copyShard(s, img); err != nil {
+		c, ok, err := t.copyShard(s, &img)
+		if err != nil {
 			return rep, fmt.Errorf("shmkv: check shard %d: %w", i, err)
 		}
-		c := imageShard(s, img)
+		if !ok {
+			rep.add(i, -1, "extent word %#x names no extent of the shard's span", s.ctlLoad(ctlExtent))
+			continue
+		}
 		rep.Entries += c.check(i, rep)
 	}
 	return rep, nil
@@ -71,56 +75,86 @@ func (r *Report) add(shard int, off int64, format string, args ...any) {
 	r.Problems = append(r.Problems, Problem{Shard: shard, Offset: off, What: fmt.Sprintf(format, args...)})
 }
 
-// copyShard copies s's control block, slots and data into img. A
-// read-write handle copies under the lock, which first recovers a shard
-// whose writer died; a read-only one, which may not lock, copies
-// optimistically under the sequence counter.
-func (t *Table) copyShard(s *shard, img []byte) error {
-	copyOut := func() {
-		n := copy(img, t.r.b[s.ctl*8:s.ctl*8+controlSize])
-		n += copy(img[n:], t.r.b[s.slots*8:s.slots*8+int64(s.mask+1)*slotSize])
-		copy(img[n:], t.r.b[s.data:s.data+s.size])
-	}
-	if !t.readOnly {
-		if err := t.lockShard(s); err != nil && err != ErrCorrupt {
-			return err
-		} else if err == nil {
-			defer t.unlock(s)
+// copyShard copies s's control block and current extent into *img, which
+// it grows as needed, and returns a shard over the copy; ok is false when
+// the extent word names no extent. A read-write handle copies under the
+// lock, which first recovers a shard whose writer died; a read-only one,
+// which may not lock, copies optimistically under the sequence counter.
+func (t *Table) copyShard(s *shard, img *[]byte) (c shard, ok bool, err error) {
+	copyOut := func() (shard, bool) {
+		v, ok := s.view()
+		if !ok {
+			return shard{}, false
 		}
-		// A shard whose rebuild failed is copied as it is, for Check to
-		// report.
-		copyOut()
-		return nil
+		n := controlSize + v.ext.size
+		if int64(cap(*img)) < n {
+			return shard{}, false // the caller sizes img and tries again
+		}
+		*img = (*img)[:n]
+		copy(*img, t.r.b[s.ctl*8:s.ctl*8+controlSize])
+		copy((*img)[controlSize:], t.r.b[v.ext.off:v.ext.end()])
+		return imageShard(&v, *img), true
 	}
+	// Size the copy before taking any lock: nothing allocates under one.
+	fit := func() {
+		if v, ok := s.view(); ok && int64(cap(*img)) < controlSize+v.ext.size {
+			*img = make([]byte, 0, controlSize+2*v.ext.size)
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		fit()
+		if !t.readOnly {
+			if err := t.lockShard(s); err != nil && err != ErrCorrupt {
+				return shard{}, false, err
+			} else if err == nil {
+				c, ok = copyOut()
+				t.unlock(s)
+			} else {
+				// A shard whose rebuild failed is copied as it is, for
+				// Check to report.
+				c, ok = copyOut()
+			}
+		} else {
+			c, ok = t.copyOptimistic(s, copyOut)
+		}
+		if ok || attempt > 2 {
+			return c, ok, nil
+		}
+		if _, valid := s.view(); !valid {
+			return shard{}, false, nil
+		}
+	}
+}
+
+// copyOptimistic runs copyOut for a read-only handle: under the sequence
+// counter, or around a writer that is dead or has held the shard for
+// livenessBound, which will not finish, so that Check reports the shard as
+// that writer left it.
+func (t *Table) copyOptimistic(s *shard, copyOut func() (shard, bool)) (shard, bool) {
 	deadline := time.Now().Add(min(livenessBound, t.lockTimeout))
 	for {
 		seq, w := s.ctlLoad(ctlSeq), loadLockWord(s)
 		if seq&1 == 0 {
-			copyOut()
+			c, ok := copyOut()
 			if s.ctlLoad(ctlSeq) == seq {
-				return nil
+				return c, ok
 			}
 		}
-		// A writer that died, or that cannot be asked about and has held
-		// the shard for livenessBound, will not finish: copy the shard as
-		// it left it, which Check then reports on.
 		if (w != 0 && t.probeOwner(w) == ownerDead) || time.Now().After(deadline) {
-			copyOut()
-			return nil
+			return copyOut()
 		}
 		time.Sleep(100 * time.Microsecond)
 	}
 }
 
-// imageShard is a shard over a private copy made by copyShard.
-func imageShard(s *shard, img []byte) shard {
-	c := *s
+// imageShard is v over a private copy of its control block and extent
+// made by copyShard.
+func imageShard(v *shard, img []byte) shard {
+	c := *v
 	c.r = newRegion(img)
 	c.lockWord = nil
 	c.ctl = 0
-	c.slots = controlSize / 8
-	c.data = controlSize + int64(c.mask+1)*slotSize
-	return c
+	return c.at(extent{off: controlSize, size: v.ext.size, slots: v.ext.slots})
 }
 
 // check examines a shard image and returns how many live entries it holds.
@@ -128,7 +162,7 @@ func (c *shard) check(i int, rep *Report) int {
 	if f := c.ctlLoad(ctlFlags); f != 0 {
 		rep.add(i, -1, "flagged for rebuild (%#x): a rebuild failed or is under way", f)
 	}
-	head, tail := c.ctlLoad(ctlHead), c.ctlLoad(ctlTail)
+	head, tail := c.head(), c.tail()
 	size := uint64(c.size)
 	if head < tail || head-tail > size {
 		rep.add(i, -1, "log head %d and tail %d do not bound a log of %d bytes", head, tail, size)

@@ -63,7 +63,7 @@ var sweepOps = []sweepOp{
 
 // sweepOptions make one shard with a log small enough that the big Set
 // must clean it.
-var sweepOptions = &Options{Keys: 40, Memory: 6000, MaxKeySize: 16, MaxValueSize: 3000}
+var sweepOptions = &Options{MaxMemory: 64 << 10, Keys: 40, Memory: 6000, MaxKeySize: 16, MaxValueSize: 3000}
 
 // sweepSetup fills the table; it returns the acknowledged contents.
 func sweepSetup(t *testing.T, tb *Table) map[string]string {
@@ -77,9 +77,9 @@ func sweepSetup(t *testing.T, tb *Table) map[string]string {
 		mustSet(t, tb, k, v)
 		want[k] = v
 	}
-	s := &tb.shards[0]
-	need := entrySize(3, len(bigValue)) + s.maxEntry
-	for i := 0; s.size-int64(s.ctlLoad(ctlHead)-s.ctlLoad(ctlTail)) >= need; i++ {
+	s := viewOf(t, &tb.shards[0])
+	need := entrySize(3, len(bigValue)) + s.reserve(entrySize(3, len(bigValue)))
+	for i := 0; s.size-int64(s.head()-s.tail()) >= need; i++ {
 		if i > 10000 {
 			t.Fatal("setup never filled the log")
 		}
@@ -286,7 +286,7 @@ func TestKillSweepEviction(t *testing.T) {
 	op := len(sweepOps) - 1
 	o := sweepOps[op]
 	name := uniqueName(t)
-	tb := openTable(t, name, &Options{Keys: 12, Memory: 12 * 40, MaxKeySize: 16, MaxValueSize: 64, Eviction: EvictLRU})
+	tb := openTable(t, name, &Options{MaxMemory: 64 << 10, Keys: 12, Memory: 12 * 40, MaxKeySize: 16, MaxValueSize: 64, Eviction: EvictLRU})
 	want := map[string]string{}
 	var st Stats
 	for i := 0; ; i++ {

@@ -12,7 +12,8 @@ import (
 func entryOf(t *testing.T, tb *Table, key string) (*shard, lookup) {
 	t.Helper()
 	h := hashKey(tb.g.seed, []byte(key))
-	s, _ := tb.shardFor(h)
+	st, _ := tb.shardFor(h)
+	s := viewOf(t, st)
 	l, err := s.find([]byte(key), h, 0)
 	if err != nil || !l.found {
 		t.Fatalf("find(%q) = %+v, %v", key, l, err)
@@ -22,7 +23,7 @@ func entryOf(t *testing.T, tb *Table, key string) (*shard, lookup) {
 
 // damageOptions: one shard, so that every damaged key shares it with all
 // the others.
-var damageOptions = &Options{Keys: 400, Memory: 64 << 10, MaxKeySize: 32, MaxValueSize: 256}
+var damageOptions = &Options{MaxMemory: 1 << 20, Keys: 400, Memory: 64 << 10, MaxKeySize: 32, MaxValueSize: 256}
 
 func fillDamageTable(t *testing.T, tb *Table) map[string]string {
 	want := map[string]string{}

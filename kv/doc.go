@@ -65,7 +65,7 @@
 // Options.Eviction = EvictLRU evicts, when full, entries nobody has read
 // since the cleaner last passed them (the CLOCK approximation of LRU),
 // expired ones first; otherwise a full table refuses new entries with
-// ErrFull. See evict.go.
+// ErrFull. See space.go.
 //
 // # Errors
 //

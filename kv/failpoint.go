@@ -10,7 +10,7 @@ import (
 // Failpoint for the kill-sweep tests, compiled in only with the shmkvfail
 // build tag (go test -tags shmkvfail): every store a writer makes to the
 // region passes through storeStep, and every step of creating a table
-// through creationStep. When crashAt is positive, the process kills itself
+// through sysStep. When crashAt is positive, the process kills itself
 // with SIGKILL just before its crashAt-th step, so a test can stop a
 // writer at every step of a write, a recovery or a creation and check what
 // the survivors see. When crashAt is negative the steps are only counted.
@@ -30,4 +30,4 @@ func storeStep() {
 	}
 }
 
-func creationStep() { storeStep() }
+func sysStep() { storeStep() }

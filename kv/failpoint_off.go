@@ -5,5 +5,5 @@ package kv
 // Without the shmkvfail build tag the failpoint (failpoint.go) compiles to
 // nothing.
 
-func storeStep()    {}
-func creationStep() {}
+func storeStep() {}
+func sysStep()   {}

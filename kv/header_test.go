@@ -48,26 +48,19 @@ func TestBadHeaders(t *testing.T) {
 		{"shards zero", func(b []byte) { le.PutUint32(b[offShards:], 0); resum(b) }, ErrCorrupt},
 		{"shards not a power of two", func(b []byte) { le.PutUint32(b[offShards:], 3); resum(b) }, ErrCorrupt},
 		{"shards huge", func(b []byte) { le.PutUint32(b[offShards:], 1<<31); resum(b) }, ErrCorrupt},
-		{"slots not a power of two", func(b []byte) { le.PutUint32(b[offSlotsPerShard:], 1000); resum(b) }, ErrCorrupt},
-		{"slots huge", func(b []byte) { le.PutUint32(b[offSlotsPerShard:], 1<<31); resum(b) }, ErrCorrupt},
-		{"data unaligned", func(b []byte) { le.PutUint64(b[offDataPerShard:], 1<<20+1); resum(b) }, ErrCorrupt},
-		{"data huge", func(b []byte) { le.PutUint64(b[offDataPerShard:], 1<<62); resum(b) }, ErrCorrupt},
+		{"registry huge", func(b []byte) { le.PutUint32(b[offRegistrySlots:], maxProcs+1); resum(b) }, ErrCorrupt},
+		{"span unaligned", func(b []byte) { le.PutUint64(b[offSpan:], 1<<20+8); resum(b) }, ErrCorrupt},
+		{"span huge", func(b []byte) { le.PutUint64(b[offSpan:], 1<<62); resum(b) }, ErrCorrupt},
 		{"max key zero", func(b []byte) { le.PutUint32(b[offMaxKey:], 0); resum(b) }, ErrCorrupt},
 		{"max value huge", func(b []byte) { le.PutUint32(b[offMaxValue:], 1<<31); resum(b) }, ErrCorrupt},
+		{"max memory huge", func(b []byte) { le.PutUint64(b[offMaxMemory:], 1<<62); resum(b) }, ErrCorrupt},
 		{"registry zero", func(b []byte) { le.PutUint32(b[offRegistrySlots:], 0); resum(b) }, ErrCorrupt},
 		{"unknown eviction", func(b []byte) { le.PutUint32(b[offEviction:], 7); resum(b) }, ErrVersion},
-		{"offsets disagree", func(b []byte) { le.PutUint64(b[offDataOffset:], 4096); resum(b) }, ErrCorrupt},
+		{"offsets disagree", func(b []byte) { le.PutUint64(b[offExtentsOffset:], 4096); resum(b) }, ErrCorrupt},
 		{"geometry beyond the object", func(b []byte) {
-			// Double the data per shard: consistent offsets, too big an object.
-			var g geometry
-			g, _ = decodeHeader(b[:headerSize], int64(len(b)))
-			g.dataPerShard *= 2
-			g.place()
-			g.encode(b[:headerSize])
-		}, ErrCorrupt},
-		{"data too small for an entry", func(b []byte) {
+			// Double the span: consistent offsets, too big an object.
 			g, _ := decodeHeader(b[:headerSize], int64(len(b)))
-			g.dataPerShard = minData
+			g.span *= 2
 			g.place()
 			g.encode(b[:headerSize])
 		}, ErrCorrupt},

@@ -38,8 +38,19 @@ func newTable(t testing.TB, o *Options) *Table {
 	return openTable(t, uniqueName(t), o)
 }
 
+// viewOf returns shard s over its current extent, for tests that look
+// inside.
+func viewOf(t testing.TB, s *shard) *shard {
+	t.Helper()
+	v, ok := s.view()
+	if !ok {
+		t.Fatalf("shard %d has no valid extent (word %#x)", s.index, s.ctlLoad(ctlExtent))
+	}
+	return &v
+}
+
 // small is a geometry that fills quickly.
-var small = &Options{Keys: 1000, Memory: 256 << 10, MaxKeySize: 256, MaxValueSize: 4096}
+var small = &Options{MaxMemory: 1 << 20, Keys: 1000, Memory: 256 << 10, MaxKeySize: 256, MaxValueSize: 4096}
 
 func mustSet(t testing.TB, tb *Table, k, v string) {
 	t.Helper()

@@ -5,7 +5,19 @@ package kv
 // than one process touches it after creation, accessed only through
 // sync/atomic.
 //
-// Header: the first 4096 bytes.
+// The object is sparse. Its size is fixed at creation (header's total
+// size), but it takes memory only where something lives: the header, the
+// registry, the control blocks, and each shard's current extent (a
+// contiguous run holding the shard's index and log). A shard grows by
+// building a larger extent elsewhere in its span and publishing it with one
+// atomic store (grow.go); the old extent's memory is then given back with
+// a punched hole. The header's max memory is the ceiling on what the object
+// may take (its allocated blocks), not on its size.
+//
+//	[header 4096][registry][control blocks][span 0][span 1]...[span shards-1]
+//
+// Header: the first 4096 bytes; bytes 8..120 are fixed at creation and
+// covered by the checksum.
 //
 //	offset size field
 //	     0    8 magic              "SHMKV\x00" then the two-byte magic version; stored last, atomically
@@ -14,17 +26,17 @@ package kv
 //	    16    8 hash seed          seeds xxhash for keys and entry checksums
 //	    24    8 created            Unix nanoseconds
 //	    32    4 shards             power of two, 1..maxShards
-//	    36    4 slots per shard    power of two, minSlots..maxSlots
-//	    40    8 data per shard     bytes, multiple of 8, minData..maxData
-//	    48    4 max key            bytes, 1..MaxKeyLimit
-//	    52    4 max value          bytes, 0..MaxValueLimit
-//	    56    4 registry slots     processes that may have the table open read-write at once, 1..maxProcs
-//	    60    4 eviction           0: none (a full table refuses new keys); 1: lru (it evicts)
-//	    64    8 registry offset    = 4096
-//	    72    8 control offset     = registry offset + registry slots*32, rounded up to 4096
-//	    80    8 slots offset       = control offset + shards*256, rounded up to 4096
-//	    88    8 data offset        = slots offset + shards*slots per shard*8, rounded up to 4096
-//	    96    8 total size         = data offset + shards*data per shard, rounded up to 4096
+//	    36    4 registry slots     processes that may have the table open read-write at once, 1..maxProcs
+//	    40    4 max key            bytes, 1..MaxKeyLimit
+//	    44    4 max value          bytes, 0..MaxValueLimit
+//	    48    4 eviction           0: none (a full table refuses new keys); 1: lru (it evicts)
+//	    52    4 reserved           zero
+//	    56    8 registry offset    = 4096
+//	    64    8 control offset     = registry offset + registry slots*32, rounded up to 4096
+//	    72    8 extents offset     = control offset + shards*256, rounded up to 4096: where span 0 starts
+//	    80    8 span               bytes of the object each shard's extents live in, a multiple of 4096
+//	    88    8 total size         = extents offset + shards*span: the object's size
+//	    96    8 max memory         the most bytes of memory the object may take (its allocated blocks)
 //	   104    8 lock inode         inode number of the lock object made with the table
 //	   112    8 reserved           zero
 //	   120    8 checksum           xxhash64 of bytes 8..120
@@ -42,21 +54,24 @@ package kv
 //	16    8 claimed at         Unix nanoseconds, for diagnostics only
 //	24    8 reserved
 //
-// Shard control block: 256 bytes per shard, the lock and sequence counter on
-// the first cache line, the log and index counters on the second, the
-// write-side statistics on the third and fourth.
+// Shard control block: 256 bytes per shard, what readers load on the first
+// cache line, the index and log counters on the second, the write-side
+// statistics on the third and fourth.
 //
 //	  0    4 lock word          see lock.go: state in bits 0-1, owner in bits 2-31
 //	  4    4 reserved
 //	  8    8 sequence           odd while a write is in progress (the seqlock)
 //	 16    8 waiters            lock waiters asleep on the futex (lock.go)
-//	 64    8 head               log position where the next entry goes (bytes, grows without bound)
-//	 72    8 tail               log position of the oldest entry
+//	 24    8 extent             the shard's current extent (extent word, extent.go)
+//	 32    8 pending            an extent a grow is building, until it is published (grow.go)
+//	 40    8 retired            an extent a grow replaced, until its memory is given back
+//	 48    8 retired at         Unix nanoseconds when retired was set
 //	 80    8 next version       stamped into each entry written; greater than every version in the log
 //	 88    8 live entries       entries reachable from the index
 //	 96    8 live bytes         bytes of log those entries take
 //	104    8 tombstones         deleted slots in the index
 //	112    8 flags              flagRebuild: the index must be rebuilt from the log before use
+//	120    8 largest entry      log bytes of the largest entry written since the last rebuild
 //	128    8 sets               successful Set, Add, CompareAndSwap, SetIfAbsent that stored
 //	136    8 deletes            Delete that removed a key
 //	144    8 lock waits         lock acquisitions that had to wait
@@ -69,17 +84,28 @@ package kv
 //	200    8 expirations        expired entries dropped
 //	208    8 expiring           live entries that have an expiry time
 //	216    8 damaged            damaged entries or stretches dropped by cleaning or Repair
-//	224   32 reserved
+//	224    8 grows              extents published by grows
+//	232   24 reserved
 //
-// Slots: shards*slots-per-shard 8-byte words, the open-addressing index of
-// each shard in turn, probed linearly from the hash's low bits. A word is
-// 0 (empty), slotTombstone (deleted; keeps probe chains intact), or
-// tag<<32 | referenced<<31 | (offset/8 + 1), where referenced is the
-// slotReferenced bit of lru tables, and tag is bits 24..55 of the key's hash and offset
-// is where the entry starts in the shard's data area.
+// Extent: a multiple of 4096 bytes inside its shard's span, named by an
+// extent word: bits 0-33 its offset in the object in units of 4096, bits
+// 34-38 log2 of its slot count, bits 39-63 its size in units of 4096; 0
+// means none.
 //
-// Data: data-per-shard bytes for each shard, used as a circular log. Entries
-// are appended at head and may wrap around the end of the area. Each entry:
+//	 0    8 head               log position where the next entry goes (bytes, grows without bound)
+//	 8    8 tail               log position of the oldest entry
+//	16   48 reserved
+//	64    - slots              slot count 8-byte words: the index
+//	 -    - data               the rest: the log, size - 64 - slots*8 bytes
+//
+// Slots: the open-addressing index of the shard, probed linearly from the
+// hash's low bits. A word is 0 (empty), slotTombstone (deleted; keeps probe
+// chains intact), or tag<<32 | referenced<<31 | (offset/8 + 1), where
+// referenced is the slotReferenced bit of lru tables, tag is bits 24..55
+// of the key's hash, and offset is where the entry starts in the data.
+//
+// Data: used as a circular log. Entries are appended at head and may wrap
+// around the end of the data. Each entry:
 //
 //	 0    4 key length         1..max key
 //	 4    4 value length       0..max value
@@ -96,15 +122,16 @@ package kv
 // Space is reclaimed from the tail: a dead or expired entry at the tail is
 // dropped, a live one is copied to the head and its slot moved, or, in an
 // lru table, evicted if nobody has read it since cleaning last passed it
-// (evict.go). The log is the truth and
-// the index is derived from it: a shard whose writer died, or whose index
-// has too many tombstones, is rebuilt by walking the log from tail to head,
-// keeping for each key the live entry with the highest version. A write's
-// commit point is one atomic store: of head for a new entry, of the entry's
-// state for a delete or an eviction.
+// (space.go); a shard that cleaning cannot keep roomy enough grows
+// (grow.go). The log is the truth and the index is derived from it: a
+// shard whose writer died, or whose index has too many tombstones, is
+// rebuilt by walking the log from tail to head, keeping for each key the
+// live entry with the highest version. A write's commit point is one
+// atomic store: of head for a new entry, of the entry's state for a delete
+// or an eviction, of the control block's extent word for a grow.
 const (
 	headerSize    = 4096
-	layoutVersion = 2
+	layoutVersion = 3
 	// magic is "SHMKV\x00" followed by the magic version 0x0001.
 	magic = uint64(0x0001_0056_4B4D_4853)
 
@@ -122,17 +149,16 @@ const (
 	offSeed           = 16
 	offCreated        = 24
 	offShards         = 32
-	offSlotsPerShard  = 36
-	offDataPerShard   = 40
-	offMaxKey         = 48
-	offMaxValue       = 52
-	offRegistrySlots  = 56
-	offEviction       = 60
-	offRegistryOffset = 64
-	offControlOffset  = 72
-	offSlotsOffset    = 80
-	offDataOffset     = 88
-	offTotalSize      = 96
+	offRegistrySlots  = 36
+	offMaxKey         = 40
+	offMaxValue       = 44
+	offEviction       = 48
+	offRegistryOffset = 56
+	offControlOffset  = 64
+	offExtentsOffset  = 72
+	offSpan           = 80
+	offTotalSize      = 88
+	offMaxMemory      = 96
 	offLockInode      = 104
 	offChecksum       = 120
 	checksummedEnd    = offChecksum
@@ -150,13 +176,16 @@ const (
 	ctlLock        = 0
 	ctlSeq         = 8
 	ctlWaiters     = 16
-	ctlHead        = 64
-	ctlTail        = 72
+	ctlExtent      = 24
+	ctlPending     = 32
+	ctlRetired     = 40
+	ctlRetiredAt   = 48
 	ctlNextVersion = 80
 	ctlLiveEntries = 88
 	ctlLiveBytes   = 96
 	ctlTombstones  = 104
 	ctlFlags       = 112
+	ctlLargest     = 120
 	ctlSets        = 128
 	ctlDeletes     = 136
 	ctlLockWaits   = 144
@@ -169,6 +198,14 @@ const (
 	ctlExpirations = 200
 	ctlExpiring    = 208
 	ctlDamaged     = 216
+	ctlGrows       = 224
+)
+
+// Extent header field offsets, in bytes from the extent's start.
+const (
+	extHead       = 0
+	extTail       = 8
+	extHeaderSize = 64
 )
 
 // Entry field offsets, in bytes from the entry's start.
@@ -187,7 +224,7 @@ const (
 	entryLive = uint64(1)
 	entryDead = uint64(2)
 	// slotReferenced, in a live slot word, marks an entry read since
-	// cleaning last passed it (evict.go).
+	// cleaning last passed it (space.go).
 	slotReferenced = uint64(1) << 31
 	// entryMarked, in a live entry's state, holds its slot's
 	// slotReferenced bit while a rebuild clears the slots (rebuild.go).
@@ -201,8 +238,9 @@ const (
 	maxShards     = 1 << 12
 	minSlots      = 8
 	maxSlots      = 1 << 28
-	minData       = 4096
+	minData       = 1024
 	maxData       = int64(1) << 33 // slot offsets are 31 bits of 8-byte units
+	pageSize      = 4096           // the unit of extent offsets and sizes
 	maxProcs      = 1 << 10        // registry slot numbers are 10 bits in a lock word
 	maxTotalSize  = int64(1) << 46
 	MaxKeyLimit   = 1 << 20 // the largest MaxKeySize an Options may ask for

@@ -32,17 +32,16 @@ func TestLayoutPinned(t *testing.T) {
 		{"offSeed", offSeed, 16},
 		{"offCreated", offCreated, 24},
 		{"offShards", offShards, 32},
-		{"offSlotsPerShard", offSlotsPerShard, 36},
-		{"offDataPerShard", offDataPerShard, 40},
-		{"offMaxKey", offMaxKey, 48},
-		{"offMaxValue", offMaxValue, 52},
-		{"offRegistrySlots", offRegistrySlots, 56},
-		{"offEviction", offEviction, 60},
-		{"offRegistryOffset", offRegistryOffset, 64},
-		{"offControlOffset", offControlOffset, 72},
-		{"offSlotsOffset", offSlotsOffset, 80},
-		{"offDataOffset", offDataOffset, 88},
-		{"offTotalSize", offTotalSize, 96},
+		{"offRegistrySlots", offRegistrySlots, 36},
+		{"offMaxKey", offMaxKey, 40},
+		{"offMaxValue", offMaxValue, 44},
+		{"offEviction", offEviction, 48},
+		{"offRegistryOffset", offRegistryOffset, 56},
+		{"offControlOffset", offControlOffset, 64},
+		{"offExtentsOffset", offExtentsOffset, 72},
+		{"offSpan", offSpan, 80},
+		{"offTotalSize", offTotalSize, 88},
+		{"offMaxMemory", offMaxMemory, 96},
 		{"offLockInode", offLockInode, 104},
 		{"offChecksum", offChecksum, 120},
 
@@ -53,13 +52,16 @@ func TestLayoutPinned(t *testing.T) {
 		{"ctlLock", ctlLock, 0},
 		{"ctlSeq", ctlSeq, 8},
 		{"ctlWaiters", ctlWaiters, 16},
-		{"ctlHead", ctlHead, 64},
-		{"ctlTail", ctlTail, 72},
+		{"ctlExtent", ctlExtent, 24},
+		{"ctlPending", ctlPending, 32},
+		{"ctlRetired", ctlRetired, 40},
+		{"ctlRetiredAt", ctlRetiredAt, 48},
 		{"ctlNextVersion", ctlNextVersion, 80},
 		{"ctlLiveEntries", ctlLiveEntries, 88},
 		{"ctlLiveBytes", ctlLiveBytes, 96},
 		{"ctlTombstones", ctlTombstones, 104},
 		{"ctlFlags", ctlFlags, 112},
+		{"ctlLargest", ctlLargest, 120},
 		{"ctlSets", ctlSets, 128},
 		{"ctlDeletes", ctlDeletes, 136},
 		{"ctlLockWaits", ctlLockWaits, 144},
@@ -72,6 +74,13 @@ func TestLayoutPinned(t *testing.T) {
 		{"ctlExpirations", ctlExpirations, 200},
 		{"ctlExpiring", ctlExpiring, 208},
 		{"ctlDamaged", ctlDamaged, 216},
+		{"ctlGrows", ctlGrows, 224},
+		{"extHead", extHead, 0},
+		{"extTail", extTail, 8},
+		{"extHeaderSize", extHeaderSize, 64},
+		{"extentOffBits", extentOffBits, 34},
+		{"extentSlotsBits", extentSlotsBits, 5},
+		{"pageSize", pageSize, 4096},
 		{"slotReferenced", int64(slotReferenced), 1 << 31},
 
 		{"entLengths", entLengths, 0},
@@ -80,7 +89,7 @@ func TestLayoutPinned(t *testing.T) {
 		{"entExpires", entExpires, 24},
 		{"entChecksum", entChecksum, 32},
 
-		{"layoutVersion", layoutVersion, 2},
+		{"layoutVersion", layoutVersion, 3},
 		{"maxProcs", maxProcs, 1024},
 		{"genBits", genBits, 20},
 	}
@@ -106,13 +115,16 @@ func TestLayoutPinned(t *testing.T) {
 
 // TestGeometryPlaced pins the section placement for one geometry.
 func TestGeometryPlaced(t *testing.T) {
-	g := geometry{shards: 4, slotsPerShard: 1024, dataPerShard: 1 << 20, maxKey: 100, maxValue: 1000, registrySlots: 1024}
+	g := geometry{shards: 4, span: 1 << 20, maxKey: 100, maxValue: 1000, registrySlots: 1024, maxMemory: 1 << 20}
 	g.place()
-	want := geometry{registryOffset: 4096, controlOffset: 4096 + 32768, slotsOffset: 4096 + 32768 + 4096,
-		dataOffset: 4096 + 32768 + 4096 + 32768, totalSize: 4096 + 32768 + 4096 + 32768 + 4<<20}
+	want := geometry{registryOffset: 4096, controlOffset: 4096 + 32768, extentsOffset: 4096 + 32768 + 4096,
+		totalSize: 4096 + 32768 + 4096 + 4<<20}
 	if g.registryOffset != want.registryOffset || g.controlOffset != want.controlOffset ||
-		g.slotsOffset != want.slotsOffset || g.dataOffset != want.dataOffset || g.totalSize != want.totalSize {
+		g.extentsOffset != want.extentsOffset || g.totalSize != want.totalSize {
 		t.Errorf("placed %+v", g)
+	}
+	if start, end := g.spanOf(2); start != g.extentsOffset+2<<20 || end != start+1<<20 {
+		t.Errorf("span 2 is [%d, %d)", start, end)
 	}
 	var h [headerSize]byte
 	g.encode(h[:])
@@ -125,12 +137,35 @@ func TestGeometryPlaced(t *testing.T) {
 	}
 }
 
+// TestExtentWord pins the extent word's fields and its checks.
+func TestExtentWord(t *testing.T) {
+	e := newExtent(3*pageSize, 64, 10000)
+	if e.size != roundUp(64+64*8+10000, pageSize) || e.dataBytes() != e.size-64-512 {
+		t.Fatalf("newExtent = %+v", e)
+	}
+	w := e.word()
+	if w&(1<<34-1) != 3 || w>>34&31 != 6 || w>>39 != uint64(e.size/pageSize) {
+		t.Errorf("word %#x", w)
+	}
+	if back, ok := decodeExtent(w, 0, 1<<30); !ok || back != e {
+		t.Errorf("decode = %+v, %v", back, ok)
+	}
+	for _, span := range [][2]int64{{4 * pageSize, 1 << 30}, {0, e.end() - 1}} {
+		if _, ok := decodeExtent(w, span[0], span[1]); ok {
+			t.Errorf("an extent outside the span [%d, %d) decoded", span[0], span[1])
+		}
+	}
+	if _, ok := decodeExtent(0, 0, 1<<30); ok {
+		t.Error("word 0 decoded")
+	}
+}
+
 // TestLayoutInATable reads a real table's bytes at the offsets layout.go
 // documents, written here as numbers, not through the constants the code
 // uses: the comment, the code and the bytes must agree.
 func TestLayoutInATable(t *testing.T) {
 	name := uniqueName(t)
-	tb := openTable(t, name, &Options{Keys: 100, Memory: 64 << 10, MaxKeySize: 100, MaxValueSize: 1000, Eviction: EvictLRU})
+	tb := openTable(t, name, &Options{MaxMemory: 4 << 20, MaxKeySize: 100, MaxValueSize: 1000, Eviction: EvictLRU})
 	mustSet(t, tb, "key", "value!")
 	var st Stats
 	tb.Stats(&st)
@@ -141,36 +176,46 @@ func TestLayoutInATable(t *testing.T) {
 	var b []byte
 	editObject(t, name, func(m []byte) { b = bytes.Clone(m) })
 	le := binary.LittleEndian
-	u32 := func(off int) uint64 { return uint64(le.Uint32(b[off:])) }
-	u64 := func(off int) uint64 { return le.Uint64(b[off:]) }
-	registry, control, slots, data := u64(64), u64(72), u64(80), u64(88)
+	u32 := func(off int64) uint64 { return uint64(le.Uint32(b[off:])) }
+	u64 := func(off int64) uint64 { return le.Uint64(b[off:]) }
+	registry, control, extents, span := int64(u64(56)), int64(u64(64)), int64(u64(72)), int64(u64(80))
+	ext := u64(control + 24)
+	extOff, extSlots, extSize := int64(ext&(1<<34-1))*4096, int64(1)<<(ext>>34&31), int64(ext>>39)*4096
+	data := extOff + 64 + extSlots*8
 	checks := []struct {
 		what      string
 		got, want uint64
 	}{
 		{"magic", u64(0), le.Uint64([]byte("SHMKV\x00\x01\x00"))},
-		{"layout version", u32(8), 2},
+		{"layout version", u32(8), 3},
 		{"header size", u32(12), 4096},
 		{"shards", u32(32), uint64(st.Shards)},
-		{"slots per shard", u32(36), uint64(st.SlotsPerShard)},
-		{"max key", u32(48), 100},
-		{"max value", u32(52), 1000},
-		{"registry slots", u32(56), 1024},
-		{"eviction", u32(60), 1},
-		{"registry offset", registry, 4096},
-		{"control offset", control, 4096 + 1024*32},
-		{"total size", u64(96), st.TotalBytes},
+		{"registry slots", u32(36), 1024},
+		{"max key", u32(40), 100},
+		{"max value", u32(44), 1000},
+		{"eviction", u32(48), 1},
+		{"registry offset", uint64(registry), 4096},
+		{"control offset", uint64(control), 4096 + 1024*32},
+		{"extents offset", uint64(extents), uint64(control) + 4096},
+		{"total size", u64(88), uint64(extents + span*int64(st.Shards))},
+		{"object size", uint64(len(b)), uint64(extents + span*int64(st.Shards))},
+		{"max memory", u64(96), 4 << 20},
 		{"lock inode", u64(104), lockInfo.Sys().(*syscall.Stat_t).Ino},
 		{"checksum", u64(120), xxhash.Sum64(b[8:120])},
-		{"registry pid", u64(int(registry) + tb.slot*32 + 8), uint64(os.Getpid())},
-		{"lock word free", u32(int(control)), 0},
-		{"head", u64(int(control) + 64), 40 + 16}, // 9 bytes of key and value, padded to 16
-		{"live entries", u64(int(control) + 88), 1},
-		{"live bytes", u64(int(control) + 96), 56},
-		{"sets", u64(int(control) + 128), 1},
-		{"key length", u32(int(data)), 3},
-		{"value length", u32(int(data) + 4), 6},
-		{"state live", u64(int(data) + 8), 1},
+		{"registry pid", u64(registry + int64(tb.slot)*32 + 8), uint64(os.Getpid())},
+		{"lock word free", u32(control), 0},
+		{"extent at the span's start", uint64(extOff), uint64(extents)},
+		{"slots", uint64(extSlots), uint64(st.Slots)},
+		{"extent within the span", b2u(extSize > 0 && extSize <= span), 1},
+		{"head", u64(extOff), 40 + 16}, // 9 bytes of key and value, padded to 16
+		{"tail", u64(extOff + 8), 0},
+		{"live entries", u64(control + 88), 1},
+		{"live bytes", u64(control + 96), 56},
+		{"largest entry", u64(control + 120), 56},
+		{"sets", u64(control + 128), 1},
+		{"key length", u32(data), 3},
+		{"value length", u32(data + 4), 6},
+		{"state live", u64(data + 8), 1},
 	}
 	if st.Shards != 1 {
 		t.Fatalf("%d shards; the test reads shard 0 only", st.Shards)
@@ -184,12 +229,19 @@ func TestLayoutInATable(t *testing.T) {
 		t.Errorf("entry bytes after its header = %q", got)
 	}
 	found := false
-	for off := slots; off < data; off += 8 {
-		if w := u64(int(off)); w != 0 {
-			found = found || w&(1<<31-1) == 1 // offset 0 of the data area, plus one
+	for off := extOff + 64; off < data; off += 8 {
+		if w := u64(off); w != 0 {
+			found = found || w&(1<<31-1) == 1 // offset 0 of the log, plus one
 		}
 	}
 	if !found {
 		t.Error("no slot word points at the entry")
 	}
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
 }

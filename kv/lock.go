@@ -113,6 +113,19 @@ func (t *Table) lockSlow(s *shard) (tookOver bool, err error) {
 	}
 }
 
+// tryLock takes shard s's lock only if it is free, and never waits. A
+// shard that needs recovery is left to a caller that can recover it.
+func (t *Table) tryLock(s *shard) bool {
+	if !atomic.CompareAndSwapUint32(s.lockWord, 0, t.owner|lockLocked) {
+		return false
+	}
+	if s.ctlLoad(ctlFlags) != 0 || s.ctlLoad(ctlSeq)&1 != 0 {
+		t.unlock(s)
+		return false
+	}
+	return true
+}
+
 // loadLockWord loads shard s's lock word.
 func loadLockWord(s *shard) uint32 { return atomic.LoadUint32(s.lockWord) }
 

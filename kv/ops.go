@@ -68,7 +68,7 @@ func (t *Table) SetTTL(key, value []byte, ttl time.Duration) (err error) {
 		return err
 	}
 	h := hashKey(t.g.seed, key)
-	return t.update(key, h, ttl > 0, func(s *shard, l lookup, now int64) error {
+	return t.update(key, h, ttl > 0, func(s shard, l lookup, now int64) error {
 		return s.store(key, h, value, expiresAt(now, ttl), l, now)
 	})
 }
@@ -95,7 +95,7 @@ func (t *Table) SetIfAbsent(key, value []byte) (stored bool, err error) {
 		return false, err
 	}
 	h := hashKey(t.g.seed, key)
-	err = t.update(key, h, false, func(s *shard, l lookup, now int64) error {
+	err = t.update(key, h, false, func(s shard, l lookup, now int64) error {
 		stored = false
 		if l.present() {
 			return nil
@@ -118,7 +118,7 @@ func (t *Table) CompareAndSwap(key, old, new []byte) (swapped bool, err error) {
 		return false, err
 	}
 	h := hashKey(t.g.seed, key)
-	err = t.update(key, h, false, func(s *shard, l lookup, now int64) error {
+	err = t.update(key, h, false, func(s shard, l lookup, now int64) error {
 		swapped = false
 		if !l.present() {
 			return nil
@@ -153,7 +153,7 @@ func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
 		return 0, err
 	}
 	h := hashKey(t.g.seed, key)
-	err = t.update(key, h, false, func(s *shard, l lookup, now int64) error {
+	err = t.update(key, h, false, func(s shard, l lookup, now int64) error {
 		var buf [maxIntText]byte
 		var cur int64
 		var expires uint64
@@ -221,7 +221,7 @@ func (t *Table) Delete(key []byte) (deleted bool, err error) {
 		return false, err
 	}
 	h := hashKey(t.g.seed, key)
-	err = t.update(key, h, false, func(s *shard, l lookup, now int64) error {
+	err = t.update(key, h, false, func(s shard, l lookup, now int64) error {
 		deleted = l.present()
 		if l.found {
 			s.remove(l, now) // an expired entry goes too, as an expiration

@@ -2,22 +2,33 @@ package kv
 
 import (
 	"fmt"
-	"math"
-	"math/bits"
 	"os"
 	"strconv"
 	"time"
 )
 
 // Options configure Open. A nil *Options, and every zero field, means the
-// default. The geometry fields (Keys, Memory, MaxKeySize, MaxValueSize) shape
-// a new table; for an existing one the header decides, and a geometry field
-// that is set and that the existing table cannot honour is ErrInvalidOptions.
+// default. The geometry fields (MaxMemory, Keys, Memory, MaxKeySize,
+// MaxValueSize, Eviction) shape a new table; for an existing one the header
+// decides, and a limit that is set and that the existing table does not
+// have is ErrInvalidOptions.
+//
+// A table needs no size: it starts small and grows as keys and data
+// arrive, while other processes use it, up to MaxMemory.
 type Options struct {
-	// Keys is how many entries the table must hold. Default 100,000.
+	// MaxMemory is the ceiling on the shared memory the table may take, in
+	// bytes: the memory its object is given (its allocated blocks), all
+	// included. Below it a table grows instead of refusing or evicting;
+	// at it, a NoEviction table refuses new entries with ErrFull and an
+	// EvictLRU table evicts. Default: a quarter of the /dev/shm
+	// filesystem's size (1 GiB if that cannot be read). Recorded in the
+	// header.
+	MaxMemory int64
+	// Keys is how many entries the table is expected to hold, so that it
+	// is created large enough not to grow on the way there. Optional.
 	Keys int
-	// Memory is how many bytes of keys and values the table must hold.
-	// Default 32 MiB.
+	// Memory is how many bytes of keys and values the table is expected
+	// to hold, likewise. Optional.
 	Memory int64
 	// MaxKeySize is the largest key accepted, in bytes. Default 1 KiB, at
 	// most MaxKeyLimit.
@@ -68,7 +79,7 @@ const (
 	// NoEviction: a full table refuses new entries with ErrFull.
 	NoEviction Policy = iota
 	// EvictLRU: a full table evicts entries not read recently (an
-	// approximation of least-recently-used; see evict.go), expired first.
+	// approximation of least-recently-used; see space.go), expired first.
 	EvictLRU
 )
 
@@ -83,18 +94,12 @@ func (p Policy) String() string {
 }
 
 const (
-	defaultKeys        = 100_000
-	defaultMemory      = 32 << 20
 	defaultMaxKey      = 1 << 10
 	defaultMaxValue    = 1 << 20
 	defaultMode        = 0o600
 	defaultLockTimeout = 10 * time.Second
 	defaultInitTimeout = 2 * time.Second
 	defaultProcs       = maxProcs
-	// logSlack is how much larger than the live data a shard's log is.
-	logSlack = 1.5
-	// maxLoad is the fraction of a shard's slots that may hold live entries.
-	maxLoadNum, maxLoadDen = 3, 4
 )
 
 // withDefaults returns a copy of o with every zero field filled in.
@@ -103,11 +108,8 @@ func (o *Options) withDefaults() Options {
 	if o != nil {
 		r = *o
 	}
-	if r.Keys == 0 {
-		r.Keys = defaultKeys
-	}
-	if r.Memory == 0 {
-		r.Memory = defaultMemory
+	if r.MaxMemory == 0 {
+		r.MaxMemory = defaultMaxMemory()
 	}
 	if r.MaxKeySize == 0 {
 		r.MaxKeySize = defaultMaxKey
@@ -132,10 +134,12 @@ func (o *Options) withDefaults() Options {
 
 func (o *Options) validate() error {
 	switch {
-	case o.Keys < 1 || int64(o.Keys) > maxShards*maxSlots/2:
+	case o.MaxMemory < minMaxMemory || o.MaxMemory > maxMaxMemory:
+		return fmt.Errorf("%w: MaxMemory %d (%d to %d)", ErrInvalidOptions, o.MaxMemory, minMaxMemory, maxMaxMemory)
+	case o.Keys < 0 || int64(o.Keys) > maxShards*maxSlots/2:
 		return fmt.Errorf("%w: Keys %d", ErrInvalidOptions, o.Keys)
-	case o.Memory < 1 || o.Memory > maxTotalSize/2:
-		return fmt.Errorf("%w: Memory %d", ErrInvalidOptions, o.Memory)
+	case o.Memory < 0 || o.Memory > o.MaxMemory:
+		return fmt.Errorf("%w: Memory %d beyond MaxMemory %d", ErrInvalidOptions, o.Memory, o.MaxMemory)
 	case o.MaxKeySize < 1 || o.MaxKeySize > MaxKeyLimit:
 		return fmt.Errorf("%w: MaxKeySize %d (1 to %d)", ErrInvalidOptions, o.MaxKeySize, MaxKeyLimit)
 	case o.MaxValueSize < 0 || o.MaxValueSize > MaxValueLimit:
@@ -154,50 +158,9 @@ func (o *Options) validate() error {
 	return nil
 }
 
-// plan chooses the geometry of a new table for o, which has its defaults.
-//
-// Shards: enough that each holds a few thousand keys, so that writers of
-// unrelated keys rarely meet, but few enough that the per-shard reserve of
-// two largest entries stays under an eighth of the memory.
-func plan(o *Options) (geometry, error) {
-	g := geometry{maxKey: o.MaxKeySize, maxValue: o.MaxValueSize, registrySlots: defaultProcs, eviction: uint32(o.Eviction)}
-	shards := ceilPow2(int64(o.Keys) / 4096)
-	byMemory := floorPow2(o.Memory / (8 * g.maxEntry()))
-	shards = max(1, min(shards, byMemory, maxShards))
-	g.shards = int(shards)
-
-	// Hashing spreads keys unevenly: give each shard room for its share plus
-	// four standard deviations.
-	keysPerShard := float64(o.Keys) / float64(shards)
-	slack := 1 + 4/math.Sqrt(keysPerShard)
-	slots := ceilPow2(int64(math.Ceil(keysPerShard * slack * maxLoadDen / maxLoadNum)))
-	g.slotsPerShard = int(max(slots, minSlots))
-	if g.slotsPerShard > maxSlots {
-		return g, fmt.Errorf("%w: Keys %d needs more than %d slots per shard", ErrInvalidOptions, o.Keys, maxSlots)
-	}
-	// Memory counts keys and values; each entry adds a header and up to 7
-	// bytes of padding. The log gets half as much again: space is reclaimed
-	// by moving live entries from the tail to the head, and with live data
-	// at most 2/3 of the log a write moves at most two entries' worth on
-	// average.
-	logBytes := (float64(o.Memory) + float64(o.Keys)*(entryHeaderSize+7)) * logSlack
-	bytesPerShard := logBytes / float64(shards) * slack
-	g.dataPerShard = max(roundUp(int64(bytesPerShard), 8)+g.reserve(), g.reserve()+g.maxEntry(), minData)
-	if g.dataPerShard > maxData {
-		return g, fmt.Errorf("%w: Memory %d needs more than %d bytes per shard", ErrInvalidOptions, o.Memory, maxData)
-	}
-	g.place()
-	if g.totalSize > maxTotalSize {
-		return g, fmt.Errorf("%w: the table would take %d bytes", ErrInvalidOptions, g.totalSize)
-	}
-	return g, nil
-}
-
-// keyCapacity is how many entries one shard's index accepts.
-func (g *geometry) keyCapacity() int { return g.slotsPerShard * maxLoadNum / maxLoadDen }
-
-// checkAgainst reports an explicitly set geometry option that the existing
-// geometry g cannot honour.
+// checkAgainst reports an explicitly set limit that the existing geometry
+// g does not have. Keys and Memory are expectations, not limits: a table
+// grows to meet them, so they are not checked.
 func checkAgainst(o *Options, g *geometry) error {
 	if o == nil {
 		return nil
@@ -209,24 +172,8 @@ func checkAgainst(o *Options, g *geometry) error {
 		return fmt.Errorf("%w: MaxKeySize %d, the table has %d", ErrInvalidOptions, o.MaxKeySize, g.maxKey)
 	case o.MaxValueSize != 0 && o.MaxValueSize != g.maxValue:
 		return fmt.Errorf("%w: MaxValueSize %d, the table has %d", ErrInvalidOptions, o.MaxValueSize, g.maxValue)
-	case o.Keys != 0 && o.Keys > g.keyCapacity()*g.shards:
-		return fmt.Errorf("%w: Keys %d, the table holds at most %d", ErrInvalidOptions, o.Keys, g.keyCapacity()*g.shards)
-	case o.Memory != 0 && o.Memory > (g.dataPerShard-g.reserve())*int64(g.shards):
-		return fmt.Errorf("%w: Memory %d, the table holds at most %d", ErrInvalidOptions, o.Memory, (g.dataPerShard-g.reserve())*int64(g.shards))
+	case o.MaxMemory != 0 && o.MaxMemory != g.maxMemory:
+		return fmt.Errorf("%w: MaxMemory %d, the table has %d", ErrInvalidOptions, o.MaxMemory, g.maxMemory)
 	}
 	return nil
-}
-
-func ceilPow2(n int64) int64 {
-	if n <= 1 {
-		return 1
-	}
-	return 1 << bits.Len64(uint64(n-1))
-}
-
-func floorPow2(n int64) int64 {
-	if n < 1 {
-		return 1
-	}
-	return 1 << (bits.Len64(uint64(n)) - 1)
 }

@@ -62,13 +62,15 @@ func (t *Table) snapshotShard(s *shard, snap *snapshot, now int64) error {
 	if t.readOnly {
 		return t.snapshotReadOnly(s, snap, now)
 	}
-	// Room is sized from the shard's counters, clamped to what the shard
+	// Room is sized from the shard's counters, clamped to what its extent
 	// can hold: they come from shared memory and may be garbage, in which
 	// case the locked shard is rebuilt, which recounts them. Writers may
-	// grow the shard between sizing and locking; after the first try, room
-	// is sized for a full shard, which is always enough.
+	// fill or grow the shard between sizing and locking; after the first
+	// try, room is sized for its whole extent, and a try that found the
+	// shard grown again sizes once more.
 	for attempt := 0; ; attempt++ {
-		bytes, entries := uint64(s.size), uint64(s.keyCap)
+		v, _ := s.view()
+		bytes, entries := uint64(v.size), uint64(v.keyCap)
 		if attempt == 0 {
 			bytes = min(s.ctlLoad(ctlLiveBytes)+s.ctlLoad(ctlLiveBytes)/4, bytes)
 			entries = min(s.ctlLoad(ctlLiveEntries)+s.ctlLoad(ctlLiveEntries)/4, entries)
@@ -77,14 +79,16 @@ func (t *Table) snapshotShard(s *shard, snap *snapshot, now int64) error {
 		if err := t.lockShard(s); err != nil {
 			return err
 		}
-		if s.ctlLoad(ctlLiveBytes) > uint64(s.size) || s.ctlLoad(ctlLiveEntries) > uint64(s.keyCap) {
-			if err := t.repair(s); err != nil {
-				t.unlock(s)
-				return err
-			}
+		v, ok := s.view()
+		if ok && (s.ctlLoad(ctlLiveBytes) > uint64(v.size) || s.ctlLoad(ctlLiveEntries) > uint64(v.keyCap)) {
+			ok = t.repair(s) == nil
+		}
+		if !ok {
+			t.unlock(s)
+			return ErrCorrupt
 		}
 		fits := s.ctlLoad(ctlLiveBytes) <= uint64(cap(snap.buf)) && s.ctlLoad(ctlLiveEntries) <= uint64(cap(snap.entries))
-		ok := fits && s.copyLive(snap, copyLocked, now)
+		ok = fits && s.copyLive(snap, copyLocked, now)
 		if !ok && fits {
 			// The index disagrees with the counters or the log.
 			if t.repair(s) == nil {
@@ -95,7 +99,7 @@ func (t *Table) snapshotShard(s *shard, snap *snapshot, now int64) error {
 		switch {
 		case ok:
 			return nil
-		case attempt > 2:
+		case fits && attempt > 2, attempt > 16:
 			return ErrCorrupt
 		}
 	}
@@ -161,6 +165,12 @@ func (s *shard) copyLive(snap *snapshot, mode copyMode, now int64) bool {
 	if (seq&1 != 0 && mode != copyDirty) || s.ctlLoad(ctlFlags) != 0 {
 		return false
 	}
+	// As in tryGet: the extent after the counter.
+	v, ok := s.view()
+	if !ok {
+		return false
+	}
+	s = &v
 	for i := range s.mask + 1 {
 		v := s.slot(i)
 		if v == slotEmpty || v == slotTombstone {
@@ -195,7 +205,7 @@ func (s *shard) copyLive(snap *snapshot, mode copyMode, now int64) bool {
 		snap.entries = append(snap.entries, snapEntry{key: k, value: k + e.klen, end: len(snap.buf)})
 	}
 	if mode == copyDirty {
-		return s.ctlLoad(ctlFlags) == 0
+		return s.ctlLoad(ctlFlags) == 0 && s.ctlLoad(ctlExtent) == v.ext.word()
 	}
 	return s.ctlLoad(ctlSeq) == seq
 }

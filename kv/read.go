@@ -46,7 +46,7 @@ import (
 //
 // A reader makes no store a writer depends on: a reader killed mid-read
 // leaves nothing behind. Its only store to the region is the referenced
-// bit of an lru table (evict.go), one compare-and-swap on a slot word
+// bit of an lru table (space.go), one compare-and-swap on a slot word
 // the first time it reads an entry after the cleaner passed it;
 // read-only handles never make it.
 const readRetries = 32
@@ -64,7 +64,7 @@ const (
 // dst's contents, in a buffer that may have grown. An entry that has
 // expired by the clock is not found; the clock is read only for entries
 // that can expire. expires is the found entry's expiry time. With mark, a
-// hit in an lru table is recorded as a use (evict.go).
+// hit in an lru table is recorded as a use (space.go).
 //
 // With dirty, the read ignores the sequence counter: it is for a shard
 // whose writer died mid-write or is stopped, whose counter stays odd. Dirty
@@ -73,14 +73,24 @@ const (
 // torn copy), except that a probe racing a writer that resumes could walk
 // past a key that was moving; so a dirty read re-loads a slot whose tag
 // matched but whose key did not, and calls any change a race. It trusts a
-// miss only when the shard was not flagged for rebuild before or after.
+// miss only when the shard was not flagged for rebuild before or after,
+// and its extent did not change (a grow that resumed).
 func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark, dirty bool) (out []byte, expires uint64, found bool, res readResult) {
 	seq := s.ctlLoad(ctlSeq)
 	if (seq&1 != 0 && !dirty) || s.ctlLoad(ctlFlags) != 0 {
 		return dst, 0, false, readRaced
 	}
+	// The extent word is loaded after the counter: an extent published by
+	// a grow before this load is the new one, and one published after it
+	// changes the counter (grow.go).
+	v, ok := s.view()
+	if !ok {
+		return dst, 0, false, readRaced
+	}
+	ext := v.ext
+	s = &v
 	settled := func() readResult {
-		if dirty && s.ctlLoad(ctlFlags) == 0 || s.ctlLoad(ctlSeq) == seq {
+		if dirty && s.ctlLoad(ctlFlags) == 0 && s.ctlLoad(ctlExtent) == ext.word() || s.ctlLoad(ctlSeq) == seq {
 			return readDone
 		}
 		return readRaced

@@ -25,8 +25,12 @@ func childLockFlagAndDie(tb *Table, args []string) error {
 	}
 	s.beginWrite()
 	s.ctlStore(ctlFlags, flagRebuild)
-	for i := range s.mask + 1 {
-		s.setSlot(i, slotEmpty)
+	v, ok := s.view()
+	if !ok {
+		return fmt.Errorf("no extent")
+	}
+	for i := range v.mask + 1 {
+		v.setSlot(i, slotEmpty)
 	}
 	fmt.Println("locked")
 	time.Sleep(time.Hour)

@@ -24,11 +24,11 @@ func (s *shard) rebuild() error {
 	for i := range s.mask + 1 {
 		s.setSlot(i, slotEmpty)
 	}
-	head, tail := s.ctlLoad(ctlHead), s.ctlLoad(ctlTail)
+	head, tail := s.head(), s.tail()
 	if head < tail || head-tail > uint64(s.size) {
 		return ErrCorrupt
 	}
-	var live, liveBytes, maxVersion, expiring uint64
+	var live, liveBytes, maxVersion, expiring, largest uint64
 	for p := tail; p != head; {
 		it := s.itemAt(p, head, true)
 		p += it.size
@@ -37,6 +37,7 @@ func (s *shard) rebuild() error {
 		}
 		e := &it.hdr
 		maxVersion = max(maxVersion, e.version)
+		largest = max(largest, it.size)
 		h := s.hashAt(it.off, e.klen)
 		added, grown, err := s.insertRebuilt(h, it.off, e)
 		if err != nil {
@@ -62,6 +63,7 @@ func (s *shard) rebuild() error {
 	s.ctlStore(ctlLiveEntries, live)
 	s.ctlStore(ctlLiveBytes, liveBytes)
 	s.ctlStore(ctlTombstones, 0)
+	s.ctlStore(ctlLargest, largest)
 	if s.ctlLoad(ctlNextVersion) <= maxVersion {
 		s.ctlStore(ctlNextVersion, maxVersion+1)
 	}

@@ -54,7 +54,14 @@ func (t *Table) repairShard(i int, rep *Report) error {
 		s.beginWrite()
 	}
 	defer s.endWrite()
-	head, tail := s.ctlLoad(ctlHead), s.ctlLoad(ctlTail)
+	v, ok := s.view()
+	if !ok {
+		rep.add(i, -1, "extent word %#x names no extent of the shard's span: cannot repair", s.ctlLoad(ctlExtent))
+		return nil
+	}
+	t.reclaimGrow(&v)
+	s = &v
+	head, tail := s.head(), s.tail()
 	if head < tail || head-tail > uint64(s.size) {
 		rep.add(i, -1, "log head %d and tail %d do not bound a log of %d bytes: cannot repair", head, tail, s.size)
 		return nil

@@ -2,44 +2,58 @@ package kv
 
 import "bytes"
 
-// shard is one shard's view of the region: its control block, its slots and
-// its data area, with the table's limits. It holds no state of its own;
+// shard is one shard's view of the region. The table keeps one per shard
+// with the fixed places (control block, span) and limits; an operation
+// works on a view of it over the shard's current extent (extent.go), which
+// fills in where the index and the log are. It holds no state of its own:
 // everything that changes lives in the region.
 type shard struct {
-	r        region
-	lockWord *uint32
-	ctl      int64  // word index of the control block
-	slots    int64  // word index of slot 0
-	mask     uint64 // slots - 1
-	data     int64  // byte offset of the data area
-	size     int64  // data bytes, a multiple of 8
-	seed     uint64
-	maxKey   int
-	maxValue int
-	keyCap   int
-	reserve  int64
-	maxEntry int64
-	evict    bool // EvictLRU
+	t         *Table // for what only the table can do: grow (grow.go)
+	index     int
+	r         region
+	lockWord  *uint32
+	ctl       int64 // word index of the control block
+	spanStart int64 // the bytes [spanStart, spanEnd) of the object hold this shard's extents
+	spanEnd   int64
+	seed      uint64
+	maxKey    int
+	maxValue  int
+	evict     bool // EvictLRU
+
+	// The view: set by at and view (extent.go).
+	ext    extent
+	hdr    int64  // word index of the extent's header
+	slots  int64  // word index of slot 0
+	mask   uint64 // slots - 1
+	data   int64  // byte offset of the log
+	size   int64  // log bytes, a multiple of 8
+	keyCap int    // how many entries the index accepts
 }
 
-func newShard(r region, g *geometry, i int) shard {
+func newShard(t *Table, g *geometry, i int) shard {
 	ctl := (g.controlOffset + int64(i)*controlSize) / 8
+	start, end := g.spanOf(i)
 	return shard{
-		r:        r,
-		lockWord: r.lockWord(ctl + ctlLock/8),
-		ctl:      ctl,
-		slots:    (g.slotsOffset + int64(i)*int64(g.slotsPerShard)*slotSize) / 8,
-		mask:     uint64(g.slotsPerShard - 1),
-		data:     g.dataOffset + int64(i)*g.dataPerShard,
-		size:     g.dataPerShard,
-		seed:     g.seed,
-		maxKey:   g.maxKey,
-		maxValue: g.maxValue,
-		keyCap:   g.keyCapacity(),
-		reserve:  g.reserve(),
-		maxEntry: g.maxEntry(),
-		evict:    g.eviction == uint32(EvictLRU),
+		t:         t,
+		index:     i,
+		r:         t.r,
+		lockWord:  t.r.lockWord(ctl + ctlLock/8),
+		ctl:       ctl,
+		spanStart: start,
+		spanEnd:   end,
+		seed:      g.seed,
+		maxKey:    g.maxKey,
+		maxValue:  g.maxValue,
+		evict:     g.eviction == uint32(EvictLRU),
 	}
+}
+
+// reserve is the free log a shard keeps beyond its live data when it
+// stores an entry of need bytes: room to move the largest entry from the
+// tail (cleaning), and room for an overwrite while the old version is
+// still live.
+func (s *shard) reserve(need int64) int64 {
+	return 2 * max(int64(s.ctlLoad(ctlLargest)), need)
 }
 
 func (s *shard) ctlLoad(field int64) uint64     { return s.r.load(s.ctl + field/8) }

@@ -18,8 +18,10 @@ import (
 type Stats struct {
 	Entries    uint64 // keys in the table
 	BytesUsed  uint64 // log bytes the live entries take, headers included
-	BytesFree  uint64 // log bytes that can still take new entries
-	TotalBytes uint64 // size of the shared-memory object
+	BytesFree  uint64 // log bytes the shards' current extents can still take, before they grow
+	TotalBytes uint64 // memory the shared-memory object takes now (its allocated blocks)
+	MaxBytes   uint64 // the ceiling on TotalBytes (Options.MaxMemory)
+	Grows      uint64 // shards moved into larger extents
 
 	Sets       uint64 // writes that stored an entry
 	Deletes    uint64 // deletes that removed a key
@@ -36,12 +38,12 @@ type Stats struct {
 	Misses      uint64 // reads that did not
 	ReadRetries uint64 // optimistic reads that raced a writer and ran again
 
-	Shards        int    // shards in the table
-	SlotsPerShard int    // index slots per shard
-	MaxKeySize    int    // largest key accepted
-	MaxValueSize  int    // largest value accepted
-	KeyCapacity   int    // most keys the table can hold
-	Eviction      Policy // what a full table does
+	Shards       int    // shards in the table
+	Slots        int    // index slots in all shards' current extents
+	MaxKeySize   int    // largest key accepted
+	MaxValueSize int    // largest value accepted
+	KeyCapacity  int    // most keys the current extents hold, before they grow
+	Eviction     Policy // what a table at its ceiling does
 }
 
 // flushInterval is how often a handle adds its read counters to the
@@ -56,23 +58,31 @@ func (t *Table) Stats(st *Stats) (err error) {
 		return ErrClosed
 	}
 	t.flushReads()
+	blocks, err := t.sh.Blocks()
+	if err != nil {
+		return err
+	}
 	*st = Stats{
-		TotalBytes:    uint64(t.g.totalSize),
-		Shards:        t.g.shards,
-		SlotsPerShard: t.g.slotsPerShard,
-		MaxKeySize:    t.g.maxKey,
-		MaxValueSize:  t.g.maxValue,
-		KeyCapacity:   t.g.keyCapacity() * t.g.shards,
-		Eviction:      Policy(t.g.eviction),
+		TotalBytes:   uint64(blocks),
+		MaxBytes:     uint64(t.g.maxMemory),
+		Shards:       t.g.shards,
+		MaxKeySize:   t.g.maxKey,
+		MaxValueSize: t.g.maxValue,
+		Eviction:     Policy(t.g.eviction),
 	}
 	for i := range t.shards {
 		s := &t.shards[i]
 		st.Entries += s.ctlLoad(ctlLiveEntries)
 		used := s.ctlLoad(ctlLiveBytes)
 		st.BytesUsed += used
-		if limit := uint64(s.size - s.reserve); used < limit {
-			st.BytesFree += limit - used
+		if v, ok := s.view(); ok {
+			st.Slots += v.ext.slots
+			st.KeyCapacity += v.keyCap
+			if limit := uint64(v.size - v.reserve(0)); used < limit {
+				st.BytesFree += limit - used
+			}
 		}
+		st.Grows += s.ctlLoad(ctlGrows)
 		st.Sets += s.ctlLoad(ctlSets)
 		st.Deletes += s.ctlLoad(ctlDeletes)
 		st.LockWaits += s.ctlLoad(ctlLockWaits)
@@ -112,6 +122,7 @@ func (t *Table) startFlusher() {
 			select {
 			case <-tick.C:
 				t.flushGuarded()
+				t.releaseStaleGuarded()
 			case <-f.stop:
 				return
 			}
@@ -136,6 +147,13 @@ func (t *Table) flushGuarded() {
 	var err error
 	defer t.guard(debug.SetPanicOnFault(true), &err)
 	t.flushReads()
+}
+
+// releaseStaleGuarded is the ticker's releaseStale (grow.go).
+func (t *Table) releaseStaleGuarded() {
+	var err error
+	defer t.guard(debug.SetPanicOnFault(true), &err)
+	t.releaseStale()
 }
 
 func (t *Table) flushReads() {

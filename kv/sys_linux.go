@@ -60,3 +60,13 @@ func byteWriteLocked(fd int, i int64) (bool, error) {
 	}
 	return lk.Type != unix.F_UNLCK, nil
 }
+
+// shmFilesystemSize returns the size of the filesystem that holds
+// /dev/shm, or 0 if it cannot be read.
+func shmFilesystemSize() int64 {
+	var st unix.Statfs_t
+	if unix.Statfs("/dev/shm", &st) != nil {
+		return 0
+	}
+	return int64(st.Blocks) * int64(st.Bsize)
+}

@@ -16,3 +16,4 @@ func futexWake(w *uint32, n int) int                        { return 0 }
 func osYield()                                              {}
 func lockByte(fd int, i int64) (bool, error)                { return false, errors.ErrUnsupported }
 func byteWriteLocked(fd int, i int64) (bool, error)         { return false, errors.ErrUnsupported }
+func shmFilesystemSize() int64                              { return 0 }

@@ -43,7 +43,10 @@ type Table struct {
 // Padding keeps each shard's counters on a cache line of their own.
 type readCounters struct {
 	hits, misses, retries atomic.Uint64
-	_                     [40]byte
+	// When this handle last found the shard unable to grow, and to what
+	// size (grow.go): it does not ask again for a second.
+	deniedAt, deniedSize atomic.Int64
+	_                    [24]byte
 }
 
 // Open opens the table name, creating it if it does not exist (see
@@ -101,7 +104,7 @@ func Remove(name string) error {
 // a creator killed at any point leaves at most the name's (empty, reusable)
 // lock object behind.
 func create(name string, o *Options) (*Table, error) {
-	g, err := plan(o)
+	g, first, err := plan(o)
 	if err != nil {
 		return nil, err
 	}
@@ -111,21 +114,31 @@ func create(name string, o *Options) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	creationStep()
+	sysStep()
 	sh, err := shm.CreateUnnamed(o.Mode)
 	if err != nil {
 		lock.Close()
 		return nil, err
 	}
-	creationStep()
-	// Reserve every page now: on a full /dev/shm this fails with ENOSPC
+	sysStep()
+	// The object is sparse: its size is every span, its memory only what is
+	// allocated. Allocate the header, registry and control blocks and each
+	// shard's first extent now: on a full /dev/shm this fails with ENOSPC
 	// instead of a SIGBUS at the first touch of a sparse page.
-	if err := sh.Allocate(g.totalSize); err != nil {
+	err = sh.SetSize(g.totalSize)
+	if err == nil {
+		err = sh.AllocateRange(0, g.extentsOffset)
+	}
+	for i := 0; i < g.shards && err == nil; i++ {
+		start, _ := g.spanOf(i)
+		err = sh.AllocateRange(start, first.size)
+	}
+	if err != nil {
 		sh.Close()
 		lock.Close()
 		return nil, err
 	}
-	creationStep()
+	sysStep()
 	info, err := lock.Stat()
 	if err != nil {
 		sh.Close()
@@ -133,7 +146,7 @@ func create(name string, o *Options) (*Table, error) {
 		return nil, err
 	}
 	g.lockInode = info.Ino
-	t, err := attach(sh, lock, name, g, o)
+	t, err := attach(sh, lock, name, g, o, first)
 	if err != nil {
 		return nil, err
 	}
@@ -141,12 +154,12 @@ func create(name string, o *Options) (*Table, error) {
 	// The header's plain stores happen before this atomic store, and an
 	// opener's atomic load that sees the magic sees them too.
 	t.r.store(offMagic/8, magic)
-	creationStep()
+	sysStep()
 	if err := sh.Link(name); err != nil {
 		t.Close()
 		return nil, err
 	}
-	creationStep()
+	sysStep()
 	t.name = sh.Name()
 	return t, nil
 }
@@ -185,7 +198,7 @@ func openExisting(name string, o *Options, explicit *Options) (*Table, error) {
 			return fail(fmt.Errorf("%w: lock object %s is not the one the table was created with", ErrCorrupt, lock.Name()))
 		}
 	}
-	return attach(sh, lock, name, g, o)
+	return attach(sh, lock, name, g, o, extent{})
 }
 
 // readHeader checks the object's owner, waits a bounded time for a creator
@@ -248,8 +261,10 @@ func readHeaderBytes(sh *shm.Shm, h []byte) (uint64, error) {
 // attach maps the table and joins it: a registry slot for a read-write
 // handle, and recovery of whatever an earlier holder of that slot left
 // locked. lock is the table's lock object, or nil for a read-only handle
-// that may not open it. On failure it closes sh and lock.
-func attach(sh, lock *shm.Shm, name string, g geometry, o *Options) (*Table, error) {
+// that may not open it. A creator passes each shard's first extent, placed
+// at the start of its span; an opener passes none. On failure it closes
+// sh and lock.
+func attach(sh, lock *shm.Shm, name string, g geometry, o *Options, first extent) (*Table, error) {
 	closeBoth := func() {
 		sh.Close()
 		if lock != nil {
@@ -260,13 +275,6 @@ func attach(sh, lock *shm.Shm, name string, g geometry, o *Options) (*Table, err
 	if err != nil {
 		closeBoth()
 		return nil, err
-	}
-	if o.Populate {
-		if err := m.Populate(); err != nil {
-			m.Unmap()
-			closeBoth()
-			return nil, err
-		}
 	}
 	base, _ := shm.CleanName(name)
 	t := &Table{
@@ -284,7 +292,19 @@ func attach(sh, lock *shm.Shm, name string, g geometry, o *Options) (*Table, err
 	}
 	t.shards = make([]shard, g.shards)
 	for i := range t.shards {
-		t.shards[i] = newShard(t.r, &t.g, i)
+		t.shards[i] = newShard(t, &t.g, i)
+		if first.size != 0 {
+			e := first
+			e.off = t.shards[i].spanStart
+			t.shards[i].ctlStore(ctlExtent, e.word())
+		}
+	}
+	if o.Populate {
+		if err := t.populate(); err != nil {
+			m.Unmap()
+			closeBoth()
+			return nil, err
+		}
 	}
 	if !t.readOnly {
 		if err := t.claimSlot(); err != nil {
@@ -296,6 +316,23 @@ func attach(sh, lock *shm.Shm, name string, g geometry, o *Options) (*Table, err
 		t.startFlusher()
 	}
 	return t, nil
+}
+
+// populate maps into this process every page the table uses now: the
+// header, registry and control blocks, and each shard's current extent.
+// The rest of the object is holes, which must stay holes.
+func (t *Table) populate() error {
+	if err := t.mapping.PopulateRange(0, t.g.extentsOffset); err != nil {
+		return err
+	}
+	for i := range t.shards {
+		if v, ok := t.shards[i].view(); ok {
+			if err := t.mapping.PopulateRange(v.ext.off, v.ext.size); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // recoverOwnSlot recovers every shard left locked by an earlier, now dead,
@@ -402,14 +439,20 @@ func (t *Table) lockShard(s *shard) error {
 	return nil
 }
 
-// recoverShard rebuilds s's index from its log under the lock. A failure
-// leaves flagRebuild set, so that every use reports ErrCorrupt and Check
-// can say why.
+// recoverShard recovers s under the lock: it finishes or undoes what a
+// dead grower left (grow.go) and rebuilds the index from the log. A
+// failure leaves flagRebuild set, so that every use reports ErrCorrupt and
+// Check can say why.
 func (t *Table) recoverShard(s *shard) {
 	if s.ctlLoad(ctlSeq)&1 == 0 {
 		s.beginWrite()
 	}
-	s.rebuild()
+	if v, ok := s.view(); ok {
+		t.reclaimGrow(&v)
+		v.rebuild()
+	} else {
+		s.ctlStore(ctlFlags, flagRebuild)
+	}
 	s.ctlAdd(ctlRecoveries, 1)
 	s.endWrite()
 }
@@ -432,7 +475,10 @@ func (t *Table) repair(s *shard) error {
 // (every use of now is for such an entry). It is read under the lock, so
 // that a long wait for the lock can neither store a value that has already
 // expired nor shorten a TTL.
-func (t *Table) update(key []byte, h uint64, needClock bool, fn func(s *shard, l lookup, now int64) error) error {
+//
+// fn gets a copy of the shard's view over its current extent (a copy, so
+// that it stays on the stack), which a grow inside fn replaces (grow.go).
+func (t *Table) update(key []byte, h uint64, needClock bool, fn func(s shard, l lookup, now int64) error) error {
 	s, _ := t.shardFor(h)
 	if err := t.lockShard(s); err != nil {
 		return err
@@ -443,9 +489,13 @@ func (t *Table) update(key []byte, h uint64, needClock bool, fn func(s *shard, l
 		now = t.now().UnixNano()
 	}
 	for attempt := 0; ; attempt++ {
-		l, err := s.find(key, h, now)
+		v, ok := s.view()
+		if !ok {
+			return ErrCorrupt
+		}
+		l, err := v.find(key, h, now)
 		if err == nil {
-			err = fn(s, l, now)
+			err = fn(v, l, now)
 		}
 		if err != errCorruptIndex {
 			return err

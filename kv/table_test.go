@@ -6,8 +6,13 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/shmkv/shmkv/shm"
 )
 
 func TestSetGetDelete(t *testing.T) {
@@ -115,7 +120,7 @@ func TestLargestSupportedSizes(t *testing.T) {
 }
 
 func TestFullKeepsTable(t *testing.T) {
-	tb := newTable(t, &Options{Keys: 50, Memory: 64 << 10, MaxKeySize: 64, MaxValueSize: 1024})
+	tb := newTable(t, &Options{MaxMemory: 128 << 10, Keys: 50, Memory: 16 << 10, MaxKeySize: 64, MaxValueSize: 1024})
 	var full error
 	n := 0
 	for ; n < 100000; n++ {
@@ -265,15 +270,16 @@ func TestOpenOptions(t *testing.T) {
 	for _, o := range []*Options{
 		{MaxKeySize: 64},
 		{MaxValueSize: 50},
-		{Keys: 1 << 20},
-		{Memory: 1 << 30},
+		{MaxMemory: 1 << 30},
+		{Eviction: EvictLRU},
 	} {
 		if _, err := Open(name, o); !errors.Is(err, ErrInvalidOptions) {
 			t.Errorf("Open(%+v) on a table with other geometry: %v", o, err)
 		}
 	}
-	// Options the table can honour, and none at all, open it.
-	b := openTable(t, name, &Options{Keys: 10, MaxKeySize: 32})
+	// Options the table can honour, and none at all, open it. Keys and
+	// Memory are expectations, which a table grows to meet.
+	b := openTable(t, name, &Options{Keys: 1 << 20, Memory: 1 << 30, MaxKeySize: 32})
 	if v, _ := mustGet(t, b, "k"); v != "v" {
 		t.Fatalf("second handle reads %q", v)
 	}
@@ -306,20 +312,33 @@ func TestOpenOptions(t *testing.T) {
 	}
 }
 
+// TestDefaults: a default table takes little memory (its allocated
+// blocks, not its size: the object is sparse) and grows as keys arrive.
 func TestDefaults(t *testing.T) {
-	tb := newTable(t, nil)
+	name := uniqueName(t)
+	tb := openTable(t, name, nil)
 	var st Stats
 	tb.Stats(&st)
-	if st.KeyCapacity < defaultKeys || st.MaxKeySize != defaultMaxKey || st.MaxValueSize != defaultMaxValue {
+	if st.MaxKeySize != defaultMaxKey || st.MaxValueSize != defaultMaxValue || st.MaxBytes != uint64(defaultMaxMemory()) {
 		t.Errorf("defaults: %+v", st)
 	}
-	if st.BytesFree < defaultMemory {
-		t.Errorf("default table holds %d bytes, want at least %d", st.BytesFree, defaultMemory)
+	fi, err := os.Stat(filepath.Join(shm.Dir, name))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if st.TotalBytes > 128<<20 {
-		t.Errorf("default table takes %d bytes", st.TotalBytes)
+	allocated := fi.Sys().(*syscall.Stat_t).Blocks * 512
+	if allocated > 4<<20 || uint64(allocated) != st.TotalBytes {
+		t.Errorf("an empty default table takes %d bytes (Stats says %d), want at most 4 MiB", allocated, st.TotalBytes)
 	}
-	t.Logf("default geometry: %d shards, %d slots each, %d bytes in all", st.Shards, st.SlotsPerShard, st.TotalBytes)
+	t.Logf("default table: %d shards, %d bytes allocated of %d in the object, ceiling %d", st.Shards, allocated, fi.Size(), st.MaxBytes)
+	for i := range 20000 {
+		mustSet(t, tb, fmt.Sprint("key-", i), strings.Repeat("v", 100))
+	}
+	tb.Stats(&st)
+	if st.Entries != 20000 || st.Grows == 0 || st.TotalBytes <= uint64(allocated) {
+		t.Errorf("after 20000 keys: %d entries, %d grows, %d bytes", st.Entries, st.Grows, st.TotalBytes)
+	}
+	mustCheck(t, tb)
 }
 
 func TestKeysAndMemoryHonoured(t *testing.T) {

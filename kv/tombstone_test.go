@@ -12,7 +12,7 @@ import (
 func probeStats(tb *Table) (hit, miss float64) {
 	var hits, nkeys, missSum, slots float64
 	for i := range tb.shards {
-		s := &tb.shards[i]
+		s, _ := tb.shards[i].view()
 		n := s.mask + 1
 		for j := range n {
 			d := uint64(0)
@@ -70,7 +70,7 @@ func TestNoSlowDeathByTombstones(t *testing.T) {
 	tb.Stats(&st)
 	t.Logf("after fill: hit %.2f, miss %.2f probes; after %d ops: hit %.2f, miss %.2f; %d rebuilds", hit0, miss0, ops, hit1, miss1, st.Rebuilds)
 	for i := range tb.shards {
-		s := &tb.shards[i]
+		s := viewOf(t, &tb.shards[i])
 		// Deletes only turn live slots into tombstones; inserts rebuild
 		// past the mark: so the used slots never pass keyCap plus the mark.
 		live, tomb := s.ctlLoad(ctlLiveEntries), s.ctlLoad(ctlTombstones)

@@ -44,7 +44,7 @@ func (r region) add(i int64, d uint64) uint64 {
 }
 
 // cas is a compare-and-swap of word i. Readers marking an entry referenced
-// (evict.go) and waiters leaving the waiter count (lock.go) use it: it is
+// (space.go) and waiters leaving the waiter count (lock.go) use it: it is
 // no step of a write.
 func (r region) cas(i int64, old, new uint64) bool {
 	return atomic.CompareAndSwapUint64(&r.w[i], old, new)

@@ -18,12 +18,17 @@ func (s *shard) beginWrite() { s.ctlAdd(ctlSeq, 1) }
 func (s *shard) endWrite()   { s.ctlAdd(ctlSeq, 1) }
 
 // store writes key=value under the lock; l is the key's lookup, expires
-// when the entry expires (0 never), now the writer's clock. It returns
-// ErrFull, having changed nothing a reader can see, when the shard cannot
-// take the entry: in a NoEviction table once expired entries are dropped,
-// never in an EvictLRU table.
+// when the entry expires (0 never), now the writer's clock. It grows the
+// shard first if it is short of room and the table may take more memory
+// (grow.go), which makes s a view of the new extent. It returns ErrFull,
+// having changed nothing a reader can see, when the shard cannot take the
+// entry: in a NoEviction table at its memory ceiling once expired entries
+// are dropped, never in an EvictLRU table.
 func (s *shard) store(key []byte, h uint64, value []byte, expires uint64, l lookup, now int64) error {
 	need := entrySize(len(key), len(value))
+	if err := s.growFor(need, &l, key, h, now); err != nil {
+		return err
+	}
 	if !s.fits(need, l) && !s.evict && s.ctlLoad(ctlExpiring) == 0 {
 		return ErrFull // nothing could be dropped to make room
 	}
@@ -52,14 +57,17 @@ func (s *shard) store(key []byte, h uint64, value []byte, expires uint64, l look
 			return err
 		}
 	}
+	if uint64(need) > s.ctlLoad(ctlLargest) {
+		s.ctlStore(ctlLargest, uint64(need))
+	}
 	version := s.ctlLoad(ctlNextVersion)
 	s.ctlStore(ctlNextVersion, version+1)
-	head := s.ctlLoad(ctlHead)
+	head := s.head()
 	off := int64(head % uint64(s.size))
 	s.writeEntry(off, h, key, value, version, expires)
 	// The commit point: the entry is in the log from here on, and a rebuild
 	// would find it and prefer it to any older version of the key.
-	s.ctlStore(ctlHead, head+uint64(need))
+	s.setHead(head + uint64(need))
 
 	tag := tagOf(h)
 	if l.found {
@@ -89,7 +97,7 @@ func (s *shard) fits(need int64, l lookup) bool {
 	} else if int(s.ctlLoad(ctlLiveEntries)) >= s.keyCap {
 		return false
 	}
-	return liveBytes <= s.size-s.reserve
+	return liveBytes <= s.size-s.reserve(need)
 }
 
 // retire marks the live entry at off dead and takes it out of the live
@@ -137,99 +145,4 @@ func (s *shard) writeEntry(off int64, h uint64, key, value []byte, version, expi
 	s.writeBytes(p, value)
 	p = s.wrap(p + int64(len(value)))
 	s.writeBytes(p, zeroPad[:(8-(len(key)+len(value))%8)%8])
-}
-
-// makeRoom cleans the log from its tail until an entry of need bytes fits,
-// and reports whether it dropped any entry:
-// one largest entry more than need free in the log, and the entry within
-// the shard's key and byte limits (l is the key's lookup, which a drop may
-// turn into not found). At the tail, a dead entry is dropped and an expired
-// one too; in an EvictLRU table an entry nobody read since cleaning last
-// passed it is evicted while the limits are exceeded; any other live entry
-// is copied to the head, with its referenced mark cleared, and its slot
-// moved. A damaged stretch at the tail, or an entry there that fails its
-// checksum and that no slot points at, is dropped and counted
-// (ctlDamaged); since a slot may point into what was dropped, makeRoom then
-// returns errCorruptIndex and the caller rebuilds the index and retries.
-//
-// It terminates: every step drops an entry or moves one, and it stops after
-// passing over the log twice, by which time every dead and expired entry is
-// gone and, in an lru table, every entry has lost its mark and then been
-// evicted if need be. In a NoEviction table the limits may still be
-// exceeded then: that is ErrFull, and what was moved or dropped changed
-// nothing a reader can see. Keeping one largest entry free at all times is
-// what lets a live tail entry always be moved.
-func (s *shard) makeRoom(need int64, l *lookup, now int64) (dropped bool, err error) {
-	head, tail := s.ctlLoad(ctlHead), s.ctlLoad(ctlTail)
-	size := uint64(s.size)
-	if head-tail > size {
-		return false, errCorruptIndex
-	}
-	// Past one pass, readers in other processes may have marked again
-	// what the first pass cleared: the second pass ignores the marks, so
-	// that an lru table always makes room.
-	firstPass := head - tail
-	budget := 2*firstPass + 1
-	for {
-		limitsOK := s.fits(need, *l)
-		if limitsOK && size-(head-tail) >= uint64(need+s.maxEntry) {
-			return dropped, nil
-		}
-		if head == tail || budget == 0 {
-			if !limitsOK {
-				return dropped, ErrFull
-			}
-			return dropped, errCorruptIndex
-		}
-		it := s.itemAt(tail, head, false)
-		toff, esz, e := it.off, it.size, it.hdr
-		budget -= min(budget, esz)
-		switch {
-		case it.kind == itemDamage:
-			// Nothing readable to keep: drop the stretch. A slot may still
-			// point into it, so have the caller rebuild the index.
-			s.ctlAdd(ctlDamaged, 1)
-			s.ctlStore(ctlTail, tail+esz)
-			return dropped, errCorruptIndex
-		case it.kind == itemEntry && e.state != entryDead:
-			if e.state != entryLive {
-				return dropped, errCorruptIndex
-			}
-			h := s.hashAt(toff, e.klen)
-			i, v, err := s.slotOf(h, toff)
-			if err != nil {
-				if s.checksumAt(toff, &e) != e.checksum {
-					// Damage the index never held (rebuild steps over it).
-					s.ctlAdd(ctlDamaged, 1)
-					s.ctlStore(ctlTail, tail+esz)
-					return dropped, errCorruptIndex
-				}
-				return dropped, err
-			}
-			unused := v&slotReferenced == 0 || budget <= firstPass
-			if isExpired(&e, now) || (s.evict && !limitsOK && unused) {
-				s.drop(i, toff, &e, now)
-				dropped = true
-				if l.found && l.off == toff {
-					*l = lookup{} // the key's old entry is gone: it is a new key now
-				}
-			} else {
-				if size-(head-tail) < esz {
-					return dropped, errCorruptIndex
-				}
-				hoff := int64(head % size)
-				s.copyWithin(hoff, toff, int64(esz))
-				head += esz
-				s.ctlStore(ctlHead, head)
-				// Written afresh, the slot loses its referenced bit: the
-				// entry's second chance.
-				s.setSlot(i, slotValue(tagOf(h), hoff))
-				if l.found && l.off == toff {
-					l.off = hoff
-				}
-			}
-		}
-		tail += esz
-		s.ctlStore(ctlTail, tail)
-	}
 }

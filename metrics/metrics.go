@@ -66,12 +66,13 @@ var (
 	Rebuilds    = &Family{"shmkv_index_rebuilds_total", "Index rebuilds that dropped tombstones.", Counter, nil}
 	Evictions   = &Family{"shmkv_evictions_total", "Entries evicted to make room.", Counter, nil}
 	Expirations = &Family{"shmkv_expirations_total", "Expired entries whose space was taken back.", Counter, nil}
+	Grows       = &Family{"shmkv_grows_total", "Shards moved into larger extents.", Counter, nil}
 	Damaged     = &Family{"shmkv_damaged_entries_total", "Damaged entries or stretches of log dropped by cleaning or repair.", Counter, nil}
 	Entries     = &Family{"shmkv_entries", "Live entries in the table.", Gauge, nil}
-	Bytes       = &Family{"shmkv_bytes", "Bytes of the table: used by live entries, free for new ones, total in shared memory.", Gauge, []string{"kind"}}
-	KeyCapacity = &Family{"shmkv_key_capacity", "Most keys the table can hold.", Gauge, nil}
+	Bytes       = &Family{"shmkv_bytes", "Bytes of the table: used by live entries, free for new ones before shards grow, total memory taken, max memory it may take.", Gauge, []string{"kind"}}
+	KeyCapacity = &Family{"shmkv_key_capacity", "Most keys the table holds before shards grow.", Gauge, nil}
 	Shards      = &Family{"shmkv_shards", "Shards in the table.", Gauge, nil}
-	ShardSlots  = &Family{"shmkv_shard_index_slots", "Index slots in each shard.", Gauge, nil}
+	IndexSlots  = &Family{"shmkv_index_slots", "Index slots in all shards, as they stand before they grow.", Gauge, nil}
 	MaxKeyBytes = &Family{"shmkv_max_key_bytes", "Largest key the table accepts.", Gauge, nil}
 	MaxValBytes = &Family{"shmkv_max_value_bytes", "Largest value the table accepts.", Gauge, nil}
 	Info        = &Family{"shmkv_table_info", "Always 1; the table's eviction policy in a label.", Gauge, []string{"eviction"}}
@@ -79,8 +80,8 @@ var (
 
 // Families is every family, in the order Samples returns them.
 var Families = []*Family{
-	Reads, ReadRetries, Sets, Deletes, LockWaits, Recoveries, Rebuilds, Evictions, Expirations, Damaged,
-	Entries, Bytes, KeyCapacity, Shards, ShardSlots, MaxKeyBytes, MaxValBytes, Info,
+	Reads, ReadRetries, Sets, Deletes, LockWaits, Recoveries, Rebuilds, Evictions, Expirations, Grows, Damaged,
+	Entries, Bytes, KeyCapacity, Shards, IndexSlots, MaxKeyBytes, MaxValBytes, Info,
 }
 
 // Samples appends the samples of st, read from the table called table, to
@@ -104,14 +105,16 @@ func Samples(dst []Sample, table string, st *kv.Stats) []Sample {
 	add(Rebuilds, st.Rebuilds)
 	add(Evictions, st.Evictions)
 	add(Expirations, st.Expirations)
+	add(Grows, st.Grows)
 	add(Damaged, st.Damaged)
 	add(Entries, st.Entries)
 	add(Bytes, st.BytesUsed, "used")
 	add(Bytes, st.BytesFree, "free")
 	add(Bytes, st.TotalBytes, "total")
+	add(Bytes, st.MaxBytes, "max")
 	add(KeyCapacity, uint64(st.KeyCapacity))
 	add(Shards, uint64(st.Shards))
-	add(ShardSlots, uint64(st.SlotsPerShard))
+	add(IndexSlots, uint64(st.Slots))
 	add(MaxKeyBytes, uint64(st.MaxKeySize))
 	add(MaxValBytes, uint64(st.MaxValueSize))
 	add(Info, 1, st.Eviction.String())

@@ -9,11 +9,11 @@ import (
 )
 
 var someStats = kv.Stats{
-	Entries: 3, BytesUsed: 240, BytesFree: 1000, TotalBytes: 65536,
+	Entries: 3, BytesUsed: 240, BytesFree: 1000, TotalBytes: 65536, MaxBytes: 1 << 30, Grows: 12,
 	Sets: 5, Deletes: 2, LockWaits: 1, Recoveries: 1, Rebuilds: 4,
 	Evictions: 6, Expirations: 7, Damaged: 8,
 	Gets: 10, Hits: 9, Misses: 1, ReadRetries: 11,
-	Shards: 2, SlotsPerShard: 64, MaxKeySize: 1024, MaxValueSize: 1 << 20, KeyCapacity: 96, Eviction: kv.EvictLRU,
+	Shards: 2, Slots: 128, MaxKeySize: 1024, MaxValueSize: 1 << 20, KeyCapacity: 96, Eviction: kv.EvictLRU,
 }
 
 // TestWriteText pins the exposition, names and all: they are an interface
@@ -51,26 +51,30 @@ shmkv_evictions_total{table="demo"} 6
 # HELP shmkv_expirations_total Expired entries whose space was taken back.
 # TYPE shmkv_expirations_total counter
 shmkv_expirations_total{table="demo"} 7
+# HELP shmkv_grows_total Shards moved into larger extents.
+# TYPE shmkv_grows_total counter
+shmkv_grows_total{table="demo"} 12
 # HELP shmkv_damaged_entries_total Damaged entries or stretches of log dropped by cleaning or repair.
 # TYPE shmkv_damaged_entries_total counter
 shmkv_damaged_entries_total{table="demo"} 8
 # HELP shmkv_entries Live entries in the table.
 # TYPE shmkv_entries gauge
 shmkv_entries{table="demo"} 3
-# HELP shmkv_bytes Bytes of the table: used by live entries, free for new ones, total in shared memory.
+# HELP shmkv_bytes Bytes of the table: used by live entries, free for new ones before shards grow, total memory taken, max memory it may take.
 # TYPE shmkv_bytes gauge
 shmkv_bytes{kind="used",table="demo"} 240
 shmkv_bytes{kind="free",table="demo"} 1000
 shmkv_bytes{kind="total",table="demo"} 65536
-# HELP shmkv_key_capacity Most keys the table can hold.
+shmkv_bytes{kind="max",table="demo"} 1.073741824e+09
+# HELP shmkv_key_capacity Most keys the table holds before shards grow.
 # TYPE shmkv_key_capacity gauge
 shmkv_key_capacity{table="demo"} 96
 # HELP shmkv_shards Shards in the table.
 # TYPE shmkv_shards gauge
 shmkv_shards{table="demo"} 2
-# HELP shmkv_shard_index_slots Index slots in each shard.
-# TYPE shmkv_shard_index_slots gauge
-shmkv_shard_index_slots{table="demo"} 64
+# HELP shmkv_index_slots Index slots in all shards, as they stand before they grow.
+# TYPE shmkv_index_slots gauge
+shmkv_index_slots{table="demo"} 128
 # HELP shmkv_max_key_bytes Largest key the table accepts.
 # TYPE shmkv_max_key_bytes gauge
 shmkv_max_key_bytes{table="demo"} 1024

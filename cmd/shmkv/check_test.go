@@ -29,7 +29,7 @@ func mapObject(t *testing.T, name string) []byte {
 func TestCheck(t *testing.T) {
 	name := tableName(t)
 	mustRun(t, 2, nil, "check", name)
-	mustRun(t, 0, nil, "create", name, "--keys", "100", "--memory", "64KiB", "--max-value", "1KiB")
+	mustRun(t, 0, nil, "create", name, "--max-memory", "1MiB", "--max-value", "1KiB")
 	for _, k := range []string{"a", "b", "c"} {
 		mustRun(t, 0, nil, "set", name, k, strings.Repeat(k, 100))
 	}
@@ -54,7 +54,7 @@ func TestCheck(t *testing.T) {
 // check exits 0 and every undamaged key reads back exactly.
 func TestCheckRepair(t *testing.T) {
 	name := tableName(t)
-	mustRun(t, 0, nil, "create", name, "--keys", "1000", "--memory", "256KiB", "--max-value", "1KiB")
+	mustRun(t, 0, nil, "create", name, "--max-memory", "2MiB", "--keys", "1000", "--memory", "256KiB", "--max-value", "1KiB")
 	want := map[string]string{}
 	for i := range 100 {
 		k, v := fmt.Sprint("key", i), fmt.Sprint("value of key ", i)
@@ -68,10 +68,13 @@ func TestCheckRepair(t *testing.T) {
 	}
 	b[i+3] ^= 1
 	delete(want, "key17")
-	// The slots section starts where the header's word at byte 80 says
-	// (kv/layout.go); zero its first live slot word.
+	// Shard 0's extent word is at byte 24 of its control block, which
+	// starts where the header's word at byte 64 says; its slots start 64
+	// bytes into the extent (kv/layout.go). Zero the first live one.
 	le := binary.LittleEndian
-	slots, data := le.Uint64(b[80:]), le.Uint64(b[88:])
+	ext := le.Uint64(b[le.Uint64(b[64:])+24:])
+	slots := (ext&(1<<34-1))*4096 + 64
+	data := slots + 8<<(ext>>34&31)
 	zeroed := false
 	for off := slots; off < data && !zeroed; off += 8 {
 		if w := le.Uint64(b[off:]); w != 0 && w != ^uint64(0) {

@@ -12,21 +12,25 @@ import (
 
 var createCmd = &command{
 	name:  "create",
-	usage: "create NAME [--keys N] [--memory SIZE] [--max-key SIZE] [--max-value SIZE] [--eviction none|lru] [--mode 0600]",
-	summary: "Create a table with the geometry given; flags left out take kv's defaults.\n" +
-		"Fails if NAME exists. Sizes take units: 4096, 64MiB, 1G (K, M, G are 1024-based).\n" +
-		"--eviction lru makes a cache: when full it evicts keys not read recently,\n" +
-		"expired ones first; none (the default) refuses new keys instead.",
-	example: "shmkv create sessions --keys 1000000 --memory 1GiB --max-value 64KiB",
+	usage: "create NAME [--max-memory SIZE] [--eviction none|lru] [--max-key SIZE] [--max-value SIZE] [--keys N] [--memory SIZE] [--mode 0600]",
+	summary: "Create a table; flags left out take kv's defaults. Fails if NAME exists.\n" +
+		"A table starts small and grows as keys arrive, up to --max-memory, the most\n" +
+		"shared memory it may take (default: a quarter of /dev/shm). At that ceiling\n" +
+		"--eviction lru evicts keys not read recently, expired ones first; none (the\n" +
+		"default) refuses new keys. --keys and --memory say what to expect, so that\n" +
+		"the table starts that large. Sizes take units: 4096, 64MiB, 1G (K, M, G are\n" +
+		"1024-based).",
+	example: "shmkv create sessions --max-memory 2GiB --max-value 64KiB\nshmkv create cache --max-memory 256MiB --eviction lru",
 	nargs:   exactly(1),
 	setup: func(f *pflag.FlagSet) runFunc {
 		var o createFlags
-		f.IntVar(&o.keys, "keys", 0, "how many keys it must hold (default 100000)")
-		f.Var(&o.memory, "memory", "how many bytes of keys and values it must hold (default 32MiB)")
+		f.Var(&o.maxMemory, "max-memory", "the most shared memory the table may take (default: a quarter of /dev/shm)")
+		o.eviction = policyFlag(kv.NoEviction)
+		f.Var(&o.eviction, "eviction", "what a table at its ceiling does: none or lru")
 		f.Var(&o.maxKey, "max-key", "largest key (default 1KiB)")
 		f.Var(&o.maxValue, "max-value", "largest value (default 1MiB)")
-		o.eviction = policyFlag(kv.NoEviction)
-		f.Var(&o.eviction, "eviction", "what a full table does: none or lru")
+		f.IntVar(&o.keys, "keys", 0, "how many keys to expect (optional)")
+		f.Var(&o.memory, "memory", "how many bytes of keys and values to expect (optional)")
 		o.mode = 0o600
 		f.Var(&o.mode, "mode", "permission bits, in octal")
 		return func(m *Main, args []string) error { return runCreate(m, args[0], &o) }
@@ -35,10 +39,10 @@ var createCmd = &command{
 
 // createFlags are create's flags, each parsed by its own type.
 type createFlags struct {
-	keys                     int
-	memory, maxKey, maxValue sizeFlag
-	eviction                 policyFlag
-	mode                     modeFlag
+	keys                                int
+	maxMemory, memory, maxKey, maxValue sizeFlag
+	eviction                            policyFlag
+	mode                                modeFlag
 }
 
 func runCreate(m *Main, name string, f *createFlags) error {
@@ -47,6 +51,7 @@ func runCreate(m *Main, name string, f *createFlags) error {
 	}
 	o := kv.Options{
 		Exclusive:    true,
+		MaxMemory:    int64(f.maxMemory),
 		Keys:         f.keys,
 		Memory:       int64(f.memory),
 		MaxKeySize:   int(min(f.maxKey, kv.MaxKeyLimit+1)),
@@ -66,6 +71,6 @@ func runCreate(m *Main, name string, f *createFlags) error {
 	defer t.Close()
 	var st kv.Stats
 	t.Stats(&st)
-	fmt.Fprintf(m.Stdout, "created %s: %d keys, %s of shared memory, eviction %v\n", name, st.KeyCapacity, humanBytes(st.TotalBytes), st.Eviction)
+	fmt.Fprintf(m.Stdout, "created %s: %s of shared memory, growing up to %s, eviction %v\n", name, humanBytes(st.TotalBytes), humanBytes(st.MaxBytes), st.Eviction)
 	return nil
 }

@@ -55,10 +55,10 @@ func TestSetTooLarge(t *testing.T) {
 
 func TestSetFull(t *testing.T) {
 	name := tableName(t)
-	mustRun(t, 0, nil, "create", name, "--keys", "4", "--memory", "64", "--max-key", "16", "--max-value", "16")
+	mustRun(t, 0, nil, "create", name, "--max-memory", "64KiB", "--max-key", "16", "--max-value", "16")
 	var r result
 	for i := 0; i < 1000; i++ {
-		if r = run(t, nil, "set", name, strings.Repeat("k", 1+i%16)+string(rune('a'+i%26)), "v"); r.code != 0 {
+		if r = run(t, nil, "set", name, strings.Repeat("k", 1+i%15)+string(rune('a'+i%26)), "v"); r.code != 0 {
 			break
 		}
 	}

@@ -43,30 +43,32 @@ type statsFlags struct {
 
 // statsJSON is the stable shape of 'shmkv stats --json'.
 type statsJSON struct {
-	Name          string  `json:"name"`
-	Entries       uint64  `json:"entries"`
-	BytesUsed     uint64  `json:"bytes_used"`
-	BytesFree     uint64  `json:"bytes_free"`
-	TotalBytes    uint64  `json:"total_bytes"`
-	Gets          uint64  `json:"gets"`
-	Hits          uint64  `json:"hits"`
-	Misses        uint64  `json:"misses"`
-	HitRate       float64 `json:"hit_rate"`
-	Sets          uint64  `json:"sets"`
-	Deletes       uint64  `json:"deletes"`
-	LockWaits     uint64  `json:"lock_waits"`
-	ReadRetries   uint64  `json:"read_retries"`
-	Recoveries    uint64  `json:"recoveries"`
-	Damaged       uint64  `json:"damaged"`
-	Rebuilds      uint64  `json:"rebuilds"`
-	Evictions     uint64  `json:"evictions"`
-	Expirations   uint64  `json:"expirations"`
-	Eviction      string  `json:"eviction"`
-	Shards        int     `json:"shards"`
-	SlotsPerShard int     `json:"slots_per_shard"`
-	KeyCapacity   int     `json:"key_capacity"`
-	MaxKeySize    int     `json:"max_key_size"`
-	MaxValueSize  int     `json:"max_value_size"`
+	Name         string  `json:"name"`
+	Entries      uint64  `json:"entries"`
+	BytesUsed    uint64  `json:"bytes_used"`
+	BytesFree    uint64  `json:"bytes_free"`
+	TotalBytes   uint64  `json:"total_bytes"`
+	MaxBytes     uint64  `json:"max_bytes"`
+	Grows        uint64  `json:"grows"`
+	Gets         uint64  `json:"gets"`
+	Hits         uint64  `json:"hits"`
+	Misses       uint64  `json:"misses"`
+	HitRate      float64 `json:"hit_rate"`
+	Sets         uint64  `json:"sets"`
+	Deletes      uint64  `json:"deletes"`
+	LockWaits    uint64  `json:"lock_waits"`
+	ReadRetries  uint64  `json:"read_retries"`
+	Recoveries   uint64  `json:"recoveries"`
+	Damaged      uint64  `json:"damaged"`
+	Rebuilds     uint64  `json:"rebuilds"`
+	Evictions    uint64  `json:"evictions"`
+	Expirations  uint64  `json:"expirations"`
+	Eviction     string  `json:"eviction"`
+	Shards       int     `json:"shards"`
+	IndexSlots   int     `json:"index_slots"`
+	KeyCapacity  int     `json:"key_capacity"`
+	MaxKeySize   int     `json:"max_key_size"`
+	MaxValueSize int     `json:"max_value_size"`
 }
 
 func runStats(m *Main, name string, o *statsFlags) error {
@@ -101,23 +103,24 @@ func runStats(m *Main, name string, o *statsFlags) error {
 	if asJSON {
 		return json.NewEncoder(m.Stdout).Encode(statsJSON{
 			Name: name, Entries: st.Entries, BytesUsed: st.BytesUsed, BytesFree: st.BytesFree,
-			TotalBytes: st.TotalBytes, Gets: st.Gets, Hits: st.Hits, Misses: st.Misses, HitRate: hitRate,
+			TotalBytes: st.TotalBytes, MaxBytes: st.MaxBytes, Grows: st.Grows, Gets: st.Gets, Hits: st.Hits, Misses: st.Misses, HitRate: hitRate,
 			Sets: st.Sets, Deletes: st.Deletes, LockWaits: st.LockWaits, ReadRetries: st.ReadRetries,
 			Recoveries: st.Recoveries, Damaged: st.Damaged, Rebuilds: st.Rebuilds, Shards: st.Shards,
 			Evictions: st.Evictions, Expirations: st.Expirations, Eviction: st.Eviction.String(),
-			SlotsPerShard: st.SlotsPerShard, KeyCapacity: st.KeyCapacity,
+			IndexSlots: st.Slots, KeyCapacity: st.KeyCapacity,
 			MaxKeySize: st.MaxKeySize, MaxValueSize: st.MaxValueSize,
 		})
 	}
 	w := m.Stdout
 	fmt.Fprintf(w, "table       %s\n", name)
-	fmt.Fprintf(w, "entries     %d of at most %d\n", st.Entries, st.KeyCapacity)
-	fmt.Fprintf(w, "bytes       %s used, %s free, %s in shared memory\n", humanBytes(st.BytesUsed), humanBytes(st.BytesFree), humanBytes(st.TotalBytes))
+	fmt.Fprintf(w, "entries     %d (room for %d before growing)\n", st.Entries, st.KeyCapacity)
+	fmt.Fprintf(w, "memory      %s of at most %s in shared memory; %s used by entries, %s free before growing; grew %d times\n",
+		humanBytes(st.TotalBytes), humanBytes(st.MaxBytes), humanBytes(st.BytesUsed), humanBytes(st.BytesFree), st.Grows)
 	fmt.Fprintf(w, "reads       %d (%d hits, %d misses, hit rate %.1f%%), %d retried\n", st.Gets, st.Hits, st.Misses, 100*hitRate, st.ReadRetries)
 	fmt.Fprintf(w, "writes      %d sets, %d deletes, %d lock waits\n", st.Sets, st.Deletes, st.LockWaits)
 	fmt.Fprintf(w, "expiry      %d evictions (eviction %v), %d expirations\n", st.Evictions, st.Eviction, st.Expirations)
 	fmt.Fprintf(w, "recoveries  %d after dead writers, %d index rebuilds, %d damaged entries dropped\n", st.Recoveries, st.Rebuilds, st.Damaged)
-	fmt.Fprintf(w, "geometry    %d shards of %d slots; keys up to %s, values up to %s\n", st.Shards, st.SlotsPerShard, humanBytes(uint64(st.MaxKeySize)), humanBytes(uint64(st.MaxValueSize)))
+	fmt.Fprintf(w, "geometry    %d shards, %d index slots; keys up to %s, values up to %s\n", st.Shards, st.Slots, humanBytes(uint64(st.MaxKeySize)), humanBytes(uint64(st.MaxValueSize)))
 	return nil
 }
 

@@ -104,6 +104,6 @@ func drawWatch(w io.Writer, name string, interval time.Duration, st *kv.Stats, r
 	fmt.Fprintf(w, "hit ratio    %12s\n", ratio)
 	fmt.Fprintf(w, "sets/s       %12.0f   deletes/s %.0f\n", r.sets, r.deletes)
 	fmt.Fprintf(w, "evictions/s  %12.0f\n", r.evictions)
-	fmt.Fprintf(w, "entries      %12d   of at most %d\n", st.Entries, st.KeyCapacity)
-	fmt.Fprintf(w, "memory       %12s   used, %s free, %s in shared memory\n", humanBytes(st.BytesUsed), humanBytes(st.BytesFree), humanBytes(st.TotalBytes))
+	fmt.Fprintf(w, "entries      %12d   room for %d before growing\n", st.Entries, st.KeyCapacity)
+	fmt.Fprintf(w, "memory       %12s   of at most %s; %s used by entries; grew %d times\n", humanBytes(st.TotalBytes), humanBytes(st.MaxBytes), humanBytes(st.BytesUsed), st.Grows)
 }

@@ -31,7 +31,7 @@ func TestTTL(t *testing.T) {
 
 func TestCreateEviction(t *testing.T) {
 	name := tableName(t)
-	r := mustRun(t, 0, nil, "create", name, "--eviction", "lru", "--keys", "10", "--memory", "1KiB", "--max-value", "64")
+	r := mustRun(t, 0, nil, "create", name, "--eviction", "lru", "--max-memory", "64KiB", "--max-value", "64")
 	if !strings.Contains(r.stdout, "eviction lru") {
 		t.Errorf("create said %q", r.stdout)
 	}

@@ -1,0 +1,90 @@
+package kv
+
+import "math/bits"
+
+// Extents. A shard's index and log live together in one extent, a run of
+// whole pages inside the shard's span, named by an extent word in the
+// shard's control block (layout.go):
+//
+//	bits  0-33  offset in the object, in pages
+//	bits 34-38  log2 of the slot count
+//	bits 39-63  size, in pages
+//
+// One word, so that a grow publishes its new extent with one atomic store
+// (grow.go), and a reader that loads it sees a whole extent, old or new.
+// Words come from shared memory: every one is checked against the shard's
+// span before anything is placed by it.
+
+// extent is a decoded extent word.
+type extent struct {
+	off   int64 // byte offset in the object
+	size  int64 // bytes, a multiple of pageSize
+	slots int   // index slots, a power of two
+}
+
+const (
+	extentOffBits   = 34
+	extentSlotsBits = 5
+)
+
+// newExtent places an extent of slots slots and at least data bytes of log
+// at off.
+func newExtent(off int64, slots int, data int64) extent {
+	return extent{off: off, size: roundUp(extHeaderSize+int64(slots)*slotSize+data, pageSize), slots: slots}
+}
+
+func (e extent) word() uint64 {
+	return uint64(e.off/pageSize) | uint64(bits.TrailingZeros(uint(e.slots)))<<extentOffBits |
+		uint64(e.size/pageSize)<<(extentOffBits+extentSlotsBits)
+}
+
+// dataBytes is the size of the extent's log.
+func (e extent) dataBytes() int64 { return e.size - extHeaderSize - int64(e.slots)*slotSize }
+
+func (e extent) end() int64 { return e.off + e.size }
+
+// decodeExtent decodes w and checks it against the span [start, end): it
+// must name an extent inside it, with a slot count and a log within the
+// hard limits.
+func decodeExtent(w uint64, start, end int64) (extent, bool) {
+	e := extent{
+		off:   int64(w&(1<<extentOffBits-1)) * pageSize,
+		slots: 1 << (w >> extentOffBits & (1<<extentSlotsBits - 1)),
+		size:  int64(w>>(extentOffBits+extentSlotsBits)) * pageSize,
+	}
+	d := e.dataBytes()
+	ok := w != 0 && e.off >= start && e.size <= end-e.off &&
+		e.slots >= minSlots && e.slots <= maxSlots && d >= minData && d <= maxData
+	return e, ok
+}
+
+// at returns the view of shard s over extent e: s with the extent's
+// places filled in.
+func (s shard) at(e extent) shard {
+	s.ext = e
+	s.hdr = e.off / 8
+	s.slots = (e.off + extHeaderSize) / 8
+	s.mask = uint64(e.slots - 1)
+	s.data = e.off + extHeaderSize + int64(e.slots)*slotSize
+	s.size = e.dataBytes()
+	s.keyCap = e.slots * maxLoadNum / maxLoadDen
+	return s
+}
+
+// view returns s over its current extent, or false if the extent word is
+// not one this shard could have written (a torn or hostile word, or a
+// shard damaged beyond reading).
+func (s *shard) view() (shard, bool) {
+	e, ok := decodeExtent(s.ctlLoad(ctlExtent), s.spanStart, s.spanEnd)
+	if !ok {
+		return shard{}, false
+	}
+	return s.at(e), true
+}
+
+// The log's head and tail live in the extent's header: a new extent
+// starts a new log.
+func (s *shard) head() uint64     { return s.r.load(s.hdr + extHead/8) }
+func (s *shard) tail() uint64     { return s.r.load(s.hdr + extTail/8) }
+func (s *shard) setHead(p uint64) { s.r.store(s.hdr+extHead/8, p) }
+func (s *shard) setTail(p uint64) { s.r.store(s.hdr+extTail/8, p) }

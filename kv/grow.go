@@ -1,0 +1,277 @@
+package kv
+
+import (
+	"errors"
+	"syscall"
+	"time"
+)
+
+// Growth. A shard's index and log live in one extent (extent.go); a shard
+// short of room moves into a larger one, while the table is below its
+// memory ceiling (the header's max memory, against the object's allocated
+// blocks). The protocol, run by a writer holding the shard's lock:
+//
+//  1. Place the new extent in the shard's span, beside the current one,
+//     and record it in the control block's pending word. From here on a
+//     grower that dies is undone by the next lock holder (reclaimGrow):
+//     the pending extent is released and the shard carries on in the old
+//     one, which the grow only reads.
+//  2. Allocate its memory (fallocate): a full /dev/shm stops the grow here,
+//     with nothing changed.
+//  3. Build it: copy the live entries, in log order, into a compact new
+//     log, and index them. Readers are not held up: the sequence counter
+//     stays even and they go on reading the old extent, which nothing
+//     changes.
+//  4. Publish, inside one write section (sequence odd): record the old
+//     extent in the retired word, then store the new extent word — the
+//     commit point, one atomic store — then the counters. A reader that
+//     read the old extent finds the counter changed and retries on the
+//     new one. A grower that dies after the commit leaves a shard whose
+//     recovery rebuilds the new extent's index from its log.
+//  5. Give back the old extent's memory (a punched hole). A reader still
+//     copying from it (it loaded the old extent word before step 4) sees
+//     zeros and retries; but its touch re-allocates the page it reads
+//     (tmpfs fills holes on a read fault), so the retired word stays set,
+//     and a second release a second later (releaseStale) gives back what
+//     such stragglers touched.
+//
+// A grow takes the memory of both extents until step 5; the ceiling check
+// counts the new one on top of what the object has.
+
+// errNoGrowth is internal: the shard cannot grow now (the memory ceiling,
+// its span, or a full /dev/shm), and carries on as it is.
+var errNoGrowth = errors.New("shmkv: the shard cannot grow")
+
+// growAtNum/growAtDen is how full a shard's log may be, its live data plus
+// the reserve, before it grows: beyond it, cleaning would move much live
+// data to free little.
+const growAtNum, growAtDen = 3, 4
+
+// growFor grows the shard, before a store of need bytes for the key of l,
+// when its index or its log is too full and the table may take more
+// memory. A shard that cannot grow carries on as it is: cleaning, evicting
+// or ErrFull decide. After a grow, s is the view of the new extent and l
+// the key's lookup in it.
+func (s *shard) growFor(need int64, l *lookup, key []byte, h uint64, now int64) error {
+	live := int64(s.ctlLoad(ctlLiveBytes)) + need
+	entries := int(s.ctlLoad(ctlLiveEntries))
+	if l.found {
+		live -= l.hdr.size()
+	} else {
+		entries++
+	}
+	slots := s.ext.slots
+	for entries > slots*maxLoadNum/maxLoadDen && slots < maxSlots {
+		slots *= 2
+	}
+	data, want := s.size, live+s.reserve(need)
+	if want > data*growAtNum/growAtDen {
+		data = min(max(2*data, roundUp(2*want, 8)), maxData)
+	}
+	if slots == s.ext.slots && data == s.size {
+		return nil
+	}
+	grown, err := s.t.grow(s, slots, data)
+	if err == errNoGrowth {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	*s = grown
+	found, err := s.find(key, h, now)
+	*l = found
+	return err
+}
+
+// grow moves v, held locked, into a new extent of slots slots and at least
+// data bytes of log, and returns the view of it. See the top of this file.
+func (t *Table) grow(v *shard, slots int, data int64) (shard, error) {
+	c := &t.counters[v.index]
+	e := newExtent(0, slots, data)
+	if at := c.deniedAt.Load(); at != 0 && time.Since(time.Unix(0, at)) < time.Second && e.size >= c.deniedSize.Load() {
+		return shard{}, errNoGrowth
+	}
+	deny := func() (shard, error) {
+		c.deniedSize.Store(e.size)
+		c.deniedAt.Store(time.Now().UnixNano())
+		return shard{}, errNoGrowth
+	}
+	// The retired extent's range is free once released, and only one is
+	// kept.
+	t.releaseRetired(v)
+	off, ok := v.place(e.size)
+	if !ok {
+		return deny()
+	}
+	e.off = off
+	used, err := t.sh.Blocks()
+	if err != nil {
+		return shard{}, err
+	}
+	if used+e.size > t.g.maxMemory {
+		return deny()
+	}
+
+	v.ctlStore(ctlPending, e.word()) // 1
+	sysStep()
+	if err := t.sh.AllocateRange(e.off, e.size); err != nil { // 2
+		t.sh.Release(e.off, e.size)
+		v.ctlStore(ctlPending, 0)
+		if errors.Is(err, syscall.ENOSPC) {
+			return deny()
+		}
+		return shard{}, err
+	}
+	nv := v.at(e)
+	n, err := nv.copyFrom(v) // 3
+	if err != nil {
+		t.sh.Release(e.off, e.size)
+		v.ctlStore(ctlPending, 0)
+		return shard{}, err
+	}
+
+	old := v.ext
+	v.beginWrite() // 4
+	v.ctlStore(ctlRetired, old.word())
+	v.ctlStore(ctlRetiredAt, uint64(time.Now().UnixNano()))
+	v.ctlStore(ctlExtent, e.word()) // the commit point
+	v.ctlStore(ctlPending, 0)
+	v.ctlStore(ctlLiveEntries, n.entries)
+	v.ctlStore(ctlLiveBytes, n.bytes)
+	v.ctlStore(ctlExpiring, n.expiring)
+	v.ctlStore(ctlLargest, n.largest)
+	v.ctlStore(ctlTombstones, 0)
+	if n.dropped > 0 {
+		v.ctlAdd(ctlDamaged, n.dropped)
+	}
+	v.ctlAdd(ctlGrows, 1)
+	v.endWrite()
+	sysStep()
+	t.sh.Release(old.off, old.size) // 5
+	return nv, nil
+}
+
+// place finds room for an extent of size bytes in v's span beside its
+// current extent: after it if there is room, else before it.
+func (v *shard) place(size int64) (int64, bool) {
+	if after := v.ext.end(); v.spanEnd-after >= size {
+		return after, true
+	}
+	if v.ext.off-v.spanStart >= size {
+		return v.spanStart, true
+	}
+	return 0, false
+}
+
+// copied is what copyFrom put in a new extent.
+type copied struct {
+	entries, bytes, largest, expiring uint64
+	dropped                           uint64 // live entries no slot pointed at: damage rebuild stepped over
+}
+
+// copyFrom fills s, a new extent nothing reads yet, with v's live entries
+// in log order, as a compact log from position 0, and indexes them,
+// keeping their referenced marks.
+func (s *shard) copyFrom(v *shard) (copied, error) {
+	var n copied
+	storeStep()
+	clear(s.r.b[s.slots*8 : (s.slots+int64(s.mask)+1)*8])
+	head, tail := v.head(), v.tail()
+	if head < tail || head-tail > uint64(v.size) {
+		return n, ErrCorrupt
+	}
+	var p uint64
+	for q := tail; q != head; {
+		it := v.itemAt(q, head, false)
+		q += it.size
+		if it.kind != itemEntry || it.hdr.state != entryLive {
+			continue
+		}
+		h := v.hashAt(it.off, it.hdr.klen)
+		_, w, err := v.slotOf(h, it.off)
+		if err != nil {
+			n.dropped++
+			continue
+		}
+		if p+it.size > uint64(s.size) {
+			return n, ErrCorrupt // more live data than the counters said
+		}
+		a, b := v.pieces(it.off, int(it.size))
+		storeStep()
+		copy(s.r.b[s.data+int64(p):], a)
+		copy(s.r.b[s.data+int64(p)+int64(len(a)):], b)
+		if !s.insertCopied(h, slotValue(tagOf(h), int64(p))|w&slotReferenced) {
+			return n, ErrCorrupt
+		}
+		n.entries++
+		n.bytes += it.size
+		n.largest = max(n.largest, it.size)
+		if it.hdr.expires != 0 {
+			n.expiring++
+		}
+		p += it.size
+	}
+	s.setTail(0)
+	s.setHead(p)
+	return n, nil
+}
+
+// insertCopied puts slot word w for a key hashing to h into the first
+// empty slot of its probe path.
+func (s *shard) insertCopied(h, w uint64) bool {
+	i := h & s.mask
+	for range s.mask + 1 {
+		if s.slot(i) == slotEmpty {
+			s.setSlot(i, w)
+			return true
+		}
+		i = (i + 1) & s.mask
+	}
+	return false
+}
+
+// reclaimGrow, in recovery, undoes or finishes what a grower that died
+// left in v's control block: a pending extent that was never published is
+// released (one that was is simply no longer pending), and so is a retired
+// one. A word that names no extent of this shard's span, or one that
+// overlaps the current extent, is cleared without releasing anything: a
+// hostile word must not make recovery punch live data.
+func (t *Table) reclaimGrow(v *shard) {
+	for _, field := range []int64{ctlPending, ctlRetired} {
+		t.releaseExtentAt(v, field)
+	}
+}
+
+// releaseRetired gives back the memory of v's retired extent, if any.
+func (t *Table) releaseRetired(v *shard) { t.releaseExtentAt(v, ctlRetired) }
+
+func (t *Table) releaseExtentAt(v *shard, field int64) {
+	w := v.ctlLoad(field)
+	if w == 0 {
+		return
+	}
+	if e, ok := decodeExtent(w, v.spanStart, v.spanEnd); ok && (e.end() <= v.ext.off || e.off >= v.ext.end()) {
+		sysStep()
+		t.sh.Release(e.off, e.size)
+	}
+	v.ctlStore(field, 0)
+}
+
+// releaseStale releases, a second time, the retired extents that grows
+// left more than a second ago, for the pages that readers still on them
+// touched after the first release. The flusher calls it; it skips a shard
+// whose lock is taken.
+func (t *Table) releaseStale() {
+	cutoff := uint64(time.Now().Add(-time.Second).UnixNano())
+	for i := range t.shards {
+		s := &t.shards[i]
+		if s.ctlLoad(ctlRetired) == 0 || s.ctlLoad(ctlRetiredAt) > cutoff || !t.tryLock(s) {
+			continue
+		}
+		if v, ok := s.view(); ok && s.ctlLoad(ctlSeq)&1 == 0 {
+			t.releaseRetired(&v)
+		}
+		t.unlock(s)
+	}
+}

@@ -1,0 +1,168 @@
+package kv
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shmkv/shmkv/internal/testproc"
+)
+
+// atCeiling reports, at the first ErrFull or eviction, whether the
+// table was really at its ceiling: the shard of key could not have doubled
+// its extent within MaxMemory.
+func atCeiling(t *testing.T, tb *Table, key string) bool {
+	s, _ := tb.shardFor(hashKey(tb.g.seed, []byte(key)))
+	v := viewOf(t, s)
+	blocks, err := tb.sh.Blocks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return blocks+2*v.ext.size > tb.g.maxMemory
+}
+
+// TestCeiling: a table grows, without refusing or evicting, until a grow
+// would pass its memory ceiling; then a none table refuses new keys with
+// ErrFull and an lru table evicts. The memory taken never passes the
+// ceiling.
+func TestCeiling(t *testing.T) {
+	for _, policy := range []Policy{NoEviction, EvictLRU} {
+		t.Run(policy.String(), func(t *testing.T) {
+			tb := newTable(t, &Options{MaxMemory: 2 << 20, MaxKeySize: 32, MaxValueSize: 200, Eviction: policy})
+			var st Stats
+			value := strings.Repeat("v", 100)
+			for i := 0; ; i++ {
+				key := fmt.Sprint("key-", i)
+				err := tb.Set([]byte(key), []byte(value))
+				tb.Stats(&st)
+				if st.TotalBytes > st.MaxBytes {
+					t.Fatalf("after %d keys the table takes %d bytes, over its ceiling %d", i, st.TotalBytes, st.MaxBytes)
+				}
+				if errors.Is(err, ErrFull) || st.Evictions > 0 {
+					if policy == NoEviction && err == nil {
+						t.Fatalf("a none table evicted")
+					}
+					if policy == EvictLRU && err != nil {
+						t.Fatalf("an lru table refused: %v", err)
+					}
+					if !atCeiling(t, tb, key) {
+						t.Fatalf("refused or evicted at %d keys, %d of %d bytes, with room to grow", i, st.TotalBytes, st.MaxBytes)
+					}
+					t.Logf("%v at %d keys: %d of %d bytes, %d grows", policy, i, st.TotalBytes, st.MaxBytes, st.Grows)
+					break
+				}
+				if err != nil {
+					t.Fatalf("Set %d: %v", i, err)
+				}
+				if i > 100000 {
+					t.Fatal("never reached the ceiling")
+				}
+			}
+			if st.Grows == 0 {
+				t.Error("the table never grew")
+			}
+			if policy == EvictLRU {
+				for i := range 5000 {
+					if err := tb.Set(fmt.Appendf(nil, "more-%d", i), []byte(value)); err != nil {
+						t.Fatalf("lru Set past the ceiling: %v", err)
+					}
+				}
+				tb.Stats(&st)
+				if st.TotalBytes > st.MaxBytes {
+					t.Fatalf("the lru table takes %d bytes, over %d", st.TotalBytes, st.MaxBytes)
+				}
+			}
+			mustCheck(t, tb)
+		})
+	}
+}
+
+func init() {
+	rawChildren["verify-during-load"] = childVerifyDuringLoad
+}
+
+// loadValue is the value the load test stores under key i: about 110
+// bytes of key and value together, each value its own.
+func loadValue(i int) []byte {
+	return fmt.Appendf(nil, "%08d:%s", i, strings.Repeat(string(rune('a'+i%26)), 80))
+}
+
+// childVerifyDuringLoad: args name. While another process loads a table,
+// reads keys it has acknowledged (those below the "loaded" counter) and
+// checks every value; stops at "done" and prints how many it checked.
+func childVerifyDuringLoad(args []string) error {
+	tb, err := Open(args[0], &Options{NoCreate: true})
+	if err != nil {
+		return err
+	}
+	defer tb.Close()
+	var buf []byte
+	checked := 0
+	for i := 0; ; i++ {
+		v, _, err := tb.Get(buf[:0], []byte("loaded"))
+		if err != nil {
+			return err
+		}
+		n, _ := strconv.Atoi(string(v))
+		if _, done, _ := tb.Get(nil, []byte("done")); done {
+			fmt.Println(checked)
+			return nil
+		}
+		if n == 0 {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		k := (i * 7919) % n
+		got, ok, err := tb.Get(buf[:0], fmt.Appendf(nil, "key-%d", k))
+		if err != nil || !ok || string(got) != string(loadValue(k)) {
+			return fmt.Errorf("key-%d (of %d acknowledged) = %q, %v, %v", k, n, got, ok, err)
+		}
+		buf = got
+		checked++
+	}
+}
+
+// TestGrowWhileReading loads a default table — no size given — with many
+// keys of about 110 bytes while another process reads and checks keys
+// already acknowledged: it grows online, and no read misses or tears.
+func TestGrowWhileReading(t *testing.T) {
+	keys := 1_500_000
+	if raceEnabled || testing.Short() {
+		keys = 150_000 // the race detector makes each write some ten times slower
+	}
+	name := uniqueName(t)
+	tb := openTable(t, name, nil)
+	reader := testproc.Start(t, "SHMKV_RAW_CHILD=verify-during-load", "SHMKV_ARGS="+name)
+	start := time.Now()
+	for i := range keys {
+		if err := tb.Set(fmt.Appendf(nil, "key-%d", i), loadValue(i)); err != nil {
+			t.Fatalf("Set %d: %v", i, err)
+		}
+		if i%1000 == 999 {
+			mustSet(t, tb, "loaded", strconv.Itoa(i+1))
+		}
+	}
+	elapsed := time.Since(start)
+	mustSet(t, tb, "done", "1")
+	out, _ := reader.Rest()
+	if err := reader.Wait(); err != nil {
+		t.Fatalf("reader: %v", err)
+	}
+	checked, _ := strconv.Atoi(strings.TrimSpace(out))
+	var st Stats
+	tb.Stats(&st)
+	t.Logf("%d keys in %v (%.0f ns a key); %d grows; %d bytes taken (%.0f a key); the reader checked %d values",
+		keys, elapsed, float64(elapsed.Nanoseconds())/float64(keys), st.Grows, st.TotalBytes, float64(st.TotalBytes)/float64(keys), checked)
+	if checked == 0 || st.Grows == 0 || st.Entries != uint64(keys)+2 {
+		t.Fatalf("checked %d, grows %d, entries %d", checked, st.Grows, st.Entries)
+	}
+	for i := 0; i < keys; i += 997 {
+		if got, ok := mustGet(t, tb, fmt.Sprint("key-", i)); !ok || got != string(loadValue(i)) {
+			t.Fatalf("key-%d = %q, %v", i, got, ok)
+		}
+	}
+	mustCheck(t, tb)
+}

@@ -1,0 +1,148 @@
+package kv
+
+// Space: how a shard's log makes room for a new entry, by cleaning and, in
+// an EvictLRU table, by evicting. (When cleaning would have to work too
+// hard, or cannot make room at all, the shard grows instead, while the
+// table is below its memory ceiling: grow.go.)
+//
+// Expiry: an entry's expires word (layout.go) holds the Unix nanosecond
+// from which it is gone. Readers compare it with their clock and report an
+// expired entry as absent, so no process returns it from that moment on,
+// whatever the others do. Its space comes back without a sweep: cleaning
+// drops expired entries at the log's tail, and a write or delete of the key
+// retires it.
+//
+// Eviction (EvictLRU): an approximation of least-recently-used, the CLOCK
+// algorithm laid over the log. The log is in write order; cleaning takes
+// entries from its tail. An entry read since cleaning last passed it has
+// the slotReferenced bit set in its slot word: cleaning moves it to the
+// head, which writes its slot afresh without the bit (a second chance); an
+// entry without the bit is evicted while the shard is over its key or byte
+// limit.
+//
+// Recording recency cheaply: a reader sets the bit only if it is not set
+// already, with one compare-and-swap on the slot word from the exact value
+// it read, so a hot entry costs one write per pass of the cleaner, not one
+// per hit. The compare-and-swap can only succeed on a slot that still
+// points where the reader looked, so at worst it marks an entry that has
+// just replaced the one read; it never touches entry bytes. Read-only
+// handles never write, so their reads do not count as uses.
+
+// makeRoom cleans the log from its tail until an entry of need bytes fits,
+// and reports whether it dropped any entry: the largest entry the shard
+// holds (or need, if larger) more than need free in the log, and the entry within
+// the shard's key and byte limits (l is the key's lookup, which a drop may
+// turn into not found). At the tail, a dead entry is dropped and an expired
+// one too; in an EvictLRU table an entry nobody read since cleaning last
+// passed it is evicted while the limits are exceeded; any other live entry
+// is copied to the head, with its referenced mark cleared, and its slot
+// moved. A damaged stretch at the tail, or an entry there that fails its
+// checksum and that no slot points at, is dropped and counted
+// (ctlDamaged); since a slot may point into what was dropped, makeRoom then
+// returns errCorruptIndex and the caller rebuilds the index and retries.
+//
+// It terminates: every step drops an entry or moves one, and it stops after
+// passing over the log twice, by which time every dead and expired entry is
+// gone and, in an lru table, every entry has lost its mark and then been
+// evicted if need be. In a NoEviction table the limits may still be
+// exceeded then: that is ErrFull, and what was moved or dropped changed
+// nothing a reader can see. Keeping one largest entry free at all times is
+// what lets a live tail entry always be moved.
+func (s *shard) makeRoom(need int64, l *lookup, now int64) (dropped bool, err error) {
+	head, tail := s.head(), s.tail()
+	size := uint64(s.size)
+	room := need + max(int64(s.ctlLoad(ctlLargest)), need)
+	if head-tail > size {
+		return false, errCorruptIndex
+	}
+	// Past one pass, readers in other processes may have marked again
+	// what the first pass cleared: the second pass ignores the marks, so
+	// that an lru table always makes room.
+	firstPass := head - tail
+	budget := 2*firstPass + 1
+	for {
+		limitsOK := s.fits(need, *l)
+		if limitsOK && size-(head-tail) >= uint64(room) {
+			return dropped, nil
+		}
+		if head == tail || budget == 0 {
+			if !limitsOK {
+				return dropped, ErrFull
+			}
+			return dropped, errCorruptIndex
+		}
+		it := s.itemAt(tail, head, false)
+		toff, esz, e := it.off, it.size, it.hdr
+		budget -= min(budget, esz)
+		switch {
+		case it.kind == itemDamage:
+			// Nothing readable to keep: drop the stretch. A slot may still
+			// point into it, so have the caller rebuild the index.
+			s.ctlAdd(ctlDamaged, 1)
+			s.setTail(tail + esz)
+			return dropped, errCorruptIndex
+		case it.kind == itemEntry && e.state != entryDead:
+			if e.state != entryLive {
+				return dropped, errCorruptIndex
+			}
+			h := s.hashAt(toff, e.klen)
+			i, v, err := s.slotOf(h, toff)
+			if err != nil {
+				if s.checksumAt(toff, &e) != e.checksum {
+					// Damage the index never held (rebuild steps over it).
+					s.ctlAdd(ctlDamaged, 1)
+					s.setTail(tail + esz)
+					return dropped, errCorruptIndex
+				}
+				return dropped, err
+			}
+			unused := v&slotReferenced == 0 || budget <= firstPass
+			if isExpired(&e, now) || (s.evict && !limitsOK && unused) {
+				s.drop(i, toff, &e, now)
+				dropped = true
+				if l.found && l.off == toff {
+					*l = lookup{} // the key's old entry is gone: it is a new key now
+				}
+			} else {
+				if size-(head-tail) < esz {
+					return dropped, errCorruptIndex
+				}
+				hoff := int64(head % size)
+				s.copyWithin(hoff, toff, int64(esz))
+				head += esz
+				s.setHead(head)
+				// Written afresh, the slot loses its referenced bit: the
+				// entry's second chance.
+				s.setSlot(i, slotValue(tagOf(h), hoff))
+				if l.found && l.off == toff {
+					l.off = hoff
+				}
+			}
+		}
+		tail += esz
+		s.setTail(tail)
+	}
+}
+
+// isExpired reports whether e has expired at now (Unix nanoseconds).
+func isExpired(e *entryHeader, now int64) bool {
+	return e.expires != 0 && now >= int64(e.expires)
+}
+
+// drop removes the live entry at off, whose slot is i, from the index and
+// the counts: an eviction, or an expiration if it has expired.
+func (s *shard) drop(i uint64, off int64, e *entryHeader, now int64) {
+	if !isExpired(e, now) {
+		s.ctlAdd(ctlEvictions, 1)
+	}
+	s.retire(off, e, now)
+	s.clearSlot(i)
+	s.ctlAdd(ctlLiveEntries, ^uint64(0))
+}
+
+// markReferenced records a read through slot i, which held v.
+func (s *shard) markReferenced(i, v uint64) {
+	if v&slotReferenced == 0 {
+		s.r.cas(s.slots+int64(i), v, v|slotReferenced)
+	}
+}
