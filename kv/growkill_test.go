@@ -69,16 +69,6 @@ func (img extentImage) restore(t *testing.T, name string) {
 	})
 }
 
-// memoryExpected is what tb's memory should be once no grow is under way:
-// the fixed part and each shard's current extent.
-func memoryExpected(t *testing.T, tb *Table) int64 {
-	n := tb.g.extentsOffset
-	for i := range tb.shards {
-		n += viewOf(t, &tb.shards[i]).ext.size
-	}
-	return n
-}
-
 // TestKillSweepGrow kills a writer before each step of a Set that grows
 // its shard: each store of the build and the publish, and each allocation
 // and release. After every death the table has every acknowledged entry,

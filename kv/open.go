@@ -1,0 +1,319 @@
+package kv
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/bits"
+	"math/rand/v2"
+	"os"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/shmkv/shmkv/shm"
+)
+
+// Opening a table: creating it whole, or joining one that exists.
+
+// Open opens the table name, creating it if it does not exist (see
+// Options.NoCreate and Options.Exclusive). A nil opts means the defaults.
+// The name follows shm's rules: an optional leading '/', then 1 to 255 bytes
+// with no '/' and no NUL.
+//
+// Creation is atomic: a table is built whole under no name and then linked
+// into place, never replacing one, so a name either does not exist or names
+// a whole table, whenever its creator dies.
+func Open(name string, opts *Options) (t *Table, err error) {
+	defer guardFault(debug.SetPanicOnFault(true), &err)
+	o := opts.withDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	if _, err := shm.CleanName(name); err != nil {
+		return nil, fmt.Errorf("shmkv: open %q: %w", name, err)
+	}
+	if o.ReadOnly || o.NoCreate {
+		return openExisting(name, &o, opts)
+	}
+	if o.Exclusive {
+		return create(name, &o)
+	}
+	// Open or create. Each step can lose a race with another process
+	// creating or removing the name; a few rounds settle it.
+	for range 8 {
+		t, err = openExisting(name, &o, opts)
+		if !errors.Is(err, fs.ErrNotExist) {
+			return t, err
+		}
+		t, err = create(name, &o)
+		if !errors.Is(err, fs.ErrExist) {
+			return t, err
+		}
+	}
+	return nil, err
+}
+
+// Remove removes the table name and its lock object. Processes that have
+// it open keep using it until they close it.
+func Remove(name string) error {
+	err := shm.Remove(name)
+	if base, cerr := shm.CleanName(name); cerr == nil {
+		if lerr := shm.Remove(lockObjectName(base)); err == nil && !errors.Is(lerr, fs.ErrNotExist) {
+			err = lerr
+		}
+	}
+	return err
+}
+
+// create builds a new table under no name and links it into place. It
+// fails with an error matching fs.ErrExist if the name exists by then, and
+// a creator killed at any point leaves at most the name's (empty, reusable)
+// lock object behind.
+func create(name string, o *Options) (*Table, error) {
+	g, first, err := plan(o)
+	if err != nil {
+		return nil, err
+	}
+	g.seed = rand.Uint64()
+	g.created = time.Now().UnixNano()
+	lock, err := openLockObject(name, o, true, uint32(os.Geteuid()))
+	if err != nil {
+		return nil, err
+	}
+	sysStep()
+	sh, err := shm.CreateUnnamed(o.Mode)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	sysStep()
+	// The object is sparse: its size is every span, its memory only what is
+	// allocated. Allocate the header, registry and control blocks and each
+	// shard's first extent now: on a full /dev/shm this fails with ENOSPC
+	// instead of a SIGBUS at the first touch of a sparse page.
+	err = sh.SetSize(g.totalSize)
+	if err == nil {
+		err = sh.AllocateRange(0, g.extentsOffset)
+	}
+	for i := 0; i < g.shards && err == nil; i++ {
+		start, _ := g.spanOf(i)
+		err = sh.AllocateRange(start, first.size)
+	}
+	if err != nil {
+		sh.Close()
+		lock.Close()
+		return nil, err
+	}
+	sysStep()
+	info, err := lock.Stat()
+	if err != nil {
+		sh.Close()
+		lock.Close()
+		return nil, err
+	}
+	g.lockInode = info.Ino
+	t, err := attach(sh, lock, name, g, o, first)
+	if err != nil {
+		return nil, err
+	}
+	g.encode(t.r.b[:headerSize])
+	// The header's plain stores happen before this atomic store, and an
+	// opener's atomic load that sees the magic sees them too.
+	t.r.store(offMagic/8, magic)
+	sysStep()
+	if err := sh.Link(name); err != nil {
+		t.Close()
+		return nil, err
+	}
+	sysStep()
+	t.name = sh.Name()
+	return t, nil
+}
+
+func openExisting(name string, o *Options, explicit *Options) (*Table, error) {
+	flag := os.O_RDWR
+	if o.ReadOnly {
+		flag = os.O_RDONLY
+	}
+	sh, err := shm.Open(name, flag, 0)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Table, error) {
+		sh.Close()
+		return nil, fmt.Errorf("shmkv: open %s: %w", sh.Name(), err)
+	}
+	info, err := sh.Stat()
+	if err != nil {
+		return fail(err)
+	}
+	g, err := readHeader(sh, info, o)
+	if err == nil {
+		err = checkAgainst(explicit, &g)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	lock, err := openLockObject(name, o, false, info.UID)
+	if err != nil {
+		return fail(err)
+	}
+	if lock != nil {
+		if li, err := lock.Stat(); err != nil || li.Ino != g.lockInode {
+			lock.Close()
+			return fail(fmt.Errorf("%w: lock object %s is not the one the table was created with", ErrCorrupt, lock.Name()))
+		}
+	}
+	return attach(sh, lock, name, g, o, extent{})
+}
+
+// readHeader checks the object's owner, waits a bounded time for a creator
+// to publish the header, and decodes it.
+//
+// The owner rule, shared by the library and the command: an object owned by
+// another user is refused unless AllowShared says the caller expects one,
+// since anyone can create a name in /dev/shm and a planted object could feed
+// this process whatever its owner likes. The mode is not judged: an object
+// owned by this user got its mode from this user, and a table created with
+// group or other write access (Mode 0660, say) was made to be shared that
+// way.
+func readHeader(sh *shm.Shm, info shm.Info, o *Options) (geometry, error) {
+	if !o.AllowShared && int(info.UID) != os.Geteuid() {
+		return geometry{}, fmt.Errorf("%w: owner uid %d, mode %v", ErrUnsafeObject, info.UID, info.Perm)
+	}
+	deadline := time.Now().Add(o.InitTimeout)
+	for {
+		size, err := sh.Size()
+		if err != nil {
+			return geometry{}, err
+		}
+		if size >= headerSize {
+			var h [headerSize]byte
+			m, err := readHeaderBytes(sh, h[:])
+			if err != nil {
+				return geometry{}, err
+			}
+			if m == magic {
+				return decodeHeader(h[:], size)
+			}
+			if m != 0 {
+				if m&magicPrefixMask == magic&magicPrefixMask {
+					return geometry{}, fmt.Errorf("%w: magic version %#x", ErrVersion, m>>48)
+				}
+				return geometry{}, fmt.Errorf("%w: not a shmkv table (magic %#016x)", ErrCorrupt, m)
+			}
+		}
+		if time.Now().After(deadline) {
+			return geometry{}, fmt.Errorf("%w: no header after %v (size %d); remove it if its creator died", ErrNotInitialized, o.InitTimeout, size)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// readHeaderBytes copies the header out of a temporary mapping, the magic
+// with an atomic load first so that the rest is what its publisher wrote.
+func readHeaderBytes(sh *shm.Shm, h []byte) (uint64, error) {
+	m, err := sh.Map(0)
+	if err != nil {
+		return 0, err
+	}
+	defer m.Unmap()
+	r := newRegion(m.Bytes()[:headerSize])
+	mg := r.load(offMagic / 8)
+	copy(h, m.Bytes()[:headerSize])
+	return mg, nil
+}
+
+// attach maps the table and joins it: a registry slot for a read-write
+// handle, and recovery of whatever an earlier holder of that slot left
+// locked. lock is the table's lock object, or nil for a read-only handle
+// that may not open it. A creator passes each shard's first extent, placed
+// at the start of its span; an opener passes none. On failure it closes
+// sh and lock.
+func attach(sh, lock *shm.Shm, name string, g geometry, o *Options, first extent) (*Table, error) {
+	closeBoth := func() {
+		sh.Close()
+		if lock != nil {
+			lock.Close()
+		}
+	}
+	m, err := sh.Map(0)
+	if err != nil {
+		closeBoth()
+		return nil, err
+	}
+	base, _ := shm.CleanName(name)
+	t := &Table{
+		name:        "/" + base,
+		sh:          sh,
+		lockObj:     lock,
+		mapping:     m,
+		r:           newRegion(m.Bytes()),
+		g:           g,
+		readOnly:    o.ReadOnly,
+		lockTimeout: o.LockTimeout,
+		now:         o.Now,
+		shardShift:  uint(64 - bits.TrailingZeros(uint(g.shards))),
+		counters:    make([]readCounters, g.shards),
+	}
+	t.shards = make([]shard, g.shards)
+	for i := range t.shards {
+		t.shards[i] = newShard(t, &t.g, i)
+		if first.size != 0 {
+			e := first
+			e.off = t.shards[i].spanStart
+			t.shards[i].ctlStore(ctlExtent, e.word())
+		}
+	}
+	if o.Populate {
+		if err := t.populate(); err != nil {
+			m.Unmap()
+			closeBoth()
+			return nil, err
+		}
+	}
+	if !t.readOnly {
+		if err := t.claimSlot(); err != nil {
+			m.Unmap()
+			closeBoth()
+			return nil, err
+		}
+		t.recoverOwnSlot()
+		t.startFlusher()
+	}
+	return t, nil
+}
+
+// populate maps into this process every page the table uses now: the
+// header, registry and control blocks, and each shard's current extent.
+// The rest of the object is holes, which must stay holes.
+func (t *Table) populate() error {
+	if err := t.mapping.PopulateRange(0, t.g.extentsOffset); err != nil {
+		return err
+	}
+	for i := range t.shards {
+		if v, ok := t.shards[i].view(); ok {
+			if err := t.mapping.PopulateRange(v.ext.off, v.ext.size); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// recoverOwnSlot recovers every shard left locked by an earlier, now dead,
+// holder of this handle's registry slot.
+func (t *Table) recoverOwnSlot() {
+	for i := range t.shards {
+		s := &t.shards[i]
+		w := atomic.LoadUint32(s.lockWord)
+		if w == 0 || int(w>>2&(maxProcs-1)) != t.slot || w&^lockStateMask == t.owner {
+			continue
+		}
+		if atomic.CompareAndSwapUint32(s.lockWord, w, t.owner|lockSleep) {
+			t.recoverShard(s)
+			t.unlock(s)
+		}
+	}
+}
