@@ -60,16 +60,20 @@ func (s *shard) growFor(need int64, l *lookup, key []byte, h uint64, now int64) 
 	} else {
 		entries++
 	}
-	slots := s.ext.slots
-	for entries > slots*maxLoadNum/maxLoadDen && slots < maxSlots {
-		slots *= 2
-	}
-	data, want := s.size, live+s.reserve(need)
-	if want > data*growAtNum/growAtDen {
-		data = min(max(2*data, roundUp(2*want, 8)), maxData)
-	}
-	if slots == s.ext.slots && data == s.size {
+	slots, data, want := s.ext.slots, s.size, live+s.reserve(need)
+	if entries <= slots*maxLoadNum/maxLoadDen && want <= data*growAtNum/growAtDen {
 		return nil
+	}
+	// Grow the log by half again, or to half again what it must hold, and
+	// the index with it, for as many entries of the shard's average size
+	// as the log holds: growing one without the other would soon copy the
+	// shard again.
+	if want > data*growAtNum/growAtDen {
+		data = min(max(data+data/2, roundUp(want+want/2, 8)), maxData)
+	}
+	avg := max(live/int64(max(entries, 1)), entryHeaderSize+8)
+	for (entries > slots*maxLoadNum/maxLoadDen || data/avg > int64(slots*maxLoadNum/maxLoadDen)) && slots < maxSlots {
+		slots *= 2
 	}
 	grown, err := s.t.grow(s, slots, data)
 	if err == errNoGrowth {
