@@ -22,6 +22,15 @@
 // truth; the index can always be rebuilt from it. Space is reclaimed at the
 // log's tail, by dropping dead entries and moving live ones to the head.
 //
+// # Growth
+//
+// A table needs no size. Each shard's index and log live together in one
+// extent of a sparse object, and a shard short of room moves into a larger
+// extent while readers go on reading the old one, publishing it with one
+// atomic store (grow.go). The table grows so up to Options.MaxMemory, the
+// most shared memory it may take; there a table refuses new keys with
+// ErrFull, or evicts if it was created with EvictLRU.
+//
 // # Concurrency
 //
 // Writers take the shard's futex lock, which works across processes and
