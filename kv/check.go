@@ -51,6 +51,9 @@ func (t *Table) Check() (rep *Report, err error) {
 		return rep, nil
 	}
 	var img []byte
+	// One wait for all the shards: a read-only handle waits out a writer
+	// that may be alive for livenessBound in all, not per shard.
+	deadline := time.Now().Add(min(livenessBound, t.lockTimeout))
 	for i := range t.shards {
 		s := &t.shards[i]
 		// A read-write handle recovers such a shard as it copies it; a
@@ -58,7 +61,7 @@ func (t *Table) Check() (rep *Report, err error) {
 		if w := loadLockWord(s); w != 0 && t.readOnly && t.probeOwner(w) == ownerDead {
 			rep.add(i, -1, "locked by a process that has died (the next writer recovers it)")
 		}
-		c, ok, err := t.copyShard(s, &img)
+		c, ok, err := t.copyShard(s, &img, deadline)
 		if err != nil {
 			return rep, fmt.Errorf("shmkv: check shard %d: %w", i, err)
 		}
@@ -80,7 +83,7 @@ func (r *Report) add(shard int, off int64, format string, args ...any) {
 // the extent word names no extent. A read-write handle copies under the
 // lock, which first recovers a shard whose writer died; a read-only one,
 // which may not lock, copies optimistically under the sequence counter.
-func (t *Table) copyShard(s *shard, img *[]byte) (c shard, ok bool, err error) {
+func (t *Table) copyShard(s *shard, img *[]byte, deadline time.Time) (c shard, ok bool, err error) {
 	copyOut := func() (shard, bool) {
 		v, ok := s.view()
 		if !ok {
@@ -115,7 +118,7 @@ func (t *Table) copyShard(s *shard, img *[]byte) (c shard, ok bool, err error) {
 				c, ok = copyOut()
 			}
 		} else {
-			c, ok = t.copyOptimistic(s, copyOut)
+			c, ok = t.copyOptimistic(s, copyOut, deadline)
 		}
 		if ok || attempt > 2 {
 			return c, ok, nil
@@ -127,11 +130,10 @@ func (t *Table) copyShard(s *shard, img *[]byte) (c shard, ok bool, err error) {
 }
 
 // copyOptimistic runs copyOut for a read-only handle: under the sequence
-// counter, or around a writer that is dead or has held the shard for
-// livenessBound, which will not finish, so that Check reports the shard as
-// that writer left it.
-func (t *Table) copyOptimistic(s *shard, copyOut func() (shard, bool)) (shard, bool) {
-	deadline := time.Now().Add(min(livenessBound, t.lockTimeout))
+// counter, or around a writer that will not finish — one that is dead, no
+// writer at all beside a counter left odd, or one that has held the shard
+// past the deadline — so that Check reports the shard as it was left.
+func (t *Table) copyOptimistic(s *shard, copyOut func() (shard, bool), deadline time.Time) (shard, bool) {
 	for {
 		seq, w := s.ctlLoad(ctlSeq), loadLockWord(s)
 		if seq&1 == 0 {
@@ -140,7 +142,7 @@ func (t *Table) copyOptimistic(s *shard, copyOut func() (shard, bool)) (shard, b
 				return c, ok
 			}
 		}
-		if (w != 0 && t.probeOwner(w) == ownerDead) || time.Now().After(deadline) {
+		if w == 0 || t.probeOwner(w) == ownerDead || time.Now().After(deadline) {
 			return copyOut()
 		}
 		time.Sleep(100 * time.Microsecond)

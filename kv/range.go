@@ -24,8 +24,10 @@ func (t *Table) Range(fn func(key, value []byte) bool) (err error) {
 	var snap snapshot
 	now := t.now().UnixNano()
 	damaged := 0
+	// One wait for all the shards (snapshotReadOnly).
+	deadline := time.Now().Add(min(livenessBound, t.lockTimeout))
 	for i := range t.shards {
-		if err := t.snapshotShard(&t.shards[i], &snap, now); err != nil {
+		if err := t.snapshotShard(&t.shards[i], &snap, now, deadline); err != nil {
 			return err
 		}
 		damaged += snap.damaged
@@ -53,14 +55,14 @@ type snapEntry struct{ key, value, end int }
 // snapshotShard copies s's live entries into snap: optimistically first,
 // then under the lock into space sized beforehand, since nothing allocates
 // under a lock.
-func (t *Table) snapshotShard(s *shard, snap *snapshot, now int64) error {
+func (t *Table) snapshotShard(s *shard, snap *snapshot, now int64, deadline time.Time) error {
 	for range readRetries {
 		if s.copyLive(snap, copyOptimistic, now) {
 			return nil
 		}
 	}
 	if t.readOnly {
-		return t.snapshotReadOnly(s, snap, now)
+		return t.snapshotReadOnly(s, snap, now, deadline)
 	}
 	// Room is sized from the shard's counters, clamped to what its extent
 	// can hold: they come from shared memory and may be garbage, in which
@@ -106,18 +108,20 @@ func (t *Table) snapshotShard(s *shard, snap *snapshot, now int64) error {
 }
 
 // snapshotReadOnly is snapshotShard for a read-only handle, which may not
-// lock: as getReadOnly, it reads around a writer that is provably dead or
-// that has held the shard for livenessBound, and then takes entries that
-// fail their checksum for damage.
-func (t *Table) snapshotReadOnly(s *shard, snap *snapshot, now int64) error {
-	deadline := time.Now().Add(min(livenessBound, t.lockTimeout))
-	for {
+// lock: as getReadOnly, it reads around a writer that is provably dead, or
+// that has held the shard past the deadline (one for the whole Range), or
+// a shard that keeps failing with no writer at all, and then takes entries
+// that fail their checksum for damage.
+func (t *Table) snapshotReadOnly(s *shard, snap *snapshot, now int64, deadline time.Time) error {
+	for tries := 0; ; tries++ {
 		w := loadLockWord(s)
 		owner := ownerLive
 		if w != 0 {
 			owner = t.probeOwner(w)
 		}
-		late := time.Now().After(deadline)
+		// With no writer at work, a copy that keeps failing will not
+		// succeed by waiting.
+		late := time.Now().After(deadline) || (w == 0 && tries >= 3)
 		if late || owner == ownerDead {
 			if s.copyLive(snap, copyDirty, now) {
 				return nil
