@@ -206,28 +206,16 @@ func (s *Shm) Allocate(n int64) error { return s.AllocateRange(0, n) }
 // AllocateRange reserves memory for the bytes [off, off+n) of the object
 // with fallocate(2), growing it to off+n bytes if it is smaller. On a full
 // /dev/shm it fails with an error matching syscall.ENOSPC; see Allocate.
-func (s *Shm) AllocateRange(off, n int64) error {
-	if off < 0 || n < 0 {
-		return &os.PathError{Op: "fallocate", Path: s.Name(), Err: ErrBadSize}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fd < 0 {
-		return s.closedError("fallocate")
-	}
-	if n == 0 {
-		return nil
-	}
-	if err := ignoringEINTR(func() error { return unix.Fallocate(s.fd, 0, off, n) }); err != nil {
-		return &os.PathError{Op: "fallocate", Path: s.name, Err: err}
-	}
-	return nil
-}
+func (s *Shm) AllocateRange(off, n int64) error { return s.fallocate(0, off, n) }
 
 // Release gives the memory of the bytes [off, off+n) back to the system
 // (fallocate(2) with FALLOC_FL_PUNCH_HOLE): the object keeps its size, and
 // the range reads as zeros until it is written again.
 func (s *Shm) Release(off, n int64) error {
+	return s.fallocate(unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n)
+}
+
+func (s *Shm) fallocate(mode uint32, off, n int64) error {
 	if off < 0 || n < 0 {
 		return &os.PathError{Op: "fallocate", Path: s.Name(), Err: ErrBadSize}
 	}
@@ -239,7 +227,6 @@ func (s *Shm) Release(off, n int64) error {
 	if n == 0 {
 		return nil
 	}
-	mode := uint32(unix.FALLOC_FL_PUNCH_HOLE | unix.FALLOC_FL_KEEP_SIZE)
 	if err := ignoringEINTR(func() error { return unix.Fallocate(s.fd, mode, off, n) }); err != nil {
 		return &os.PathError{Op: "fallocate", Path: s.name, Err: err}
 	}

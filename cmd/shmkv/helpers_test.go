@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -61,4 +63,27 @@ func mustRun(t *testing.T, code int, stdin io.Reader, args ...string) result {
 		t.Fatalf("%v: exit %d, want %d; stdout %q, stderr %q", args, r.code, code, r.stdout, r.stderr)
 	}
 	return r
+}
+
+// buildShmkv builds the command into a directory that goes when the test
+// ends, and returns its path.
+func buildShmkv(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "shmkv")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// openWriter opens the existing table name read-write for the test's own
+// writes, and closes it when the test ends.
+func openWriter(t *testing.T, name string) *kv.Table {
+	t.Helper()
+	w, err := kv.Open(name, &kv.Options{NoCreate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
 }

@@ -85,11 +85,7 @@ func TestStatsPrometheus(t *testing.T) {
 func TestStatsWatchLines(t *testing.T) {
 	name := tableName(t)
 	mustRun(t, 0, nil, "set", name, "k", "v")
-	w, err := kv.Open(name, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := openWriter(t, name)
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -132,17 +128,10 @@ func TestStatsWatchOnTerminal(t *testing.T) {
 	if err != nil {
 		t.Skip("tmux is not installed (CI installs it)")
 	}
-	bin := filepath.Join(t.TempDir(), "shmkv")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildShmkv(t)
 	name := tableName(t)
 	mustRun(t, 0, nil, "set", name, "k", "v")
-	w, err := kv.Open(name, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := openWriter(t, name)
 	session := "shmkv-watch-" + strconv.Itoa(os.Getpid())
 	exitFile := filepath.Join(t.TempDir(), "exit")
 	script := fmt.Sprintf("%s stats %s --watch --interval 200ms; echo $? > %s", bin, name, exitFile)
