@@ -172,7 +172,7 @@ func (c *shard) check(i int, rep *Report) int {
 	}
 	liveAt := make(map[int64]bool)
 	byKey := make(map[string]int64)
-	var live, liveBytes, maxVersion uint64
+	var live, liveBytes uint64
 	for p := tail; p != head; {
 		it := c.itemAt(p, head, true)
 		p += it.size
@@ -196,14 +196,13 @@ func (c *shard) check(i int, rep *Report) int {
 		}
 		live++
 		liveBytes += uint64(e.size())
-		maxVersion = max(maxVersion, e.version)
 		liveAt[off] = true
-		key := c.keyAt(off, e.klen)
+		key := c.keyString(off, &e)
 		if prev, dup := byKey[key]; dup {
 			rep.add(i, off, "key %q is also live at %d", key, prev)
 		}
 		byKey[key] = off
-		if !c.reachable(c.hashAt(off, e.klen), off) {
+		if !c.reachable(c.hashAt(off, &e), off) {
 			rep.add(i, off, "key %q is not reachable from its home slot", key)
 		}
 	}
@@ -217,7 +216,7 @@ func (c *shard) check(i int, rep *Report) int {
 		default:
 			if off, ok := c.slotOffset(v); !ok || !liveAt[off] {
 				rep.add(i, -1, "slot %d points at %d, which is not a live entry", j, off)
-			} else if c.word(off+entExpires) != 0 {
+			} else if e, _ := c.loadHeader(off); e.expires != 0 {
 				expiring++
 			}
 		}
@@ -234,22 +233,19 @@ func (c *shard) check(i int, rep *Report) int {
 	if n := c.ctlLoad(ctlTombstones); n != tombstones {
 		rep.add(i, -1, "tombstone counter %d, the index holds %d", n, tombstones)
 	}
-	if live > 0 && c.ctlLoad(ctlNextVersion) <= maxVersion {
-		rep.add(i, -1, "next version %d is not above the highest in the log, %d", c.ctlLoad(ctlNextVersion), maxVersion)
-	}
 	return int(live)
 }
 
-// keyAt copies out the key of the entry at off.
-func (c *shard) keyAt(off int64, klen int) string {
-	a, b := c.pieces(off+entryHeaderSize, klen)
+// keyString copies out the key of the entry e at off.
+func (c *shard) keyString(off int64, e *entryHeader) string {
+	a, b := c.pieces(e.keyAt(off), e.klen)
 	return string(a) + string(b)
 }
 
 // describeDamage says what the damaged stretch of n bytes at off was.
 func (c *shard) describeDamage(off int64, n uint64) string {
 	if e, ok := c.loadHeader(off); ok && e.state == entryLive && uint64(e.size()) <= n {
-		return fmt.Sprintf("entry of key %q fails its checksum", c.keyAt(off, e.klen))
+		return fmt.Sprintf("entry of key %q fails its checksum", c.keyString(off, &e))
 	}
 	return fmt.Sprintf("%d bytes of log unreadable", n)
 }

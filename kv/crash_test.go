@@ -78,7 +78,7 @@ func sweepSetup(t *testing.T, tb *Table) map[string]string {
 		want[k] = v
 	}
 	s := viewOf(t, &tb.shards[0])
-	need := entrySize(3, len(bigValue)) + s.reserve(entrySize(3, len(bigValue)))
+	need := entrySize(3, len(bigValue), false) + s.reserve(entrySize(3, len(bigValue), false))
 	for i := 0; s.size-int64(s.head()-s.tail()) >= need; i++ {
 		if i > 10000 {
 			t.Fatal("setup never filled the log")

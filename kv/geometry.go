@@ -45,7 +45,7 @@ func (g *geometry) spanOf(i int) (start, end int64) {
 }
 
 // maxEntry is the log bytes of the largest entry the table accepts.
-func (g *geometry) maxEntry() int64 { return entrySize(g.maxKey, g.maxValue) }
+func (g *geometry) maxEntry() int64 { return entrySize(g.maxKey, g.maxValue, true) }
 
 // encode writes the header, all but its magic, into h.
 func (g *geometry) encode(h []byte) {

@@ -192,7 +192,7 @@ func (s *shard) copyFrom(v *shard) (copied, error) {
 		if it.kind != itemEntry || it.hdr.state != entryLive {
 			continue
 		}
-		h := v.hashAt(it.off, it.hdr.klen)
+		h := v.hashAt(it.off, &it.hdr)
 		_, w, err := v.slotOf(h, it.off)
 		if err != nil {
 			n.dropped++

@@ -51,13 +51,13 @@ func sumPieces(a, b []byte) uint64 {
 // comparisons: bits 24..55, clear of the top bits that pick the shard.
 func tagOf(h uint64) uint32 { return uint32(h >> 24) }
 
-// entryChecksum covers every byte of an entry but its state word, which
+// entryChecksum covers every byte of an entry but its state, which
 // changes in place when the entry dies: the key through its seeded hash,
-// the value through its xxhash64, and the header words, folded together by
-// a bijective mixer so that any mix of two entries' parts fails it.
-func entryChecksum(keyHash uint64, klen, vlen int, version, expires, valueHash uint64) uint64 {
-	c := mix64(keyHash ^ (uint64(uint32(klen)) | uint64(uint32(vlen))<<32))
-	c = mix64(c ^ version)
+// the value through its xxhash64, the head word without its state, and
+// the expiry, folded together by a bijective mixer so that any mix of two
+// entries' parts fails it.
+func entryChecksum(keyHash, head, expires, valueHash uint64) uint64 {
+	c := mix64(keyHash ^ head&^entStateMask)
 	c = mix64(c ^ expires)
 	return mix64(c ^ valueHash)
 }

@@ -55,7 +55,7 @@ func (s *shard) find(key []byte, h uint64, now int64) (lookup, error) {
 			if !ok || e.state != entryLive {
 				return lookup{}, errCorruptIndex
 			}
-			if e.klen == len(key) && s.equalAt(off+entryHeaderSize, key) {
+			if e.klen == len(key) && s.equalAt(e.keyAt(off), key) {
 				return lookup{found: true, expired: isExpired(&e, now), slot: i, off: off, hdr: e}, nil
 			}
 		}

@@ -66,7 +66,6 @@ package kv
 //	 32    8 pending            an extent a grow is building, until it is published (grow.go)
 //	 40    8 retired            an extent a grow replaced, until its memory is given back
 //	 48    8 retired at         Unix nanoseconds when retired was set
-//	 80    8 next version       stamped into each entry written; greater than every version in the log
 //	 88    8 live entries       entries reachable from the index
 //	 96    8 live bytes         bytes of log those entries take
 //	104    8 tombstones         deleted slots in the index
@@ -105,15 +104,20 @@ package kv
 // of the key's hash, and offset is where the entry starts in the data.
 //
 // Data: used as a circular log. Entries are appended at head and may wrap
-// around the end of the data. Each entry:
+// around the end of the data. Each entry: a head word, a checksum, for an
+// entry that expires its expiry time, then the key and the value.
 //
-//	 0    4 key length         1..max key
-//	 4    4 value length       0..max value
-//	 8    8 state              entryLive or entryDead; changes in place, outside the checksum
-//	16    8 version            the shard's next version when written
-//	24    8 expires            Unix nanoseconds from which the entry is gone; 0 for never
-//	32    8 checksum           xxhash64 of bytes 0..8 and 16..32, the key and the value
-//	40    - key, value, zero padding to a multiple of 8
+//	 0    8 head               bits 0-20 key length (1..max key), 21-51 value length (0..max
+//	                           value), 52 has-expiry, 56-58 state (entryLive, entryDead,
+//	                           entryMarked); the state changes in place, outside the checksum
+//	 8    8 checksum           of the head word without its state, the expiry, the key and the value
+//	16    8 expires            only with has-expiry: Unix nanoseconds from which the entry is gone
+//	16/24 - key, value, zero padding to a multiple of 8
+//
+// Entries carry no version: of two live entries of one key (a writer died
+// between writing the new one and retiring the old, or while moving one),
+// the later in the log is the newer, since nothing is moved to the head
+// while a key has two (recovery resolves them first).
 //
 // A word whose low 32 bits are 0 is no entry but a skip record: Repair
 // writes one over a damaged stretch of n bytes, n in the high 32 bits
@@ -126,7 +130,7 @@ package kv
 // (grow.go). The log is the truth and the index is derived from it: a
 // shard whose writer died, or whose index has too many tombstones, is
 // rebuilt by walking the log from tail to head, keeping for each key the
-// live entry with the highest version. A write's commit point is one
+// live entry latest in the log. A write's commit point is one
 // atomic store: of head for a new entry, of the entry's state for a delete
 // or an eviction, of the control block's extent word for a grow.
 const (
@@ -138,7 +142,7 @@ const (
 	registryRecordSize = 32
 	controlSize        = 256
 	slotSize           = 8
-	entryHeaderSize    = 40
+	entryHeaderSize    = 16 // without the expiry word
 )
 
 // Header field offsets, in bytes.
@@ -180,7 +184,6 @@ const (
 	ctlPending     = 32
 	ctlRetired     = 40
 	ctlRetiredAt   = 48
-	ctlNextVersion = 80
 	ctlLiveEntries = 88
 	ctlLiveBytes   = 96
 	ctlTombstones  = 104
@@ -208,19 +211,26 @@ const (
 	extHeaderSize = 64
 )
 
-// Entry field offsets, in bytes from the entry's start.
+// Entry field offsets, in bytes from the entry's start, and the head
+// word's fields.
 const (
-	entLengths  = 0
-	entState    = 8
-	entVersion  = 16
-	entExpires  = 24
-	entChecksum = 32
+	entHead     = 0
+	entChecksum = 8
+	entExpires  = 16
+
+	entKeyBits     = 21
+	entValueBits   = 31
+	entExpiryBit   = uint64(1) << 52
+	entStateShift  = 56
+	entStateMask   = uint64(7) << entStateShift
+	entUnknownBits = ^(uint64(1)<<(entKeyBits+entValueBits) - 1) &^ entExpiryBit &^ entStateMask
 )
 
 const (
 	slotEmpty     = uint64(0)
 	slotTombstone = ^uint64(0)
 
+	// Entry states, in bits 56-58 of the head word.
 	entryLive = uint64(1)
 	entryDead = uint64(2)
 	// slotReferenced, in a live slot word, marks an entry read since
@@ -228,7 +238,7 @@ const (
 	slotReferenced = uint64(1) << 31
 	// entryMarked, in a live entry's state, holds its slot's
 	// slotReferenced bit while a rebuild clears the slots (rebuild.go).
-	entryMarked = uint64(1) << 8
+	entryMarked = uint64(4)
 
 	flagRebuild = uint64(1)
 )
@@ -248,9 +258,13 @@ const (
 )
 
 // entrySize is the log bytes one entry of a key of klen bytes and a value of
-// vlen bytes takes.
-func entrySize(klen, vlen int) int64 {
-	return entryHeaderSize + (int64(klen)+int64(vlen)+7)&^7
+// vlen bytes takes, with an expiry word if it expires.
+func entrySize(klen, vlen int, expires bool) int64 {
+	n := entryHeaderSize + (int64(klen)+int64(vlen)+7)&^7
+	if expires {
+		n += 8
+	}
+	return n
 }
 
 func roundUp(n, to int64) int64 { return (n + to - 1) / to * to }

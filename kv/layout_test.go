@@ -24,7 +24,7 @@ func TestLayoutPinned(t *testing.T) {
 		{"registryRecordSize", registryRecordSize, 32},
 		{"controlSize", controlSize, 256},
 		{"slotSize", slotSize, 8},
-		{"entryHeaderSize", entryHeaderSize, 40},
+		{"entryHeaderSize", entryHeaderSize, 16},
 
 		{"offMagic", offMagic, 0},
 		{"offLayoutVersion", offLayoutVersion, 8},
@@ -56,7 +56,6 @@ func TestLayoutPinned(t *testing.T) {
 		{"ctlPending", ctlPending, 32},
 		{"ctlRetired", ctlRetired, 40},
 		{"ctlRetiredAt", ctlRetiredAt, 48},
-		{"ctlNextVersion", ctlNextVersion, 80},
 		{"ctlLiveEntries", ctlLiveEntries, 88},
 		{"ctlLiveBytes", ctlLiveBytes, 96},
 		{"ctlTombstones", ctlTombstones, 104},
@@ -83,11 +82,16 @@ func TestLayoutPinned(t *testing.T) {
 		{"pageSize", pageSize, 4096},
 		{"slotReferenced", int64(slotReferenced), 1 << 31},
 
-		{"entLengths", entLengths, 0},
-		{"entState", entState, 8},
-		{"entVersion", entVersion, 16},
-		{"entExpires", entExpires, 24},
-		{"entChecksum", entChecksum, 32},
+		{"entHead", entHead, 0},
+		{"entChecksum", entChecksum, 8},
+		{"entExpires", entExpires, 16},
+		{"entKeyBits", entKeyBits, 21},
+		{"entValueBits", entValueBits, 31},
+		{"entExpiryBit", int64(entExpiryBit), 1 << 52},
+		{"entStateShift", entStateShift, 56},
+		{"entryLive", int64(entryLive), 1},
+		{"entryDead", int64(entryDead), 2},
+		{"entryMarked", int64(entryMarked), 4},
 
 		{"layoutVersion", layoutVersion, 3},
 		{"maxProcs", maxProcs, 1024},
@@ -207,15 +211,16 @@ func TestLayoutInATable(t *testing.T) {
 		{"extent at the span's start", uint64(extOff), uint64(extents)},
 		{"slots", uint64(extSlots), uint64(st.Slots)},
 		{"extent within the span", b2u(extSize > 0 && extSize <= span), 1},
-		{"head", u64(extOff), 40 + 16}, // 9 bytes of key and value, padded to 16
+		{"head", u64(extOff), 16 + 16}, // 9 bytes of key and value, padded to 16
 		{"tail", u64(extOff + 8), 0},
 		{"live entries", u64(control + 88), 1},
-		{"live bytes", u64(control + 96), 56},
-		{"largest entry", u64(control + 120), 56},
+		{"live bytes", u64(control + 96), 32},
+		{"largest entry", u64(control + 120), 32},
 		{"sets", u64(control + 128), 1},
-		{"key length", u32(data), 3},
-		{"value length", u32(data + 4), 6},
-		{"state live", u64(data + 8), 1},
+		{"key length", u64(data) & (1<<21 - 1), 3},
+		{"value length", u64(data) >> 21 & (1<<31 - 1), 6},
+		{"no expiry", u64(data) >> 52 & 1, 0},
+		{"state live", u64(data) >> 56, 1},
 	}
 	if st.Shards != 1 {
 		t.Fatalf("%d shards; the test reads shard 0 only", st.Shards)
@@ -225,7 +230,7 @@ func TestLayoutInATable(t *testing.T) {
 			t.Errorf("%s = %d, want %d", c.what, c.got, c.want)
 		}
 	}
-	if got := string(b[data+40 : data+40+9]); got != "keyvalue!" {
+	if got := string(b[data+16 : data+16+9]); got != "keyvalue!" {
 		t.Errorf("entry bytes after its header = %q", got)
 	}
 	found := false

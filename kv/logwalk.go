@@ -78,22 +78,23 @@ func (s *shard) entryAt(off int64, room uint64, verify bool) (entryHeader, bool)
 	return e, !verify || s.checksumAt(off, &e) == e.checksum
 }
 
-// hashAt hashes the key of the entry at off, in place.
-func (s *shard) hashAt(off int64, klen int) uint64 {
-	a, b := s.pieces(off+entryHeaderSize, klen)
+// hashAt hashes the key of the entry e at off, in place.
+func (s *shard) hashAt(off int64, e *entryHeader) uint64 {
+	a, b := s.pieces(e.keyAt(off), e.klen)
 	return hashPieces(s.seed, a, b)
 }
 
 // checksumAt computes the checksum of the entry at off, in place; compare
 // entryChecksum.
 func (s *shard) checksumAt(off int64, e *entryHeader) uint64 {
-	a, b := s.pieces(off+entryHeaderSize+int64(e.klen), e.vlen)
-	return entryChecksum(s.hashAt(off, e.klen), e.klen, e.vlen, e.version, e.expires, sumPieces(a, b))
+	a, b := s.pieces(e.valueAt(off), e.vlen)
+	return entryChecksum(s.hashAt(off, e), e.head, e.expires, sumPieces(a, b))
 }
 
-// keysEqualAt compares the keys, of klen bytes, of the entries at a and b.
-func (s *shard) keysEqualAt(a, b int64, klen int) bool {
-	a, b = a+entryHeaderSize, b+entryHeaderSize
+// keysEqualAt compares the keys, of klen bytes each, of the entries ea at
+// a and eb at b.
+func (s *shard) keysEqualAt(a int64, ea *entryHeader, b int64, eb *entryHeader, klen int) bool {
+	a, b = ea.keyAt(a), eb.keyAt(b)
 	for i := 0; i < klen; i += 8 {
 		wa, wb := s.word(s.wrap(a+int64(i))), s.word(s.wrap(b+int64(i)))
 		if rest := klen - i; rest < 8 {

@@ -126,7 +126,7 @@ func (t *Table) CompareAndSwap(key, old, new []byte) (swapped bool, err error) {
 		if !s.verified(&l) {
 			return errDamaged(key)
 		}
-		if l.hdr.vlen != len(old) || !s.equalAt(l.off+entryHeaderSize+int64(l.hdr.klen), old) {
+		if l.hdr.vlen != len(old) || !s.equalAt(l.hdr.valueAt(l.off), old) {
 			return nil
 		}
 		// The new value keeps the key's expiry time.
@@ -165,7 +165,7 @@ func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
 			if !s.verified(&l) {
 				return errDamaged(key)
 			}
-			text := s.appendAt(buf[:0], l.off+entryHeaderSize+int64(l.hdr.klen), l.hdr.vlen)
+			text := s.appendAt(buf[:0], l.hdr.valueAt(l.off), l.hdr.vlen)
 			var ok bool
 			if cur, ok = parseInt(text); !ok {
 				return ErrNotNumber

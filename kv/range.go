@@ -195,9 +195,9 @@ func (s *shard) copyLive(snap *snapshot, mode copyMode, now int64) bool {
 			return false
 		}
 		k := len(snap.buf)
-		snap.buf = s.appendAt(snap.buf, off+entryHeaderSize, e.klen+e.vlen)
+		snap.buf = s.appendAt(snap.buf, e.keyAt(off), e.klen+e.vlen)
 		kv := snap.buf[k:]
-		sum := entryChecksum(hashKey(s.seed, kv[:e.klen]), e.klen, e.vlen, e.version, e.expires, xxhash.Sum64(kv[e.klen:]))
+		sum := entryChecksum(hashKey(s.seed, kv[:e.klen]), e.head, e.expires, xxhash.Sum64(kv[e.klen:]))
 		if sum != e.checksum {
 			if mode == copyOptimistic {
 				return false

@@ -111,7 +111,7 @@ func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark, 
 			if !valid {
 				return dst, 0, false, readRaced
 			}
-			if e.klen == len(key) && s.equalAt(off+entryHeaderSize, key) {
+			if e.klen == len(key) && s.equalAt(e.keyAt(off), key) {
 				if e.state != entryLive {
 					return dst, 0, false, readRaced
 				}
@@ -119,8 +119,8 @@ func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark, 
 					return dst, 0, false, settled()
 				}
 				n := len(dst)
-				out = s.appendAt(dst, off+entryHeaderSize+int64(e.klen), e.vlen)
-				if entryChecksum(h, e.klen, e.vlen, e.version, e.expires, xxhash.Sum64(out[n:])) != e.checksum {
+				out = s.appendAt(dst, e.valueAt(off), e.vlen)
+				if entryChecksum(h, e.head, e.expires, xxhash.Sum64(out[n:])) != e.checksum {
 					if settled() == readDone {
 						return out[:n], 0, false, readDamaged
 					}

@@ -4,8 +4,8 @@ package kv
 // it clears every slot, walks the log from tail to head, and inserts each
 // live entry whose checksum holds. When two live entries share a key (a
 // writer died between appending a new version and retiring the old, or
-// while moving an entry), the higher version wins, and of equal versions
-// the later copy; the loser is marked dead. Damage in the log (logwalk.go)
+// while moving an entry), the later in the log wins (layout.go says why
+// that is the newer); the loser is marked dead. Damage in the log (logwalk.go)
 // is stepped over, not indexed: it costs the entries it touches, never the
 // shard, and stays in the log for Check to report and Repair to drop. It
 // recounts the shard's counters from what it found.
@@ -28,7 +28,7 @@ func (s *shard) rebuild() error {
 	if head < tail || head-tail > uint64(s.size) {
 		return ErrCorrupt
 	}
-	var live, liveBytes, maxVersion, expiring, largest uint64
+	var live, liveBytes, expiring, largest uint64
 	for p := tail; p != head; {
 		it := s.itemAt(p, head, true)
 		p += it.size
@@ -36,9 +36,8 @@ func (s *shard) rebuild() error {
 			continue
 		}
 		e := &it.hdr
-		maxVersion = max(maxVersion, e.version)
 		largest = max(largest, it.size)
-		h := s.hashAt(it.off, e.klen)
+		h := s.hashAt(it.off, e)
 		added, grown, err := s.insertRebuilt(h, it.off, e)
 		if err != nil {
 			return err
@@ -54,7 +53,7 @@ func (s *shard) rebuild() error {
 	for i := range s.mask + 1 {
 		if v := s.slot(i); v != slotEmpty && v != slotTombstone {
 			off, _ := s.slotOffset(v)
-			if s.word(off+entExpires) != 0 {
+			if e, _ := s.loadHeader(off); e.expires != 0 {
 				expiring++
 			}
 		}
@@ -64,9 +63,6 @@ func (s *shard) rebuild() error {
 	s.ctlStore(ctlLiveBytes, liveBytes)
 	s.ctlStore(ctlTombstones, 0)
 	s.ctlStore(ctlLargest, largest)
-	if s.ctlLoad(ctlNextVersion) <= maxVersion {
-		s.ctlStore(ctlNextVersion, maxVersion+1)
-	}
 	s.ctlStore(ctlFlags, 0)
 	return nil
 }
@@ -84,8 +80,10 @@ func (s *shard) carryMarks() {
 		if v == slotEmpty || v == slotTombstone || v&slotReferenced == 0 {
 			continue
 		}
-		if off, ok := s.slotOffset(v); ok && s.word(off+entState) == entryLive {
-			s.setWord(off+entState, entryLive|entryMarked)
+		if off, ok := s.slotOffset(v); ok {
+			if e, ok := s.loadHeader(off); ok && e.state == entryLive {
+				s.setWord(off+entHead, e.withState(entryLive|entryMarked))
+			}
 		}
 	}
 }
@@ -94,15 +92,16 @@ func (s *shard) carryMarks() {
 // carryMarks left in its state.
 func (s *shard) rebuiltSlot(tag uint32, off int64, e *entryHeader) uint64 {
 	if e.state == entryLive|entryMarked {
-		s.setWord(off+entState, entryLive)
+		s.setWord(off+entHead, e.withState(entryLive))
 		return slotValue(tag, off) | slotReferenced
 	}
 	return slotValue(tag, off)
 }
 
 // insertRebuilt puts the live entry at off into the index being rebuilt,
-// resolving a duplicate key. It reports whether the key was new, and by how
-// much the live bytes grew.
+// resolving a duplicate key: the walk goes from tail to head, so the entry
+// found later, this one, is the newer, and the earlier one is marked dead.
+// It reports whether the key was new, and by how much the live bytes grew.
 func (s *shard) insertRebuilt(h uint64, off int64, e *entryHeader) (added bool, grown uint64, err error) {
 	tag := tagOf(h)
 	i := h & s.mask
@@ -115,12 +114,8 @@ func (s *shard) insertRebuilt(h uint64, off int64, e *entryHeader) (added bool, 
 		if uint32(v>>32) == tag {
 			other, _ := s.slotOffset(v)
 			o, _ := s.loadHeader(other)
-			if o.klen == e.klen && s.keysEqualAt(other, off, e.klen) {
-				if e.version < o.version {
-					s.setWord(off+entState, entryDead)
-					return false, 0, nil
-				}
-				s.setWord(other+entState, entryDead)
+			if o.klen == e.klen && s.keysEqualAt(other, &o, off, e, e.klen) {
+				s.setWord(other+entHead, o.withState(entryDead))
 				s.setSlot(i, s.rebuiltSlot(tag, off, e))
 				return false, uint64(e.size()) - uint64(o.size()), nil
 			}

@@ -93,14 +93,32 @@ func (s *shard) setWord(off int64, v uint64) { s.r.store((s.data+s.wrap(off))/8,
 // entryHeader is an entry's header words as loaded.
 type entryHeader struct {
 	klen, vlen int
-	state      uint64
-	version    uint64
-	expires    uint64
+	head       uint64 // the head word as loaded
+	state      uint64 // its state field: entryLive, entryDead, possibly with entryMarked
+	expires    uint64 // 0 for never
 	checksum   uint64
 }
 
+func (e *entryHeader) hasExpiry() bool { return e.head&entExpiryBit != 0 }
+
 // size is the log bytes the entry takes.
-func (e *entryHeader) size() int64 { return entrySize(e.klen, e.vlen) }
+func (e *entryHeader) size() int64 { return entrySize(e.klen, e.vlen, e.hasExpiry()) }
+
+// keyAt is where the key of the entry at off starts.
+func (e *entryHeader) keyAt(off int64) int64 {
+	if e.hasExpiry() {
+		return off + entryHeaderSize + 8
+	}
+	return off + entryHeaderSize
+}
+
+// valueAt is where its value starts.
+func (e *entryHeader) valueAt(off int64) int64 { return e.keyAt(off) + int64(e.klen) }
+
+// withState is the entry's head word with its state set to state.
+func (e *entryHeader) withState(state uint64) uint64 {
+	return e.head&^entStateMask | state<<entStateShift
+}
 
 // loadHeader loads the header of the entry at off and checks its lengths
 // against the table's limits. Everything it returns may be garbage written by
@@ -109,15 +127,17 @@ func (s *shard) loadHeader(off int64) (e entryHeader, ok bool) {
 	if off < 0 || off >= s.size || off%8 != 0 {
 		return e, false
 	}
-	lengths := s.word(off + entLengths)
-	e.klen, e.vlen = int(uint32(lengths)), int(lengths>>32)
-	if e.klen < 1 || e.klen > s.maxKey || e.vlen > s.maxValue {
+	e.head = s.word(off + entHead)
+	e.klen = int(e.head & (1<<entKeyBits - 1))
+	e.vlen = int(e.head >> entKeyBits & (1<<entValueBits - 1))
+	if e.klen < 1 || e.klen > s.maxKey || e.vlen > s.maxValue || e.head&entUnknownBits != 0 {
 		return e, false
 	}
-	e.state = s.word(off + entState)
-	e.version = s.word(off + entVersion)
-	e.expires = s.word(off + entExpires)
+	e.state = e.head >> entStateShift & 7
 	e.checksum = s.word(off + entChecksum)
+	if e.hasExpiry() {
+		e.expires = s.word(off + entExpires)
+	}
 	return e, true
 }
 

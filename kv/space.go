@@ -85,7 +85,7 @@ func (s *shard) makeRoom(need int64, l *lookup, now int64) (dropped bool, err er
 			if e.state != entryLive {
 				return dropped, errCorruptIndex
 			}
-			h := s.hashAt(toff, e.klen)
+			h := s.hashAt(toff, &e)
 			i, v, err := s.slotOf(h, toff)
 			if err != nil {
 				if s.checksumAt(toff, &e) != e.checksum {

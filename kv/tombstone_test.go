@@ -26,7 +26,8 @@ func probeStats(tb *Table) (hit, miss float64) {
 				continue
 			}
 			off, _ := s.slotOffset(v)
-			home := s.hashAt(off, int(uint32(s.word(off))))
+			e, _ := s.loadHeader(off)
+			home := s.hashAt(off, &e)
 			hits += float64((j-home)&s.mask + 1)
 			nkeys++
 		}

@@ -25,7 +25,7 @@ func (s *shard) endWrite()   { s.ctlAdd(ctlSeq, 1) }
 // entry: in a NoEviction table at its memory ceiling once expired entries
 // are dropped, never in an EvictLRU table.
 func (s *shard) store(key []byte, h uint64, value []byte, expires uint64, l lookup, now int64) error {
-	need := entrySize(len(key), len(value))
+	need := entrySize(len(key), len(value), expires != 0)
 	if err := s.growFor(need, &l, key, h, now); err != nil {
 		return err
 	}
@@ -60,13 +60,12 @@ func (s *shard) store(key []byte, h uint64, value []byte, expires uint64, l look
 	if uint64(need) > s.ctlLoad(ctlLargest) {
 		s.ctlStore(ctlLargest, uint64(need))
 	}
-	version := s.ctlLoad(ctlNextVersion)
-	s.ctlStore(ctlNextVersion, version+1)
 	head := s.head()
 	off := int64(head % uint64(s.size))
-	s.writeEntry(off, h, key, value, version, expires)
+	s.writeEntry(off, h, key, value, expires)
 	// The commit point: the entry is in the log from here on, and a rebuild
-	// would find it and prefer it to any older version of the key.
+	// would find it and prefer it, later in the log, to any older version
+	// of the key.
 	s.setHead(head + uint64(need))
 
 	tag := tagOf(h)
@@ -104,7 +103,7 @@ func (s *shard) fits(need int64, l lookup) bool {
 // counts; its slot is the caller's business. An expired entry counts as an
 // expiration.
 func (s *shard) retire(off int64, e *entryHeader, now int64) {
-	s.setWord(off+entState, entryDead)
+	s.setWord(off+entHead, e.withState(entryDead))
 	s.ctlAdd(ctlLiveBytes, -uint64(e.size()))
 	if e.expires != 0 {
 		s.ctlAdd(ctlExpiring, ^uint64(0))
@@ -130,16 +129,19 @@ func (s *shard) remove(l lookup, now int64) {
 var zeroPad [8]byte
 
 // writeEntry writes a whole live entry at off, in free log space.
-func (s *shard) writeEntry(off int64, h uint64, key, value []byte, version, expires uint64) {
-	var hdr [entryHeaderSize]byte
-	le := binary.LittleEndian
-	le.PutUint64(hdr[entLengths:], uint64(uint32(len(key)))|uint64(uint32(len(value)))<<32)
-	le.PutUint64(hdr[entState:], entryLive)
-	le.PutUint64(hdr[entVersion:], version)
-	le.PutUint64(hdr[entExpires:], expires)
-	le.PutUint64(hdr[entChecksum:], entryChecksum(h, len(key), len(value), version, expires, xxhash.Sum64(value)))
-	s.writeBytes(off, hdr[:])
-	p := s.wrap(off + entryHeaderSize)
+func (s *shard) writeEntry(off int64, h uint64, key, value []byte, expires uint64) {
+	var hdr [entryHeaderSize + 8]byte
+	word := uint64(len(key)) | uint64(len(value))<<entKeyBits | entryLive<<entStateShift
+	n := entryHeaderSize
+	if expires != 0 {
+		word |= entExpiryBit
+		binary.LittleEndian.PutUint64(hdr[entExpires:], expires)
+		n += 8
+	}
+	binary.LittleEndian.PutUint64(hdr[entHead:], word)
+	binary.LittleEndian.PutUint64(hdr[entChecksum:], entryChecksum(h, word, expires, xxhash.Sum64(value)))
+	s.writeBytes(off, hdr[:n])
+	p := s.wrap(off + int64(n))
 	s.writeBytes(p, key)
 	p = s.wrap(p + int64(len(key)))
 	s.writeBytes(p, value)
