@@ -7,8 +7,10 @@ import "errors"
 // call still under way when another goroutine closes its Table returns
 // ErrClosed whatever it had done (see Table.Close).
 var (
-	// ErrFull reports that the table has no room for a new entry: too many
-	// keys in the key's shard, or too few free bytes.
+	// ErrFull reports that the table has no room for a new entry: the key's
+	// shard is full and cannot grow, because the table is at its memory
+	// ceiling (Options.MaxMemory), its shard's span is used up, or
+	// /dev/shm is full. EvictLRU tables evict instead.
 	ErrFull = errors.New("shmkv: table full")
 	// ErrKeyTooLarge reports an empty key or one longer than the table's
 	// maximum key size.
