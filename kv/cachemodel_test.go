@@ -17,13 +17,9 @@ import (
 // model forgets it. What may never happen: a wrong value, an expired or
 // deleted key returned, a Set refused.
 func TestCacheModel(t *testing.T) {
-	seed := *modelSeed
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
+	seed := seedFor(t, *modelSeed, "kv.model.seed")
 	for _, tc := range cacheModelCases {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Logf("seed %d", seed)
 			runCacheModel(t, seed, tc.opts, tc.keys, tc.evict, *modelOps)
 		})
 	}

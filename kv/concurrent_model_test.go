@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"sync"
 	"testing"
-	"time"
 )
 
 // TestConcurrentModel is the model test with many goroutines on one
@@ -19,11 +18,7 @@ import (
 // Len, Stats and Check calls must never fail, and Check never find a
 // problem. Run it under -race.
 func TestConcurrentModel(t *testing.T) {
-	seed := *modelSeed
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Logf("seed %d (rerun with -kv.model.seed=%d)", seed, seed)
+	seed := seedFor(t, *modelSeed, "kv.model.seed")
 	const workers, nkeys = 6, 96
 	tb := newTable(t, &Options{Keys: 400, Memory: 400 * 120, MaxKeySize: 32, MaxValueSize: 200})
 	var locks [nkeys]sync.Mutex

@@ -188,3 +188,25 @@ func TestDamagedHeaderCostsOneEntry(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileLargestCounter: a largest-entry counter no entry could have
+// (written by a damaged or hostile peer) neither overflows the reserve nor
+// stops writes; the shard keeps taking them and stays whole.
+func TestHostileLargestCounter(t *testing.T) {
+	tb := newTable(t, damageOptions)
+	want := fillDamageTable(t, tb)
+	for _, bad := range []uint64{1 << 62, 1<<63 + 5, ^uint64(0)} {
+		tb.shards[0].ctlStore(ctlLargest, bad)
+		for i := range 300 {
+			k, v := fmt.Sprint("key-", i%250), fmt.Sprint("value ", i, " after ", bad)
+			mustSet(t, tb, k, v)
+			want[k] = v
+		}
+		for k, v := range want {
+			if got, ok := mustGet(t, tb, k); !ok || got != v {
+				t.Fatalf("largest %#x: %q = %q, %v; want %q", bad, k, got, ok, v)
+			}
+		}
+		mustCheck(t, tb)
+	}
+}

@@ -18,9 +18,10 @@ import (
 //
 //	defer t.guard(debug.SetPanicOnFault(true), &err)
 //
-// Deferred as a method value, guard also keeps t reachable until the
-// method returns, so the cleanup that Close registers on t cannot release
-// the revoked addresses while any call is still under way.
+// A deferred call holds its receiver until it runs, so guard also keeps t
+// reachable until the method returns: the cleanup that Close registers on
+// t cannot release the revoked addresses while any call is still under
+// way.
 func (t *Table) guard(previous bool, err *error) {
 	r := recover()
 	debug.SetPanicOnFault(previous)

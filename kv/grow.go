@@ -176,14 +176,16 @@ type copied struct {
 
 // copyFrom fills s, a new extent nothing reads yet, with v's live entries
 // in log order, as a compact log from position 0, and indexes them,
-// keeping their referenced marks.
+// keeping their referenced marks. It fails with errCorruptIndex when v's
+// log or counters cannot be what they claim: the write that asked for the
+// grow then rebuilds v, which recounts them, and tries once more.
 func (s *shard) copyFrom(v *shard) (copied, error) {
 	var n copied
 	storeStep()
 	clear(s.r.b[s.slots*8 : (s.slots+int64(s.mask)+1)*8])
 	head, tail := v.head(), v.tail()
 	if head < tail || head-tail > uint64(v.size) {
-		return n, ErrCorrupt
+		return n, errCorruptIndex
 	}
 	var p uint64
 	for q := tail; q != head; {
@@ -199,14 +201,14 @@ func (s *shard) copyFrom(v *shard) (copied, error) {
 			continue
 		}
 		if p+it.size > uint64(s.size) {
-			return n, ErrCorrupt // more live data than the counters said
+			return n, errCorruptIndex // more live data than the counters said
 		}
 		a, b := v.pieces(it.off, int(it.size))
 		storeStep()
 		copy(s.r.b[s.data+int64(p):], a)
 		copy(s.r.b[s.data+int64(p)+int64(len(a)):], b)
 		if !s.insertCopied(h, slotValue(tagOf(h), int64(p))|w&slotReferenced) {
-			return n, ErrCorrupt
+			return n, errCorruptIndex
 		}
 		n.entries++
 		n.bytes += it.size

@@ -206,11 +206,7 @@ func TestRandomKillsWhileGrowing(t *testing.T) {
 	if testing.Short() {
 		iterations = 15
 	}
-	seed := *killSeed
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Logf("seed %d (rerun with -kv.kills.seed=%d)", seed, seed)
+	seed := seedFor(t, *killSeed, "kv.kills.seed")
 	rng := rand.New(rand.NewPCG(seed, 9))
 	name := uniqueName(t)
 	tb := openTable(t, name, &Options{MaxMemory: 256 << 20})

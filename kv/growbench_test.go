@@ -33,7 +33,8 @@ func BenchmarkLoad(b *testing.B) {
 		b.Run(fmt.Sprintf("%s/keys=%d", c.name, n), func(b *testing.B) {
 			var st Stats
 			for range b.N {
-				tb, err := Open(uniqueName(b), c.opts)
+				name := uniqueName(b)
+				tb, err := Open(name, c.opts)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -44,6 +45,7 @@ func BenchmarkLoad(b *testing.B) {
 				}
 				tb.Stats(&st)
 				tb.Close()
+				Remove(name) // now, not at the end: each run takes gigabytes
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/key")
 			b.ReportMetric(float64(st.TotalBytes)/float64(n), "bytes/entry")

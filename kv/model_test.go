@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"testing"
-	"time"
 )
 
 var (
@@ -22,10 +21,7 @@ var (
 // ErrFull is a failure here; the small data area makes the log wrap and
 // clean over and over, and deletes make tombstones and index rebuilds.
 func TestModel(t *testing.T) {
-	seed := *modelSeed
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
+	seed := seedFor(t, *modelSeed, "kv.model.seed")
 	for _, geo := range []struct {
 		name    string
 		opts    Options
@@ -38,7 +34,6 @@ func TestModel(t *testing.T) {
 		{"large entries", Options{Keys: 64, Memory: 64 * 5000, MaxKeySize: 4096, MaxValueSize: 8192}, 40, 8192, true},
 	} {
 		t.Run(geo.name, func(t *testing.T) {
-			t.Logf("seed %d (rerun with -kv.model.seed=%d)", seed, seed)
 			runModel(t, seed, geo.opts, geo.keys, geo.maxVal, geo.bigKeys)
 		})
 	}

@@ -92,11 +92,7 @@ func TestRandomKills(t *testing.T) {
 		survivors = append(survivors, startChild(t, "survivor", name))
 	}
 
-	seed := *killSeed
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Logf("seed %d (rerun with -kv.kills.seed=%d)", seed, seed)
+	seed := seedFor(t, *killSeed, "kv.kills.seed")
 	rng := rand.New(rand.NewPCG(seed, 3))
 	var longest time.Duration
 	for it := range iterations {

@@ -18,7 +18,8 @@ type shard struct {
 	seed      uint64
 	maxKey    int
 	maxValue  int
-	evict     bool // EvictLRU
+	maxEntry  int64 // log bytes of the largest entry the table accepts
+	evict     bool  // EvictLRU
 
 	// The view: set by at and view (extent.go).
 	ext    extent
@@ -44,17 +45,24 @@ func newShard(t *Table, g *geometry, i int) shard {
 		seed:      g.seed,
 		maxKey:    g.maxKey,
 		maxValue:  g.maxValue,
+		maxEntry:  g.maxEntry(),
 		evict:     g.eviction == uint32(EvictLRU),
 	}
+}
+
+// largest is the largest entry the shard holds, or need if that is larger.
+// The counter comes from shared memory: a value past the largest entry the
+// table accepts, which no entry can have, is taken as that (a rebuild
+// recounts it).
+func (s *shard) largest(need int64) int64 {
+	return max(int64(min(s.ctlLoad(ctlLargest), uint64(s.maxEntry))), need)
 }
 
 // reserve is the free log a shard keeps beyond its live data when it
 // stores an entry of need bytes: room to move the largest entry from the
 // tail (cleaning), and room for an overwrite while the old version is
 // still live.
-func (s *shard) reserve(need int64) int64 {
-	return 2 * max(int64(s.ctlLoad(ctlLargest)), need)
-}
+func (s *shard) reserve(need int64) int64 { return 2 * s.largest(need) }
 
 func (s *shard) ctlLoad(field int64) uint64     { return s.r.load(s.ctl + field/8) }
 func (s *shard) ctlStore(field int64, v uint64) { s.r.store(s.ctl+field/8, v) }

@@ -51,7 +51,7 @@ package kv
 func (s *shard) makeRoom(need int64, l *lookup, now int64) (dropped bool, err error) {
 	head, tail := s.head(), s.tail()
 	size := uint64(s.size)
-	room := need + max(int64(s.ctlLoad(ctlLargest)), need)
+	room := need + s.largest(need)
 	if head-tail > size {
 		return false, errCorruptIndex
 	}
