@@ -95,7 +95,11 @@ func (t *Table) copyShard(s *shard, img *[]byte, deadline time.Time) (c shard, o
 		}
 		*img = (*img)[:n]
 		copy(*img, t.r.b[s.ctl*8:s.ctl*8+controlSize])
-		copy((*img)[controlSize:], t.r.b[v.ext.off:v.ext.end()])
+		// Only what has memory: reading a hole would give it some. The
+		// log beyond was never written and reads as zeros.
+		have := v.data + v.allocated()
+		m := copy((*img)[controlSize:], t.r.b[v.ext.off:have])
+		clear((*img)[controlSize+m:])
 		return imageShard(&v, *img), true
 	}
 	// Size the copy before taking any lock: nothing allocates under one.

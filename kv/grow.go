@@ -16,8 +16,10 @@ import (
 //     grower that dies is undone by the next lock holder (reclaimGrow):
 //     the pending extent is released and the shard carries on in the old
 //     one, which the grow only reads.
-//  2. Allocate its memory (fallocate): a full /dev/shm stops the grow here,
-//     with nothing changed.
+//  2. Allocate memory for its index and for as much log as the live
+//     entries take (the rest of the log gets memory as the head reaches
+//     it: logmemory.go): a full /dev/shm stops the grow here, with
+//     nothing changed.
 //  3. Build it: copy the live entries, in log order, into a compact new
 //     log, and index them. Readers are not held up: the sequence counter
 //     stays even and they go on reading the old extent, which nothing
@@ -36,7 +38,8 @@ import (
 //     such stragglers touched.
 //
 // A grow takes the memory of both extents until step 5; the ceiling check
-// counts the new one on top of what the object has.
+// counts the new one, whole, on top of what the extents may come to take
+// (committedBytes).
 
 // errNoGrowth is internal: the shard cannot grow now (the memory ceiling,
 // its span, or a full /dev/shm), and carries on as it is.
@@ -72,7 +75,7 @@ func (s *shard) growFor(need int64, l *lookup, key []byte, h uint64, now int64) 
 		data = min(max(data+data/2, roundUp(want+want/2, 8)), maxData)
 	}
 	avg := max(live/int64(max(entries, 1)), entryHeaderSize+8)
-	for (entries > slots*maxLoadNum/maxLoadDen || data/avg > int64(slots*maxLoadNum/maxLoadDen)) && slots < maxSlots {
+	for (entries > slots*maxLoadNum/maxLoadDen || data*growAtNum/growAtDen/avg > int64(slots*maxLoadNum/maxLoadDen)) && slots < maxSlots {
 		slots *= 2
 	}
 	grown, err := s.t.grow(s, slots, data)
@@ -109,17 +112,21 @@ func (t *Table) grow(v *shard, slots int, data int64) (shard, error) {
 		return deny()
 	}
 	e.off = off
-	used, err := t.sh.Blocks()
+	committed, err := t.committedBytes()
 	if err != nil {
 		return shard{}, err
 	}
-	if used+e.size > t.g.maxMemory {
+	if committed+e.size > t.g.maxMemory {
 		return deny()
 	}
 
 	v.ctlStore(ctlPending, e.word()) // 1
 	sysStep()
-	if err := t.sh.AllocateRange(e.off, e.size); err != nil { // 2
+	// The index, and as much log as the live entries take: the log's
+	// memory grows with its head from there (logmemory.go).
+	nv := v.at(e)
+	logBytes := min(roundUp(nv.data+int64(v.ctlLoad(ctlLiveBytes)), pageSize), e.end()) - nv.data
+	if err := t.sh.AllocateRange(e.off, nv.data+logBytes-e.off); err != nil { // 2
 		t.sh.Release(e.off, e.size)
 		v.ctlStore(ctlPending, 0)
 		if errors.Is(err, syscall.ENOSPC) {
@@ -127,7 +134,7 @@ func (t *Table) grow(v *shard, slots int, data int64) (shard, error) {
 		}
 		return shard{}, err
 	}
-	nv := v.at(e)
+	nv.r.store(nv.hdr+extAllocated/8, uint64(logBytes))
 	n, err := nv.copyFrom(v) // 3
 	if err != nil {
 		t.sh.Release(e.off, e.size)
@@ -200,7 +207,7 @@ func (s *shard) copyFrom(v *shard) (copied, error) {
 			n.dropped++
 			continue
 		}
-		if p+it.size > uint64(s.size) {
+		if p+it.size > uint64(s.allocated()) {
 			return n, errCorruptIndex // more live data than the counters said
 		}
 		a, b := v.pieces(it.off, int(it.size))

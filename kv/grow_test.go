@@ -19,11 +19,11 @@ import (
 func atCeiling(t *testing.T, tb *Table, key string) bool {
 	s, _ := tb.shardFor(hashKey(tb.g.seed, []byte(key)))
 	v := viewOf(t, s)
-	blocks, err := tb.sh.Blocks()
+	committed, err := tb.committedBytes()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return blocks+2*v.ext.size > tb.g.maxMemory
+	return committed+2*v.ext.size > tb.g.maxMemory
 }
 
 // TestCeiling: a table grows, without refusing or evicting, until a grow

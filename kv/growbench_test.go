@@ -3,6 +3,7 @@ package kv
 import (
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,6 +53,42 @@ func BenchmarkLoad(b *testing.B) {
 			b.ReportMetric(float64(st.Grows), "grows")
 		})
 	}
+}
+
+// BenchmarkOverwriteMemory loads kv.load.keys keys into a default table,
+// as BenchmarkLoad does, then overwrites keys chosen at random, twice as
+// many times: the memory per entry once every log has gone round, which
+// is what a table under steady writes keeps. Run it with -benchtime 1x.
+func BenchmarkOverwriteMemory(b *testing.B) {
+	n := *loadKeys
+	keys := benchKeys(n)
+	value := make([]byte, 64)
+	var loaded, overwritten Stats
+	for range b.N {
+		name := uniqueName(b)
+		tb, err := Open(name, &Options{MaxKeySize: 64, MaxValueSize: 1024})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, k := range keys {
+			if err := tb.Set(k, value); err != nil {
+				b.Fatal(err)
+			}
+		}
+		tb.Stats(&loaded)
+		r := rand.New(rand.NewPCG(uint64(n), 1))
+		for range 2 * n {
+			if err := tb.Set(keys[r.IntN(n)], value); err != nil {
+				b.Fatal(err)
+			}
+		}
+		tb.Stats(&overwritten)
+		tb.Close()
+		Remove(name)
+	}
+	b.ReportMetric(float64(loaded.TotalBytes)/float64(n), "bytes/entry-loaded")
+	b.ReportMetric(float64(overwritten.TotalBytes)/float64(n), "bytes/entry-overwritten")
+	b.ReportMetric(float64(overwritten.Grows-loaded.Grows), "grows-overwriting")
 }
 
 func init() {

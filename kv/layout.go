@@ -93,7 +93,8 @@ package kv
 //
 //	 0    8 head               log position where the next entry goes (bytes, grows without bound)
 //	 8    8 tail               log position of the oldest entry
-//	16   48 reserved
+//	16    8 allocated          bytes of the log, from its start, that have memory (logmemory.go)
+//	24   40 reserved
 //	64    - slots              slot count 8-byte words: the index
 //	 -    - data               the rest: the log, size - 64 - slots*8 bytes
 //
@@ -135,7 +136,7 @@ package kv
 // or an eviction, of the control block's extent word for a grow.
 const (
 	headerSize    = 4096
-	layoutVersion = 3
+	layoutVersion = 4
 	// magic is "SHMKV\x00" followed by the magic version 0x0001.
 	magic = uint64(0x0001_0056_4B4D_4853)
 
@@ -208,6 +209,7 @@ const (
 const (
 	extHead       = 0
 	extTail       = 8
+	extAllocated  = 16
 	extHeaderSize = 64
 )
 

@@ -76,6 +76,7 @@ func TestLayoutPinned(t *testing.T) {
 		{"ctlGrows", ctlGrows, 224},
 		{"extHead", extHead, 0},
 		{"extTail", extTail, 8},
+		{"extAllocated", extAllocated, 16},
 		{"extHeaderSize", extHeaderSize, 64},
 		{"extentOffBits", extentOffBits, 34},
 		{"extentSlotsBits", extentSlotsBits, 5},
@@ -93,7 +94,7 @@ func TestLayoutPinned(t *testing.T) {
 		{"entryDead", int64(entryDead), 2},
 		{"entryMarked", int64(entryMarked), 4},
 
-		{"layoutVersion", layoutVersion, 3},
+		{"layoutVersion", layoutVersion, 4},
 		{"maxProcs", maxProcs, 1024},
 		{"genBits", genBits, 20},
 	}
@@ -191,7 +192,7 @@ func TestLayoutInATable(t *testing.T) {
 		got, want uint64
 	}{
 		{"magic", u64(0), le.Uint64([]byte("SHMKV\x00\x01\x00"))},
-		{"layout version", u32(8), 3},
+		{"layout version", u32(8), 4},
 		{"header size", u32(12), 4096},
 		{"shards", u32(32), uint64(st.Shards)},
 		{"registry slots", u32(36), 1024},
@@ -213,6 +214,7 @@ func TestLayoutInATable(t *testing.T) {
 		{"extent within the span", b2u(extSize > 0 && extSize <= span), 1},
 		{"head", u64(extOff), 16 + 16}, // 9 bytes of key and value, padded to 16
 		{"tail", u64(extOff + 8), 0},
+		{"allocated: the whole one-page log", u64(extOff + 16), uint64(extSize - 64 - extSlots*8)},
 		{"live entries", u64(control + 88), 1},
 		{"live bytes", u64(control + 96), 32},
 		{"largest entry", u64(control + 120), 32},

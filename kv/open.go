@@ -90,15 +90,17 @@ func create(name string, o *Options) (*Table, error) {
 	sysStep()
 	// The object is sparse: its size is every span, its memory only what is
 	// allocated. Allocate the header, registry and control blocks and each
-	// shard's first extent now: on a full /dev/shm this fails with ENOSPC
+	// shard's first extent, all but the log beyond its first chunk
+	// (logmemory.go), now: on a full /dev/shm this fails with ENOSPC
 	// instead of a SIGBUS at the first touch of a sparse page.
 	err = sh.SetSize(g.totalSize)
 	if err == nil {
 		err = sh.AllocateRange(0, g.extentsOffset)
 	}
+	logBytes := firstLogBytes(first)
 	for i := 0; i < g.shards && err == nil; i++ {
 		start, _ := g.spanOf(i)
-		err = sh.AllocateRange(start, first.size)
+		err = sh.AllocateRange(start, first.size-first.dataBytes()+logBytes)
 	}
 	if err != nil {
 		sh.Close()
@@ -116,6 +118,9 @@ func create(name string, o *Options) (*Table, error) {
 	t, err := attach(sh, lock, name, g, o, first)
 	if err != nil {
 		return nil, err
+	}
+	for i := range t.shards {
+		t.r.store((t.shards[i].spanStart+extAllocated)/8, uint64(logBytes))
 	}
 	g.encode(t.r.b[:headerSize])
 	// The header's plain stores happen before this atomic store, and an
@@ -293,8 +298,9 @@ func (t *Table) populate() error {
 		return err
 	}
 	for i := range t.shards {
+		// Only what has memory: populating a hole would give it some.
 		if v, ok := t.shards[i].view(); ok {
-			if err := t.mapping.PopulateRange(v.ext.off, v.ext.size); err != nil {
+			if err := t.mapping.PopulateRange(v.ext.off, v.data+v.allocated()-v.ext.off); err != nil {
 				return err
 			}
 		}

@@ -22,11 +22,13 @@ type Options struct {
 	// at it, a NoEviction table refuses new entries with ErrFull and an
 	// EvictLRU table evicts. Default: a quarter of the /dev/shm
 	// filesystem's size (1 GiB if that cannot be read). Recorded in the
-	// header. Each grow checks the ceiling before it allocates; grows of
-	// different shards at the same moment can pass it by at most the
-	// extents they allocate together. A table at its ceiling uses between
-	// about half and all of it, since a shard grows by half again at a time
-	// and needs room for both extents while it moves.
+	// header. Each grow checks the ceiling before it allocates, counting
+	// every extent whole, though a log gets its memory only as its head
+	// reaches it; grows of different shards at the same moment can pass
+	// the ceiling by at most the extents they add together. A table at its
+	// ceiling is committed to between about half and all of it, since a
+	// shard grows by half again at a time and needs room for both extents
+	// while it moves; its allocated blocks catch up as its logs fill.
 	MaxMemory int64
 	// Keys is how many entries the table is expected to hold, so that it
 	// is created large enough not to grow on the way there. Optional.

@@ -32,6 +32,9 @@ func (s *shard) store(key []byte, h uint64, value []byte, expires uint64, l look
 	if !s.fits(need, l) && !s.evict && s.ctlLoad(ctlExpiring) == 0 {
 		return ErrFull // nothing could be dropped to make room
 	}
+	if err := s.allocateFor(need, l); err != nil {
+		return err
+	}
 
 	s.beginWrite()
 	defer s.endWrite()

@@ -1,0 +1,106 @@
+package kv
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+)
+
+// Memory behind a log. An extent's log takes memory only as far as its
+// head has gone on its first pass through it: a grown log is half again as
+// large as its data or more, and allocating it whole at the grow would
+// hold that slack in memory until the head got there. The extent header's
+// allocated word (layout.go) says how many bytes from the log's start have
+// memory; a writer extends it, with fallocate, before it writes past it,
+// so that a full /dev/shm is an ENOSPC the writer reports (ErrFull) and not
+// a SIGBUS at its first store into a hole.
+//
+// Invariant: while allocated < the log's size, head <= allocated, and
+// every position the log has held is below head, so below allocated.
+// Positions wrap to the log's start only once the head has passed its end,
+// and by then allocated covers the whole log. A writer keeps the invariant
+// by allocating before it moves the head (allocateFor, before its write
+// section), and a grow by allocating what it copies (grow.go). A word a
+// crash left behind is at worst lower than what is allocated, which costs
+// a repeated fallocate of pages that already have memory, a no-op.
+//
+// The table's memory ceiling is kept on what the extents may come to take
+// (committedBytes), not on what they have allocated so far: a log's memory
+// grows with writes that run no check, and may reach its whole size.
+
+const (
+	// minLogChunk and maxLogChunk bound how much of a log one fallocate
+	// adds: a sixteenth of what it already has, so that a shard filling up
+	// makes few calls and leaves little allocated ahead of its head.
+	minLogChunk = 16 << 10
+	maxLogChunk = 1 << 20
+)
+
+// firstLogBytes is how much of the log of e, a new table's first extent,
+// gets memory at creation: a chunk, to the end of its page.
+func firstLogBytes(e extent) int64 {
+	index := e.size - e.dataBytes()
+	return min(roundUp(index+minLogChunk, pageSize), e.size) - index
+}
+
+// allocated is how many bytes of s's log, from its start, have memory.
+func (s *shard) allocated() int64 {
+	return int64(min(s.r.load(s.hdr+extAllocated/8), uint64(s.size)))
+}
+
+// allocateFor gives the log memory wherever store may write for an entry
+// of need bytes replacing l's: at the head, or, if cleaning will move
+// entries (the log is short of room or the shard over its limits),
+// anywhere. It runs before the write section, so readers never wait for
+// the system call.
+func (s *shard) allocateFor(need int64, l lookup) error {
+	have := s.allocated()
+	if have == s.size {
+		return nil
+	}
+	head, tail := s.head(), s.tail()
+	end := int64(head) + need
+	if end > s.size || head < tail || uint64(s.size)-(head-tail) < uint64(need+s.largest(need)) || !s.fits(need, l) {
+		end = s.size
+	}
+	return s.allocateTo(have, end)
+}
+
+// allocateTo gives the log memory up to at least end, have being what it
+// has, in steps of at least a chunk so that appends rarely call the
+// system.
+func (s *shard) allocateTo(have, end int64) error {
+	if end <= have {
+		return nil
+	}
+	chunk := min(max(have/16, minLogChunk), maxLogChunk)
+	// Whole pages of the object, so that the next step starts on one.
+	to := min(roundUp(s.data+max(end, have+chunk), pageSize)-s.data, s.size)
+	sysStep()
+	if err := s.t.sh.AllocateRange(s.data+have, to-have); err != nil {
+		if errors.Is(err, syscall.ENOSPC) {
+			return fmt.Errorf("%w: /dev/shm is full: %v", ErrFull, err)
+		}
+		return err
+	}
+	s.r.store(s.hdr+extAllocated/8, uint64(to))
+	return nil
+}
+
+// committedBytes is the memory the object may come to take as it stands:
+// the header, registry and control blocks, and every extent a shard has,
+// current, pending or retired, whole. Or, if more, what the object has
+// allocated (pages touched in released extents by late readers).
+func (t *Table) committedBytes() (int64, error) {
+	n := t.g.extentsOffset
+	for i := range t.shards {
+		s := &t.shards[i]
+		for _, field := range []int64{ctlExtent, ctlPending, ctlRetired} {
+			if e, ok := decodeExtent(s.ctlLoad(field), s.spanStart, s.spanEnd); ok {
+				n += e.size
+			}
+		}
+	}
+	blocks, err := t.sh.Blocks()
+	return max(n, blocks), err
+}

@@ -1,0 +1,59 @@
+package kv
+
+import (
+	"testing"
+)
+
+// TestLogMemoryFollowsTheHead: a log takes memory as its head reaches it
+// (logmemory.go), so a table created for many keys, or grown for them,
+// takes about what its entries take, and reading it (Check) gives no hole
+// memory.
+func TestLogMemoryFollowsTheHead(t *testing.T) {
+	n := 300_000
+	if raceEnabled {
+		n = 60_000
+	}
+	value := make([]byte, 64)
+	raw := uint64(n) * (16 + 64)
+	for _, c := range []struct {
+		name string
+		opts *Options
+	}{
+		{"presized", &Options{MaxMemory: 64 << 20, Keys: n, Memory: int64(n) * 80}},
+		{"growing", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tb := newTable(t, c.opts)
+			var st Stats
+			tb.Stats(&st)
+			var extents int64
+			for i := range tb.shards {
+				extents += viewOf(t, &tb.shards[i]).ext.size
+			}
+			if c.opts != nil && st.TotalBytes*2 > uint64(extents) {
+				t.Errorf("created for %d keys: %d bytes allocated, extents of %d: the logs were allocated ahead of their heads", n, st.TotalBytes, extents)
+			}
+			for _, k := range benchKeys(n) {
+				if err := tb.Set(k, value); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tb.Stats(&st)
+			t.Logf("%d keys of 16+64 bytes: %d bytes allocated (%.2fx the keys and values), %d grows", n, st.TotalBytes, float64(st.TotalBytes)/float64(raw), st.Grows)
+			if st.TotalBytes*10 > raw*16 {
+				t.Errorf("%d bytes allocated for %d bytes of keys and values: more than 1.6x", st.TotalBytes, raw)
+			}
+			before := st.TotalBytes
+			mustCheck(t, tb)
+			tb.Stats(&st)
+			if st.TotalBytes != before {
+				t.Errorf("Check changed the allocated bytes from %d to %d: it read holes", before, st.TotalBytes)
+			}
+			openTable(t, tb.name, &Options{NoCreate: true, Populate: true})
+			tb.Stats(&st)
+			if st.TotalBytes != before {
+				t.Errorf("opening with Populate changed the allocated bytes from %d to %d: it populated holes", before, st.TotalBytes)
+			}
+		})
+	}
+}
