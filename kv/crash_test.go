@@ -206,7 +206,7 @@ func init() {
 // stores the recovery made.
 func childRecover(tb *Table, args []string) error {
 	at, _ := strconv.ParseInt(args[1], 10, 64)
-	s, _ := tb.shardFor(hashKey(tb.g.seed, []byte(args[0])))
+	s := tb.shardFor(hashKey(tb.g.seed, []byte(args[0])))
 	crashAt.Store(at)
 	err := tb.lockShard(s)
 	crashAt.Store(0)
@@ -267,7 +267,7 @@ func TestDeathDuringRecovery(t *testing.T) {
 	// Recovering an already recovered table changes nothing.
 	restore(t, name, dead)
 	before := snapshotAll(t, tb)
-	s, _ := tb.shardFor(hashKey(tb.g.seed, []byte("big")))
+	s := tb.shardFor(hashKey(tb.g.seed, []byte("big")))
 	if err := tb.lockShard(s); err != nil {
 		t.Fatal(err)
 	}

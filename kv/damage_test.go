@@ -12,7 +12,7 @@ import (
 func entryOf(t *testing.T, tb *Table, key string) (*shard, lookup) {
 	t.Helper()
 	h := hashKey(tb.g.seed, []byte(key))
-	st, _ := tb.shardFor(h)
+	st := tb.shardFor(h)
 	s := viewOf(t, st)
 	l, err := s.find([]byte(key), h, 0)
 	if err != nil || !l.found {

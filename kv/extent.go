@@ -82,6 +82,27 @@ func (s *shard) view() (shard, bool) {
 	return s.at(e), true
 }
 
+// current returns the view of s over its current extent for a reader,
+// which must not change it: the one this handle built for the same extent
+// word before, or a new one, kept for the next reader. A view depends on
+// nothing but the shard's fixed places and the word, so one built for a
+// word serves every later read that loads the same word; building it
+// afresh on every read was an eighth of a Get.
+func (s *shard) current() (*shard, bool) {
+	w := s.ctlLoad(ctlExtent)
+	cache := &s.t.views[s.index]
+	if v := cache.Load(); v != nil && v.ext.word() == w {
+		return v, true
+	}
+	e, ok := decodeExtent(w, s.spanStart, s.spanEnd)
+	if !ok {
+		return nil, false
+	}
+	v := s.at(e)
+	cache.Store(&v)
+	return &v, true
+}
+
 // The log's head and tail live in the extent's header: a new extent
 // starts a new log.
 func (s *shard) head() uint64     { return s.r.load(s.hdr + extHead/8) }

@@ -94,14 +94,14 @@ func (s *shard) growFor(need int64, l *lookup, key []byte, h uint64, now int64) 
 // grow moves v, held locked, into a new extent of slots slots and at least
 // data bytes of log, and returns the view of it. See the top of this file.
 func (t *Table) grow(v *shard, slots int, data int64) (shard, error) {
-	c := &t.counters[v.index]
+	d := &t.denials[v.index]
 	e := newExtent(0, slots, data)
-	if at := c.deniedAt.Load(); at != 0 && time.Since(time.Unix(0, at)) < time.Second && e.size >= c.deniedSize.Load() {
+	if at := d.at.Load(); at != 0 && time.Since(time.Unix(0, at)) < time.Second && e.size >= d.size.Load() {
 		return shard{}, errNoGrowth
 	}
 	deny := func() (shard, error) {
-		c.deniedSize.Store(e.size)
-		c.deniedAt.Store(time.Now().UnixNano())
+		d.size.Store(e.size)
+		d.at.Store(time.Now().UnixNano())
 		return shard{}, errNoGrowth
 	}
 	// The retired extent's range is free once released, and only one is

@@ -17,7 +17,7 @@ import (
 // table was really at its ceiling: the shard of key could not have doubled
 // its extent within MaxMemory.
 func atCeiling(t *testing.T, tb *Table, key string) bool {
-	s, _ := tb.shardFor(hashKey(tb.g.seed, []byte(key)))
+	s := tb.shardFor(hashKey(tb.g.seed, []byte(key)))
 	v := viewOf(t, s)
 	committed, err := tb.committedBytes()
 	if err != nil {

@@ -76,9 +76,9 @@ package kv
 //	144    8 lock waits         lock acquisitions that had to wait
 //	152    8 recoveries         index rebuilds after a dead writer or a corrupt index
 //	160    8 rebuilds           index rebuilds that dropped tombstones
-//	168    8 hits               reads that found their key, flushed from each handle (stats.go)
-//	176    8 misses             reads that did not
-//	184    8 read retries       optimistic reads that raced a writer
+//	168    8 hits               reads that found their key: each handle adds its own to shard 0's (stats.go)
+//	176    8 misses             reads that did not, likewise
+//	184    8 read retries       optimistic reads that raced a writer, likewise
 //	192    8 evictions          live entries dropped to make room (eviction policy lru)
 //	200    8 expirations        expired entries dropped
 //	208    8 expiring           live entries that have an expiry time

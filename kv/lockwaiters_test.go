@@ -18,7 +18,7 @@ func TestKilledWaiterUncounted(t *testing.T) {
 	name := uniqueName(t)
 	tb := openTable(t, name, small)
 	h := hashKey(tb.g.seed, []byte("k"))
-	s, _ := tb.shardFor(h)
+	s := tb.shardFor(h)
 	if err := tb.lockShard(s); err != nil {
 		t.Fatal(err)
 	}

@@ -260,7 +260,9 @@ func attach(sh, lock *shm.Shm, name string, g geometry, o *Options, first extent
 		lockTimeout: o.LockTimeout,
 		now:         o.Now,
 		shardShift:  uint(64 - bits.TrailingZeros(uint(g.shards))),
-		counters:    make([]readCounters, g.shards),
+		reads:       make([]readStripe, readStripes),
+		denials:     make([]growDenial, g.shards),
+		views:       make([]atomic.Pointer[shard], g.shards),
 	}
 	t.shards = make([]shard, g.shards)
 	for i := range t.shards {

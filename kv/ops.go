@@ -16,8 +16,8 @@ func (t *Table) Get(dst, key []byte) (value []byte, found bool, err error) {
 		return dst, false, err
 	}
 	h := hashKey(t.g.seed, key)
-	s, c := t.shardFor(h)
-	value, _, found, err = t.get(s, c, dst, key, h)
+	s := t.shardFor(h)
+	value, _, found, err = t.get(s, dst, key, h)
 	return value, found, err
 }
 
@@ -32,8 +32,8 @@ func (t *Table) TTL(key []byte) (ttl time.Duration, found bool, err error) {
 		return 0, false, err
 	}
 	h := hashKey(t.g.seed, key)
-	s, c := t.shardFor(h)
-	_, expires, found, err := t.get(s, c, nil, key, h)
+	s := t.shardFor(h)
+	_, expires, found, err := t.get(s, nil, key, h)
 	if err != nil || !found {
 		return 0, false, err
 	}

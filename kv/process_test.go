@@ -268,7 +268,7 @@ func TestSeqlockSoak(t *testing.T) {
 // childLockAndDie: args key: takes the lock of key's shard, writes the
 // shard half way (sequence odd), reports on stdout and waits to be killed.
 func childLockAndDie(tb *Table, args []string) error {
-	s, _ := tb.shardFor(hashKey(tb.g.seed, []byte(args[0])))
+	s := tb.shardFor(hashKey(tb.g.seed, []byte(args[0])))
 	if err := tb.lockShard(s); err != nil {
 		return err
 	}

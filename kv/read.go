@@ -83,12 +83,11 @@ func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark, 
 	// The extent word is loaded after the counter: an extent published by
 	// a grow before this load is the new one, and one published after it
 	// changes the counter (grow.go).
-	v, ok := s.view()
+	s, ok := s.current()
 	if !ok {
 		return dst, 0, false, readRaced
 	}
-	ext := v.ext
-	s = &v
+	ext := s.ext
 	settled := func() readResult {
 		if dirty && s.ctlLoad(ctlFlags) == 0 && s.ctlLoad(ctlExtent) == ext.word() || s.ctlLoad(ctlSeq) == seq {
 			return readDone
@@ -151,8 +150,9 @@ func errDamaged(key []byte) error {
 // get reads key from shard s: optimistically, then under the lock (a
 // read-only handle, which may not lock, falls back to getReadOnly). It
 // also returns the entry's expiry time.
-func (t *Table) get(s *shard, c *readCounters, dst, key []byte, h uint64) ([]byte, uint64, bool, error) {
+func (t *Table) get(s *shard, dst, key []byte, h uint64) ([]byte, uint64, bool, error) {
 	mark := !t.readOnly
+	c := t.stripe()
 	for attempt := range readRetries {
 		out, expires, found, res := s.tryGet(dst, key, h, t.now, mark, false)
 		if res == readDone {
@@ -191,7 +191,7 @@ func (t *Table) get(s *shard, c *readCounters, dst, key []byte, h uint64) ([]byt
 
 // count records a read's outcome; it returns nil so that a caller can
 // count and return in one statement.
-func (c *readCounters) count(found bool) error {
+func (c *readStripe) count(found bool) error {
 	if found {
 		c.hits.Add(1)
 	} else {
@@ -216,7 +216,7 @@ const livenessBound = time.Second
 //     next read-write user recovers;
 //   - ErrLockTimeout only while a writer that may be alive (stopped, say)
 //     still holds a shard it is rebuilding.
-func (t *Table) getReadOnly(s *shard, c *readCounters, dst, key []byte, h uint64) ([]byte, uint64, bool, error) {
+func (t *Table) getReadOnly(s *shard, c *readStripe, dst, key []byte, h uint64) ([]byte, uint64, bool, error) {
 	deadline := time.Now().Add(min(livenessBound, t.lockTimeout))
 	damaged := 0
 	for {

@@ -19,7 +19,7 @@ func init() {
 // childLockFlagAndDie: args key. Takes key's shard lock and starts a
 // rebuild (the index cleared, the flag set), then waits to be killed.
 func childLockFlagAndDie(tb *Table, args []string) error {
-	s, _ := tb.shardFor(hashKey(tb.g.seed, []byte(args[0])))
+	s := tb.shardFor(hashKey(tb.g.seed, []byte(args[0])))
 	if err := tb.lockShard(s); err != nil {
 		return err
 	}

@@ -102,7 +102,8 @@ func (t *Table) Stats(st *Stats) (err error) {
 // readFlusher adds a handle's read counters to the table's.
 type readFlusher struct {
 	mu      sync.Mutex
-	flushed []readCounts // what was added so far, per shard
+	started bool
+	flushed readCounts // what was added so far
 	stop    chan struct{}
 	done    chan struct{}
 }
@@ -112,7 +113,7 @@ type readCounts struct{ hits, misses, retries uint64 }
 // startFlusher starts the goroutine that flushes every flushInterval.
 func (t *Table) startFlusher() {
 	f := &t.flusher
-	f.flushed = make([]readCounts, len(t.shards))
+	f.started = true
 	f.stop, f.done = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(f.done)
@@ -158,23 +159,30 @@ func (t *Table) releaseStaleGuarded() {
 
 func (t *Table) flushReads() {
 	f := &t.flusher
-	if f.flushed == nil {
+	if !f.started {
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for i := range t.shards {
-		c, prev, s := &t.counters[i], &f.flushed[i], &t.shards[i]
-		now := readCounts{c.hits.Load(), c.misses.Load(), c.retries.Load()}
-		if d := now.hits - prev.hits; d != 0 {
-			s.ctlAdd(ctlHits, d)
-		}
-		if d := now.misses - prev.misses; d != 0 {
-			s.ctlAdd(ctlMisses, d)
-		}
-		if d := now.retries - prev.retries; d != 0 {
-			s.ctlAdd(ctlReadRetries, d)
-		}
-		*prev = now
+	var now readCounts
+	for i := range t.reads {
+		c := &t.reads[i]
+		now.hits += c.hits.Load()
+		now.misses += c.misses.Load()
+		now.retries += c.retries.Load()
 	}
+	// The table's read counters are the sums over its shards' control
+	// blocks; a handle keeps its own without shards, and adds them to
+	// shard 0's.
+	s, prev := &t.shards[0], &f.flushed
+	if d := now.hits - prev.hits; d != 0 {
+		s.ctlAdd(ctlHits, d)
+	}
+	if d := now.misses - prev.misses; d != 0 {
+		s.ctlAdd(ctlMisses, d)
+	}
+	if d := now.retries - prev.retries; d != 0 {
+		s.ctlAdd(ctlReadRetries, d)
+	}
+	*prev = now
 }

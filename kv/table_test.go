@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -407,6 +408,38 @@ func TestStatsAcrossHandles(t *testing.T) {
 	a.Stats(&st)
 	if st.Gets != 4 {
 		t.Errorf("second Stats: %d gets", st.Gets)
+	}
+}
+
+// TestStatsCountEveryRead: reads from many goroutines at once, which add
+// to different stripes of the handle's counters, are all counted, once.
+func TestStatsCountEveryRead(t *testing.T) {
+	tb := newTable(t, small)
+	mustSet(t, tb, "k", "v")
+	const goroutines, reads = 16, 2000
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 0, 8)
+			for i := range reads {
+				key := "k"
+				if (g+i)%4 == 0 {
+					key = "absent"
+				}
+				if _, _, err := tb.Get(buf[:0], []byte(key)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var st Stats
+	tb.Stats(&st)
+	if st.Gets != goroutines*reads || st.Misses != goroutines*reads/4 {
+		t.Errorf("%d gets, %d misses; want %d and %d", st.Gets, st.Misses, goroutines*reads, goroutines*reads/4)
 	}
 }
 

@@ -252,7 +252,7 @@ func TestClockReadUnderLock(t *testing.T) {
 	clock := newClock()
 	tb := newTable(t, &Options{Keys: 100, Memory: 64 << 10, Now: clock.Now})
 	h := hashKey(tb.g.seed, []byte("k"))
-	s, _ := tb.shardFor(h)
+	s := tb.shardFor(h)
 	if err := tb.lockShard(s); err != nil {
 		t.Fatal(err)
 	}
