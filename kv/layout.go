@@ -8,7 +8,8 @@ package kv
 // The object is sparse. Its size is fixed at creation (header's total
 // size), but it takes memory only where something lives: the header, the
 // registry, the control blocks, and each shard's current extent (a
-// contiguous run holding the shard's index and log). A shard grows by
+// contiguous run holding the shard's index and log), of whose log only
+// what the head has reached (logmemory.go). A shard grows by
 // building a larger extent elsewhere in its span and publishing it with one
 // atomic store (grow.go); the old extent's memory is then given back with
 // a punched hole. The header's max memory is the ceiling on what the object
