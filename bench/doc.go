@@ -12,9 +12,15 @@
 // installed is reported as skipped, with the command that installs it.
 //
 // Stores that processes can share (shmkv, LMDB, Redis, memcached) run with
-// 1, 2 and 4 worker processes, each its own client; the in-process peers run
-// as many goroutines instead and are marked as not shareable. Every figure
-// of a peer is also given as a ratio to shmkv's in the same workload and run.
+// 1, 2 and 4 worker processes (as many as there are processors), each its
+// own client; the in-process peers run as many goroutines instead and are
+// marked as not shareable. Each worker chooses its operations and formats
+// its keys before the clock starts. Each figure is the median of several
+// runs (-count), and every figure of a peer is also given as a ratio to
+// shmkv's in the same workload and run. Each peer is used the way its
+// documentation says is fastest: LMDB reads reuse one read transaction
+// (reset and renewed), freecache copies out through GetFn, Redis runs one
+// request at a time and pipelined 64 deep.
 //
 // bench is a module of its own, so that none of the peers enters the main
 // module's dependencies.

@@ -41,32 +41,31 @@ type workerResult struct {
 
 const workerEnv = "BENCH_WORKER"
 
-// sampleEvery is how many batches pass between latency samples: timing
-// every operation would cost more than shmkv's Get itself.
-const sampleEvery = 8
+// sampleOps is about how many operations pass between latency samples:
+// reading the clock for every operation would cost more than shmkv's Get
+// (about 40 ns a reading on a VM).
+const sampleOps = 64
 
-// work runs one worker's share of a cell against a client.
+// work runs one worker's share of a cell against a client. Everything it
+// needs is prepared before the common start (newSchedule), so that the
+// clock runs over the operations and little else.
 func work(cl client, c Cell, start time.Time, d time.Duration, seed uint64) workerResult {
-	p := newPicker(c, seed)
+	sched := newSchedule(c, seed)
 	batch := make([]request, cl.batchSize())
-	keys := make([][]byte, len(batch))
+	sampleEvery := max(1, sampleOps/len(batch))
 	value := valueOf(c.ValueSize)
 	var res workerResult
 	time.Sleep(time.Until(start))
 	begin := time.Now()
 	deadline := begin.Add(d)
-	for n := 0; ; n++ {
-		if n%16 == 0 && time.Now().After(deadline) {
+	for n, op := 0, 0; ; n++ {
+		if n%256 == 0 && time.Now().After(deadline) {
 			break
 		}
 		for i := range batch {
-			kind, k := p.next()
-			if kind == opGetMiss {
-				keys[i] = missKeyOf(keys[i], k)
-			} else {
-				keys[i] = keyOf(keys[i], k)
-			}
-			batch[i] = request{kind: kind, key: keys[i], value: value}
+			kind, key := sched.next(op)
+			op++
+			batch[i] = request{kind: kind, key: key, value: value}
 		}
 		var t0 time.Time
 		if n%sampleEvery == 0 {
@@ -115,8 +114,9 @@ func storeNamed(name string) store {
 // goroutines for the others.
 func measure(st store, target string, c Cell, d time.Duration) (Result, error) {
 	r := Result{Cell: c, Shareable: st.shareable()}
-	// Every worker starts at the same moment, after process start-up.
-	start := time.Now().Add(300 * time.Millisecond)
+	// Every worker starts at the same moment, after process start-up and
+	// its schedule (about a second for a million keys).
+	start := time.Now().Add(300*time.Millisecond + time.Duration(c.Keys)*time.Microsecond)
 	results := make([]workerResult, c.Workers)
 	var wg sync.WaitGroup
 	errs := make(chan error, c.Workers)

@@ -35,7 +35,7 @@ func (s *shmkvStore) setup(keys, valueSize int) (string, error) {
 	v := valueOf(valueSize)
 	var k []byte
 	for i := range keys {
-		k = keyOf(k, i)
+		k = keyOf(k[:0], i)
 		if err := t.Set(k, v); err != nil {
 			return "", fmt.Errorf("preload key %d: %w", i, err)
 		}
@@ -190,7 +190,7 @@ func (s *fastcacheStore) setup(keys, valueSize int) (string, error) {
 	s.c = fastcache.New(cacheBytes(keys, valueSize))
 	preload(keys, valueSize, s.c.Set)
 	s.markAfter()
-	return "", nil
+	return "", allStored(keys, s.c.Has)
 }
 func (s *fastcacheStore) connect(string) (client, error) {
 	return &fastcacheClient{c: s.c, buf: make([]byte, 0, 64<<10)}, nil
@@ -215,10 +215,24 @@ func (c *fastcacheClient) do(batch []request) error {
 	return nil
 }
 
-// cacheBytes sizes the in-process caches: twice the data, so that none
-// evicts preloaded keys.
+// cacheBytes sizes the in-process caches: the data with 64 bytes an entry
+// for their own headers, about what shmkv takes for the same keys (the
+// bytes/entry column), and at least 32 MiB, fastcache's smallest. Their
+// setup checks that every preloaded key stayed (allStored).
 func cacheBytes(keys, valueSize int) int {
-	return max(2*keys*(keySize+valueSize+64), 32<<20)
+	return max(keys*(keySize+valueSize+64), 32<<20)
+}
+
+// allStored checks that a cache kept every preloaded key: one that evicted
+// some would answer get-hit with misses, which are cheaper.
+func allStored(keys int, has func(k []byte) bool) error {
+	var k []byte
+	for i := range keys {
+		if k = keyOf(k[:0], i); !has(k) {
+			return fmt.Errorf("key %d of %d was evicted in preloading: the budget is too small", i, keys)
+		}
+	}
+	return nil
 }
 
 // freecacheStore: github.com/coocood/freecache.
@@ -233,7 +247,7 @@ func (s *freecacheStore) setup(keys, valueSize int) (string, error) {
 	s.c = freecache.NewCache(cacheBytes(keys, valueSize))
 	preload(keys, valueSize, func(k, v []byte) { s.c.Set(k, v, 0) })
 	s.markAfter()
-	return "", nil
+	return "", allStored(keys, func(k []byte) bool { _, err := s.c.Get(k); return err == nil })
 }
 func (s *freecacheStore) connect(string) (client, error) {
 	return &freecacheClient{c: s.c, buf: make([]byte, 0, 64<<10)}, nil
