@@ -76,6 +76,15 @@
 // expired ones first; otherwise a full table refuses new entries with
 // ErrFull. See space.go.
 //
+// # Loading once, and waiting for a change
+//
+// GetOrLoad returns a key's value or, on a miss, has exactly one caller
+// on the host run the load function while the others, in every process,
+// sleep until the value is stored: one query per host when a hot key
+// expires, not one per process. A loader that dies is replaced within
+// about a tenth of a second (load.go). Watch sleeps until a key's value
+// or expiry changes, woken by the writer through a futex (watch.go).
+//
 // # Errors
 //
 // Failures are reported with the sentinel errors below (ErrFull,

@@ -1,8 +1,10 @@
 package kv_test
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/shmkv/shmkv/kv"
 )
@@ -100,4 +102,53 @@ func ExampleTable_CompareAndSwap() {
 	// true
 	// false
 	// true
+}
+
+func ExampleTable_GetOrLoad() {
+	name := fmt.Sprintf("example-load-%d", os.Getpid())
+	t, err := kv.Open(name, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer kv.Remove(name)
+	defer t.Close()
+
+	query := func() ([]byte, error) {
+		fmt.Println("querying the database")
+		return []byte("alice"), nil
+	}
+	// The first call misses and loads; the second finds what it stored.
+	for range 2 {
+		v, err := t.GetOrLoad(context.Background(), nil, []byte("user:42"), time.Minute, query)
+		fmt.Println(string(v), err)
+	}
+	// Output:
+	// querying the database
+	// alice <nil>
+	// alice <nil>
+}
+
+func ExampleTable_Watch() {
+	name := fmt.Sprintf("example-watch-%d", os.Getpid())
+	t, err := kv.Open(name, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer kv.Remove(name)
+	defer t.Close()
+
+	t.Set([]byte("config"), []byte("v1"))
+	_, version, _ := t.GetVersion(nil, []byte("config"))
+	go func() {
+		// Another process would do this; a goroutine does here.
+		time.Sleep(10 * time.Millisecond)
+		t.Set([]byte("config"), []byte("v2"))
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	v, _, err := t.Watch(ctx, nil, []byte("config"), version)
+	fmt.Println(string(v), err)
+	// Output: v2 <nil>
 }

@@ -55,9 +55,10 @@ package kv
 //	16    8 claimed at         Unix nanoseconds, for diagnostics only
 //	24    8 reserved
 //
-// Shard control block: 256 bytes per shard, what readers load on the first
+// Shard control block: 512 bytes per shard, what readers load on the first
 // cache line, the index and log counters on the second, the write-side
-// statistics on the third and fourth.
+// statistics on the third and fourth, the load claims (load.go) on the
+// last four.
 //
 //	  0    4 lock word          see lock.go: state in bits 0-1, owner in bits 2-31
 //	  4    4 reserved
@@ -67,6 +68,7 @@ package kv
 //	 32    8 pending            an extent a grow is building, until it is published (grow.go)
 //	 40    8 retired            an extent a grow replaced, until its memory is given back
 //	 48    8 retired at         Unix nanoseconds when retired was set
+//	 56    8 watched until      Unix nanoseconds until which a Watch may sleep on the sequence word (watch.go); 0: none
 //	 88    8 live entries       entries reachable from the index
 //	 96    8 live bytes         bytes of log those entries take
 //	104    8 tombstones         deleted slots in the index
@@ -86,6 +88,12 @@ package kv
 //	216    8 damaged            damaged entries or stretches dropped by cleaning or Repair
 //	224    8 grows              extents published by grows
 //	232   24 reserved
+//	256  256 claims             8 load claims of 32 bytes (load.go):
+//	                              0  8 key tag       the claimed key's hash with its low bit set; 0: free
+//	                              8  4 done          bumped when the claim ends; waiters sleep on it (futex)
+//	                             12  4 owner         lock-word owner bits (lock.go) of the loading handle
+//	                             16  8 claimed at    Unix nanoseconds, for diagnostics only
+//	                             24  8 reserved
 //
 // Extent: a multiple of 4096 bytes inside its shard's span, named by an
 // extent word: bits 0-33 its offset in the object in units of 4096, bits
@@ -142,7 +150,7 @@ const (
 	magic = uint64(0x0001_0056_4B4D_4853)
 
 	registryRecordSize = 32
-	controlSize        = 256
+	controlSize        = 512
 	slotSize           = 8
 	entryHeaderSize    = 16 // without the expiry word
 )
@@ -186,6 +194,7 @@ const (
 	ctlPending     = 32
 	ctlRetired     = 40
 	ctlRetiredAt   = 48
+	ctlWatched     = 56
 	ctlLiveEntries = 88
 	ctlLiveBytes   = 96
 	ctlTombstones  = 104
@@ -204,6 +213,14 @@ const (
 	ctlExpiring    = 208
 	ctlDamaged     = 216
 	ctlGrows       = 224
+	ctlClaims      = 256
+
+	claimSize    = 32
+	claimCount   = 8
+	claimTag     = 0
+	claimDone    = 8
+	claimOwner   = 12
+	claimStarted = 16
 )
 
 // Extent header field offsets, in bytes from the extent's start.

@@ -33,14 +33,14 @@ func (t *Table) TTL(key []byte) (ttl time.Duration, found bool, err error) {
 	}
 	h := hashKey(t.g.seed, key)
 	s := t.shardFor(h)
-	_, expires, found, err := t.get(s, nil, key, h)
+	_, meta, found, err := t.get(s, nil, key, h)
 	if err != nil || !found {
 		return 0, false, err
 	}
-	if expires == 0 {
+	if meta.expires == 0 {
 		return NoExpiry, true, nil
 	}
-	return max(time.Duration(int64(expires)-t.now().UnixNano()), 0), true, nil
+	return max(time.Duration(int64(meta.expires)-t.now().UnixNano()), 0), true, nil
 }
 
 // GetCopy returns a new copy of the value of key, and whether it was found.

@@ -51,6 +51,12 @@ import (
 // read-only handles never make it.
 const readRetries = 32
 
+// entryMeta is what a read learns of the entry it found besides its value.
+type entryMeta struct {
+	expires  uint64 // Unix nanoseconds; 0: never
+	checksum uint64 // of the whole entry: it changes with the value or the expiry
+}
+
 // readResult is what one optimistic read found.
 type readResult int
 
@@ -63,7 +69,7 @@ const (
 // tryGet is one optimistic read. On any result but readDone, out still has
 // dst's contents, in a buffer that may have grown. An entry that has
 // expired by the clock is not found; the clock is read only for entries
-// that can expire. expires is the found entry's expiry time. With mark, a
+// that can expire. meta is the found entry's expiry time and checksum. With mark, a
 // hit in an lru table is recorded as a use (space.go).
 //
 // With dirty, the read ignores the sequence counter: it is for a shard
@@ -75,17 +81,17 @@ const (
 // matched but whose key did not, and calls any change a race. It trusts a
 // miss only when the shard was not flagged for rebuild before or after,
 // and its extent did not change (a grow that resumed).
-func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark, dirty bool) (out []byte, expires uint64, found bool, res readResult) {
+func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark, dirty bool) (out []byte, meta entryMeta, found bool, res readResult) {
 	seq := s.ctlLoad(ctlSeq)
 	if (seq&1 != 0 && !dirty) || s.ctlLoad(ctlFlags) != 0 {
-		return dst, 0, false, readRaced
+		return dst, entryMeta{}, false, readRaced
 	}
 	// The extent word is loaded after the counter: an extent published by
 	// a grow before this load is the new one, and one published after it
 	// changes the counter (grow.go).
 	s, ok := s.current()
 	if !ok {
-		return dst, 0, false, readRaced
+		return dst, entryMeta{}, false, readRaced
 	}
 	ext := s.ext
 	settled := func() readResult {
@@ -104,42 +110,42 @@ func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark, 
 		if v != slotTombstone && uint32(v>>32) == tag {
 			off, valid := s.slotOffset(v)
 			if !valid {
-				return dst, 0, false, readRaced
+				return dst, entryMeta{}, false, readRaced
 			}
 			e, valid := s.loadHeader(off)
 			if !valid {
-				return dst, 0, false, readRaced
+				return dst, entryMeta{}, false, readRaced
 			}
 			if e.klen == len(key) && s.equalAt(e.keyAt(off), key) {
 				if e.state != entryLive {
-					return dst, 0, false, readRaced
+					return dst, entryMeta{}, false, readRaced
 				}
 				if e.expires != 0 && isExpired(&e, clock().UnixNano()) {
-					return dst, 0, false, settled()
+					return dst, entryMeta{}, false, settled()
 				}
 				n := len(dst)
 				out = s.appendAt(dst, e.valueAt(off), e.vlen)
 				if entryChecksum(h, e.head, e.expires, xxhash.Sum64(out[n:])) != e.checksum {
 					if settled() == readDone {
-						return out[:n], 0, false, readDamaged
+						return out[:n], entryMeta{}, false, readDamaged
 					}
-					return out[:n], 0, false, readRaced
+					return out[:n], entryMeta{}, false, readRaced
 				}
 				if settled() != readDone {
-					return out[:n], 0, false, readRaced
+					return out[:n], entryMeta{}, false, readRaced
 				}
 				if mark && s.evict {
 					s.markReferenced(i, v)
 				}
-				return out, e.expires, true, readDone
+				return out, entryMeta{e.expires, e.checksum}, true, readDone
 			}
 			if dirty && s.slot(i) != v {
-				return dst, 0, false, readRaced
+				return dst, entryMeta{}, false, readRaced
 			}
 		}
 		i = (i + 1) & s.mask
 	}
-	return dst, 0, false, settled()
+	return dst, entryMeta{}, false, settled()
 }
 
 // errDamaged is the error for a key whose entry fails its checksum.
@@ -150,13 +156,13 @@ func errDamaged(key []byte) error {
 // get reads key from shard s: optimistically, then under the lock (a
 // read-only handle, which may not lock, falls back to getReadOnly). It
 // also returns the entry's expiry time.
-func (t *Table) get(s *shard, dst, key []byte, h uint64) ([]byte, uint64, bool, error) {
+func (t *Table) get(s *shard, dst, key []byte, h uint64) ([]byte, entryMeta, bool, error) {
 	mark := !t.readOnly
 	c := t.stripe()
 	for attempt := range readRetries {
-		out, expires, found, res := s.tryGet(dst, key, h, t.now, mark, false)
+		out, meta, found, res := s.tryGet(dst, key, h, t.now, mark, false)
 		if res == readDone {
-			return out, expires, found, c.count(found)
+			return out, meta, found, c.count(found)
 		}
 		dst = out
 		c.retries.Add(1)
@@ -168,25 +174,25 @@ func (t *Table) get(s *shard, dst, key []byte, h uint64) ([]byte, uint64, bool, 
 		return t.getReadOnly(s, c, dst, key, h)
 	}
 	if err := t.lockShard(s); err != nil {
-		return dst, 0, false, err
+		return dst, entryMeta{}, false, err
 	}
 	defer t.unlock(s)
 	// Under the lock nothing changes: a checksum that fails now is damage,
 	// which costs this key and not the shard's other keys.
-	out, expires, found, res := s.tryGet(dst, key, h, t.now, mark, false)
+	out, meta, found, res := s.tryGet(dst, key, h, t.now, mark, false)
 	if res == readRaced {
 		if err := t.repair(s); err != nil {
-			return dst, 0, false, err
+			return dst, entryMeta{}, false, err
 		}
-		out, expires, found, res = s.tryGet(out, key, h, t.now, mark, false)
+		out, meta, found, res = s.tryGet(out, key, h, t.now, mark, false)
 	}
 	switch res {
 	case readDamaged:
-		return dst, 0, false, errDamaged(key)
+		return dst, entryMeta{}, false, errDamaged(key)
 	case readRaced:
-		return dst, 0, false, ErrCorrupt
+		return dst, entryMeta{}, false, ErrCorrupt
 	}
-	return out, expires, found, c.count(found)
+	return out, meta, found, c.count(found)
 }
 
 // count records a read's outcome; it returns nil so that a caller can
@@ -216,7 +222,7 @@ const livenessBound = time.Second
 //     next read-write user recovers;
 //   - ErrLockTimeout only while a writer that may be alive (stopped, say)
 //     still holds a shard it is rebuilding.
-func (t *Table) getReadOnly(s *shard, c *readStripe, dst, key []byte, h uint64) ([]byte, uint64, bool, error) {
+func (t *Table) getReadOnly(s *shard, c *readStripe, dst, key []byte, h uint64) ([]byte, entryMeta, bool, error) {
 	deadline := time.Now().Add(min(livenessBound, t.lockTimeout))
 	damaged := 0
 	for {
@@ -226,22 +232,22 @@ func (t *Table) getReadOnly(s *shard, c *readStripe, dst, key []byte, h uint64) 
 			owner = t.probeOwner(w)
 		}
 		expired := time.Now().After(deadline)
-		out, expires, found, res := s.tryGet(dst, key, h, t.now, false, expired || owner == ownerDead)
+		out, meta, found, res := s.tryGet(dst, key, h, t.now, false, expired || owner == ownerDead)
 		if res == readRaced && w == 0 && loadLockWord(s) == 0 && s.ctlLoad(ctlSeq) == seq {
 			// Nobody was writing, yet the read failed: read around a
 			// counter left odd, once, before calling the shard damaged.
-			out, expires, found, res = s.tryGet(out, key, h, t.now, false, true)
+			out, meta, found, res = s.tryGet(out, key, h, t.now, false, true)
 			if res == readRaced && loadLockWord(s) == 0 && s.ctlLoad(ctlSeq) == seq {
-				return dst, 0, false, fmt.Errorf("%w: shard unreadable with no writer at work; 'shmkv check' says why", ErrCorrupt)
+				return dst, entryMeta{}, false, fmt.Errorf("%w: shard unreadable with no writer at work; 'shmkv check' says why", ErrCorrupt)
 			}
 		}
 		switch res {
 		case readDone:
-			return out, expires, found, c.count(found)
+			return out, meta, found, c.count(found)
 		case readDamaged:
 			// A race can look like damage on arm64; damage stays.
 			if damaged++; damaged >= 3 {
-				return dst, 0, false, errDamaged(key)
+				return dst, entryMeta{}, false, errDamaged(key)
 			}
 		}
 		dst = out
@@ -249,9 +255,9 @@ func (t *Table) getReadOnly(s *shard, c *readStripe, dst, key []byte, h uint64) 
 		switch {
 		case res == readRaced && owner == ownerDead:
 			// Even reading around it failed: it died mid-rebuild.
-			return dst, 0, false, ErrOwnerDead
+			return dst, entryMeta{}, false, ErrOwnerDead
 		case expired:
-			return dst, 0, false, ErrLockTimeout
+			return dst, entryMeta{}, false, ErrLockTimeout
 		}
 		time.Sleep(100 * time.Microsecond)
 	}

@@ -13,9 +13,15 @@ var errCorruptIndex = errors.New("shmkv: index disagrees with the log")
 
 // beginWrite and endWrite bracket every change to a shard with atomic
 // increments of its sequence counter, which is odd in between. Readers that
-// see it odd, or see it change across their read, retry (read.go).
+// see it odd, or see it change across their read, retry (read.go). The
+// counter is also what watchers sleep on: endWrite wakes them (watch.go).
 func (s *shard) beginWrite() { s.ctlAdd(ctlSeq, 1) }
-func (s *shard) endWrite()   { s.ctlAdd(ctlSeq, 1) }
+func (s *shard) endWrite() {
+	s.ctlAdd(ctlSeq, 1)
+	if s.ctlLoad(ctlWatched) != 0 {
+		s.wakeWatchers()
+	}
+}
 
 // store writes key=value under the lock; l is the key's lookup, expires
 // when the entry expires (0 never), now the writer's clock. It grows the

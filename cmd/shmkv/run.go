@@ -38,7 +38,7 @@ type runFunc func(m *Main, args []string) error
 // commands is every command, in the order help lists them.
 var commands = []*command{
 	getCmd, setCmd, delCmd, incrCmd, ttlCmd, keysCmd,
-	createCmd, statsCmd, checkCmd, lsCmd, dumpCmd, loadCmd, rmCmd,
+	watchCmd, createCmd, statsCmd, checkCmd, lsCmd, dumpCmd, loadCmd, rmCmd,
 }
 
 // lookup returns the command called name, or nil.

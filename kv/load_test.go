@@ -1,0 +1,289 @@
+package kv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shmkv/shmkv/internal/testproc"
+)
+
+func init() {
+	children["get-or-load"] = childGetOrLoad
+}
+
+// childGetOrLoad: args key startAt loadLog sleep. At the Unix nanosecond
+// startAt, GetOrLoad(key) with a load that appends its pid to the file
+// loadLog, prints "loading", sleeps, and returns "value-<pid>"; then prints
+// the value it got.
+func childGetOrLoad(tb *Table, args []string) error {
+	key := []byte(args[0])
+	startAt, _ := strconv.ParseInt(args[1], 10, 64)
+	sleep, _ := time.ParseDuration(args[3])
+	time.Sleep(time.Until(time.Unix(0, startAt)))
+	v, err := tb.GetOrLoad(context.Background(), nil, key, 0, func() ([]byte, error) {
+		f, err := os.OpenFile(args[2], os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintln(f, os.Getpid())
+		f.Close()
+		fmt.Println("loading")
+		time.Sleep(sleep)
+		return fmt.Appendf(nil, "value-%d", os.Getpid()), nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Println(string(v))
+	return nil
+}
+
+// loadLog makes the file the children's loads append to, and returns its
+// path and a function counting the loads in it.
+func loadLog(t *testing.T) (string, func() int) {
+	path := filepath.Join(t.TempDir(), "loads")
+	if err := os.WriteFile(path, nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	return path, func() int {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(string(b), "\n")
+	}
+}
+
+// TestGetOrLoadOnceAcrossProcesses: six processes that miss one key at
+// the same instant run one load between them, and all get its value.
+func TestGetOrLoadOnceAcrossProcesses(t *testing.T) {
+	name := uniqueName(t)
+	openTable(t, name, small)
+	path, loads := loadLog(t)
+	startAt := strconv.FormatInt(time.Now().Add(500*time.Millisecond).UnixNano(), 10)
+	var procs []*testproc.Child
+	for range 6 {
+		procs = append(procs, startChild(t, "get-or-load", name, "hot", startAt, path, "300ms"))
+	}
+	var values []string
+	for i, p := range procs {
+		out, _ := p.Rest()
+		if err := p.Wait(); err != nil {
+			t.Fatalf("child %d: %v", i, err)
+		}
+		lines := strings.Fields(strings.ReplaceAll(out, "loading", ""))
+		values = append(values, strings.Join(lines, " "))
+	}
+	if n := loads(); n != 1 {
+		t.Errorf("%d loads, want 1", n)
+	}
+	for i, v := range values {
+		if !strings.HasPrefix(v, "value-") || v != values[0] {
+			t.Errorf("child %d got %q, child 0 %q", i, v, values[0])
+		}
+	}
+}
+
+// TestGetOrLoadLoaderKilled: the loader is SIGKILLed mid-load; its waiters
+// in other processes notice, one of them loads, exactly once more, and
+// all finish within 1.5 s of the kill.
+func TestGetOrLoadLoaderKilled(t *testing.T) {
+	name := uniqueName(t)
+	openTable(t, name, small)
+	path, loads := loadLog(t)
+	now := strconv.FormatInt(time.Now().UnixNano(), 10)
+	loader := startChild(t, "get-or-load", name, "hot", now, path, "1h")
+	loader.Expect(t, "loading")
+	var waiters []*testproc.Child
+	for range 3 {
+		waiters = append(waiters, startChild(t, "get-or-load", name, "hot", now, path, "50ms"))
+	}
+	time.Sleep(300 * time.Millisecond) // they are waiting on the loader by now
+	if n := loads(); n != 1 {
+		t.Fatalf("%d loads before the kill, want 1", n)
+	}
+	killed := time.Now()
+	loader.Kill()
+	var values []string
+	for i, w := range waiters {
+		out, _ := w.Rest()
+		if err := w.Wait(); err != nil {
+			t.Fatalf("waiter %d: %v", i, err)
+		}
+		values = append(values, strings.TrimSpace(strings.ReplaceAll(out, "loading", "")))
+	}
+	if took := time.Since(killed); took > 1500*time.Millisecond {
+		t.Errorf("the waiters finished %v after the kill, want within 1.5 s", took)
+	}
+	if n := loads(); n != 2 {
+		t.Errorf("%d loads, want 2 (the killed one and one more)", n)
+	}
+	for i, v := range values {
+		if v != values[0] || !strings.HasPrefix(v, "value-") {
+			t.Errorf("waiter %d got %q, waiter 0 %q", i, v, values[0])
+		}
+	}
+}
+
+// TestGetOrLoadFailedLoad: a load that fails gives its caller the error
+// and stores nothing; a caller that was waiting then runs its own load.
+func TestGetOrLoadFailedLoad(t *testing.T) {
+	tb := newTable(t, small)
+	errLoad := errors.New("database down")
+	started := make(chan struct{})
+	var calls atomic.Int32
+	var wg sync.WaitGroup
+	wg.Add(2)
+	var firstErr, secondErr error
+	var second []byte
+	go func() {
+		defer wg.Done()
+		_, firstErr = tb.GetOrLoad(context.Background(), nil, []byte("k"), 0, func() ([]byte, error) {
+			calls.Add(1)
+			close(started)
+			time.Sleep(100 * time.Millisecond)
+			return nil, errLoad
+		})
+	}()
+	go func() {
+		defer wg.Done()
+		<-started
+		second, secondErr = tb.GetOrLoad(context.Background(), nil, []byte("k"), 0, func() ([]byte, error) {
+			calls.Add(1)
+			return []byte("second"), nil
+		})
+	}()
+	wg.Wait()
+	if !errors.Is(firstErr, errLoad) {
+		t.Errorf("the failing loader's caller got %v", firstErr)
+	}
+	if secondErr != nil || string(second) != "second" {
+		t.Errorf("the waiter got %q, %v; want its own load's value", second, secondErr)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("%d loads, want 2", n)
+	}
+}
+
+// TestGetOrLoadWaiterCancelled: a waiter whose context ends returns its
+// error at once, and neither the loader nor another waiter is disturbed.
+func TestGetOrLoadWaiterCancelled(t *testing.T) {
+	tb := newTable(t, small)
+	release, started := make(chan struct{}), make(chan struct{})
+	var loaderValue []byte
+	var loaderErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		loaderValue, loaderErr = tb.GetOrLoad(context.Background(), nil, []byte("k"), 0, func() ([]byte, error) {
+			close(started)
+			<-release
+			return []byte("v"), nil
+		})
+	}()
+	<-started
+	patient := make(chan error, 1)
+	go func() {
+		v, err := tb.GetOrLoad(context.Background(), nil, []byte("k"), 0, func() ([]byte, error) {
+			return nil, errors.New("the patient waiter loaded")
+		})
+		if err == nil && string(v) != "v" {
+			err = fmt.Errorf("got %q", v)
+		}
+		patient <- err
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	begin := time.Now()
+	_, err := tb.GetOrLoad(ctx, nil, []byte("k"), 0, func() ([]byte, error) {
+		return nil, errors.New("the cancelled waiter loaded")
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled waiter: %v", err)
+	}
+	if took := time.Since(begin); took > 40*time.Millisecond+loadCheckInterval {
+		t.Errorf("the cancelled waiter returned after %v", took)
+	}
+	close(release)
+	<-done
+	if loaderErr != nil || string(loaderValue) != "v" {
+		t.Errorf("loader: %q, %v", loaderValue, loaderErr)
+	}
+	if err := <-patient; err != nil {
+		t.Errorf("patient waiter: %v", err)
+	}
+}
+
+// TestGetOrLoadStores: the loaded value is stored with the TTL, and a hit
+// does not call load.
+func TestGetOrLoadStores(t *testing.T) {
+	tb := newTable(t, small)
+	v, err := tb.GetOrLoad(context.Background(), nil, []byte("k"), time.Hour, func() ([]byte, error) { return []byte("v"), nil })
+	if err != nil || string(v) != "v" {
+		t.Fatalf("GetOrLoad = %q, %v", v, err)
+	}
+	ttl, found, err := tb.TTL([]byte("k"))
+	if err != nil || !found || ttl <= 59*time.Minute || ttl > time.Hour {
+		t.Errorf("TTL = %v, %v, %v", ttl, found, err)
+	}
+	v, err = tb.GetOrLoad(context.Background(), []byte("x"), []byte("k"), 0, func() ([]byte, error) {
+		return nil, errors.New("a hit loaded")
+	})
+	if err != nil || string(v) != "xv" {
+		t.Errorf("hit: %q, %v", v, err)
+	}
+	for i := range claimCount {
+		if c := claimOf(&tb.shards[0], i); c.tag() != 0 {
+			t.Errorf("claim %d still in use: tag %#x", i, c.tag())
+		}
+	}
+}
+
+// TestGetOrLoadHitAllocs: a hit allocates nothing.
+func TestGetOrLoadHitAllocs(t *testing.T) {
+	tb := newTable(t, small)
+	mustSet(t, tb, "k", "v")
+	key, buf := []byte("k"), make([]byte, 0, 16)
+	load := func() ([]byte, error) { return nil, errors.New("loaded") }
+	ctx := context.Background()
+	if n := testing.AllocsPerRun(100, func() { tb.GetOrLoad(ctx, buf[:0], key, 0, load) }); n != 0 {
+		t.Errorf("%v allocations a hit", n)
+	}
+}
+
+// TestGetOrLoadReadOnly: a read-only handle reads, and refuses to load.
+func TestGetOrLoadReadOnly(t *testing.T) {
+	name := uniqueName(t)
+	mustSet(t, openTable(t, name, small), "k", "v")
+	ro := openTable(t, name, &Options{ReadOnly: true})
+	load := func() ([]byte, error) { return []byte("x"), nil }
+	if v, err := ro.GetOrLoad(context.Background(), nil, []byte("k"), 0, load); err != nil || string(v) != "v" {
+		t.Errorf("hit: %q, %v", v, err)
+	}
+	if _, err := ro.GetOrLoad(context.Background(), nil, []byte("absent"), 0, load); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("miss: %v, want ErrReadOnly", err)
+	}
+}
+
+// BenchmarkGetOrLoadHit against BenchmarkGetHotKey: the cost of a hit.
+func BenchmarkGetOrLoadHit(b *testing.B) {
+	tb := newTable(b, &Options{Keys: 100, Memory: 100 * 80})
+	key := []byte("0123456789abcdef")
+	tb.Set(key, make([]byte, 64))
+	dst := make([]byte, 0, 128)
+	ctx := context.Background()
+	load := func() ([]byte, error) { return nil, errors.New("loaded") }
+	b.ReportAllocs()
+	for b.Loop() {
+		dst, _ = tb.GetOrLoad(ctx, dst[:0], key, 0, load)
+	}
+}

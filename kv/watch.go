@@ -1,0 +1,141 @@
+package kv
+
+import (
+	"context"
+	"math"
+	"runtime/debug"
+	"time"
+)
+
+// Waiting for a change. A key's version is its entry's checksum (with the
+// low bit set; 0 means absent), which covers the value and the expiry
+// time: it changes with any write that changes either, and with a delete
+// or an expiry, and not with a write of the same value and expiry, nor
+// with the moves of cleaning and growing.
+//
+// A watcher sleeps on the low 32 bits of its shard's sequence counter
+// (a futex), which every write moves. The futex contract: the kernel
+// compares the word with the value the watcher read and sleeps only if
+// they are equal, atomically with respect to a wake. The handshake with
+// writers, both sides sync/atomic (sequentially consistent):
+//   - the watcher loads the counter, reads the key, finds its version
+//     unchanged, stores "watched until" (a time a little past its longest
+//     sleep), then sleeps on the counter's value as loaded;
+//   - a writer adds to the counter at the end of its write, then loads
+//     "watched until", and if it is set wakes every sleeper on the word.
+//
+// Either the writer's load sees the watcher's store, and it wakes the
+// watcher, or the watcher's sleep starts after the writer's add, and the
+// kernel sees the word changed and does not sleep. A write that nobody
+// watches costs one load of a word on a cache line the write touches
+// anyway, and no system call. A watcher that dies leaves "watched until"
+// set for at most watchMarkAhead; the first write after that clears it.
+// Read-only handles may not store, so they cannot mark a shard watched:
+// they check for a change every readOnlyWatchPoll instead.
+
+const (
+	// watchSleep is the longest a watcher sleeps before it marks the shard
+	// watched again and looks.
+	watchSleep = time.Second
+	// watchMarkAhead is how far ahead of now a watcher marks the shard:
+	// past its longest sleep, so that a live watcher's mark never lapses.
+	watchMarkAhead = 2 * watchSleep
+	// readOnlyWatchPoll is how often a read-only watcher looks.
+	readOnlyWatchPoll = 100 * time.Millisecond
+)
+
+// GetVersion is Get that also returns the key's version (0 if it is
+// absent), for Watch.
+func (t *Table) GetVersion(dst, key []byte) (value []byte, version uint64, err error) {
+	v, version, _, _, err := t.versioned(dst, key)
+	return v, version, err
+}
+
+// Watch waits until key's version differs from version, as GetVersion
+// gives it, and returns the key's value, appended to dst, and its new
+// version (0: the key is absent). It returns at once if the version
+// already differs. A write by any process wakes it through a futex, without
+// polling, as does the key's expiry; ctx bounds the wait, and its error is
+// returned if it ends first.
+//
+// Versions change with the value or the expiry time: storing again the
+// same value with the same expiry wakes the watcher but is not a change,
+// and it waits on.
+func (t *Table) Watch(ctx context.Context, dst, key []byte, version uint64) (value []byte, next uint64, err error) {
+	for {
+		v, next, expires, seq, err := t.versioned(dst, key)
+		if err != nil || next != version {
+			return v, next, err
+		}
+		if err := ctx.Err(); err != nil {
+			return dst, 0, err
+		}
+		d := watchSleep
+		if expires != 0 {
+			// Wake when it expires: that is a change nobody writes.
+			d = min(d, max(time.Until(time.Unix(0, int64(expires))), 0)+time.Millisecond)
+		}
+		if err := t.sleepOnShard(ctx, key, seq, d); err != nil {
+			return dst, 0, err
+		}
+	}
+}
+
+// versioned reads key like Get and also returns its version, its expiry
+// time, and the low 32 bits of its shard's sequence counter as they were
+// before the read.
+func (t *Table) versioned(dst, key []byte) (value []byte, version, expires uint64, seq uint32, err error) {
+	defer t.guard(debug.SetPanicOnFault(true), &err)
+	if err := t.checkKey(key); err != nil {
+		return dst, 0, 0, 0, err
+	}
+	h := hashKey(t.g.seed, key)
+	s := t.shardFor(h)
+	seq = uint32(s.ctlLoad(ctlSeq))
+	v, meta, found, err := t.get(s, dst, key, h)
+	if err != nil || !found {
+		return v, 0, 0, seq, err
+	}
+	return v, meta.checksum | 1, meta.expires, seq, nil
+}
+
+// sleepOnShard sleeps, for d at most, until a write moves the sequence
+// counter of key's shard from seq, or ctx ends.
+func (t *Table) sleepOnShard(ctx context.Context, key []byte, seq uint32, d time.Duration) (err error) {
+	defer t.guard(debug.SetPanicOnFault(true), &err)
+	s := t.shardFor(hashKey(t.g.seed, key))
+	if t.readOnly {
+		d = min(d, readOnlyWatchPoll)
+	} else {
+		s.markWatched(uint64(time.Now().Add(watchMarkAhead).UnixNano()))
+	}
+	return sleepOn(ctx, s.seqWord(), seq, d)
+}
+
+// seqWord is the low half of the sequence counter, the watchers' futex.
+func (s *shard) seqWord() *uint32 { return s.r.lockWord(s.ctl + ctlSeq/8) }
+
+// markWatched moves the shard's "watched until" to until, if that is
+// later.
+func (s *shard) markWatched(until uint64) {
+	for {
+		cur := s.ctlLoad(ctlWatched)
+		if cur >= until || s.r.cas(s.ctl+ctlWatched/8, cur, until) {
+			return
+		}
+	}
+}
+
+// wakeWatchers, after a write, wakes the shard's watchers, if any may be
+// asleep; once the mark has lapsed, it clears it instead.
+func (s *shard) wakeWatchers() {
+	until := s.ctlLoad(ctlWatched)
+	if until == 0 {
+		return
+	}
+	if uint64(time.Now().UnixNano()) > until {
+		s.r.cas(s.ctl+ctlWatched/8, until, 0)
+		return
+	}
+	futexWake(s.seqWord(), math.MaxInt32)
+}
