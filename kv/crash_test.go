@@ -4,12 +4,14 @@ package kv
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shmkv/shmkv/internal/testproc"
 )
@@ -33,19 +35,21 @@ type sweepOp struct {
 	before string
 	after  string
 	do     func(tb *Table) error
+	// then, if set, must succeed after every step, in the parent.
+	then func(tb *Table) error
 }
 
 var bigValue = strings.Repeat("B", 3000)
 
 var sweepOps = []sweepOp{
-	{false, "set new key", "fresh", "", "new value", func(tb *Table) error { return tb.Set([]byte("fresh"), []byte("new value")) }},
-	{false, "set overwrite", "k0", "value 0", "overwritten", func(tb *Table) error { return tb.Set([]byte("k0"), []byte("overwritten")) }},
-	{false, "set with cleaning", "big", "", bigValue, func(tb *Table) error { return tb.Set([]byte("big"), []byte(bigValue)) }},
-	{false, "delete", "k1", "value 1", "", func(tb *Table) error {
+	{name: "set new key", key: "fresh", after: "new value", do: func(tb *Table) error { return tb.Set([]byte("fresh"), []byte("new value")) }},
+	{name: "set overwrite", key: "k0", before: "value 0", after: "overwritten", do: func(tb *Table) error { return tb.Set([]byte("k0"), []byte("overwritten")) }},
+	{name: "set with cleaning", key: "big", after: bigValue, do: func(tb *Table) error { return tb.Set([]byte("big"), []byte(bigValue)) }},
+	{name: "delete", key: "k1", before: "value 1", do: func(tb *Table) error {
 		_, err := tb.Delete([]byte("k1"))
 		return err
 	}},
-	{false, "add", "counter", "10", "15", func(tb *Table) error {
+	{name: "add", key: "counter", before: "10", after: "15", do: func(tb *Table) error {
 		_, err := tb.Add([]byte("counter"), 5)
 		return err
 	}},
@@ -56,9 +60,24 @@ var sweepOps = []sweepOp{
 		}
 		return err
 	}},
+	{name: "get or load", key: "loaded", after: "loaded value", do: getOrLoadSweep, then: getOrLoadSweep},
 	{lru: true, name: "set evicting", key: "fresh", after: "evicts to fit", do: func(tb *Table) error {
 		return tb.Set([]byte("fresh"), []byte("evicts to fit"))
 	}},
+}
+
+// getOrLoadSweep loads key "loaded" through GetOrLoad: the claim, the
+// store and the end of the claim. After a loader died at any of them,
+// another caller must get the value within the liveness bound, not wait
+// on the dead loader's claim.
+func getOrLoadSweep(tb *Table) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	v, err := tb.GetOrLoad(ctx, nil, []byte("loaded"), 0, func() ([]byte, error) { return []byte("loaded value"), nil })
+	if err == nil && string(v) != "loaded value" {
+		err = fmt.Errorf("GetOrLoad gave %q", v)
+	}
+	return err
 }
 
 // sweepOptions make one shard with a log small enough that the big Set
@@ -179,6 +198,11 @@ func TestKillSweep(t *testing.T) {
 				}
 				if rep := mustCheck(t, tb); len(rep.Problems) > 0 {
 					t.Fatalf("step %d: Check found problems", n)
+				}
+				if o.then != nil {
+					if err := o.then(tb); err != nil {
+						t.Fatalf("step %d: after the death: %v", n, err)
+					}
 				}
 				// The table takes writes again.
 				mustSet(t, tb, "probe", strconv.Itoa(n))

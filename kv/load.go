@@ -56,18 +56,27 @@ const loadCheckInterval = 100 * time.Millisecond
 // disturbs neither the loader nor the other waiters. load runs in the
 // calling goroutine, and is not given ctx; it should bound itself.
 //
+// With Options.RefreshAhead, a hit on an entry close to its expiry is
+// refreshed by one caller, while the others get the current value.
+//
 // A hit allocates nothing. A read-only handle returns what Get would and
 // ErrReadOnly on a miss.
 func (t *Table) GetOrLoad(ctx context.Context, dst, key []byte, ttl time.Duration, load func() ([]byte, error)) ([]byte, error) {
 	for {
-		v, found, err := t.Get(dst, key)
-		if err != nil || found {
+		v, meta, found, err := t.getMeta(dst, key)
+		if err != nil {
 			return v, err
+		}
+		if found {
+			if t.refresh > 0 && meta.expires != 0 && time.Unix(0, int64(meta.expires)).Sub(t.now()) < t.refresh {
+				return t.refreshAhead(v, dst, key, ttl, load)
+			}
+			return v, nil
 		}
 		if err := ctx.Err(); err != nil {
 			return dst, err
 		}
-		step, c, done, err := t.claimOrWait(key)
+		step, c, done, err := t.claimOrWait(key, false)
 		if err != nil {
 			return dst, err
 		}
@@ -95,10 +104,40 @@ const (
 	loadWait                      // a live loader holds the claim: wait for it
 )
 
+// refreshAhead is GetOrLoad's hit on an entry about to expire, whose
+// value current is (appended to dst): if no one on the host is loading
+// the key, this caller loads and stores it and returns the new value;
+// otherwise it returns current at once. A refresh that fails leaves the
+// current value, which is returned, and the next hit tries again.
+func (t *Table) refreshAhead(current, dst, key []byte, ttl time.Duration, load func() ([]byte, error)) ([]byte, error) {
+	step, c, _, err := t.claimOrWait(key, true)
+	if err != nil || step != loadOwn {
+		return current, nil
+	}
+	defer t.endClaim(c, hashKey(t.g.seed, key)|1)
+	v, err := load()
+	if err != nil {
+		return current, nil
+	}
+	return append(dst, v...), t.SetTTL(key, v, ttl)
+}
+
+// getMeta is Get that also returns the entry's expiry and checksum.
+func (t *Table) getMeta(dst, key []byte) (value []byte, meta entryMeta, found bool, err error) {
+	defer t.guard(debug.SetPanicOnFault(true), &err)
+	if err := t.checkKey(key); err != nil {
+		return dst, entryMeta{}, false, err
+	}
+	h := hashKey(t.g.seed, key)
+	return t.get(t.shardFor(h), dst, key, h)
+}
+
 // claimOrWait decides, under the shard's lock, what a caller that missed
 // key does next (see the top of this file); for loadOwn and loadWait it
-// returns the claim, and for loadWait its done word as it was.
-func (t *Table) claimOrWait(key []byte) (step loadStep, c claim, done uint32, err error) {
+// returns the claim, and for loadWait its done word as it was. With
+// present, the caller found the key and wants to refresh it: it claims it
+// all the same.
+func (t *Table) claimOrWait(key []byte, present bool) (step loadStep, c claim, done uint32, err error) {
 	defer t.guard(debug.SetPanicOnFault(true), &err)
 	if err := t.checkWrite(key, 0); err != nil {
 		return loadRetry, claim{}, 0, err
@@ -107,7 +146,7 @@ func (t *Table) claimOrWait(key []byte) (step loadStep, c claim, done uint32, er
 	s := t.shardFor(h)
 	tag := h | 1 // never 0, which marks a free record
 	err = t.update(key, h, false, func(_ shard, l lookup, _ int64) error {
-		if l.found {
+		if l.found && !present {
 			step = loadRetry
 			return nil
 		}
@@ -188,6 +227,7 @@ func (c claim) owner() uint32     { return uint32(c.s.r.load(c.w+claimDone/8) >>
 func (c claim) doneWord() *uint32 { return c.s.r.lockWord(c.w + claimDone/8) }
 func (c claim) doneValue() uint32 { return uint32(c.s.r.load(c.w + claimDone/8)) }
 func (c claim) setDone(owner, done uint32) {
+	storeStep()
 	c.s.r.store(c.w+claimDone/8, uint64(owner)<<32|uint64(done))
 }
 
@@ -195,12 +235,15 @@ func (c claim) setDone(owner, done uint32) {
 // lock; the tag goes last, so that a record in use has its owner.
 func (c claim) take(tag uint64, owner uint32) {
 	c.setDone(owner, c.doneValue())
+	storeStep()
 	c.s.r.store(c.w+claimStarted/8, uint64(time.Now().UnixNano()))
+	storeStep()
 	c.s.r.store(c.w+claimTag/8, tag)
 }
 
 // end frees the record and bumps its done word. Under the lock.
 func (c claim) end() {
+	storeStep()
 	c.s.r.store(c.w+claimTag/8, 0)
 	c.setDone(0, c.doneValue()+1)
 }

@@ -287,3 +287,71 @@ func BenchmarkGetOrLoadHit(b *testing.B) {
 		dst, _ = tb.GetOrLoad(ctx, dst[:0], key, 0, load)
 	}
 }
+
+// TestGetOrLoadRefreshAhead: a hit within RefreshAhead of the entry's
+// expiry reloads it, in one caller of the two handles, while the other
+// gets the current value at once; a hit outside the window does not.
+func TestGetOrLoadRefreshAhead(t *testing.T) {
+	name := uniqueName(t)
+	a := openTable(t, name, &Options{MaxMemory: 1 << 20, RefreshAhead: time.Second})
+	b := openTable(t, name, &Options{RefreshAhead: time.Second})
+	key := []byte("k")
+	if err := a.SetTTL(key, []byte("old"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	never := func() ([]byte, error) { return nil, errors.New("loaded outside the window") }
+	if v, err := a.GetOrLoad(context.Background(), nil, key, time.Hour, never); err != nil || string(v) != "old" {
+		t.Fatalf("outside the window: %q, %v", v, err)
+	}
+
+	if err := a.SetTTL(key, []byte("old"), 500*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	started, release := make(chan struct{}), make(chan struct{})
+	refreshed := make(chan string, 1)
+	go func() {
+		v, err := a.GetOrLoad(context.Background(), nil, key, time.Hour, func() ([]byte, error) {
+			close(started)
+			<-release
+			return []byte("new"), nil
+		})
+		if err != nil {
+			v = []byte(err.Error())
+		}
+		refreshed <- string(v)
+	}()
+	<-started
+	other := make(chan error, 1)
+	go func() {
+		v, err := b.GetOrLoad(context.Background(), nil, key, time.Hour, func() ([]byte, error) {
+			return nil, errors.New("a second refresh ran")
+		})
+		if err == nil && string(v) != "old" {
+			err = fmt.Errorf("got %q, want the current value", v)
+		}
+		other <- err
+	}()
+	select {
+	case err := <-other:
+		if err != nil {
+			t.Errorf("while another refreshes: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the other caller waited for the refresh")
+	}
+	close(release)
+	if v := <-refreshed; v != "new" {
+		t.Errorf("the refreshing caller got %q", v)
+	}
+	ttl, _, _ := b.TTL(key)
+	if got, _ := mustGet(t, b, "k"); got != "new" || ttl < 59*time.Minute {
+		t.Errorf("after the refresh: %q, TTL %v", got, ttl)
+	}
+	// A failed refresh keeps the current value.
+	if err := a.SetTTL(key, []byte("cur"), 500*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := a.GetOrLoad(context.Background(), nil, key, time.Hour, func() ([]byte, error) { return nil, errors.New("down") }); err != nil || string(v) != "cur" {
+		t.Errorf("failed refresh: %q, %v", v, err)
+	}
+}

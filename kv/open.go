@@ -258,6 +258,7 @@ func attach(sh, lock *shm.Shm, name string, g geometry, o *Options, first extent
 		g:           g,
 		readOnly:    o.ReadOnly,
 		lockTimeout: o.LockTimeout,
+		refresh:     o.RefreshAhead,
 		now:         o.Now,
 		shardShift:  uint(64 - bits.TrailingZeros(uint(g.shards))),
 		reads:       make([]readStripe, readStripes),

@@ -71,6 +71,13 @@ type Options struct {
 	// processes and large tables, not for short-lived tools. A failure to
 	// populate (a full /dev/shm, say) fails Open.
 	Populate bool
+	// RefreshAhead, for GetOrLoad: a hit on an entry that expires within
+	// this long is refreshed by one caller on the host, which runs load
+	// and stores its value, while every other caller gets the current
+	// value at once; so a hot key is reloaded before it expires, and its
+	// expiry causes no miss. 0 (the default) refreshes nothing. Not
+	// recorded: each handle decides for its own calls.
+	RefreshAhead time.Duration
 	// AllowShared accepts an existing object owned by another user; without
 	// it such an object is refused with ErrUnsafeObject, since anyone may
 	// create a name in /dev/shm. An object this user owns is accepted

@@ -22,6 +22,7 @@ type Table struct {
 	shardShift  uint
 	readOnly    bool
 	lockTimeout time.Duration
+	refresh     time.Duration // Options.RefreshAhead
 	now         func() time.Time
 	slot        int                     // registry slot, when read-write
 	owner       uint32                  // lock word owner bits, when read-write
