@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/csv"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +15,35 @@ func TestMain(m *testing.M) {
 		runWorkerProcess(job)
 		os.Exit(0)
 	}
+	if job := os.Getenv(stampedeEnv); job != "" {
+		if err := runStampedeWorker(job); err != nil {
+			fmt.Fprintln(os.Stderr, "stampede worker:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
+}
+
+// TestStampede: shmkv loads each key once for all the processes; a cache
+// per process behind singleflight once per process.
+func TestStampede(t *testing.T) {
+	const procs, keys = 3, 5
+	rs, err := runStampede(procs, 2, keys, 5*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{"shmkv": keys, "singleflight": procs * keys}
+	for _, r := range rs {
+		if r.Loads != want[r.Mode] {
+			t.Errorf("%s: %d loads, want %d", r.Mode, r.Loads, want[r.Mode])
+		}
+	}
+	var b strings.Builder
+	writeStampede(&b, rs, 2, 5*time.Millisecond)
+	if !strings.Contains(b.String(), "| shmkv GetOrLoad (one per host) | 5 | 1.00 |") {
+		t.Errorf("report:\n%s", b.String())
+	}
 }
 
 // TestHarness is a tiny run of every workload on shmkv (in worker

@@ -4,6 +4,7 @@
 //
 //	cd bench && go run .          # the quick run
 //	cd bench && go run . -full    # every workload; what RESULTS.md holds
+//	cd bench && go run . -stampede 8   # 8 processes miss the same keys: count the loads
 //
 // Peers: a Go map under sync.RWMutex (the ceiling for a table in RAM),
 // fastcache and freecache (in-process caches), bbolt and LMDB (memory-mapped

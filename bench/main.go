@@ -33,6 +33,13 @@ func main() {
 		runWorkerProcess(job)
 		return
 	}
+	if job := os.Getenv(stampedeEnv); job != "" {
+		if err := runStampedeWorker(job); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: stampede worker:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	fullRun := flag.Bool("full", false, "every workload (what RESULTS.md holds); without it, a quick run")
 	only := flag.String("stores", "", "comma-separated store names to run (default: all)")
 	dur := flag.Duration("duration", 0, "how long each measurement runs (default 300ms quick, 500ms full)")
@@ -40,7 +47,18 @@ func main() {
 	fromCSV := flag.String("report", "", "write the reports again from this results.csv, running nothing")
 	header := flag.String("header", "", "with -report, the header line of the Markdown")
 	count := flag.Int("count", 0, "runs of each measurement, of which the median is reported (default 5 quick, 3 full)")
+	stampede := flag.Int("stampede", 0, "instead of the throughput run: this many processes miss the same keys at once; count the loads")
 	flag.Parse()
+	if *stampede > 0 {
+		const goroutines, keys, loadTime = 4, 100, 5 * time.Millisecond
+		rs, err := runStampede(*stampede, goroutines, keys, loadTime)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		writeStampede(os.Stdout, rs, goroutines, loadTime)
+		return
+	}
 	if *fromCSV != "" {
 		rs, err := readCSV(*fromCSV)
 		if err == nil {
