@@ -20,14 +20,16 @@ func init() {
 	children["get-or-load"] = childGetOrLoad
 }
 
-// childGetOrLoad: args key startAt loadLog sleep. At the Unix nanosecond
-// startAt, GetOrLoad(key) with a load that appends its pid to the file
-// loadLog, prints "loading", sleeps, and returns "value-<pid>"; then prints
-// the value it got.
+// childGetOrLoad: args key startAt loadLog sleep [fail]. At the Unix
+// nanosecond startAt, GetOrLoad(key) with a load that appends its pid to
+// the file loadLog, prints "loading", sleeps, and returns "value-<pid>"
+// (or, with fail, an error); then prints the value it got, or "failed:"
+// and the error.
 func childGetOrLoad(tb *Table, args []string) error {
 	key := []byte(args[0])
 	startAt, _ := strconv.ParseInt(args[1], 10, 64)
 	sleep, _ := time.ParseDuration(args[3])
+	fail := len(args) > 4 && args[4] == "fail"
 	time.Sleep(time.Until(time.Unix(0, startAt)))
 	v, err := tb.GetOrLoad(context.Background(), nil, key, 0, func() ([]byte, error) {
 		f, err := os.OpenFile(args[2], os.O_APPEND|os.O_WRONLY, 0)
@@ -38,9 +40,16 @@ func childGetOrLoad(tb *Table, args []string) error {
 		f.Close()
 		fmt.Println("loading")
 		time.Sleep(sleep)
+		if fail {
+			return nil, errors.New("the database is down")
+		}
 		return fmt.Appendf(nil, "value-%d", os.Getpid()), nil
 	})
 	if err != nil {
+		if fail {
+			fmt.Println("failed:", err)
+			return nil
+		}
 		return err
 	}
 	fmt.Println(string(v))
@@ -131,6 +140,33 @@ func TestGetOrLoadLoaderKilled(t *testing.T) {
 		if v != values[0] || !strings.HasPrefix(v, "value-") {
 			t.Errorf("waiter %d got %q, waiter 0 %q", i, v, values[0])
 		}
+	}
+}
+
+// TestGetOrLoadFailedLoadAcrossProcesses: a load that fails in one
+// process gives that process the error; a process waiting for it then
+// runs its own load and gets its value.
+func TestGetOrLoadFailedLoadAcrossProcesses(t *testing.T) {
+	name := uniqueName(t)
+	openTable(t, name, small)
+	path, loads := loadLog(t)
+	now := strconv.FormatInt(time.Now().UnixNano(), 10)
+	failing := startChild(t, "get-or-load", name, "hot", now, path, "300ms", "fail")
+	failing.Expect(t, "loading")
+	waiter := startChild(t, "get-or-load", name, "hot", now, path, "10ms")
+	out, _ := failing.Rest()
+	if err := failing.Wait(); err != nil || !strings.Contains(out, "failed: the database is down") {
+		t.Errorf("failing loader: %q, %v", out, err)
+	}
+	out, _ = waiter.Rest()
+	if err := waiter.Wait(); err != nil {
+		t.Fatalf("waiter: %v", err)
+	}
+	if got := strings.TrimSpace(strings.ReplaceAll(out, "loading", "")); got != fmt.Sprint("value-", waiter.Cmd.Process.Pid) {
+		t.Errorf("waiter got %q, want its own load's value", got)
+	}
+	if n := loads(); n != 2 {
+		t.Errorf("%d loads, want 2", n)
 	}
 }
 
