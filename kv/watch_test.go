@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +17,24 @@ import (
 
 func init() {
 	children["watch"] = childWatch
+	children["futex-floor"] = childFutexFloor
+}
+
+// childFutexFloor: args times. times times: prints "ready", sleeps on the
+// low word of shard 0's sequence counter until it moves, and prints the
+// Unix nanosecond it woke: the floor under Watch's wake.
+func childFutexFloor(tb *Table, args []string) error {
+	times, _ := strconv.Atoi(args[0])
+	w := tb.shards[0].seqWord()
+	for range times {
+		v := atomic.LoadUint32(w)
+		fmt.Println("ready")
+		for atomic.LoadUint32(w) == v {
+			futexWait(w, v, 10*time.Second)
+		}
+		fmt.Println("woke", time.Now().UnixNano())
+	}
+	return nil
 }
 
 // childWatch: args key [times]. times times (once by default): reads
@@ -147,24 +167,34 @@ func TestWatchMarkLapses(t *testing.T) {
 	}
 }
 
-// BenchmarkWatchWake: from a Set in this process to the return of a Watch
-// of the key in another, b.N times; it reports the median and the 99th
-// percentile. The watcher is given a millisecond to fall asleep each time.
-func BenchmarkWatchWake(b *testing.B) {
+// BenchmarkFutexWakeFloor is BenchmarkWatchWake without shmkv: a bare
+// futex wake of a sleeper in another process, what the machine itself
+// takes.
+func BenchmarkFutexWakeFloor(b *testing.B) {
 	name := uniqueName(b)
 	tb := openTable(b, name, small)
-	mustSet(b, tb, "k", "0")
-	w := testproc.Start(b, childEnv("watch", name, "k", strconv.Itoa(b.N))...)
+	w := testproc.Start(b, childEnv("futex-floor", name, strconv.Itoa(b.N))...)
+	word := tb.shards[0].seqWord()
+	benchWakes(b, w, func(int) {
+		atomic.AddUint32(word, 2)
+		futexWake(word, math.MaxInt32)
+	})
+}
+
+// benchWakes b.N times waits for w to say "ready", gives it a millisecond
+// to fall asleep, runs wake, and reads the time w woke; it reports the
+// median and the 99th percentile of the delays.
+func benchWakes(b *testing.B, w *testproc.Child, wake func(i int)) {
 	lat := make([]time.Duration, 0, b.N)
 	for i := range b.N {
 		w.Expect(b, "ready")
 		time.Sleep(time.Millisecond)
 		at := time.Now()
-		mustSet(b, tb, "k", strconv.Itoa(i+1))
+		wake(i)
 		line, err := w.Line()
 		f := strings.Fields(line)
 		if err != nil || len(f) != 2 {
-			b.Fatalf("watcher said %q, %v", line, err)
+			b.Fatalf("sleeper said %q, %v", line, err)
 		}
 		woke, _ := strconv.ParseInt(f[1], 10, 64)
 		lat = append(lat, time.Unix(0, woke).Sub(at))
@@ -175,4 +205,15 @@ func BenchmarkWatchWake(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+}
+
+// BenchmarkWatchWake: from a Set in this process to the return of a Watch
+// of the key in another, b.N times; it reports the median and the 99th
+// percentile. The watcher is given a millisecond to fall asleep each time.
+func BenchmarkWatchWake(b *testing.B) {
+	name := uniqueName(b)
+	tb := openTable(b, name, small)
+	mustSet(b, tb, "k", "0")
+	w := testproc.Start(b, childEnv("watch", name, "k", strconv.Itoa(b.N))...)
+	benchWakes(b, w, func(i int) { mustSet(b, tb, "k", strconv.Itoa(i+1)) })
 }
