@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/csv"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,6 +24,36 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
+}
+
+// TestHitRatio is a short replay of every stream through every cache.
+func TestHitRatio(t *testing.T) {
+	rs, err := runHitRatio(20_000, 7, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 11 {
+		t.Fatalf("%d streams, want 11", len(rs))
+	}
+	for _, r := range rs {
+		if r.entries <= 0 {
+			t.Errorf("%s: shmkv held %d entries", r.stream, r.entries)
+		}
+		for _, name := range hitCacheNames {
+			if x, ok := r.ratios[name]; !ok || x < 0 || x > 1 {
+				t.Errorf("%s: %s hit ratio %v", r.stream, name, x)
+			}
+		}
+		// A loop over twice the cache defeats LRU entirely.
+		if r.stream == "loop over 2x the cache" && r.ratios["golang-lru"] != 0 {
+			t.Errorf("LRU hit %v of a loop twice its size", r.ratios["golang-lru"])
+		}
+	}
+	var b strings.Builder
+	writeHitRatio(&b, rs, 20_000)
+	if !strings.Contains(b.String(), "| zipf 1.0 | 1.0%, ") {
+		t.Errorf("report:\n%s", b.String())
+	}
 }
 
 // TestStampede: shmkv loads each key once for all the processes; a cache

@@ -5,6 +5,7 @@
 //	cd bench && go run .          # the quick run
 //	cd bench && go run . -full    # every workload; what RESULTS.md holds
 //	cd bench && go run . -stampede 8   # 8 processes miss the same keys: count the loads
+//	cd bench && go run . -hitratio 5000000   # hit ratios against otter, ristretto, golang-lru
 //
 // Peers: a Go map under sync.RWMutex (the ceiling for a table in RAM),
 // fastcache and freecache (in-process caches), bbolt and LMDB (memory-mapped

@@ -48,7 +48,17 @@ func main() {
 	header := flag.String("header", "", "with -report, the header line of the Markdown")
 	count := flag.Int("count", 0, "runs of each measurement, of which the median is reported (default 5 quick, 3 full)")
 	stampede := flag.Int("stampede", 0, "instead of the throughput run: this many processes miss the same keys at once; count the loads")
+	hitratio := flag.Int("hitratio", 0, "instead of the throughput run: replay key streams of this many requests through shmkv and the in-process caches, and report hit ratios")
 	flag.Parse()
+	if *hitratio > 0 {
+		rs, err := runHitRatio(*hitratio, 1, os.Stderr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		writeHitRatio(os.Stdout, rs, *hitratio)
+		return
+	}
 	if *stampede > 0 {
 		const goroutines, keys, loadTime = 4, 100, 5 * time.Millisecond
 		rs, err := runStampede(*stampede, goroutines, keys, loadTime)
