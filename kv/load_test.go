@@ -391,3 +391,68 @@ func TestGetOrLoadRefreshAhead(t *testing.T) {
 		t.Errorf("failed refresh: %q, %v", v, err)
 	}
 }
+
+// TestGetOrLoadClaimsFull: with every claim record of the key's shard in
+// use (by other keys), GetOrLoad loads without a claim, and leaves the
+// records alone.
+func TestGetOrLoadClaimsFull(t *testing.T) {
+	tb := newTable(t, small)
+	key := []byte("k")
+	s := tb.shardFor(hashKey(tb.g.seed, key))
+	for i := range claimCount {
+		claimOf(s, i).take(uint64(2*i+3), tb.owner) // odd tags of no key here
+	}
+	v, err := tb.GetOrLoad(context.Background(), nil, key, 0, func() ([]byte, error) { return []byte("v"), nil })
+	if err != nil || string(v) != "v" {
+		t.Fatalf("GetOrLoad = %q, %v", v, err)
+	}
+	for i := range claimCount {
+		if c := claimOf(s, i); c.tag() != uint64(2*i+3) || c.owner() != tb.owner {
+			t.Errorf("claim %d: tag %#x owner %#x", i, c.tag(), c.owner())
+		}
+	}
+	if got, _ := mustGet(t, tb, "k"); got != "v" {
+		t.Errorf("stored %q", got)
+	}
+}
+
+// TestGetOrLoadLoaderClosed: a handle closed while it loads is a dead
+// loader: a waiter on another handle takes over.
+func TestGetOrLoadLoaderClosed(t *testing.T) {
+	name := uniqueName(t)
+	a := openTable(t, name, small)
+	b := openTable(t, name, nil)
+	started, release := make(chan struct{}), make(chan struct{})
+	loaderDone := make(chan error, 1)
+	go func() {
+		_, err := a.GetOrLoad(context.Background(), nil, []byte("k"), 0, func() ([]byte, error) {
+			close(started)
+			<-release
+			return []byte("from a"), nil
+		})
+		loaderDone <- err
+	}()
+	<-started
+	waiter := make(chan string, 1)
+	go func() {
+		v, err := b.GetOrLoad(context.Background(), nil, []byte("k"), 0, func() ([]byte, error) { return []byte("from b"), nil })
+		if err != nil {
+			v = []byte(err.Error())
+		}
+		waiter <- string(v)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	a.Close()
+	select {
+	case v := <-waiter:
+		if v != "from b" {
+			t.Errorf("the waiter got %q", v)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the waiter did not take over from the closed handle")
+	}
+	close(release)
+	if err := <-loaderDone; !errors.Is(err, ErrClosed) {
+		t.Errorf("the closed loader's GetOrLoad: %v, want ErrClosed", err)
+	}
+}

@@ -155,6 +155,29 @@ func TestWatchCancelled(t *testing.T) {
 	}
 }
 
+// TestWatchReadOnly: a read-only handle, which may not mark the shard
+// watched, still sees a change, by looking every readOnlyWatchPoll.
+func TestWatchReadOnly(t *testing.T) {
+	name := uniqueName(t)
+	tb := openTable(t, name, small)
+	mustSet(t, tb, "k", "old")
+	ro := openTable(t, name, &Options{ReadOnly: true})
+	_, version, err := ro.GetVersion(nil, []byte("k"))
+	if err != nil || version == 0 {
+		t.Fatalf("GetVersion = %#x, %v", version, err)
+	}
+	time.AfterFunc(50*time.Millisecond, func() { tb.Set([]byte("k"), []byte("new")) })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	v, next, err := ro.Watch(ctx, nil, []byte("k"), version)
+	if err != nil || string(v) != "new" || next == version {
+		t.Errorf("Watch = %q, %#x, %v", v, next, err)
+	}
+	if w := tb.shards[0].ctlLoad(ctlWatched); w != 0 {
+		t.Errorf("a read-only watcher marked the shard: %d", w)
+	}
+}
+
 // TestWatchMarkLapses: once watchers are gone, the first write after the
 // mark's lapse clears it, and writes pay nothing more for them.
 func TestWatchMarkLapses(t *testing.T) {
