@@ -104,6 +104,10 @@ func runStampedeWorker(spec string) error {
 		time.Sleep(j.LoadTime)
 		return []byte("loaded"), nil
 	}
+	loader := func() ([]byte, time.Duration, error) {
+		v, err := load()
+		return v, 0, err
+	}
 	// The per-process alternative: a map in front of singleflight.
 	var group singleflight.Group
 	var mu sync.Mutex
@@ -139,7 +143,7 @@ func runStampedeWorker(spec string) error {
 				defer wg.Done()
 				var err error
 				if j.Mode == "shmkv" {
-					_, err = t.GetOrLoad(ctx, nil, []byte(key), 0, load)
+					_, err = t.GetOrLoad(ctx, nil, []byte(key), loader)
 				} else {
 					err = getLocal(key)
 				}

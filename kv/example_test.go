@@ -114,13 +114,14 @@ func ExampleTable_GetOrLoad() {
 	defer kv.Remove(name)
 	defer t.Close()
 
-	query := func() ([]byte, error) {
+	// The load says how long what it returns is to live in the table.
+	query := func() ([]byte, time.Duration, error) {
 		fmt.Println("querying the database")
-		return []byte("alice"), nil
+		return []byte("alice"), time.Minute, nil
 	}
 	// The first call misses and loads; the second finds what it stored.
 	for range 2 {
-		v, err := t.GetOrLoad(context.Background(), nil, []byte("user:42"), time.Minute, query)
+		v, err := t.GetOrLoad(context.Background(), nil, []byte("user:42"), query)
 		fmt.Println(string(v), err)
 	}
 	// Output:

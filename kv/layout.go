@@ -93,7 +93,7 @@ package kv
 //	                              8  4 done          bumped when the claim ends; waiters sleep on it (futex)
 //	                             12  4 owner         lock-word owner bits (lock.go) of the loading handle
 //	                             16  8 claimed at    Unix nanoseconds, for diagnostics only
-//	                             24  8 reserved
+//	                             24  8 stale         1: the key was invalidated while it loaded; do not store the load
 //
 // Extent: a multiple of 4096 bytes inside its shard's span, named by an
 // extent word: bits 0-33 its offset in the object in units of 4096, bits
@@ -221,6 +221,7 @@ const (
 	claimDone    = 8
 	claimOwner   = 12
 	claimStarted = 16
+	claimStale   = 24
 )
 
 // Extent header field offsets, in bytes from the extent's start.

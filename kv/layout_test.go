@@ -82,6 +82,7 @@ func TestLayoutPinned(t *testing.T) {
 		{"claimDone", claimDone, 8},
 		{"claimOwner", claimOwner, 12},
 		{"claimStarted", claimStarted, 16},
+		{"claimStale", claimStale, 24},
 		{"claims fill the control block", ctlClaims + claimCount*claimSize, controlSize},
 		{"extHead", extHead, 0},
 		{"extTail", extTail, 8},

@@ -29,6 +29,10 @@ import (
 //     is stored before the claim ends, so a woken waiter reads it. A load
 //     that fails ends the claim without storing: the next caller to look,
 //     a waiter or a newcomer, finds neither value nor claim and loads.
+//   - Invalidate, under the lock, deletes the key and marks its claim
+//     stale; the loader checks the mark under the lock in the same section
+//     as its store, and does not store a load that an invalidation
+//     overtook (it may have read the source before the change).
 //   - A loader that dies leaves a claim whose owner is dead: the waiters
 //     find that at their next check and one of them, under the lock, takes
 //     the claim over. A loader that dies between clearing the tag and
@@ -36,7 +40,12 @@ import (
 //
 // Two keys whose hashes agree share a claim: one waits for the other's
 // load, finds its own key still missing, and loads then. A shard whose
-// claims are all in use loads without one, as if there were no claims.
+// claims are all in use loads without one and does not store the result,
+// which no Invalidate could have reached.
+
+// Loader loads the value of a key GetOrLoad missed, and says how long it
+// is to live in the table (0 or less: no expiry).
+type Loader func() (value []byte, ttl time.Duration, err error)
 
 // loadCheckInterval is how long a waiter sleeps before it checks that the
 // loader is alive: a dead loader's key is taken over within about this.
@@ -44,9 +53,10 @@ const loadCheckInterval = 100 * time.Millisecond
 
 // GetOrLoad returns the value of key, appended to dst. On a miss exactly
 // one caller on the host at a time runs load for the key; it stores what
-// load returns with ttl (0 or less: no expiry), as SetTTL does, and every
+// load returns for the time to live load gives, as SetTTL does, and every
 // other caller, in this process or another, sleeps until then and returns
-// the stored value. If the loader's process dies, a waiter takes over within
+// the stored value. A load overtaken by an Invalidate of the key is
+// returned to its caller but not stored. If the loader's process dies, a waiter takes over within
 // about a tenth of a second and runs its own load. If load fails, its caller
 // gets load's error and nothing is stored; the next caller, waiting or new,
 // runs its own load. If storing the loaded value fails (ErrFull, say),
@@ -61,7 +71,7 @@ const loadCheckInterval = 100 * time.Millisecond
 //
 // A hit allocates nothing. A read-only handle returns what Get would and
 // ErrReadOnly on a miss.
-func (t *Table) GetOrLoad(ctx context.Context, dst, key []byte, ttl time.Duration, load func() ([]byte, error)) ([]byte, error) {
+func (t *Table) GetOrLoad(ctx context.Context, dst, key []byte, load Loader) ([]byte, error) {
 	for {
 		v, meta, found, err := t.getMeta(dst, key)
 		if err != nil {
@@ -69,7 +79,7 @@ func (t *Table) GetOrLoad(ctx context.Context, dst, key []byte, ttl time.Duratio
 		}
 		if found {
 			if t.refresh > 0 && meta.expires != 0 && time.Unix(0, int64(meta.expires)).Sub(t.now()) < t.refresh {
-				return t.refreshAhead(v, dst, key, ttl, load)
+				return t.refreshAhead(v, dst, key, load)
 			}
 			return v, nil
 		}
@@ -82,9 +92,16 @@ func (t *Table) GetOrLoad(ctx context.Context, dst, key []byte, ttl time.Duratio
 		}
 		switch step {
 		case loadOwn:
-			return t.loadClaimed(dst, key, ttl, load, c)
+			out, _, err := t.loadClaimed(dst, key, load, c)
+			return out, err
 		case loadUnclaimed:
-			return t.loadAndStore(dst, key, ttl, load)
+			// No claim, so no Invalidate could reach this load: what it
+			// returns is not stored.
+			v, _, err := load()
+			if err != nil {
+				return dst, err
+			}
+			return append(dst, v...), nil
 		case loadWait:
 			if err := c.wait(ctx, done, loadCheckInterval); err != nil {
 				return dst, err
@@ -107,19 +124,18 @@ const (
 // refreshAhead is GetOrLoad's hit on an entry about to expire, whose
 // value current is (appended to dst): if no one on the host is loading
 // the key, this caller loads and stores it and returns the new value;
-// otherwise it returns current at once. A refresh that fails leaves the
-// current value, which is returned, and the next hit tries again.
-func (t *Table) refreshAhead(current, dst, key []byte, ttl time.Duration, load func() ([]byte, error)) ([]byte, error) {
+// otherwise it returns current at once. A refresh whose load fails leaves
+// the current value, which is returned, and the next hit tries again.
+func (t *Table) refreshAhead(current, dst, key []byte, load Loader) ([]byte, error) {
 	step, c, _, err := t.claimOrWait(key, true)
 	if err != nil || step != loadOwn {
 		return current, nil
 	}
-	defer t.endClaim(c, hashKey(t.g.seed, key)|1)
-	v, err := load()
-	if err != nil {
+	out, loaded, err := t.loadClaimed(dst, key, load, c)
+	if !loaded {
 		return current, nil
 	}
-	return append(dst, v...), t.SetTTL(key, v, ttl)
+	return out, err
 }
 
 // getMeta is Get that also returns the entry's expiry and checksum.
@@ -180,19 +196,37 @@ func (t *Table) claimOrWait(key []byte, present bool) (step loadStep, c claim, d
 	return step, c, done, err
 }
 
-// loadClaimed runs load as the holder of claim c, and ends the claim
-// however load returns, panics included.
-func (t *Table) loadClaimed(dst, key []byte, ttl time.Duration, load func() ([]byte, error), c claim) ([]byte, error) {
-	defer t.endClaim(c, hashKey(t.g.seed, key)|1)
-	return t.loadAndStore(dst, key, ttl, load)
+// loadClaimed runs load as the holder of claim c, stores what it
+// returns unless an Invalidate of the key came first (storeClaimed), and
+// ends the claim however load returns, panics included. loaded reports
+// whether load succeeded; err is then the store's.
+func (t *Table) loadClaimed(dst, key []byte, load Loader, c claim) (out []byte, loaded bool, err error) {
+	tag := hashKey(t.g.seed, key) | 1
+	defer t.endClaim(c, tag)
+	v, ttl, err := load()
+	if err != nil {
+		return dst, false, err
+	}
+	return append(dst, v...), true, t.storeClaimed(key, v, ttl, c, tag)
 }
 
-func (t *Table) loadAndStore(dst, key []byte, ttl time.Duration, load func() ([]byte, error)) ([]byte, error) {
-	v, err := load()
-	if err != nil {
-		return dst, err
+// storeClaimed stores value under key, with ttl, as SetTTL does, if this
+// handle still holds claim c (tagged tag) and no Invalidate of the key has
+// marked it stale since the claim was taken. The check and the store are
+// made under the shard's lock, which Invalidate takes too: a load that
+// raced an invalidation never installs what it loaded.
+func (t *Table) storeClaimed(key, value []byte, ttl time.Duration, c claim, tag uint64) (err error) {
+	defer t.guard(debug.SetPanicOnFault(true), &err)
+	if err := t.checkWrite(key, len(value)); err != nil {
+		return err
 	}
-	return append(dst, v...), t.SetTTL(key, v, ttl)
+	h := hashKey(t.g.seed, key)
+	return t.update(key, h, ttl > 0, func(s shard, l lookup, now int64) error {
+		if c.tag() != tag || c.owner() != t.owner || c.stale() {
+			return nil
+		}
+		return s.store(key, h, value, expiresAt(now, ttl), l, now)
+	})
 }
 
 // endClaim ends claim c, taken with tag, if this handle still holds it,
@@ -223,6 +257,7 @@ func claimOf(s *shard, i int) claim {
 }
 
 func (c claim) tag() uint64       { return c.s.r.load(c.w + claimTag/8) }
+func (c claim) stale() bool       { return c.s.r.load(c.w+claimStale/8) != 0 }
 func (c claim) owner() uint32     { return uint32(c.s.r.load(c.w+claimDone/8) >> 32) }
 func (c claim) doneWord() *uint32 { return c.s.r.lockWord(c.w + claimDone/8) }
 func (c claim) doneValue() uint32 { return uint32(c.s.r.load(c.w + claimDone/8)) }
@@ -236,9 +271,18 @@ func (c claim) setDone(owner, done uint32) {
 func (c claim) take(tag uint64, owner uint32) {
 	c.setDone(owner, c.doneValue())
 	storeStep()
+	c.s.r.store(c.w+claimStale/8, 0)
+	storeStep()
 	c.s.r.store(c.w+claimStarted/8, uint64(time.Now().UnixNano()))
 	storeStep()
 	c.s.r.store(c.w+claimTag/8, tag)
+}
+
+// markStale records that the claimed key was invalidated while it loaded.
+// Under the lock.
+func (c claim) markStale() {
+	storeStep()
+	c.s.r.store(c.w+claimStale/8, 1)
 }
 
 // end frees the record and bumps its done word. Under the lock.
@@ -270,4 +314,31 @@ func sleepOn(ctx context.Context, w *uint32, val uint32, d time.Duration) error 
 	}
 	futexWait(w, val, d)
 	return ctx.Err()
+}
+
+// Invalidate deletes key, as Delete does, and also marks stale any load of
+// the key under way on the host (GetOrLoad), so that it does not store
+// what it loaded: the load may have read the source before the change
+// that this invalidation reports. Its caller still gets the loaded value.
+// It reports whether the key was there.
+func (t *Table) Invalidate(key []byte) (deleted bool, err error) {
+	defer t.guard(debug.SetPanicOnFault(true), &err)
+	if err := t.checkWrite(key, 0); err != nil {
+		return false, err
+	}
+	h := hashKey(t.g.seed, key)
+	s := t.shardFor(h)
+	err = t.update(key, h, false, func(v shard, l lookup, now int64) error {
+		for i := range claimCount {
+			if c := claimOf(s, i); c.tag() == h|1 {
+				c.markStale()
+			}
+		}
+		deleted = l.present()
+		if l.found {
+			v.remove(l, now)
+		}
+		return nil
+	})
+	return deleted, err
 }

@@ -31,7 +31,7 @@ func childGetOrLoad(tb *Table, args []string) error {
 	sleep, _ := time.ParseDuration(args[3])
 	fail := len(args) > 4 && args[4] == "fail"
 	time.Sleep(time.Until(time.Unix(0, startAt)))
-	v, err := tb.GetOrLoad(context.Background(), nil, key, 0, func() ([]byte, error) {
+	v, err := getOrLoad(tb, context.Background(), nil, key, 0, func() ([]byte, error) {
 		f, err := os.OpenFile(args[2], os.O_APPEND|os.O_WRONLY, 0)
 		if err != nil {
 			return nil, err
@@ -54,6 +54,14 @@ func childGetOrLoad(tb *Table, args []string) error {
 	}
 	fmt.Println(string(v))
 	return nil
+}
+
+// getOrLoad is GetOrLoad with a load that stores everything with ttl.
+func getOrLoad(tb *Table, ctx context.Context, dst, key []byte, ttl time.Duration, load func() ([]byte, error)) ([]byte, error) {
+	return tb.GetOrLoad(ctx, dst, key, func() ([]byte, time.Duration, error) {
+		v, err := load()
+		return v, ttl, err
+	})
 }
 
 // loadLog makes the file the children's loads append to, and returns its
@@ -183,7 +191,7 @@ func TestGetOrLoadFailedLoad(t *testing.T) {
 	var second []byte
 	go func() {
 		defer wg.Done()
-		_, firstErr = tb.GetOrLoad(context.Background(), nil, []byte("k"), 0, func() ([]byte, error) {
+		_, firstErr = getOrLoad(tb, context.Background(), nil, []byte("k"), 0, func() ([]byte, error) {
 			calls.Add(1)
 			close(started)
 			time.Sleep(100 * time.Millisecond)
@@ -193,7 +201,7 @@ func TestGetOrLoadFailedLoad(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		<-started
-		second, secondErr = tb.GetOrLoad(context.Background(), nil, []byte("k"), 0, func() ([]byte, error) {
+		second, secondErr = getOrLoad(tb, context.Background(), nil, []byte("k"), 0, func() ([]byte, error) {
 			calls.Add(1)
 			return []byte("second"), nil
 		})
@@ -220,7 +228,7 @@ func TestGetOrLoadWaiterCancelled(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		loaderValue, loaderErr = tb.GetOrLoad(context.Background(), nil, []byte("k"), 0, func() ([]byte, error) {
+		loaderValue, loaderErr = getOrLoad(tb, context.Background(), nil, []byte("k"), 0, func() ([]byte, error) {
 			close(started)
 			<-release
 			return []byte("v"), nil
@@ -229,7 +237,7 @@ func TestGetOrLoadWaiterCancelled(t *testing.T) {
 	<-started
 	patient := make(chan error, 1)
 	go func() {
-		v, err := tb.GetOrLoad(context.Background(), nil, []byte("k"), 0, func() ([]byte, error) {
+		v, err := getOrLoad(tb, context.Background(), nil, []byte("k"), 0, func() ([]byte, error) {
 			return nil, errors.New("the patient waiter loaded")
 		})
 		if err == nil && string(v) != "v" {
@@ -240,7 +248,7 @@ func TestGetOrLoadWaiterCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	begin := time.Now()
-	_, err := tb.GetOrLoad(ctx, nil, []byte("k"), 0, func() ([]byte, error) {
+	_, err := getOrLoad(tb, ctx, nil, []byte("k"), 0, func() ([]byte, error) {
 		return nil, errors.New("the cancelled waiter loaded")
 	})
 	if !errors.Is(err, context.Canceled) {
@@ -263,7 +271,7 @@ func TestGetOrLoadWaiterCancelled(t *testing.T) {
 // does not call load.
 func TestGetOrLoadStores(t *testing.T) {
 	tb := newTable(t, small)
-	v, err := tb.GetOrLoad(context.Background(), nil, []byte("k"), time.Hour, func() ([]byte, error) { return []byte("v"), nil })
+	v, err := getOrLoad(tb, context.Background(), nil, []byte("k"), time.Hour, func() ([]byte, error) { return []byte("v"), nil })
 	if err != nil || string(v) != "v" {
 		t.Fatalf("GetOrLoad = %q, %v", v, err)
 	}
@@ -271,7 +279,7 @@ func TestGetOrLoadStores(t *testing.T) {
 	if err != nil || !found || ttl <= 59*time.Minute || ttl > time.Hour {
 		t.Errorf("TTL = %v, %v, %v", ttl, found, err)
 	}
-	v, err = tb.GetOrLoad(context.Background(), []byte("x"), []byte("k"), 0, func() ([]byte, error) {
+	v, err = getOrLoad(tb, context.Background(), []byte("x"), []byte("k"), 0, func() ([]byte, error) {
 		return nil, errors.New("a hit loaded")
 	})
 	if err != nil || string(v) != "xv" {
@@ -289,9 +297,9 @@ func TestGetOrLoadHitAllocs(t *testing.T) {
 	tb := newTable(t, small)
 	mustSet(t, tb, "k", "v")
 	key, buf := []byte("k"), make([]byte, 0, 16)
-	load := func() ([]byte, error) { return nil, errors.New("loaded") }
+	load := Loader(func() ([]byte, time.Duration, error) { return nil, 0, errors.New("loaded") })
 	ctx := context.Background()
-	if n := testing.AllocsPerRun(100, func() { tb.GetOrLoad(ctx, buf[:0], key, 0, load) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { tb.GetOrLoad(ctx, buf[:0], key, load) }); n != 0 {
 		t.Errorf("%v allocations a hit", n)
 	}
 }
@@ -302,10 +310,10 @@ func TestGetOrLoadReadOnly(t *testing.T) {
 	mustSet(t, openTable(t, name, small), "k", "v")
 	ro := openTable(t, name, &Options{ReadOnly: true})
 	load := func() ([]byte, error) { return []byte("x"), nil }
-	if v, err := ro.GetOrLoad(context.Background(), nil, []byte("k"), 0, load); err != nil || string(v) != "v" {
+	if v, err := getOrLoad(ro, context.Background(), nil, []byte("k"), 0, load); err != nil || string(v) != "v" {
 		t.Errorf("hit: %q, %v", v, err)
 	}
-	if _, err := ro.GetOrLoad(context.Background(), nil, []byte("absent"), 0, load); !errors.Is(err, ErrReadOnly) {
+	if _, err := getOrLoad(ro, context.Background(), nil, []byte("absent"), 0, load); !errors.Is(err, ErrReadOnly) {
 		t.Errorf("miss: %v, want ErrReadOnly", err)
 	}
 }
@@ -317,10 +325,10 @@ func BenchmarkGetOrLoadHit(b *testing.B) {
 	tb.Set(key, make([]byte, 64))
 	dst := make([]byte, 0, 128)
 	ctx := context.Background()
-	load := func() ([]byte, error) { return nil, errors.New("loaded") }
+	load := Loader(func() ([]byte, time.Duration, error) { return nil, 0, errors.New("loaded") })
 	b.ReportAllocs()
 	for b.Loop() {
-		dst, _ = tb.GetOrLoad(ctx, dst[:0], key, 0, load)
+		dst, _ = tb.GetOrLoad(ctx, dst[:0], key, load)
 	}
 }
 
@@ -336,7 +344,7 @@ func TestGetOrLoadRefreshAhead(t *testing.T) {
 		t.Fatal(err)
 	}
 	never := func() ([]byte, error) { return nil, errors.New("loaded outside the window") }
-	if v, err := a.GetOrLoad(context.Background(), nil, key, time.Hour, never); err != nil || string(v) != "old" {
+	if v, err := getOrLoad(a, context.Background(), nil, key, time.Hour, never); err != nil || string(v) != "old" {
 		t.Fatalf("outside the window: %q, %v", v, err)
 	}
 
@@ -346,7 +354,7 @@ func TestGetOrLoadRefreshAhead(t *testing.T) {
 	started, release := make(chan struct{}), make(chan struct{})
 	refreshed := make(chan string, 1)
 	go func() {
-		v, err := a.GetOrLoad(context.Background(), nil, key, time.Hour, func() ([]byte, error) {
+		v, err := getOrLoad(a, context.Background(), nil, key, time.Hour, func() ([]byte, error) {
 			close(started)
 			<-release
 			return []byte("new"), nil
@@ -359,7 +367,7 @@ func TestGetOrLoadRefreshAhead(t *testing.T) {
 	<-started
 	other := make(chan error, 1)
 	go func() {
-		v, err := b.GetOrLoad(context.Background(), nil, key, time.Hour, func() ([]byte, error) {
+		v, err := getOrLoad(b, context.Background(), nil, key, time.Hour, func() ([]byte, error) {
 			return nil, errors.New("a second refresh ran")
 		})
 		if err == nil && string(v) != "old" {
@@ -387,14 +395,14 @@ func TestGetOrLoadRefreshAhead(t *testing.T) {
 	if err := a.SetTTL(key, []byte("cur"), 500*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := a.GetOrLoad(context.Background(), nil, key, time.Hour, func() ([]byte, error) { return nil, errors.New("down") }); err != nil || string(v) != "cur" {
+	if v, err := getOrLoad(a, context.Background(), nil, key, time.Hour, func() ([]byte, error) { return nil, errors.New("down") }); err != nil || string(v) != "cur" {
 		t.Errorf("failed refresh: %q, %v", v, err)
 	}
 }
 
 // TestGetOrLoadClaimsFull: with every claim record of the key's shard in
-// use (by other keys), GetOrLoad loads without a claim, and leaves the
-// records alone.
+// use (by other keys), GetOrLoad loads without a claim and returns the
+// value without storing it, and leaves the records alone.
 func TestGetOrLoadClaimsFull(t *testing.T) {
 	tb := newTable(t, small)
 	key := []byte("k")
@@ -402,7 +410,7 @@ func TestGetOrLoadClaimsFull(t *testing.T) {
 	for i := range claimCount {
 		claimOf(s, i).take(uint64(2*i+3), tb.owner) // odd tags of no key here
 	}
-	v, err := tb.GetOrLoad(context.Background(), nil, key, 0, func() ([]byte, error) { return []byte("v"), nil })
+	v, err := getOrLoad(tb, context.Background(), nil, key, 0, func() ([]byte, error) { return []byte("v"), nil })
 	if err != nil || string(v) != "v" {
 		t.Fatalf("GetOrLoad = %q, %v", v, err)
 	}
@@ -411,8 +419,9 @@ func TestGetOrLoadClaimsFull(t *testing.T) {
 			t.Errorf("claim %d: tag %#x owner %#x", i, c.tag(), c.owner())
 		}
 	}
-	if got, _ := mustGet(t, tb, "k"); got != "v" {
-		t.Errorf("stored %q", got)
+	// Not stored: no Invalidate could have reached a load without a claim.
+	if got, found := mustGet(t, tb, "k"); found {
+		t.Errorf("an unclaimed load stored %q", got)
 	}
 }
 
@@ -425,7 +434,7 @@ func TestGetOrLoadLoaderClosed(t *testing.T) {
 	started, release := make(chan struct{}), make(chan struct{})
 	loaderDone := make(chan error, 1)
 	go func() {
-		_, err := a.GetOrLoad(context.Background(), nil, []byte("k"), 0, func() ([]byte, error) {
+		_, err := getOrLoad(a, context.Background(), nil, []byte("k"), 0, func() ([]byte, error) {
 			close(started)
 			<-release
 			return []byte("from a"), nil
@@ -435,7 +444,7 @@ func TestGetOrLoadLoaderClosed(t *testing.T) {
 	<-started
 	waiter := make(chan string, 1)
 	go func() {
-		v, err := b.GetOrLoad(context.Background(), nil, []byte("k"), 0, func() ([]byte, error) { return []byte("from b"), nil })
+		v, err := getOrLoad(b, context.Background(), nil, []byte("k"), 0, func() ([]byte, error) { return []byte("from b"), nil })
 		if err != nil {
 			v = []byte(err.Error())
 		}
@@ -454,5 +463,51 @@ func TestGetOrLoadLoaderClosed(t *testing.T) {
 	close(release)
 	if err := <-loaderDone; !errors.Is(err, ErrClosed) {
 		t.Errorf("the closed loader's GetOrLoad: %v, want ErrClosed", err)
+	}
+}
+
+// TestInvalidateDuringLoad: an Invalidate of a key while its load is under
+// way deletes the key and keeps the load from storing what it read before
+// the change; the loader's caller still gets it. The next load stores.
+func TestInvalidateDuringLoad(t *testing.T) {
+	name := uniqueName(t)
+	a := openTable(t, name, small)
+	b := openTable(t, name, nil)
+	mustSet(t, a, "k", "expired soon")
+	a.Delete([]byte("k"))
+	started, release := make(chan struct{}), make(chan struct{})
+	got := make(chan string, 1)
+	go func() {
+		v, err := getOrLoad(a, context.Background(), nil, []byte("k"), 0, func() ([]byte, error) {
+			close(started)
+			<-release
+			return []byte("read before the change"), nil
+		})
+		if err != nil {
+			v = []byte(err.Error())
+		}
+		got <- string(v)
+	}()
+	<-started
+	if _, err := b.Invalidate([]byte("k")); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if v := <-got; v != "read before the change" {
+		t.Errorf("the loader's caller got %q", v)
+	}
+	if v, found := mustGet(t, b, "k"); found {
+		t.Errorf("the invalidated load was stored: %q", v)
+	}
+	v, err := getOrLoad(b, context.Background(), nil, []byte("k"), 0, func() ([]byte, error) { return []byte("fresh"), nil })
+	if err != nil || string(v) != "fresh" {
+		t.Fatalf("next load: %q, %v", v, err)
+	}
+	if v, _ := mustGet(t, a, "k"); v != "fresh" {
+		t.Errorf("after the next load: %q", v)
+	}
+	mustSet(t, a, "k2", "v")
+	if deleted, err := a.Invalidate([]byte("k2")); err != nil || !deleted {
+		t.Errorf("Invalidate of a present key: %v, %v", deleted, err)
 	}
 }
