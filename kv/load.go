@@ -342,3 +342,47 @@ func (t *Table) Invalidate(key []byte) (deleted bool, err error) {
 	})
 	return deleted, err
 }
+
+// InvalidateAll is Invalidate of every key: it marks stale every load
+// under way on the host, then deletes every key. A key stored meanwhile
+// comes from a load that began after the mark, and may stay.
+func (t *Table) InvalidateAll() (err error) {
+	if err := t.markAllStale(); err != nil {
+		return err
+	}
+	var keys [][]byte
+	if err := t.Range(func(key, _ []byte) bool {
+		keys = append(keys, append([]byte(nil), key...))
+		return true
+	}); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if _, err := t.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// markAllStale marks every claim in use stale, shard by shard, each under
+// its lock.
+func (t *Table) markAllStale() (err error) {
+	defer t.guard(debug.SetPanicOnFault(true), &err)
+	if t.readOnly {
+		return ErrReadOnly
+	}
+	for i := range t.shards {
+		s := &t.shards[i]
+		if err := t.lockShard(s); err != nil {
+			return err
+		}
+		for j := range claimCount {
+			if c := claimOf(s, j); c.tag() != 0 {
+				c.markStale()
+			}
+		}
+		t.unlock(s)
+	}
+	return nil
+}

@@ -511,3 +511,32 @@ func TestInvalidateDuringLoad(t *testing.T) {
 		t.Errorf("Invalidate of a present key: %v, %v", deleted, err)
 	}
 }
+
+// TestInvalidateAll: every key goes, and a load under way is not stored.
+func TestInvalidateAll(t *testing.T) {
+	tb := newTable(t, small)
+	for i := range 100 {
+		mustSet(t, tb, fmt.Sprint("k", i), "v")
+	}
+	started, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := getOrLoad(tb, context.Background(), nil, []byte("loading"), 0, func() ([]byte, error) {
+			close(started)
+			<-release
+			return []byte("old"), nil
+		})
+		done <- err
+	}()
+	<-started
+	if err := tb.InvalidateAll(); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := tb.Len(); n != 0 {
+		t.Errorf("%d keys after InvalidateAll", n)
+	}
+}

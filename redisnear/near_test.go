@@ -1,0 +1,397 @@
+package redisnear
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/shmkv/shmkv/kv"
+)
+
+// Child processes: the test binary run again with REDISNEAR_CHILD set to a
+// role, and its arguments in REDISNEAR_ARGS.
+func TestMain(m *testing.M) {
+	if role := os.Getenv("REDISNEAR_CHILD"); role != "" {
+		args := strings.Fields(os.Getenv("REDISNEAR_ARGS"))
+		if err := childRoles[role](args); err != nil {
+			fmt.Fprintf(os.Stderr, "child %s: %v\n", role, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+var childRoles = map[string]func(args []string) error{
+	"reader": childReader,
+	"leader": childLeader,
+	"miss":   childMiss,
+}
+
+var tableSeq atomic.Int64
+
+// uniqueTable is a table name of this test's own, removed when it ends.
+func uniqueTable(t *testing.T) string {
+	name := fmt.Sprintf("redisnear-test-%d-%d", os.Getpid(), tableSeq.Add(1))
+	kv.Remove(name)
+	t.Cleanup(func() { kv.Remove(name) })
+	return name
+}
+
+func openNear(table, addr string) (*Client, error) {
+	return Open(Options{
+		Redis:        rueidis.ClientOption{InitAddress: []string{addr}},
+		Table:        table,
+		TableOptions: &kv.Options{MaxMemory: 4 << 20},
+		Prefixes:     []string{"user:"},
+	})
+}
+
+func openNearT(t *testing.T, table, addr string) *Client {
+	t.Helper()
+	c, err := openNear(table, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// child is a running child process and its output, line by line.
+type child struct {
+	cmd   *exec.Cmd
+	lines *bufio.Scanner
+}
+
+func startChild(t *testing.T, role string, args ...string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "REDISNEAR_CHILD="+role, "REDISNEAR_ARGS="+strings.Join(args, " "))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return &child{cmd: cmd, lines: bufio.NewScanner(out)}
+}
+
+// line returns the child's next line of output, failing after 10 s.
+func (c *child) line(t *testing.T) string {
+	t.Helper()
+	got := make(chan string, 1)
+	go func() {
+		if c.lines.Scan() {
+			got <- c.lines.Text()
+		} else {
+			got <- ""
+		}
+	}()
+	select {
+	case l := <-got:
+		return l
+	case <-time.After(10 * time.Second):
+		t.Fatal("the child said nothing for 10 s")
+		return ""
+	}
+}
+
+// waitOnline waits until a leader vouches for the table.
+func waitOnline(t *testing.T, c *Client) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, ok, _ := c.t.Get(nil, onlineKey); ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no leader vouched for the table within 5 s")
+		}
+	}
+}
+
+// childReader: args table addr key. Prints "ready", then reads key every
+// millisecond and prints each value it has not printed before with the
+// Unix nanosecond it read it ("<absent>" for ErrNotFound), until it is
+// killed.
+func childReader(args []string) error {
+	c, err := openNear(args[0], args[1])
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	fmt.Println("ready")
+	last := ""
+	for {
+		v, err := c.Get(context.Background(), nil, args[2])
+		s := string(v)
+		if errors.Is(err, ErrNotFound) {
+			s = "<absent>"
+		} else if err != nil {
+			s = "<error>"
+		}
+		if s != last {
+			fmt.Println(s, time.Now().UnixNano())
+			last = s
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// childLeader: args table addr. Opens a client, and prints "leading" once
+// it leads; then waits to be killed.
+func childLeader(args []string) error {
+	c, err := openNear(args[0], args[1])
+	if err != nil {
+		return err
+	}
+	var st Stats
+	for c.Stats(&st); !st.Leading; c.Stats(&st) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	fmt.Println("leading")
+	select {}
+}
+
+// childMiss: args table addr key startAt. At startAt (Unix nanoseconds)
+// reads key and prints its value.
+func childMiss(args []string) error {
+	c, err := openNear(args[0], args[1])
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	fmt.Println("ready")
+	startAt, _ := strconv.ParseInt(args[3], 10, 64)
+	time.Sleep(time.Until(time.Unix(0, startAt)))
+	v, err := c.Get(context.Background(), nil, args[2])
+	if err != nil {
+		return err
+	}
+	fmt.Println(string(v))
+	return nil
+}
+
+// sees waits until reader r prints want, and returns when it read it.
+func (r *child) sees(t *testing.T, want string) time.Time {
+	t.Helper()
+	for {
+		l := r.line(t)
+		f := strings.Fields(l)
+		if len(f) != 2 {
+			t.Fatalf("reader said %q", l)
+		}
+		if f[0] == want {
+			ns, _ := strconv.ParseInt(f[1], 10, 64)
+			return time.Unix(0, ns)
+		}
+	}
+}
+
+// TestChangeSeenByEveryProcess: keys changed in Redis by another client
+// are seen with their new values by readers in two other processes, each
+// change within a bound; it logs the 99th percentile.
+func TestChangeSeenByEveryProcess(t *testing.T) {
+	srv := startRedis(t)
+	raw := srv.rawClient()
+	table := uniqueTable(t)
+	leader := openNearT(t, table, srv.addr())
+	waitOnline(t, leader)
+	ctx := context.Background()
+	if err := raw.Do(ctx, raw.B().Set().Key("user:1").Value("v0").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	readers := []*child{startChild(t, "reader", table, srv.addr(), "user:1"), startChild(t, "reader", table, srv.addr(), "user:1")}
+	for _, r := range readers {
+		if l := r.line(t); l != "ready" {
+			t.Fatalf("reader said %q", l)
+		}
+		r.sees(t, "v0")
+	}
+	var delays []time.Duration
+	for i := 1; i <= 50; i++ {
+		v := fmt.Sprint("v", i)
+		at := time.Now()
+		if err := raw.Do(ctx, raw.B().Set().Key("user:1").Value(v).Build()).Error(); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range readers {
+			delays = append(delays, r.sees(t, v).Sub(at))
+		}
+	}
+	slices.Sort(delays)
+	t.Logf("a change seen by a reader after: p50 %v, p99 %v, max %v (readers poll every millisecond)",
+		delays[len(delays)/2], delays[len(delays)*99/100], delays[len(delays)-1])
+	var st Stats
+	leader.Stats(&st)
+	if st.Invalidations == 0 || !st.Leading {
+		t.Errorf("leader stats %+v", st)
+	}
+}
+
+// TestLeaderKilled: the leading process is killed; another process takes
+// the lead, and changes keep reaching every process.
+func TestLeaderKilled(t *testing.T) {
+	srv := startRedis(t)
+	raw := srv.rawClient()
+	table := uniqueTable(t)
+	ctx := context.Background()
+	l := startChild(t, "leader", table, srv.addr())
+	if s := l.line(t); s != "leading" {
+		t.Fatalf("leader said %q", s)
+	}
+	follower := openNearT(t, table, srv.addr())
+	waitOnline(t, follower)
+	raw.Do(ctx, raw.B().Set().Key("user:2").Value("before").Build())
+	r := startChild(t, "reader", table, srv.addr(), "user:2")
+	r.line(t)
+	r.sees(t, "before")
+
+	l.cmd.Process.Kill()
+	l.cmd.Wait()
+	killed := time.Now()
+	raw.Do(ctx, raw.B().Set().Key("user:2").Value("after").Build())
+	seen := r.sees(t, "after")
+	t.Logf("seen %v after the leader's death", seen.Sub(killed))
+	if d := seen.Sub(killed); d > 2*time.Second {
+		t.Errorf("the change after the leader's death was seen %v later", d)
+	}
+	// A new leader is elected (this process or the reader's), and
+	// invalidations flow again.
+	waitOnline(t, follower)
+	raw.Do(ctx, raw.B().Set().Key("user:2").Value("later").Build())
+	r.sees(t, "later")
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		v, err := follower.Get(ctx, nil, "user:2")
+		if err == nil && string(v) == "later" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("this process reads %q, %v", v, err)
+		}
+	}
+}
+
+// TestRedisRestart: Redis restarts empty; no process serves what it held
+// before, and new values reach everyone.
+func TestRedisRestart(t *testing.T) {
+	srv := startRedis(t)
+	raw := srv.rawClient()
+	table := uniqueTable(t)
+	ctx := context.Background()
+	leader := openNearT(t, table, srv.addr())
+	waitOnline(t, leader)
+	raw.Do(ctx, raw.B().Set().Key("user:3").Value("old").Build())
+	r := startChild(t, "reader", table, srv.addr(), "user:3")
+	r.line(t)
+	r.sees(t, "old")
+
+	srv.restart() // empty: user:3 is gone
+	r.sees(t, "<absent>")
+	waitOnline(t, leader)
+	// The raw client's connection died with the server: its first
+	// command may fail before it connects again.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		err := raw.Do(ctx, raw.B().Set().Key("user:3").Value("new").Build()).Error()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+	}
+	r.sees(t, "new")
+	var st Stats
+	leader.Stats(&st)
+	if st.Flushes < 2 {
+		t.Errorf("the leader flushed %d times: once on taking the lead, and once on losing Redis, at least", st.Flushes)
+	}
+}
+
+// TestOneRedisGetPerHost: eight processes miss one key at the same moment;
+// Redis runs one GET for all of them.
+func TestOneRedisGetPerHost(t *testing.T) {
+	srv := startRedis(t)
+	raw := srv.rawClient()
+	table := uniqueTable(t)
+	ctx := context.Background()
+	leader := openNearT(t, table, srv.addr())
+	waitOnline(t, leader)
+	raw.Do(ctx, raw.B().Set().Key("user:4").Value("hot").Build())
+	startAt := strconv.FormatInt(time.Now().Add(2*time.Second).UnixNano(), 10)
+	var cs []*child
+	for range 8 {
+		cs = append(cs, startChild(t, "miss", table, srv.addr(), "user:4", startAt))
+	}
+	for _, c := range cs {
+		c.line(t) // ready
+	}
+	before := srv.getCalls(raw)
+	for i, c := range cs {
+		if v := c.line(t); v != "hot" {
+			t.Errorf("child %d read %q", i, v)
+		}
+		c.cmd.Wait()
+	}
+	if n := srv.getCalls(raw) - before; n != 1 {
+		t.Errorf("%d GETs reached Redis for 8 processes, want 1", n)
+	}
+}
+
+// TestNotCached: keys outside the prefixes, and keys Redis lacks.
+func TestNotCached(t *testing.T) {
+	srv := startRedis(t)
+	raw := srv.rawClient()
+	table := uniqueTable(t)
+	ctx := context.Background()
+	c := openNearT(t, table, srv.addr())
+	waitOnline(t, c)
+	raw.Do(ctx, raw.B().Set().Key("other:1").Value("x").Build())
+	if v, err := c.Get(ctx, nil, "other:1"); err != nil || string(v) != "x" {
+		t.Errorf("outside the prefixes: %q, %v", v, err)
+	}
+	if _, found, _ := c.t.Get(nil, []byte("other:1")); found {
+		t.Error("a key outside the prefixes was cached")
+	}
+	if _, err := c.Get(ctx, nil, "user:absent"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("absent key: %v", err)
+	}
+	// Redis reports this process's own write to the leader (this process)
+	// too; wait for that, which would drop a copy filled before it.
+	var st Stats
+	c.Stats(&st)
+	before := st.Invalidations
+	if err := c.Set(ctx, "user:5", []byte("mine"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(2 * time.Second); st.Invalidations == before; c.Stats(&st) {
+		if time.Now().After(deadline) {
+			t.Fatal("the leader heard nothing of this process's Set")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if v, err := c.Get(ctx, nil, "user:5"); err != nil || string(v) != "mine" {
+		t.Errorf("after Set: %q, %v", v, err)
+	}
+	if ttl, found, _ := c.t.TTL([]byte("user:5")); !found || ttl > time.Minute || ttl < 50*time.Second {
+		t.Errorf("near copy TTL %v, %v: want Redis's", ttl, found)
+	}
+	if err := c.Delete(ctx, "user:5"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(ctx, nil, "user:5"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("after Delete: %v", err)
+	}
+}
