@@ -33,6 +33,13 @@ func main() {
 		runWorkerProcess(job)
 		return
 	}
+	if job := os.Getenv(nearEnv); job != "" {
+		if err := runNearWorker(job); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: near worker:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if job := os.Getenv(stampedeEnv); job != "" {
 		if err := runStampedeWorker(job); err != nil {
 			fmt.Fprintln(os.Stderr, "bench: stampede worker:", err)
@@ -49,7 +56,17 @@ func main() {
 	count := flag.Int("count", 0, "runs of each measurement, of which the median is reported (default 5 quick, 3 full)")
 	stampede := flag.Int("stampede", 0, "instead of the throughput run: this many processes miss the same keys at once; count the loads")
 	hitratio := flag.Int("hitratio", 0, "instead of the throughput run: replay key streams of this many requests through shmkv and the in-process caches, and report hit ratios")
+	near := flag.Int("near", 0, "instead of the throughput run: this many processes read keys through redisnear and through rueidis's client-side cache, against a redis-server of the run's own")
 	flag.Parse()
+	if *near > 0 {
+		r, err := runNear(*near)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		writeNear(os.Stdout, r)
+		return
+	}
 	if *hitratio > 0 {
 		rs, err := runHitRatio(*hitratio, 1, os.Stderr)
 		if err != nil {

@@ -80,13 +80,21 @@ func (c *Client) track(ctx context.Context) error {
 	c.flush()
 	tick := time.NewTicker(renewEvery)
 	defer tick.Stop()
+	renewed := time.Now()
 	for {
 		if err := dc.Do(ctx, dc.B().Ping().Build()).Error(); err != nil {
 			return err
 		}
+		if time.Since(renewed) > lease {
+			// The lease ran out: this process was stopped or starved, and
+			// invalidations may still be queued behind the PING's reply.
+			// Readers went to Redis meanwhile; start again from empty.
+			c.flush()
+		}
 		if err := c.t.SetTTL(onlineKey, []byte{1}, lease); err != nil {
 			return err
 		}
+		renewed = time.Now()
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

@@ -122,7 +122,8 @@ func (c *Client) Get(ctx context.Context, dst []byte, key string) ([]byte, error
 	if !c.cached(key) {
 		return c.getRedis(ctx, dst, key)
 	}
-	if _, online, err := c.t.Get(nil, onlineKey); err != nil || !online {
+	var marker [8]byte // the marker's value is one byte: no allocation
+	if _, online, err := c.t.Get(marker[:0], onlineKey); err != nil || !online {
 		c.st.bypasses.Add(1)
 		return c.getRedis(ctx, dst, key)
 	}

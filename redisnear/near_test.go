@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -41,7 +42,7 @@ var childRoles = map[string]func(args []string) error{
 var tableSeq atomic.Int64
 
 // uniqueTable is a table name of this test's own, removed when it ends.
-func uniqueTable(t *testing.T) string {
+func uniqueTable(t testing.TB) string {
 	name := fmt.Sprintf("redisnear-test-%d-%d", os.Getpid(), tableSeq.Add(1))
 	kv.Remove(name)
 	t.Cleanup(func() { kv.Remove(name) })
@@ -57,7 +58,7 @@ func openNear(table, addr string) (*Client, error) {
 	})
 }
 
-func openNearT(t *testing.T, table, addr string) *Client {
+func openNearT(t testing.TB, table, addr string) *Client {
 	t.Helper()
 	c, err := openNear(table, addr)
 	if err != nil {
@@ -110,7 +111,7 @@ func (c *child) line(t *testing.T) string {
 }
 
 // waitOnline waits until a leader vouches for the table.
-func waitOnline(t *testing.T, c *Client) {
+func waitOnline(t testing.TB, c *Client) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		if _, ok, _ := c.t.Get(nil, onlineKey); ok {
@@ -393,5 +394,68 @@ func TestNotCached(t *testing.T) {
 	}
 	if _, err := c.Get(ctx, nil, "user:5"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("after Delete: %v", err)
+	}
+}
+
+// TestFlushAll: FLUSHALL in Redis empties every process's view.
+func TestFlushAll(t *testing.T) {
+	srv := startRedis(t)
+	raw := srv.rawClient()
+	table := uniqueTable(t)
+	ctx := context.Background()
+	leader := openNearT(t, table, srv.addr())
+	waitOnline(t, leader)
+	raw.Do(ctx, raw.B().Set().Key("user:6").Value("v").Build())
+	r := startChild(t, "reader", table, srv.addr(), "user:6")
+	r.line(t)
+	r.sees(t, "v")
+	if err := raw.Do(ctx, raw.B().Flushall().Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	r.sees(t, "<absent>")
+}
+
+// TestLeaderStopped: a leader stopped with SIGSTOP keeps its claim (it is
+// alive), but its lease runs out, and readers go to Redis meanwhile: they
+// see changes, only slower.
+func TestLeaderStopped(t *testing.T) {
+	srv := startRedis(t)
+	raw := srv.rawClient()
+	table := uniqueTable(t)
+	ctx := context.Background()
+	l := startChild(t, "leader", table, srv.addr())
+	if s := l.line(t); s != "leading" {
+		t.Fatalf("leader said %q", s)
+	}
+	follower := openNearT(t, table, srv.addr())
+	waitOnline(t, follower)
+	raw.Do(ctx, raw.B().Set().Key("user:7").Value("before").Build())
+	r := startChild(t, "reader", table, srv.addr(), "user:7")
+	r.line(t)
+	r.sees(t, "before")
+	if err := l.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer l.cmd.Process.Signal(syscall.SIGCONT)
+	stopped := time.Now()
+	raw.Do(ctx, raw.B().Set().Key("user:7").Value("while-stopped").Build())
+	seen := r.sees(t, "while-stopped")
+	t.Logf("seen %v after the leader stopped", seen.Sub(stopped))
+	if d := seen.Sub(stopped); d > 2*time.Second {
+		t.Errorf("seen %v after the leader stopped", d)
+	}
+	var st Stats
+	follower.Stats(&st)
+	if st.Leading {
+		t.Error("the follower took the lead from a live, stopped leader")
+	}
+	// Resumed, the leader vouches again, and nothing from before the stop
+	// is served.
+	l.cmd.Process.Signal(syscall.SIGCONT)
+	waitOnline(t, follower)
+	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); time.Sleep(time.Millisecond) {
+		if v, err := follower.Get(ctx, nil, "user:7"); err != nil || string(v) != "while-stopped" {
+			t.Fatalf("after the leader resumed: %q, %v", v, err)
+		}
 	}
 }

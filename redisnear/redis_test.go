@@ -16,14 +16,14 @@ import (
 // redisServer is a redis-server of the test's own, on a free port of the
 // loopback, without persistence: a restart starts empty.
 type redisServer struct {
-	t    *testing.T
+	t    testing.TB
 	port int
 	cmd  *exec.Cmd
 }
 
 // startRedis starts a server, or skips the test when redis-server is not
 // installed; in CI (CI set), where .ci/run installs it, that fails.
-func startRedis(t *testing.T) *redisServer {
+func startRedis(t testing.TB) *redisServer {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		if os.Getenv("CI") != "" {
