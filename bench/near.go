@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -219,7 +218,7 @@ func runNearWorker(spec string) error {
 		return err
 	}
 	ctx := context.Background()
-	heapBefore := heapAlloc()
+	heapBefore := heapAllocated()
 	var read func(key string) error
 	switch j.Mode {
 	case "redisnear":
@@ -246,7 +245,7 @@ func runNearWorker(spec string) error {
 			return err
 		}
 	}
-	heapAfter := heapAlloc()
+	heapAfter := heapAllocated()
 	if j.Mode == "redisnear" {
 		heapAfter = heapBefore // its copies are in the table, counted once by the parent
 	}
@@ -268,13 +267,6 @@ func waitNearOnline(table string) error {
 		}
 	}
 	return fmt.Errorf("no leader vouched for %s", table)
-}
-
-func heapAlloc() uint64 {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
 }
 
 func getCalls(ctx context.Context, c rueidis.Client) (int, error) {

@@ -90,20 +90,31 @@ func (c *shmkvClient) do(batch []request) error {
 }
 
 // inProcess is the part every in-process peer shares: one instance in the
-// harness process, used by every goroutine, and the growth of the
-// process's resident memory while it loads (fastcache keeps its data off
-// the Go heap, so the heap alone would miss it).
+// harness process, used by every goroutine, and what it takes while it
+// loads: the growth of the process's resident memory (fastcache keeps its
+// data off the Go heap, so the heap alone would miss it), or of the Go
+// heap if that is more (a small load can fit in pages that were already
+// resident, freed by what ran before).
 type inProcess struct {
-	heapBefore uint64
-	heapAfter  uint64
+	rssBefore, rssAfter   uint64
+	heapBefore, heapAfter uint64
 }
 
 func (p *inProcess) shareable() bool   { return false }
 func (p *inProcess) available() string { return "" }
-func (p *inProcess) markBefore()       { p.heapBefore = heapInUse() }
-func (p *inProcess) markAfter()        { p.heapAfter = heapInUse() }
+func (p *inProcess) markBefore()       { p.rssBefore, p.heapBefore = heapInUse(), heapAllocated() }
+func (p *inProcess) markAfter()        { p.rssAfter, p.heapAfter = heapInUse(), heapAllocated() }
 func (p *inProcess) bytesPerEntry(keys int) float64 {
-	return float64(p.heapAfter-min(p.heapBefore, p.heapAfter)) / float64(keys)
+	grown := max(p.rssAfter-min(p.rssBefore, p.rssAfter), p.heapAfter-min(p.heapBefore, p.heapAfter))
+	return float64(grown) / float64(keys)
+}
+
+// heapAllocated is the Go heap's live bytes, after a collection.
+func heapAllocated() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }
 
 // heapInUse is the process's resident memory, after a collection.
