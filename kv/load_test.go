@@ -254,7 +254,9 @@ func TestGetOrLoadWaiterCancelled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled waiter: %v", err)
 	}
-	if took := time.Since(begin); took > 40*time.Millisecond+loadCheckInterval {
+	// It returns on the cancel, long before the loader (released below)
+	// could finish; the bound is loose for loaded machines.
+	if took := time.Since(begin); took > time.Second {
 		t.Errorf("the cancelled waiter returned after %v", took)
 	}
 	close(release)
