@@ -22,6 +22,8 @@
 // a new leader flushes the table, with every load under way, before it
 // sets the marker again, since it cannot know what changed meanwhile. A
 // fill that an invalidation overtook is never stored (kv.Table.Invalidate).
+// A key Redis does not have is cached as absent, like a value: broadcast
+// mode reports its creation too.
 //
 // The client is github.com/redis/rueidis: it speaks RESP3, and hands the
 // invalidation messages of a dedicated connection to a callback, which is

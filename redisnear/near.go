@@ -113,11 +113,20 @@ func (c *Client) cached(key string) bool {
 	return false
 }
 
+// Near copies in the table start with a tag byte: tagValue and the value,
+// or tagAbsent alone for a key Redis does not have. Absence is cached like
+// a value: Redis reports the key's creation as it reports any change, in
+// broadcast mode, whether anyone read the key or not.
+const (
+	tagAbsent = 0
+	tagValue  = 1
+)
+
 // Get returns the value of key, appended to dst: from the table if a
 // leader vouches for it and it holds the key; otherwise from Redis, once
 // per host (the other readers of the host wait for that read), stored in
 // the table for the key's time to live in Redis, at most MaxTTL. A key
-// Redis does not have is ErrNotFound, and is not cached.
+// Redis does not have is ErrNotFound, and that is cached too.
 func (c *Client) Get(ctx context.Context, dst []byte, key string) ([]byte, error) {
 	if !c.cached(key) {
 		return c.getRedis(ctx, dst, key)
@@ -142,7 +151,11 @@ func (c *Client) Get(ctx context.Context, dst []byte, key string) ([]byte, error
 	if err != nil {
 		return v[:n], err
 	}
-	return v, nil
+	if len(v) == n || v[n] != tagValue {
+		return v[:n], ErrNotFound
+	}
+	copy(v[n:], v[n+1:])
+	return v[:len(v)-1], nil
 }
 
 // fill reads key and its time to live from Redis for GetOrLoad.
@@ -153,7 +166,7 @@ func (c *Client) fill(ctx context.Context, key string) ([]byte, time.Duration, e
 		c.redis.B().Pttl().Key(key).Build())
 	v, err := res[0].AsBytes()
 	if rueidis.IsRedisNil(err) {
-		return nil, 0, ErrNotFound
+		return []byte{tagAbsent}, c.maxTTL, nil
 	}
 	if err != nil {
 		return nil, 0, err
@@ -162,7 +175,7 @@ func (c *Client) fill(ctx context.Context, key string) ([]byte, time.Duration, e
 	if ms, err := res[1].AsInt64(); err == nil && ms > 0 {
 		ttl = min(ttl, time.Duration(ms)*time.Millisecond)
 	}
-	return v, ttl, nil
+	return append([]byte{tagValue}, v...), ttl, nil
 }
 
 func (c *Client) getRedis(ctx context.Context, dst []byte, key string) ([]byte, error) {

@@ -178,10 +178,14 @@ func childMiss(args []string) error {
 	startAt, _ := strconv.ParseInt(args[3], 10, 64)
 	time.Sleep(time.Until(time.Unix(0, startAt)))
 	v, err := c.Get(context.Background(), nil, args[2])
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		fmt.Println("<absent>")
+	case err != nil:
 		return err
+	default:
+		fmt.Println(string(v))
 	}
-	fmt.Println(string(v))
 	return nil
 }
 
@@ -322,26 +326,34 @@ func TestRedisRestart(t *testing.T) {
 }
 
 // TestOneRedisGetPerHost: eight processes miss one key at the same moment;
-// Redis runs one GET for all of them.
+// Redis runs one GET for all of them, for a key it has and for one it
+// does not.
 func TestOneRedisGetPerHost(t *testing.T) {
+	t.Run("present", func(t *testing.T) { oneGetPerHost(t, "user:4", "hot") })
+	t.Run("absent", func(t *testing.T) { oneGetPerHost(t, "user:none", "<absent>") })
+}
+
+func oneGetPerHost(t *testing.T, key, want string) {
 	srv := startRedis(t)
 	raw := srv.rawClient()
 	table := uniqueTable(t)
 	ctx := context.Background()
 	leader := openNearT(t, table, srv.addr())
 	waitOnline(t, leader)
-	raw.Do(ctx, raw.B().Set().Key("user:4").Value("hot").Build())
+	if want != "<absent>" {
+		raw.Do(ctx, raw.B().Set().Key(key).Value(want).Build())
+	}
 	startAt := strconv.FormatInt(time.Now().Add(2*time.Second).UnixNano(), 10)
 	var cs []*child
 	for range 8 {
-		cs = append(cs, startChild(t, "miss", table, srv.addr(), "user:4", startAt))
+		cs = append(cs, startChild(t, "miss", table, srv.addr(), key, startAt))
 	}
 	for _, c := range cs {
 		c.line(t) // ready
 	}
 	before := srv.getCalls(raw)
 	for i, c := range cs {
-		if v := c.line(t); v != "hot" {
+		if v := c.line(t); v != want {
 			t.Errorf("child %d read %q", i, v)
 		}
 		c.cmd.Wait()
@@ -366,8 +378,25 @@ func TestNotCached(t *testing.T) {
 	if _, found, _ := c.t.Get(nil, []byte("other:1")); found {
 		t.Error("a key outside the prefixes was cached")
 	}
-	if _, err := c.Get(ctx, nil, "user:absent"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("absent key: %v", err)
+	if v, err := c.Get(ctx, []byte("dst"), "user:absent"); !errors.Is(err, ErrNotFound) || string(v) != "dst" {
+		t.Errorf("absent key: %q, %v", v, err)
+	}
+	if _, found, _ := c.t.Get(nil, []byte("user:absent")); !found {
+		t.Error("the absence of user:absent was not cached")
+	}
+	// Its creation in Redis is reported like any change.
+	raw.Do(ctx, raw.B().Set().Key("user:absent").Value("now here").Build())
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(time.Millisecond) {
+		v, err := c.Get(ctx, nil, "user:absent")
+		if err == nil && string(v) == "now here" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after its creation: %q, %v", v, err)
+		}
+	}
+	if v, err := c.Get(ctx, []byte("dst:"), "user:absent"); err != nil || string(v) != "dst:now here" {
+		t.Errorf("appended to dst: %q, %v", v, err)
 	}
 	// Redis reports this process's own write to the leader (this process)
 	// too; wait for that, which would drop a copy filled before it.
