@@ -2,8 +2,10 @@ package fuzz
 
 import (
 	"bytes"
+	"context"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/shmkv/shmkv/kv"
 )
@@ -43,7 +45,7 @@ func FuzzOps(f *testing.F) {
 				}
 				return bytes.Repeat([]byte{n}, int(n))
 			}
-			switch op % 7 {
+			switch op % 9 {
 			case 0:
 				v := value()
 				err := tb.Set(key, v)
@@ -113,6 +115,28 @@ func FuzzOps(f *testing.F) {
 				if stored {
 					model[string(key)] = string(v)
 				}
+			case 7:
+				loaded := false
+				got, err := tb.GetOrLoad(context.Background(), nil, key, func() ([]byte, time.Duration, error) {
+					loaded = true
+					return value(), 0, nil
+				})
+				switch {
+				case has && (loaded || err != nil || string(got) != want):
+					t.Fatalf("step %d: GetOrLoad of a present key = %q, %v, loaded %v; model %q", step, got, err, loaded, want)
+				case !has && !loaded:
+					t.Fatalf("step %d: GetOrLoad of an absent key did not load: %q, %v", step, got, err)
+				case !has && err == nil:
+					model[string(key)] = string(got)
+				case !has && err != kv.ErrFull:
+					t.Fatalf("step %d: GetOrLoad = %q, %v", step, got, err)
+				}
+			case 8:
+				del, err := tb.Invalidate(key)
+				if err != nil || del != has {
+					t.Fatalf("step %d: Invalidate = %v, %v; model %v", step, del, err, has)
+				}
+				delete(model, string(key))
 			case 6:
 				seen := map[string]string{}
 				if err := tb.Range(func(k, v []byte) bool { seen[string(k)] = string(v); return true }); err != nil {
