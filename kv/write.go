@@ -53,6 +53,12 @@ func (s *shard) store(key []byte, h uint64, value []byte, expires uint64, l look
 		if l, err = s.find(key, h, now); err != nil {
 			return err
 		}
+		// The rebuild recounted the shard, which can change what cleaning
+		// will do: give the log the memory that asks for (a system call
+		// inside the write section, on this rare path only).
+		if err := s.allocateFor(need, l); err != nil {
+			return err
+		}
 	}
 	dropped, err := s.makeRoom(need, &l, now)
 	if err != nil {
