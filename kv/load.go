@@ -138,16 +138,6 @@ func (t *Table) refreshAhead(current, dst, key []byte, load Loader) ([]byte, err
 	return out, err
 }
 
-// getMeta is Get that also returns the entry's expiry and checksum.
-func (t *Table) getMeta(dst, key []byte) (value []byte, meta entryMeta, found bool, err error) {
-	defer t.guard(debug.SetPanicOnFault(true), &err)
-	if err := t.checkKey(key); err != nil {
-		return dst, entryMeta{}, false, err
-	}
-	h := hashKey(t.g.seed, key)
-	return t.get(t.shardFor(h), dst, key, h)
-}
-
 // claimOrWait decides, under the shard's lock, what a caller that missed
 // key does next (see the top of this file); for loadOwn and loadWait it
 // returns the claim, and for loadWait its done word as it was. With

@@ -11,14 +11,18 @@ import (
 // the key was found. It allocates nothing when dst has room for the value.
 // The returned bytes are the caller's own: never a view of shared memory.
 func (t *Table) Get(dst, key []byte) (value []byte, found bool, err error) {
+	value, _, found, err = t.getMeta(dst, key)
+	return value, found, err
+}
+
+// getMeta is Get that also returns the entry's expiry and checksum.
+func (t *Table) getMeta(dst, key []byte) (value []byte, meta entryMeta, found bool, err error) {
 	defer t.guard(debug.SetPanicOnFault(true), &err)
 	if err := t.checkKey(key); err != nil {
-		return dst, false, err
+		return dst, entryMeta{}, false, err
 	}
 	h := hashKey(t.g.seed, key)
-	s := t.shardFor(h)
-	value, _, found, err = t.get(s, dst, key, h)
-	return value, found, err
+	return t.get(t.shardFor(h), dst, key, h)
 }
 
 // NoExpiry is what TTL reports for a key that never expires.
@@ -27,13 +31,7 @@ const NoExpiry = time.Duration(-1)
 // TTL reports how long key has left to live (NoExpiry if it never
 // expires), and whether it is there at all.
 func (t *Table) TTL(key []byte) (ttl time.Duration, found bool, err error) {
-	defer t.guard(debug.SetPanicOnFault(true), &err)
-	if err := t.checkKey(key); err != nil {
-		return 0, false, err
-	}
-	h := hashKey(t.g.seed, key)
-	s := t.shardFor(h)
-	_, meta, found, err := t.get(s, nil, key, h)
+	_, meta, found, err := t.getMeta(nil, key)
 	if err != nil || !found {
 		return 0, false, err
 	}
