@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -128,17 +129,10 @@ func nearHits(ctx context.Context, addr string, r *nearResult) error {
 		return err
 	}
 	defer plain.Close()
-	// Wait for the leader, then warm every cache.
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		var st redisnear.Stats
-		if near.Stats(&st); st.Leading {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("redisnear: no leader")
-		}
+	// Wait for a leader, then warm every cache.
+	if err := waitOnline(near); err != nil {
+		return err
 	}
-	time.Sleep(100 * time.Millisecond) // the first lease
 	buf := make([]byte, 0, 128)
 	ways := map[string]func(i int) error{
 		"redisnear Get": func(i int) error {
@@ -196,7 +190,7 @@ func runNearWorkers(procs int, job nearJob) (uint64, error) {
 			out, err := cmd.Output()
 			var heap uint64
 			if err == nil {
-				heap, err = strconv.ParseUint(string(out[:len(out)-min(len(out), 1)]), 10, 64)
+				heap, err = strconv.ParseUint(strings.TrimSpace(string(out)), 10, 64)
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -228,7 +222,7 @@ func runNearWorker(spec string) error {
 			return err
 		}
 		defer near.Close()
-		if err := waitNearOnline(j.Table); err != nil {
+		if err := waitOnline(near); err != nil {
 			return err
 		}
 		read = func(key string) error { _, err := near.Get(ctx, nil, key); return err }
@@ -253,20 +247,15 @@ func runNearWorker(spec string) error {
 	return nil
 }
 
-// waitNearOnline waits until a leader vouches for table: before that,
+// waitOnline waits until a leader vouches for near's table: before that,
 // reads go to Redis and are not cached.
-func waitNearOnline(table string) error {
-	t, err := kv.Open(table, &kv.Options{NoCreate: true, ReadOnly: true})
-	if err != nil {
-		return err
-	}
-	defer t.Close()
+func waitOnline(near *redisnear.Client) error {
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if _, ok, _ := t.Get(nil, []byte("\x00redisnear:online")); ok {
+		if near.Online() {
 			return nil
 		}
 	}
-	return fmt.Errorf("no leader vouched for %s", table)
+	return fmt.Errorf("no leader vouched for the table within 5 s")
 }
 
 func getCalls(ctx context.Context, c rueidis.Client) (int, error) {
@@ -275,15 +264,10 @@ func getCalls(ctx context.Context, c rueidis.Client) (int, error) {
 		return 0, err
 	}
 	var calls int
-	for start := 0; start < len(info); {
-		end := start
-		for end < len(info) && info[end] != '\n' {
-			end++
-		}
-		if n, _ := fmt.Sscanf(info[start:end], "cmdstat_get:calls=%d", &calls); n == 1 {
+	for _, line := range strings.Split(info, "\n") {
+		if n, _ := fmt.Sscanf(line, "cmdstat_get:calls=%d", &calls); n == 1 {
 			return calls, nil
 		}
-		start = end + 1
 	}
 	return 0, nil
 }

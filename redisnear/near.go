@@ -113,6 +113,14 @@ func (c *Client) cached(key string) bool {
 	return false
 }
 
+// Online reports whether a leader vouches for the table now, so that Get
+// serves from it; while it does not, Get reads Redis.
+func (c *Client) Online() bool {
+	var marker [8]byte // the marker's value is one byte: no allocation
+	_, online, err := c.t.Get(marker[:0], onlineKey)
+	return err == nil && online
+}
+
 // Near copies in the table start with a tag byte: tagValue and the value,
 // or tagAbsent alone for a key Redis does not have. Absence is cached like
 // a value: Redis reports the key's creation as it reports any change, in
@@ -131,8 +139,7 @@ func (c *Client) Get(ctx context.Context, dst []byte, key string) ([]byte, error
 	if !c.cached(key) {
 		return c.getRedis(ctx, dst, key)
 	}
-	var marker [8]byte // the marker's value is one byte: no allocation
-	if _, online, err := c.t.Get(marker[:0], onlineKey); err != nil || !online {
+	if !c.Online() {
 		c.st.bypasses.Add(1)
 		return c.getRedis(ctx, dst, key)
 	}

@@ -114,7 +114,7 @@ func (c *child) line(t *testing.T) string {
 func waitOnline(t testing.TB, c *Client) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if _, ok, _ := c.t.Get(nil, onlineKey); ok {
+		if c.Online() {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -205,33 +205,92 @@ func (r *child) sees(t *testing.T, want string) time.Time {
 	}
 }
 
+// fixture is a test's redis-server, a plain client of it (anyone who
+// changes keys), and a table of the test's own.
+type fixture struct {
+	t     *testing.T
+	srv   *redisServer
+	raw   rueidis.Client
+	table string
+}
+
+func newFixture(t *testing.T) *fixture {
+	srv := startRedis(t)
+	return &fixture{t: t, srv: srv, raw: srv.rawClient(), table: uniqueTable(t)}
+}
+
+// near opens a client in this process and waits until a leader vouches
+// for the table.
+func (f *fixture) near() *Client {
+	f.t.Helper()
+	c := openNearT(f.t, f.table, f.srv.addr())
+	waitOnline(f.t, c)
+	return c
+}
+
+// set sets key in Redis as any client would. After a restart the client's
+// first commands fail until it connects again: it tries for 5 s.
+func (f *fixture) set(key, value string) {
+	f.t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		err := f.raw.Do(context.Background(), f.raw.B().Set().Key(key).Value(value).Build()).Error()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatal(err)
+		}
+	}
+}
+
+// reader starts a reader process of key and waits until it reads want.
+func (f *fixture) reader(key, want string) *child {
+	f.t.Helper()
+	r := startChild(f.t, "reader", f.table, f.srv.addr(), key)
+	if l := r.line(f.t); l != "ready" {
+		f.t.Fatalf("reader said %q", l)
+	}
+	r.sees(f.t, want)
+	return r
+}
+
+// leader starts a process that leads, and waits until it does.
+func (f *fixture) leader() *child {
+	f.t.Helper()
+	l := startChild(f.t, "leader", f.table, f.srv.addr())
+	if s := l.line(f.t); s != "leading" {
+		f.t.Fatalf("leader said %q", s)
+	}
+	return l
+}
+
+// eventually waits up to 2 s until c reads want for key.
+func (f *fixture) eventually(c *Client, key, want string) {
+	f.t.Helper()
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(time.Millisecond) {
+		v, err := c.Get(context.Background(), nil, key)
+		if err == nil && string(v) == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("%s reads %q, %v; want %q", key, v, err, want)
+		}
+	}
+}
+
 // TestChangeSeenByEveryProcess: keys changed in Redis by another client
 // are seen with their new values by readers in two other processes, each
 // change within a bound; it logs the 99th percentile.
 func TestChangeSeenByEveryProcess(t *testing.T) {
-	srv := startRedis(t)
-	raw := srv.rawClient()
-	table := uniqueTable(t)
-	leader := openNearT(t, table, srv.addr())
-	waitOnline(t, leader)
-	ctx := context.Background()
-	if err := raw.Do(ctx, raw.B().Set().Key("user:1").Value("v0").Build()).Error(); err != nil {
-		t.Fatal(err)
-	}
-	readers := []*child{startChild(t, "reader", table, srv.addr(), "user:1"), startChild(t, "reader", table, srv.addr(), "user:1")}
-	for _, r := range readers {
-		if l := r.line(t); l != "ready" {
-			t.Fatalf("reader said %q", l)
-		}
-		r.sees(t, "v0")
-	}
+	f := newFixture(t)
+	leader := f.near()
+	f.set("user:1", "v0")
+	readers := []*child{f.reader("user:1", "v0"), f.reader("user:1", "v0")}
 	var delays []time.Duration
 	for i := 1; i <= 50; i++ {
 		v := fmt.Sprint("v", i)
 		at := time.Now()
-		if err := raw.Do(ctx, raw.B().Set().Key("user:1").Value(v).Build()).Error(); err != nil {
-			t.Fatal(err)
-		}
+		f.set("user:1", v)
 		for _, r := range readers {
 			delays = append(delays, r.sees(t, v).Sub(at))
 		}
@@ -249,25 +308,16 @@ func TestChangeSeenByEveryProcess(t *testing.T) {
 // TestLeaderKilled: the leading process is killed; another process takes
 // the lead, and changes keep reaching every process.
 func TestLeaderKilled(t *testing.T) {
-	srv := startRedis(t)
-	raw := srv.rawClient()
-	table := uniqueTable(t)
-	ctx := context.Background()
-	l := startChild(t, "leader", table, srv.addr())
-	if s := l.line(t); s != "leading" {
-		t.Fatalf("leader said %q", s)
-	}
-	follower := openNearT(t, table, srv.addr())
-	waitOnline(t, follower)
-	raw.Do(ctx, raw.B().Set().Key("user:2").Value("before").Build())
-	r := startChild(t, "reader", table, srv.addr(), "user:2")
-	r.line(t)
-	r.sees(t, "before")
+	f := newFixture(t)
+	l := f.leader()
+	follower := f.near()
+	f.set("user:2", "before")
+	r := f.reader("user:2", "before")
 
 	l.cmd.Process.Kill()
 	l.cmd.Wait()
 	killed := time.Now()
-	raw.Do(ctx, raw.B().Set().Key("user:2").Value("after").Build())
+	f.set("user:2", "after")
 	seen := r.sees(t, "after")
 	t.Logf("seen %v after the leader's death", seen.Sub(killed))
 	if d := seen.Sub(killed); d > 2*time.Second {
@@ -276,47 +326,23 @@ func TestLeaderKilled(t *testing.T) {
 	// A new leader is elected (this process or the reader's), and
 	// invalidations flow again.
 	waitOnline(t, follower)
-	raw.Do(ctx, raw.B().Set().Key("user:2").Value("later").Build())
+	f.set("user:2", "later")
 	r.sees(t, "later")
-	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		v, err := follower.Get(ctx, nil, "user:2")
-		if err == nil && string(v) == "later" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("this process reads %q, %v", v, err)
-		}
-	}
+	f.eventually(follower, "user:2", "later")
 }
 
 // TestRedisRestart: Redis restarts empty; no process serves what it held
 // before, and new values reach everyone.
 func TestRedisRestart(t *testing.T) {
-	srv := startRedis(t)
-	raw := srv.rawClient()
-	table := uniqueTable(t)
-	ctx := context.Background()
-	leader := openNearT(t, table, srv.addr())
-	waitOnline(t, leader)
-	raw.Do(ctx, raw.B().Set().Key("user:3").Value("old").Build())
-	r := startChild(t, "reader", table, srv.addr(), "user:3")
-	r.line(t)
-	r.sees(t, "old")
+	f := newFixture(t)
+	leader := f.near()
+	f.set("user:3", "old")
+	r := f.reader("user:3", "old")
 
-	srv.restart() // empty: user:3 is gone
+	f.srv.restart() // empty: user:3 is gone
 	r.sees(t, "<absent>")
 	waitOnline(t, leader)
-	// The raw client's connection died with the server: its first
-	// command may fail before it connects again.
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		err := raw.Do(ctx, raw.B().Set().Key("user:3").Value("new").Build()).Error()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-	}
+	f.set("user:3", "new")
 	r.sees(t, "new")
 	var st Stats
 	leader.Stats(&st)
@@ -334,44 +360,37 @@ func TestOneRedisGetPerHost(t *testing.T) {
 }
 
 func oneGetPerHost(t *testing.T, key, want string) {
-	srv := startRedis(t)
-	raw := srv.rawClient()
-	table := uniqueTable(t)
-	ctx := context.Background()
-	leader := openNearT(t, table, srv.addr())
-	waitOnline(t, leader)
+	f := newFixture(t)
+	f.near()
 	if want != "<absent>" {
-		raw.Do(ctx, raw.B().Set().Key(key).Value(want).Build())
+		f.set(key, want)
 	}
 	startAt := strconv.FormatInt(time.Now().Add(2*time.Second).UnixNano(), 10)
 	var cs []*child
 	for range 8 {
-		cs = append(cs, startChild(t, "miss", table, srv.addr(), key, startAt))
+		cs = append(cs, startChild(t, "miss", f.table, f.srv.addr(), key, startAt))
 	}
 	for _, c := range cs {
 		c.line(t) // ready
 	}
-	before := srv.getCalls(raw)
+	before := f.srv.getCalls(f.raw)
 	for i, c := range cs {
 		if v := c.line(t); v != want {
 			t.Errorf("child %d read %q", i, v)
 		}
 		c.cmd.Wait()
 	}
-	if n := srv.getCalls(raw) - before; n != 1 {
+	if n := f.srv.getCalls(f.raw) - before; n != 1 {
 		t.Errorf("%d GETs reached Redis for 8 processes, want 1", n)
 	}
 }
 
 // TestNotCached: keys outside the prefixes, and keys Redis lacks.
 func TestNotCached(t *testing.T) {
-	srv := startRedis(t)
-	raw := srv.rawClient()
-	table := uniqueTable(t)
+	f := newFixture(t)
 	ctx := context.Background()
-	c := openNearT(t, table, srv.addr())
-	waitOnline(t, c)
-	raw.Do(ctx, raw.B().Set().Key("other:1").Value("x").Build())
+	c := f.near()
+	f.set("other:1", "x")
 	if v, err := c.Get(ctx, nil, "other:1"); err != nil || string(v) != "x" {
 		t.Errorf("outside the prefixes: %q, %v", v, err)
 	}
@@ -385,16 +404,8 @@ func TestNotCached(t *testing.T) {
 		t.Error("the absence of user:absent was not cached")
 	}
 	// Its creation in Redis is reported like any change.
-	raw.Do(ctx, raw.B().Set().Key("user:absent").Value("now here").Build())
-	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(time.Millisecond) {
-		v, err := c.Get(ctx, nil, "user:absent")
-		if err == nil && string(v) == "now here" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after its creation: %q, %v", v, err)
-		}
-	}
+	f.set("user:absent", "now here")
+	f.eventually(c, "user:absent", "now here")
 	if v, err := c.Get(ctx, []byte("dst:"), "user:absent"); err != nil || string(v) != "dst:now here" {
 		t.Errorf("appended to dst: %q, %v", v, err)
 	}
@@ -428,17 +439,11 @@ func TestNotCached(t *testing.T) {
 
 // TestFlushAll: FLUSHALL in Redis empties every process's view.
 func TestFlushAll(t *testing.T) {
-	srv := startRedis(t)
-	raw := srv.rawClient()
-	table := uniqueTable(t)
-	ctx := context.Background()
-	leader := openNearT(t, table, srv.addr())
-	waitOnline(t, leader)
-	raw.Do(ctx, raw.B().Set().Key("user:6").Value("v").Build())
-	r := startChild(t, "reader", table, srv.addr(), "user:6")
-	r.line(t)
-	r.sees(t, "v")
-	if err := raw.Do(ctx, raw.B().Flushall().Build()).Error(); err != nil {
+	f := newFixture(t)
+	f.near()
+	f.set("user:6", "v")
+	r := f.reader("user:6", "v")
+	if err := f.raw.Do(context.Background(), f.raw.B().Flushall().Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
 	r.sees(t, "<absent>")
@@ -448,26 +453,17 @@ func TestFlushAll(t *testing.T) {
 // alive), but its lease runs out, and readers go to Redis meanwhile: they
 // see changes, only slower.
 func TestLeaderStopped(t *testing.T) {
-	srv := startRedis(t)
-	raw := srv.rawClient()
-	table := uniqueTable(t)
-	ctx := context.Background()
-	l := startChild(t, "leader", table, srv.addr())
-	if s := l.line(t); s != "leading" {
-		t.Fatalf("leader said %q", s)
-	}
-	follower := openNearT(t, table, srv.addr())
-	waitOnline(t, follower)
-	raw.Do(ctx, raw.B().Set().Key("user:7").Value("before").Build())
-	r := startChild(t, "reader", table, srv.addr(), "user:7")
-	r.line(t)
-	r.sees(t, "before")
+	f := newFixture(t)
+	l := f.leader()
+	follower := f.near()
+	f.set("user:7", "before")
+	r := f.reader("user:7", "before")
 	if err := l.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	defer l.cmd.Process.Signal(syscall.SIGCONT)
 	stopped := time.Now()
-	raw.Do(ctx, raw.B().Set().Key("user:7").Value("while-stopped").Build())
+	f.set("user:7", "while-stopped")
 	seen := r.sees(t, "while-stopped")
 	t.Logf("seen %v after the leader stopped", seen.Sub(stopped))
 	if d := seen.Sub(stopped); d > 2*time.Second {
@@ -483,7 +479,7 @@ func TestLeaderStopped(t *testing.T) {
 	l.cmd.Process.Signal(syscall.SIGCONT)
 	waitOnline(t, follower)
 	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); time.Sleep(time.Millisecond) {
-		if v, err := follower.Get(ctx, nil, "user:7"); err != nil || string(v) != "while-stopped" {
+		if v, err := follower.Get(context.Background(), nil, "user:7"); err != nil || string(v) != "while-stopped" {
 			t.Fatalf("after the leader resumed: %q, %v", v, err)
 		}
 	}

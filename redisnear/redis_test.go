@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,22 +100,10 @@ func (s *redisServer) getCalls(c rueidis.Client) int {
 		s.t.Fatal(err)
 	}
 	var calls int
-	for _, line := range splitLines(info) {
+	for _, line := range strings.Split(info, "\n") {
 		if n, _ := fmt.Sscanf(line, "cmdstat_get:calls=%d", &calls); n == 1 {
 			return calls
 		}
 	}
 	return 0
-}
-
-func splitLines(s string) []string {
-	var lines []string
-	start := 0
-	for i := range len(s) {
-		if s[i] == '\n' {
-			lines = append(lines, s[start:i])
-			start = i + 1
-		}
-	}
-	return append(lines, s[start:])
 }
