@@ -183,6 +183,7 @@ func (t *Table) claimOrWait(key []byte, present bool) (step loadStep, c claim, d
 		step = loadOwn
 		return nil
 	})
+	c.h = h
 	return step, c, done, err
 }
 
@@ -191,28 +192,27 @@ func (t *Table) claimOrWait(key []byte, present bool) (step loadStep, c claim, d
 // ends the claim however load returns, panics included. loaded reports
 // whether load succeeded; err is then the store's.
 func (t *Table) loadClaimed(dst, key []byte, load Loader, c claim) (out []byte, loaded bool, err error) {
-	tag := hashKey(t.g.seed, key) | 1
-	defer t.endClaim(c, tag)
+	defer t.endClaim(c, c.h|1)
 	v, ttl, err := load()
 	if err != nil {
 		return dst, false, err
 	}
-	return append(dst, v...), true, t.storeClaimed(key, v, ttl, c, tag)
+	return append(dst, v...), true, t.storeClaimed(key, v, ttl, c)
 }
 
 // storeClaimed stores value under key, with ttl, as SetTTL does, if this
-// handle still holds claim c (tagged tag) and no Invalidate of the key has
+// handle still holds claim c and no Invalidate of the key has
 // marked it stale since the claim was taken. The check and the store are
 // made under the shard's lock, which Invalidate takes too: a load that
 // raced an invalidation never installs what it loaded.
-func (t *Table) storeClaimed(key, value []byte, ttl time.Duration, c claim, tag uint64) (err error) {
+func (t *Table) storeClaimed(key, value []byte, ttl time.Duration, c claim) (err error) {
 	defer t.guard(debug.SetPanicOnFault(true), &err)
 	if err := t.checkWrite(key, len(value)); err != nil {
 		return err
 	}
-	h := hashKey(t.g.seed, key)
+	h := c.h
 	return t.update(key, h, ttl > 0, func(s shard, l lookup, now int64) error {
-		if c.tag() != tag || c.owner() != t.owner || c.stale() {
+		if c.tag() != h|1 || c.owner() != t.owner || c.stale() {
 			return nil
 		}
 		return s.store(key, h, value, expiresAt(now, ttl), l, now)
@@ -239,7 +239,8 @@ func (t *Table) endClaim(c claim, tag uint64) {
 // claim is one claim record of a shard (layout.go).
 type claim struct {
 	s *shard
-	w int64 // word index of the record
+	w int64  // word index of the record
+	h uint64 // the hash of the key it was taken or waited for, when claimOrWait returned it
 }
 
 func claimOf(s *shard, i int) claim {

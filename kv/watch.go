@@ -47,7 +47,11 @@ const (
 // GetVersion is Get that also returns the key's version (0 if it is
 // absent), for Watch.
 func (t *Table) GetVersion(dst, key []byte) (value []byte, version uint64, err error) {
-	v, version, _, _, err := t.versioned(dst, key)
+	if err := t.checkKey(key); err != nil {
+		return dst, 0, err
+	}
+	h := hashKey(t.g.seed, key)
+	v, version, _, _, err := t.versioned(t.shardFor(h), dst, key, h)
 	return v, version, err
 }
 
@@ -62,8 +66,13 @@ func (t *Table) GetVersion(dst, key []byte) (value []byte, version uint64, err e
 // same value with the same expiry wakes the watcher but is not a change,
 // and it waits on.
 func (t *Table) Watch(ctx context.Context, dst, key []byte, version uint64) (value []byte, next uint64, err error) {
+	if err := t.checkKey(key); err != nil {
+		return dst, 0, err
+	}
+	h := hashKey(t.g.seed, key)
+	s := t.shardFor(h)
 	for {
-		v, next, expires, seq, err := t.versioned(dst, key)
+		v, next, expires, seq, err := t.versioned(s, dst, key, h)
 		if err != nil || next != version {
 			return v, next, err
 		}
@@ -75,22 +84,17 @@ func (t *Table) Watch(ctx context.Context, dst, key []byte, version uint64) (val
 			// Wake when it expires: that is a change nobody writes.
 			d = min(d, max(time.Until(time.Unix(0, int64(expires))), 0)+time.Millisecond)
 		}
-		if err := t.sleepOnShard(ctx, key, seq, d); err != nil {
+		if err := t.sleepOnShard(ctx, s, seq, d); err != nil {
 			return dst, 0, err
 		}
 	}
 }
 
-// versioned reads key like Get and also returns its version, its expiry
-// time, and the low 32 bits of its shard's sequence counter as they were
-// before the read.
-func (t *Table) versioned(dst, key []byte) (value []byte, version, expires uint64, seq uint32, err error) {
+// versioned reads key, a valid key hashing to h in shard s, like Get and
+// also returns its version, its expiry time, and the low 32 bits of the
+// shard's sequence counter as they were before the read.
+func (t *Table) versioned(s *shard, dst, key []byte, h uint64) (value []byte, version, expires uint64, seq uint32, err error) {
 	defer t.guard(debug.SetPanicOnFault(true), &err)
-	if err := t.checkKey(key); err != nil {
-		return dst, 0, 0, 0, err
-	}
-	h := hashKey(t.g.seed, key)
-	s := t.shardFor(h)
 	seq = uint32(s.ctlLoad(ctlSeq))
 	v, meta, found, err := t.get(s, dst, key, h)
 	if err != nil || !found {
@@ -100,10 +104,9 @@ func (t *Table) versioned(dst, key []byte) (value []byte, version, expires uint6
 }
 
 // sleepOnShard sleeps, for d at most, until a write moves the sequence
-// counter of key's shard from seq, or ctx ends.
-func (t *Table) sleepOnShard(ctx context.Context, key []byte, seq uint32, d time.Duration) (err error) {
+// counter of shard s from seq, or ctx ends.
+func (t *Table) sleepOnShard(ctx context.Context, s *shard, seq uint32, d time.Duration) (err error) {
 	defer t.guard(debug.SetPanicOnFault(true), &err)
-	s := t.shardFor(hashKey(t.g.seed, key))
 	if t.readOnly {
 		d = min(d, readOnlyWatchPoll)
 	} else {
