@@ -140,6 +140,12 @@ func (t *Table) lockShard(s *shard) error {
 	if err != nil {
 		return err
 	}
+	return t.readyLocked(s, tookOver)
+}
+
+// readyLocked is lockShard's second half, for s just locked: it recovers
+// the shard if it must, and unlocks it again if it stays unusable.
+func (t *Table) readyLocked(s *shard, tookOver bool) error {
 	if tookOver || s.ctlLoad(ctlFlags) != 0 || s.ctlLoad(ctlSeq)&1 != 0 {
 		t.recoverShard(s)
 	}
