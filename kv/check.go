@@ -97,7 +97,7 @@ func (t *Table) copyShard(s *shard, img *[]byte, deadline time.Time) (c shard, o
 		copy(*img, t.r.b[s.ctl*8:s.ctl*8+controlSize])
 		// Only what has memory: reading a hole would give it some. The
 		// log beyond was never written and reads as zeros.
-		have := v.data + v.allocated()
+		have := v.data + v.lo + v.allocated()
 		m := copy((*img)[controlSize:], t.r.b[v.ext.off:have])
 		clear((*img)[controlSize+m:])
 		return imageShard(&v, *img), true
@@ -168,17 +168,65 @@ func (c *shard) check(i int, rep *Report) int {
 	if f := c.ctlLoad(ctlFlags); f != 0 {
 		rep.add(i, -1, "flagged for rebuild (%#x): a rebuild failed or is under way", f)
 	}
-	head, tail := c.head(), c.tail()
-	size := uint64(c.size)
-	if head < tail || head-tail > size {
-		rep.add(i, -1, "log head %d and tail %d do not bound a log of %d bytes", head, tail, size)
-		return 0
-	}
 	liveAt := make(map[int64]bool)
 	byKey := make(map[string]int64)
-	var live, liveBytes uint64
+	var live, liveBytes, smallBytes uint64
+	for _, r := range c.rings() {
+		name := "log"
+		if !r.wraps {
+			name = "small log"
+		}
+		head, tail := c.ringHead(r), c.ringTail(r)
+		if head < tail || head-tail > uint64(r.size) {
+			rep.add(i, -1, "%s head %d and tail %d do not bound a log of %d bytes", name, head, tail, r.size)
+			return 0
+		}
+		n, bytes := c.checkRing(i, r, head, tail, rep, liveAt, byKey)
+		live += n
+		liveBytes += bytes
+		if !r.wraps {
+			smallBytes = bytes
+		}
+	}
+	var tombstones, expiring uint64
+	for j := range c.mask + 1 {
+		v := c.slot(j)
+		switch {
+		case v == slotEmpty:
+		case v == slotTombstone:
+			tombstones++
+		default:
+			if off, ok := c.slotOffset(v); !ok || !liveAt[off] {
+				rep.add(i, -1, "slot %d points at %d, which is not a live entry", j, off)
+			} else if e, _ := c.loadHeader(off); e.expires != 0 {
+				expiring++
+			}
+		}
+	}
+	if n := c.ctlLoad(ctlLiveEntries); n != live {
+		rep.add(i, -1, "live entry counter %d, the log holds %d", n, live)
+	}
+	if n := c.ctlLoad(ctlLiveBytes); n != liveBytes {
+		rep.add(i, -1, "live byte counter %d, the log holds %d", n, liveBytes)
+	}
+	if n := c.ctlLoad(ctlSmallBytes); n != smallBytes {
+		rep.add(i, -1, "small log byte counter %d, the small log holds %d", n, smallBytes)
+	}
+	if n := c.ctlLoad(ctlExpiring); n != expiring {
+		rep.add(i, -1, "expiring entry counter %d, the index holds %d", n, expiring)
+	}
+	if n := c.ctlLoad(ctlTombstones); n != tombstones {
+		rep.add(i, -1, "tombstone counter %d, the index holds %d", n, tombstones)
+	}
+	return int(live)
+}
+
+// checkRing examines the log r of a shard image, noting every live entry
+// in liveAt and byKey, and returns how many live entries it holds and how
+// many bytes they take.
+func (c *shard) checkRing(i int, r ring, head, tail uint64, rep *Report, liveAt map[int64]bool, byKey map[string]int64) (live, liveBytes uint64) {
 	for p := tail; p != head; {
-		it := c.itemAt(p, head, true)
+		it := c.itemIn(r, p, head, true)
 		p += it.size
 		off, e := it.off, it.hdr
 		switch {
@@ -210,34 +258,7 @@ func (c *shard) check(i int, rep *Report) int {
 			rep.add(i, off, "key %q is not reachable from its home slot", key)
 		}
 	}
-	var tombstones, expiring uint64
-	for j := range c.mask + 1 {
-		v := c.slot(j)
-		switch {
-		case v == slotEmpty:
-		case v == slotTombstone:
-			tombstones++
-		default:
-			if off, ok := c.slotOffset(v); !ok || !liveAt[off] {
-				rep.add(i, -1, "slot %d points at %d, which is not a live entry", j, off)
-			} else if e, _ := c.loadHeader(off); e.expires != 0 {
-				expiring++
-			}
-		}
-	}
-	if n := c.ctlLoad(ctlLiveEntries); n != live {
-		rep.add(i, -1, "live entry counter %d, the log holds %d", n, live)
-	}
-	if n := c.ctlLoad(ctlLiveBytes); n != liveBytes {
-		rep.add(i, -1, "live byte counter %d, the log holds %d", n, liveBytes)
-	}
-	if n := c.ctlLoad(ctlExpiring); n != expiring {
-		rep.add(i, -1, "expiring entry counter %d, the index holds %d", n, expiring)
-	}
-	if n := c.ctlLoad(ctlTombstones); n != tombstones {
-		rep.add(i, -1, "tombstone counter %d, the index holds %d", n, tombstones)
-	}
-	return int(live)
+	return live, liveBytes
 }
 
 // keyString copies out the key of the entry e at off.

@@ -315,12 +315,25 @@ func TestDeathDuringRecovery(t *testing.T) {
 
 // TestKillSweepEviction kills a Set at every store while it evicts from a
 // full lru table: the Set is all or nothing, no key has a wrong value, no
-// more keys are gone than the whole Set evicts, and Check is clean.
+// more keys are gone than the whole Set evicts, and Check is clean. In the
+// first table the Set's entry is too large for the small log and the main
+// log evicts; in the second it goes to the small log, whose cleaning moves
+// the entries read since they were written to the main log and evicts
+// the others (evict.go).
 func TestKillSweepEviction(t *testing.T) {
+	t.Run("main log", func(t *testing.T) {
+		killSweepEviction(t, &Options{MaxMemory: 64 << 10, Keys: 12, Memory: 12 * 40, MaxKeySize: 16, MaxValueSize: 64, Eviction: EvictLRU}, false)
+	})
+	t.Run("small log", func(t *testing.T) {
+		killSweepEviction(t, &Options{MaxMemory: 64 << 10, Keys: 40, Memory: 40 * 30, MaxKeySize: 16, MaxValueSize: 64, Eviction: EvictLRU}, true)
+	})
+}
+
+func killSweepEviction(t *testing.T, opts *Options, small bool) {
 	op := len(sweepOps) - 1
 	o := sweepOps[op]
 	name := uniqueName(t)
-	tb := openTable(t, name, &Options{MaxMemory: 64 << 10, Keys: 12, Memory: 12 * 40, MaxKeySize: 16, MaxValueSize: 64, Eviction: EvictLRU})
+	tb := openTable(t, name, opts)
 	want := map[string]string{}
 	var st Stats
 	for i := 0; ; i++ {
@@ -340,6 +353,13 @@ func TestKillSweepEviction(t *testing.T) {
 			delete(want, k) // evicted while filling
 		}
 	}
+	if small {
+		// Mark every other key read, so that the small log's cleaning
+		// both promotes and evicts.
+		for i := 0; i < len(want)*3; i += 2 {
+			tb.Get(nil, []byte(fmt.Sprint("k", i)))
+		}
+	}
 	img := image(t, name)
 
 	out, _ := runCrashChild(t, name, op, -1)
@@ -348,14 +368,18 @@ func TestKillSweepEviction(t *testing.T) {
 		t.Fatalf("counting run: %q", out)
 	}
 	tb.Stats(&st)
-	fullEvictions := st.Evictions
+	fullEvictions, promotions := st.Evictions, st.Promotions
 	restore(t, name, img)
 	tb.Stats(&st)
 	fullEvictions -= st.Evictions
+	promotions -= st.Promotions
 	if fullEvictions == 0 {
 		t.Fatal("the Set did not evict")
 	}
-	t.Logf("%d stores, %d evictions", steps, fullEvictions)
+	if small && promotions == 0 {
+		t.Fatal("the Set promoted nothing from the small log")
+	}
+	t.Logf("%d stores, %d evictions, %d promotions", steps, fullEvictions, promotions)
 	for n := 1; n <= steps; n++ {
 		restore(t, name, img)
 		if _, killed := runCrashChild(t, name, op, int64(n)); !killed {

@@ -71,10 +71,11 @@
 //
 // SetTTL stores an entry that no process reads once its time is up; its
 // space comes back as the log is cleaned. A table created with
-// Options.Eviction = EvictLRU evicts, when full, entries nobody has read
-// since the cleaner last passed them (the CLOCK approximation of LRU),
-// expired ones first; otherwise a full table refuses new entries with
-// ErrFull. See space.go.
+// Options.Eviction = EvictLRU evicts, when full, what is least likely to
+// be read again, expired entries first: by S3-FIFO, new keys wait in a
+// small log and leave it unless read, so keys read once and scans of cold
+// keys do not push out the keys read often. Otherwise a full table refuses
+// new entries with ErrFull. See evict.go and space.go.
 //
 // # Loading once, and waiting for a change
 //

@@ -27,9 +27,14 @@ const (
 	extentSlotsBits = 5
 )
 
-// newExtent places an extent of slots slots and at least data bytes of log
-// at off.
-func newExtent(off int64, slots int, data int64) extent {
+// newExtent places an extent of slots slots and at least log bytes of main
+// log at off; in an evicting table, with the ghost and the small log beside
+// it (evict.go).
+func newExtent(off int64, slots int, log int64, evict bool) extent {
+	data := log
+	if evict {
+		data += ghostBytes(slots) + roundUp(log/(smallShareDen-1), 8)
+	}
 	return extent{off: off, size: roundUp(extHeaderSize+int64(slots)*slotSize+data, pageSize), slots: slots}
 }
 
@@ -38,7 +43,8 @@ func (e extent) word() uint64 {
 		uint64(e.size/pageSize)<<(extentOffBits+extentSlotsBits)
 }
 
-// dataBytes is the size of the extent's log.
+// dataBytes is what follows the index: in an evicting table the ghost,
+// the small log and the main log, in any other the log.
 func (e extent) dataBytes() int64 { return e.size - extHeaderSize - int64(e.slots)*slotSize }
 
 func (e extent) end() int64 { return e.off + e.size }
@@ -66,7 +72,17 @@ func (s shard) at(e extent) shard {
 	s.slots = (e.off + extHeaderSize) / 8
 	s.mask = uint64(e.slots - 1)
 	s.data = e.off + extHeaderSize + int64(e.slots)*slotSize
-	s.size = e.dataBytes()
+	d := e.dataBytes()
+	s.ghost, s.ghostMask, s.lo = 0, 0, 0
+	if s.evict {
+		s.ghost = s.data / 8
+		s.ghostMask = uint64(e.slots/2 - 1)
+		s.data += ghostBytes(e.slots)
+		d -= ghostBytes(e.slots)
+		s.lo = d / smallShareDen &^ 7
+	}
+	s.size = d - s.lo
+	s.end = s.lo + s.size
 	s.keyCap = e.slots * maxLoadNum / maxLoadDen
 	return s
 }
@@ -109,3 +125,6 @@ func (s *shard) head() uint64     { return s.r.load(s.hdr + extHead/8) }
 func (s *shard) tail() uint64     { return s.r.load(s.hdr + extTail/8) }
 func (s *shard) setHead(p uint64) { s.r.store(s.hdr+extHead/8, p) }
 func (s *shard) setTail(p uint64) { s.r.store(s.hdr+extTail/8, p) }
+
+// mainOff is the data offset of main log position p.
+func (s *shard) mainOff(p uint64) int64 { return s.lo + int64(p%uint64(s.size)) }

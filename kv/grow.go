@@ -95,7 +95,7 @@ func (s *shard) growFor(need int64, l *lookup, key []byte, h uint64, now int64) 
 // data bytes of log, and returns the view of it. See the top of this file.
 func (t *Table) grow(v *shard, slots int, data int64) (shard, error) {
 	d := &t.denials[v.index]
-	e := newExtent(0, slots, data)
+	e := newExtent(0, slots, data, v.evict)
 	if at := d.at.Load(); at != 0 && time.Since(time.Unix(0, at)) < time.Second && e.size >= d.size.Load() {
 		return shard{}, errNoGrowth
 	}
@@ -125,8 +125,9 @@ func (t *Table) grow(v *shard, slots int, data int64) (shard, error) {
 	// The index, and as much log as the live entries take: the log's
 	// memory grows with its head from there (logmemory.go).
 	nv := v.at(e)
-	logBytes := min(roundUp(nv.data+int64(v.ctlLoad(ctlLiveBytes)), pageSize), e.end()) - nv.data
-	if err := t.sh.AllocateRange(e.off, nv.data+logBytes-e.off); err != nil { // 2
+	main := nv.data + nv.lo // the small log, before it, gets memory whole with the index
+	logBytes := min(roundUp(main+v.mainLive(), pageSize), e.end()) - main
+	if err := t.sh.AllocateRange(e.off, main+logBytes-e.off); err != nil { // 2
 		t.sh.Release(e.off, e.size)
 		v.ctlStore(ctlPending, 0)
 		if errors.Is(err, syscall.ENOSPC) {
@@ -150,6 +151,7 @@ func (t *Table) grow(v *shard, slots int, data int64) (shard, error) {
 	v.ctlStore(ctlPending, 0)
 	v.ctlStore(ctlLiveEntries, n.entries)
 	v.ctlStore(ctlLiveBytes, n.bytes)
+	v.ctlStore(ctlSmallBytes, n.small)
 	v.ctlStore(ctlExpiring, n.expiring)
 	v.ctlStore(ctlLargest, n.largest)
 	v.ctlStore(ctlTombstones, 0)
@@ -178,25 +180,47 @@ func (v *shard) place(size int64) (int64, bool) {
 // copied is what copyFrom put in a new extent.
 type copied struct {
 	entries, bytes, largest, expiring uint64
+	small                             uint64 // bytes of them in the small log
 	dropped                           uint64 // live entries no slot pointed at: damage rebuild stepped over
 }
 
 // copyFrom fills s, a new extent nothing reads yet, with v's live entries
-// in log order, as a compact log from position 0, and indexes them,
-// keeping their referenced marks. It fails with errCorruptIndex when v's
-// log or counters cannot be what they claim: the write that asked for the
-// grow then rebuilds v, which recounts them, and tries once more.
+// in log order, each log's as a compact log from position 0 of the same
+// log in s, and indexes them, keeping their referenced marks. (The small
+// log of s is at least as large as v's, so what v's held fits without
+// wrapping.) It fails with errCorruptIndex when v's logs or counters cannot
+// be what they claim: the write that asked for the grow then rebuilds v,
+// which recounts them, and tries once more.
 func (s *shard) copyFrom(v *shard) (copied, error) {
 	var n copied
 	storeStep()
 	clear(s.r.b[s.slots*8 : (s.slots+int64(s.mask)+1)*8])
-	head, tail := v.head(), v.tail()
-	if head < tail || head-tail > uint64(v.size) {
-		return n, errCorruptIndex
+	from, to := v.rings(), s.rings()
+	for k, r := range from {
+		room := uint64(s.allocated())
+		if !to[k].wraps {
+			room = uint64(to[k].size)
+		}
+		p, err := s.copyRing(v, r, to[k].base, room, &n)
+		if err != nil {
+			return n, err
+		}
+		s.r.store(s.hdr+to[k].tail/8, 0)
+		s.r.store(s.hdr+to[k].head/8, p)
+	}
+	return n, nil
+}
+
+// copyRing copies the live entries of v's log r to data offset base of
+// s, with room bytes there, and returns how many bytes it copied.
+func (s *shard) copyRing(v *shard, r ring, base int64, room uint64, n *copied) (uint64, error) {
+	head, tail := v.ringHead(r), v.ringTail(r)
+	if head < tail || head-tail > uint64(r.size) {
+		return 0, errCorruptIndex
 	}
 	var p uint64
 	for q := tail; q != head; {
-		it := v.itemAt(q, head, false)
+		it := v.itemIn(r, q, head, false)
 		q += it.size
 		if it.kind != itemEntry || it.hdr.state != entryLive {
 			continue
@@ -207,27 +231,29 @@ func (s *shard) copyFrom(v *shard) (copied, error) {
 			n.dropped++
 			continue
 		}
-		if p+it.size > uint64(s.allocated()) {
-			return n, errCorruptIndex // more live data than the counters said
+		if p+it.size > room {
+			return 0, errCorruptIndex // more live data than the counters said
 		}
 		a, b := v.pieces(it.off, int(it.size))
+		off := base + int64(p)
 		storeStep()
-		copy(s.r.b[s.data+int64(p):], a)
-		copy(s.r.b[s.data+int64(p)+int64(len(a)):], b)
-		if !s.insertCopied(h, slotValue(tagOf(h), int64(p))|w&slotReferenced) {
-			return n, errCorruptIndex
+		copy(s.r.b[s.data+off:], a)
+		copy(s.r.b[s.data+off+int64(len(a)):], b)
+		if !s.insertCopied(h, slotValue(tagOf(h), off)|w&slotReferenced) {
+			return 0, errCorruptIndex
 		}
 		n.entries++
 		n.bytes += it.size
+		if !r.wraps {
+			n.small += it.size
+		}
 		n.largest = max(n.largest, it.size)
 		if it.hdr.expires != 0 {
 			n.expiring++
 		}
 		p += it.size
 	}
-	s.setTail(0)
-	s.setHead(p)
-	return n, nil
+	return p, nil
 }
 
 // insertCopied puts slot word w for a key hashing to h into the first

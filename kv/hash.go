@@ -108,7 +108,7 @@ func tagOf(h uint64) uint32 { return uint32(h >> 24) }
 // the expiry, folded together by a bijective mixer so that any mix of two
 // entries' parts fails it.
 func entryChecksum(keyHash, head, expires, valueHash uint64) uint64 {
-	c := mix64(keyHash ^ head&^entStateMask)
+	c := mix64(keyHash ^ head&^entInPlace)
 	c = mix64(c ^ expires)
 	return mix64(c ^ valueHash)
 }

@@ -87,7 +87,9 @@ package kv
 //	208    8 expiring           live entries that have an expiry time
 //	216    8 damaged            damaged entries or stretches dropped by cleaning or Repair
 //	224    8 grows              extents published by grows
-//	232   24 reserved
+//	232    8 small bytes        bytes of the small log (evict.go) live entries take
+//	240    8 promotions         entries moved from the small log to the main log
+//	248    8 reserved
 //	256  256 claims             8 load claims of 32 bytes (load.go):
 //	                              0  8 key tag       the claimed key's hash with its low bit set; 0: free
 //	                              8  4 done          bumped when the claim ends; waiters sleep on it (futex)
@@ -103,9 +105,18 @@ package kv
 //	 0    8 head               log position where the next entry goes (bytes, grows without bound)
 //	 8    8 tail               log position of the oldest entry
 //	16    8 allocated          bytes of the log, from its start, that have memory (logmemory.go)
-//	24   40 reserved
+//	24    8 small head         lru tables: the small log's head (evict.go)
+//	32    8 small tail         lru tables: the small log's tail
+//	40    8 ghost clock        lru tables: evictions from the small log, which date ghost words
+//	48   16 reserved
 //	64    - slots              slot count 8-byte words: the index
 //	 -    - data               the rest: the log, size - 64 - slots*8 bytes
+//
+// In an lru table the data is split: first the ghost, slots/2 words of
+// evicted keys' hashes (evict.go); then the small log, a tenth of what is
+// left rounded down to 8 bytes, whose entries never wrap; then the main
+// log, the rest. Data offsets (in slots, and below) count from the small
+// log's start, so an offset below the small log's size is in the small log.
 //
 // Slots: the open-addressing index of the shard, probed linearly from the
 // hash's low bits. A word is 0 (empty), slotTombstone (deleted; keeps probe
@@ -119,15 +130,21 @@ package kv
 //
 //	 0    8 head               bits 0-20 key length (1..max key), 21-51 value length (0..max
 //	                           value), 52 has-expiry, 56-58 state (entryLive, entryDead,
-//	                           entryMarked); the state changes in place, outside the checksum
-//	 8    8 checksum           of the head word without its state, the expiry, the key and the value
+//	                           entryMarked), 59-60 credit (lru tables, evict.go); state and
+//	                           credit change in place, outside the checksum
+//	 8    8 checksum           of the head word without its state and credit, the expiry, the key and the value
 //	16    8 expires            only with has-expiry: Unix nanoseconds from which the entry is gone
 //	16/24 - key, value, zero padding to a multiple of 8
 //
 // Entries carry no version: of two live entries of one key (a writer died
 // between writing the new one and retiring the old, or while moving one),
 // the later in the log is the newer, since nothing is moved to the head
-// while a key has two (recovery resolves them first).
+// while a key has two (recovery resolves them first). Of two in different
+// logs of an lru table, the one in the main log is kept: it is a copy the
+// small log's cleaning made, or the older version of a key whose write had
+// not returned (a write never puts a newer version in the small log while
+// an older one is live in the main log, evict.go), so keeping it undoes
+// only an unacknowledged write.
 //
 // A word whose low 32 bits are 0 is no entry but a skip record: Repair
 // writes one over a damaged stretch of n bytes, n in the high 32 bits
@@ -145,7 +162,7 @@ package kv
 // or an eviction, of the control block's extent word for a grow.
 const (
 	headerSize    = 4096
-	layoutVersion = 4
+	layoutVersion = 5
 	// magic is "SHMKV\x00" followed by the magic version 0x0001.
 	magic = uint64(0x0001_0056_4B4D_4853)
 
@@ -213,6 +230,8 @@ const (
 	ctlExpiring    = 208
 	ctlDamaged     = 216
 	ctlGrows       = 224
+	ctlSmallBytes  = 232
+	ctlPromotions  = 240
 	ctlClaims      = 256
 
 	claimSize    = 32
@@ -229,6 +248,9 @@ const (
 	extHead       = 0
 	extTail       = 8
 	extAllocated  = 16
+	extSmallHead  = 24
+	extSmallTail  = 32
+	extGhostClock = 40
 	extHeaderSize = 64
 )
 
@@ -244,7 +266,12 @@ const (
 	entExpiryBit   = uint64(1) << 52
 	entStateShift  = 56
 	entStateMask   = uint64(7) << entStateShift
-	entUnknownBits = ^(uint64(1)<<(entKeyBits+entValueBits) - 1) &^ entExpiryBit &^ entStateMask
+	entCreditShift = 59
+	entCreditMask  = uint64(3) << entCreditShift
+	// entInPlace are the bits a writer changes in place, outside the
+	// checksum: the state and the credit.
+	entInPlace     = entStateMask | entCreditMask
+	entUnknownBits = ^(uint64(1)<<(entKeyBits+entValueBits) - 1) &^ entExpiryBit &^ entInPlace
 )
 
 const (

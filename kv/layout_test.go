@@ -74,6 +74,8 @@ func TestLayoutPinned(t *testing.T) {
 		{"ctlExpiring", ctlExpiring, 208},
 		{"ctlDamaged", ctlDamaged, 216},
 		{"ctlGrows", ctlGrows, 224},
+		{"ctlSmallBytes", ctlSmallBytes, 232},
+		{"ctlPromotions", ctlPromotions, 240},
 		{"ctlWatched", ctlWatched, 56},
 		{"ctlClaims", ctlClaims, 256},
 		{"claimSize", claimSize, 32},
@@ -87,6 +89,9 @@ func TestLayoutPinned(t *testing.T) {
 		{"extHead", extHead, 0},
 		{"extTail", extTail, 8},
 		{"extAllocated", extAllocated, 16},
+		{"extSmallHead", extSmallHead, 24},
+		{"extSmallTail", extSmallTail, 32},
+		{"extGhostClock", extGhostClock, 40},
 		{"extHeaderSize", extHeaderSize, 64},
 		{"extentOffBits", extentOffBits, 34},
 		{"extentSlotsBits", extentSlotsBits, 5},
@@ -100,11 +105,13 @@ func TestLayoutPinned(t *testing.T) {
 		{"entValueBits", entValueBits, 31},
 		{"entExpiryBit", int64(entExpiryBit), 1 << 52},
 		{"entStateShift", entStateShift, 56},
+		{"entCreditShift", entCreditShift, 59},
+		{"entCreditMask", int64(entCreditMask), 3 << 59},
 		{"entryLive", int64(entryLive), 1},
 		{"entryDead", int64(entryDead), 2},
 		{"entryMarked", int64(entryMarked), 4},
 
-		{"layoutVersion", layoutVersion, 4},
+		{"layoutVersion", layoutVersion, 5},
 		{"maxProcs", maxProcs, 1024},
 		{"genBits", genBits, 20},
 	}
@@ -154,7 +161,7 @@ func TestGeometryPlaced(t *testing.T) {
 
 // TestExtentWord pins the extent word's fields and its checks.
 func TestExtentWord(t *testing.T) {
-	e := newExtent(3*pageSize, 64, 10000)
+	e := newExtent(3*pageSize, 64, 10000, false)
 	if e.size != roundUp(64+64*8+10000, pageSize) || e.dataBytes() != e.size-64-512 {
 		t.Fatalf("newExtent = %+v", e)
 	}
@@ -196,13 +203,18 @@ func TestLayoutInATable(t *testing.T) {
 	registry, control, extents, span := int64(u64(56)), int64(u64(64)), int64(u64(72)), int64(u64(80))
 	ext := u64(control + 24)
 	extOff, extSlots, extSize := int64(ext&(1<<34-1))*4096, int64(1)<<(ext>>34&31), int64(ext>>39)*4096
-	data := extOff + 64 + extSlots*8
+	// An evicting table: the ghost, a word for every other slot, then the
+	// small log, a tenth of what is left, then the main log.
+	ghost := extOff + 64 + extSlots*8
+	data := ghost + extSlots/2*8
+	area := extSize - (data - extOff)
+	small := area / 10 &^ 7
 	checks := []struct {
 		what      string
 		got, want uint64
 	}{
 		{"magic", u64(0), le.Uint64([]byte("SHMKV\x00\x01\x00"))},
-		{"layout version", u32(8), 4},
+		{"layout version", u32(8), 5},
 		{"header size", u32(12), 4096},
 		{"shards", u32(32), uint64(st.Shards)},
 		{"registry slots", u32(36), 1024},
@@ -222,11 +234,15 @@ func TestLayoutInATable(t *testing.T) {
 		{"extent at the span's start", uint64(extOff), uint64(extents)},
 		{"slots", uint64(extSlots), uint64(st.Slots)},
 		{"extent within the span", b2u(extSize > 0 && extSize <= span), 1},
-		{"head", u64(extOff), 16 + 16}, // 9 bytes of key and value, padded to 16
+		{"main head: a new key goes to the small log", u64(extOff), 0},
 		{"tail", u64(extOff + 8), 0},
-		{"allocated: the whole one-page log", u64(extOff + 16), uint64(extSize - 64 - extSlots*8)},
+		{"allocated: the whole one-page main log", u64(extOff + 16), uint64(area - small)},
+		{"small head", u64(extOff + 24), 16 + 16}, // 9 bytes of key and value, padded to 16
+		{"small tail", u64(extOff + 32), 0},
+		{"ghost clock", u64(extOff + 40), 0},
 		{"live entries", u64(control + 88), 1},
 		{"live bytes", u64(control + 96), 32},
+		{"small bytes", u64(control + 232), 32},
 		{"largest entry", u64(control + 120), 32},
 		{"sets", u64(control + 128), 1},
 		{"key length", u64(data) & (1<<21 - 1), 3},
@@ -246,7 +262,7 @@ func TestLayoutInATable(t *testing.T) {
 		t.Errorf("entry bytes after its header = %q", got)
 	}
 	found := false
-	for off := extOff + 64; off < data; off += 8 {
+	for off := extOff + 64; off < ghost; off += 8 {
 		if w := u64(off); w != 0 {
 			found = found || w&(1<<31-1) == 1 // offset 0 of the log, plus one
 		}

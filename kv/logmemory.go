@@ -36,14 +36,17 @@ const (
 	maxLogChunk = 1 << 20
 )
 
-// firstLogBytes is how much of the log of e, a new table's first extent,
-// gets memory at creation: a chunk, to the end of its page.
-func firstLogBytes(e extent) int64 {
-	index := e.size - e.dataBytes()
-	return min(roundUp(index+minLogChunk, pageSize), e.size) - index
+// firstLogBytes is how much of the main log of v, the view of a new
+// table's first extent, gets memory at creation: a chunk, to the end of
+// its page. What comes before the main log (the index, and in an evicting
+// table the ghost and the small log) gets memory whole.
+func firstLogBytes(v shard) (index, log int64) {
+	index = v.data + v.lo - v.ext.off
+	return index, min(roundUp(index+minLogChunk, pageSize), v.ext.size) - index
 }
 
-// allocated is how many bytes of s's log, from its start, have memory.
+// allocated is how many bytes of s's main log, from its start, have
+// memory.
 func (s *shard) allocated() int64 {
 	return int64(min(s.r.load(s.hdr+extAllocated/8), uint64(s.size)))
 }
@@ -60,6 +63,11 @@ func (s *shard) allocateFor(need int64, l lookup) error {
 	}
 	head, tail := s.head(), s.tail()
 	end := int64(head) + need
+	if s.lo > 0 {
+		// Cleaning the small log may move up to need bytes and one entry
+		// more to the main log.
+		end += s.largest(need)
+	}
 	if end > s.size || head < tail || uint64(s.size)-(head-tail) < uint64(need+s.largest(need)) || !s.fits(need, l) {
 		end = s.size
 	}
@@ -75,9 +83,10 @@ func (s *shard) allocateTo(have, end int64) error {
 	}
 	chunk := min(max(have/16, minLogChunk), maxLogChunk)
 	// Whole pages of the object, so that the next step starts on one.
-	to := min(roundUp(s.data+max(end, have+chunk), pageSize)-s.data, s.size)
+	main := s.data + s.lo
+	to := min(roundUp(main+max(end, have+chunk), pageSize)-main, s.size)
 	sysStep()
-	if err := s.t.sh.AllocateRange(s.data+have, to-have); err != nil {
+	if err := s.t.sh.AllocateRange(main+have, to-have); err != nil {
 		if errors.Is(err, syscall.ENOSPC) {
 			return fmt.Errorf("%w: /dev/shm is full: %v", ErrFull, err)
 		}

@@ -34,21 +34,56 @@ type logItem struct {
 // maxSkip is the longest stretch one skip record covers.
 const maxSkip = 1<<32 - 8
 
-// itemAt reads the item at log position p, which is below head. With
+// ring is one of a shard's logs: the main log, or an evicting table's
+// small log (evict.go), whose entries never wrap.
+type ring struct {
+	base, size int64 // its data offsets are [base, base+size)
+	wraps      bool
+	head, tail int64 // its head and tail fields in the extent header
+}
+
+func (s *shard) mainRing() ring  { return ring{s.lo, s.size, true, extHead, extTail} }
+func (s *shard) smallRing() ring { return ring{0, s.lo, false, extSmallHead, extSmallTail} }
+
+func (s *shard) ringHead(r ring) uint64 { return s.r.load(s.hdr + r.head/8) }
+func (s *shard) ringTail(r ring) uint64 { return s.r.load(s.hdr + r.tail/8) }
+
+// rings are the shard's logs, the small one first: a key live in both
+// (a writer died moving it to the main log) is newer in the main one.
+func (s *shard) rings() []ring {
+	if s.lo == 0 {
+		return []ring{s.mainRing()}
+	}
+	return []ring{s.smallRing(), s.mainRing()}
+}
+
+// itemAt reads the item at main log position p, which is below head.
+func (s *shard) itemAt(p, head uint64, verify bool) logItem {
+	return s.itemIn(s.mainRing(), p, head, verify)
+}
+
+// itemIn reads the item at position p of ring r, which is below head. With
 // verify, an entry whose checksum fails is damage; without, entries are
 // taken on their headers (cheap, for cleaning, which verifies only what it
-// must). It never returns an item reaching past head.
-func (s *shard) itemAt(p, head uint64, verify bool) logItem {
-	off := int64(p % uint64(s.size))
-	if n, ok := s.skipAt(off); ok && n <= head-p {
+// must). It never returns an item reaching past head, nor, in a ring whose
+// entries do not wrap, past the ring's end.
+func (s *shard) itemIn(r ring, p, head uint64, verify bool) logItem {
+	room := func(q uint64) uint64 {
+		if r.wraps {
+			return head - q
+		}
+		return min(head-q, uint64(r.size)-q%uint64(r.size))
+	}
+	off := r.base + int64(p%uint64(r.size))
+	if n, ok := s.skipAt(off); ok && n <= room(p) {
 		return logItem{kind: itemSkip, off: off, size: n}
 	}
-	if e, ok := s.entryAt(off, head-p, verify); ok {
+	if e, ok := s.entryAt(off, room(p), verify); ok {
 		return logItem{kind: itemEntry, off: off, hdr: e, size: uint64(e.size())}
 	}
 	q := p + 8
 	for ; q < head; q += 8 {
-		if _, ok := s.entryAt(int64(q%uint64(s.size)), head-q, true); ok {
+		if _, ok := s.entryAt(r.base+int64(q%uint64(r.size)), room(q), true); ok {
 			break
 		}
 	}

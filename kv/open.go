@@ -97,10 +97,10 @@ func create(name string, o *Options) (*Table, error) {
 	if err == nil {
 		err = sh.AllocateRange(0, g.extentsOffset)
 	}
-	logBytes := firstLogBytes(first)
+	index, logBytes := firstLogBytes(shard{evict: g.eviction == uint32(EvictLRU)}.at(first))
 	for i := 0; i < g.shards && err == nil; i++ {
 		start, _ := g.spanOf(i)
-		err = sh.AllocateRange(start, first.size-first.dataBytes()+logBytes)
+		err = sh.AllocateRange(start, index+logBytes)
 	}
 	if err != nil {
 		sh.Close()
@@ -303,7 +303,7 @@ func (t *Table) populate() error {
 	for i := range t.shards {
 		// Only what has memory: populating a hole would give it some.
 		if v, ok := t.shards[i].view(); ok {
-			if err := t.mapping.PopulateRange(v.ext.off, v.data+v.allocated()-v.ext.off); err != nil {
+			if err := t.mapping.PopulateRange(v.ext.off, v.data+v.lo+v.allocated()-v.ext.off); err != nil {
 				return err
 			}
 		}

@@ -91,8 +91,10 @@ type Policy uint32
 const (
 	// NoEviction: a full table refuses new entries with ErrFull.
 	NoEviction Policy = iota
-	// EvictLRU: a full table evicts entries not read recently (an
-	// approximation of least-recently-used; see space.go), expired first.
+	// EvictLRU: a full table evicts entries not read recently, expired
+	// first, and keeps keys read often through scans of cold keys: the
+	// S3-FIFO policy, which beats least-recently-used (evict.go). The name
+	// says what callers ask for; the policy is better than its name.
 	EvictLRU
 )
 

@@ -59,7 +59,8 @@ func plan(o *Options) (geometry, extent, error) {
 	// Hashing spreads keys unevenly: give each shard room for its share of
 	// what is expected plus four standard deviations.
 	slots, data := int64(initialSlots), int64(initialData)
-	if o.Keys > 0 || o.Memory > 0 {
+	expected := o.Keys > 0 || o.Memory > 0
+	if expected {
 		keys := float64(o.Keys) / float64(g.shards)
 		slack := 1 + 4/math.Sqrt(max(keys, 1))
 		slots = max(slots, ceilPow2(int64(math.Ceil(keys*slack*maxLoadDen/maxLoadNum))))
@@ -69,7 +70,9 @@ func plan(o *Options) (geometry, extent, error) {
 	if slots > maxSlots || data > maxData {
 		return g, extent{}, fmt.Errorf("%w: Keys %d and Memory %d need more than one shard can hold", ErrInvalidOptions, o.Keys, o.Memory)
 	}
-	first := newExtent(0, int(slots), data)
+	// With nothing expected, the first extent is one page, whatever it
+	// holds beside the log; otherwise the log is what was asked for.
+	first := newExtent(0, int(slots), data, expected && o.Eviction == EvictLRU)
 	g.span = roundUp(max(spanFactor*o.MaxMemory/int64(g.shards), 3*first.size), pageSize)
 	g.place()
 	if start := g.extentsOffset + int64(g.shards)*first.size; start > o.MaxMemory {

@@ -1,11 +1,11 @@
 package kv
 
 // rebuild derives the index from the log, which is the truth (layout.go):
-// it clears every slot, walks the log from tail to head, and inserts each
-// live entry whose checksum holds. When two live entries share a key (a
-// writer died between appending a new version and retiring the old, or
-// while moving an entry), the later in the log wins (layout.go says why
-// that is the newer); the loser is marked dead. Damage in the log (logwalk.go)
+// it clears every slot, walks the logs (the small one first, if any) from
+// tail to head, and inserts each live entry whose checksum holds. When two
+// live entries share a key (a writer died between appending a new version
+// and retiring the old, or while moving an entry), the later in the walk
+// wins (layout.go says why that is the newer); the loser is marked dead. Damage in the log (logwalk.go)
 // is stepped over, not indexed: it costs the entries it touches, never the
 // shard, and stays in the log for Check to report and Repair to drop. It
 // recounts the shard's counters from what it found.
@@ -24,30 +24,40 @@ func (s *shard) rebuild() error {
 	for i := range s.mask + 1 {
 		s.setSlot(i, slotEmpty)
 	}
-	head, tail := s.head(), s.tail()
-	if head < tail || head-tail > uint64(s.size) {
-		return ErrCorrupt
+	var live, liveBytes, smallBytes, expiring, largest uint64
+	for _, r := range s.rings() {
+		head, tail := s.ringHead(r), s.ringTail(r)
+		if head < tail || head-tail > uint64(r.size) {
+			return ErrCorrupt
+		}
+		for p := tail; p != head; {
+			it := s.itemIn(r, p, head, true)
+			p += it.size
+			if it.kind != itemEntry || it.hdr.state == entryDead {
+				continue
+			}
+			e := &it.hdr
+			largest = max(largest, it.size)
+			h := s.hashAt(it.off, e)
+			added, grown, err := s.insertRebuilt(h, it.off, e)
+			if err != nil {
+				return err
+			}
+			if added {
+				live++
+			}
+			liveBytes += grown
+		}
 	}
-	var live, liveBytes, expiring, largest uint64
-	for p := tail; p != head; {
-		it := s.itemAt(p, head, true)
-		p += it.size
-		if it.kind != itemEntry || it.hdr.state == entryDead {
-			continue
+	for i := range s.mask + 1 {
+		if v := s.slot(i); v != slotEmpty && v != slotTombstone {
+			if off, _ := s.slotOffset(v); off < s.lo {
+				e, _ := s.loadHeader(off)
+				smallBytes += uint64(e.size())
+			}
 		}
-		e := &it.hdr
-		largest = max(largest, it.size)
-		h := s.hashAt(it.off, e)
-		added, grown, err := s.insertRebuilt(h, it.off, e)
-		if err != nil {
-			return err
-		}
-		if added {
-			live++
-		}
-		liveBytes += grown
 	}
-	if live > uint64(s.keyCap) || liveBytes > uint64(s.size) {
+	if live > uint64(s.keyCap) || liveBytes > uint64(s.end) {
 		return ErrCorrupt
 	}
 	for i := range s.mask + 1 {
@@ -61,6 +71,7 @@ func (s *shard) rebuild() error {
 	s.ctlStore(ctlExpiring, expiring)
 	s.ctlStore(ctlLiveEntries, live)
 	s.ctlStore(ctlLiveBytes, liveBytes)
+	s.ctlStore(ctlSmallBytes, smallBytes)
 	s.ctlStore(ctlTombstones, 0)
 	s.ctlStore(ctlLargest, largest)
 	s.ctlStore(ctlFlags, 0)

@@ -61,19 +61,21 @@ func (t *Table) repairShard(i int, rep *Report) error {
 	}
 	t.reclaimGrow(&v)
 	s = &v
-	head, tail := s.head(), s.tail()
-	if head < tail || head-tail > uint64(s.size) {
-		rep.add(i, -1, "log head %d and tail %d do not bound a log of %d bytes: cannot repair", head, tail, s.size)
-		return nil
-	}
-	for p := tail; p != head; {
-		it := s.itemAt(p, head, true)
-		if it.kind == itemDamage {
-			rep.add(i, it.off, "dropped: %s", s.describeDamage(it.off, it.size))
-			s.writeSkip(p, it.size)
-			s.ctlAdd(ctlDamaged, 1)
+	for _, r := range s.rings() {
+		head, tail := s.ringHead(r), s.ringTail(r)
+		if head < tail || head-tail > uint64(r.size) {
+			rep.add(i, -1, "log head %d and tail %d do not bound a log of %d bytes: cannot repair", head, tail, r.size)
+			return nil
 		}
-		p += it.size
+		for p := tail; p != head; {
+			it := s.itemIn(r, p, head, true)
+			if it.kind == itemDamage {
+				rep.add(i, it.off, "dropped: %s", s.describeDamage(it.off, it.size))
+				s.writeSkip(r, p, it.size)
+				s.ctlAdd(ctlDamaged, 1)
+			}
+			p += it.size
+		}
 	}
 	if err := s.rebuild(); err != nil {
 		rep.add(i, -1, "index rebuild failed: %v", err)
@@ -83,12 +85,16 @@ func (t *Table) repairShard(i int, rep *Report) error {
 	return nil
 }
 
-// writeSkip covers the n bytes of log at position p with skip records, one
-// atomic store each.
-func (s *shard) writeSkip(p, n uint64) {
+// writeSkip covers the n bytes of log r at position p with skip records,
+// one atomic store each, none running past the end of a log whose entries
+// do not wrap.
+func (s *shard) writeSkip(r ring, p, n uint64) {
 	for n > 0 {
 		chunk := min(n, maxSkip)
-		s.setWord(int64(p%uint64(s.size)), chunk<<32)
+		if !r.wraps {
+			chunk = min(chunk, uint64(r.size)-p%uint64(r.size))
+		}
+		s.setWord(r.base+int64(p%uint64(r.size)), chunk<<32)
 		p, n = p+chunk, n-chunk
 	}
 }

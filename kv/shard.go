@@ -22,13 +22,17 @@ type shard struct {
 	evict     bool  // EvictLRU
 
 	// The view: set by at and view (extent.go).
-	ext    extent
-	hdr    int64  // word index of the extent's header
-	slots  int64  // word index of slot 0
-	mask   uint64 // slots - 1
-	data   int64  // byte offset of the log
-	size   int64  // log bytes, a multiple of 8
-	keyCap int    // how many entries the index accepts
+	ext       extent
+	hdr       int64  // word index of the extent's header
+	slots     int64  // word index of slot 0
+	mask      uint64 // slots - 1
+	ghost     int64  // word index of the ghost (evict.go), in an evicting table
+	ghostMask uint64 // ghost words - 1
+	data      int64  // byte offset of the data: the small log, then the main log
+	lo        int64  // data offset where the main log starts: the small log's size (0: none)
+	size      int64  // main log bytes, a multiple of 8
+	end       int64  // lo + size: the data's end
+	keyCap    int    // how many entries the index accepts
 }
 
 func newShard(t *Table, g *geometry, i int) shard {
@@ -81,19 +85,24 @@ func slotValue(tag uint32, off int64) uint64 { return uint64(tag)<<32 | uint64(o
 func (s *shard) slotOffset(v uint64) (int64, bool) {
 	u := int64(v & (slotReferenced - 1))
 	off := (u - 1) * 8
-	return off, u >= 1 && off < s.size
+	return off, u >= 1 && off < s.end
 }
 
-// wrap folds a data offset in [0, 2*size) back into [0, size).
+// Data offsets: the small log, if any, is [0, lo), and its entries never
+// wrap (evict.go); the main log is [lo, end), and an entry that runs past
+// its end goes on at lo. So an offset past end, reached by adding to the
+// offset of an entry, belongs to the main log and folds back by size.
+
+// wrap folds a data offset in [0, end+size) back into [0, end).
 func (s *shard) wrap(off int64) int64 {
-	if off >= s.size {
+	if off >= s.end {
 		off -= s.size
 	}
 	return off
 }
 
 // word loads the 8-byte word at data offset off, which is 8-byte aligned
-// and in [0, 2*size).
+// and in [0, end+size).
 func (s *shard) word(off int64) uint64 { return s.r.load((s.data + s.wrap(off)) / 8) }
 
 func (s *shard) setWord(off int64, v uint64) { s.r.store((s.data+s.wrap(off))/8, v) }
@@ -132,7 +141,7 @@ func (e *entryHeader) withState(state uint64) uint64 {
 // against the table's limits. Everything it returns may be garbage written by
 // a torn write or a hostile peer; ok only means it is safe to follow.
 func (s *shard) loadHeader(off int64) (e entryHeader, ok bool) {
-	if off < 0 || off >= s.size || off%8 != 0 {
+	if off < 0 || off >= s.end || off%8 != 0 {
 		return e, false
 	}
 	e.head = s.word(off + entHead)
@@ -150,12 +159,12 @@ func (s *shard) loadHeader(off int64) (e entryHeader, ok bool) {
 }
 
 // pieces returns the one or two contiguous runs of the n data bytes at
-// off, which may wrap around the end of the area. off must be in
-// [0, 2*size) and n at most size.
+// off, which may wrap around the end of the main log. off must be in
+// [0, end+size) and n at most size.
 func (s *shard) pieces(off int64, n int) (a, b []byte) {
 	off = s.wrap(off)
-	first := min(int64(n), s.size-off)
-	return s.r.b[s.data+off : s.data+off+first], s.r.b[s.data : s.data+int64(n)-first]
+	first := min(int64(n), s.end-off)
+	return s.r.b[s.data+off : s.data+off+first], s.r.b[s.data+s.lo : s.data+s.lo+int64(n)-first]
 }
 
 // equalAt compares the len(b) data bytes at off with b. Lock-free readers
@@ -172,22 +181,22 @@ func (s *shard) appendAt(dst []byte, off int64, n int) []byte {
 	return append(append(dst, x...), y...)
 }
 
-// writeBytes copies b into the data area at offset off (in [0, size)),
+// writeBytes copies b into the data area at offset off (in [0, end)),
 // wrapping at the end. Only writers holding the lock call it, between the
 // two sequence increments.
 func (s *shard) writeBytes(off int64, b []byte) {
 	storeStep()
-	first := min(int64(len(b)), s.size-off)
+	first := min(int64(len(b)), s.end-off)
 	copy(s.r.b[s.data+off:], b[:first])
-	copy(s.r.b[s.data:], b[first:])
+	copy(s.r.b[s.data+s.lo:], b[first:])
 }
 
 // copyWithin copies n bytes inside the data area from src to dst (both in
-// [0, size)), wrapping at the end. The two ranges must not overlap.
+// [0, end)), wrapping at the end. The two ranges must not overlap.
 func (s *shard) copyWithin(dst, src, n int64) {
 	storeStep()
 	for n > 0 {
-		chunk := min(n, s.size-dst, s.size-src)
+		chunk := min(n, s.end-dst, s.end-src)
 		copy(s.r.b[s.data+dst:s.data+dst+chunk], s.r.b[s.data+src:s.data+src+chunk])
 		dst, src, n = s.wrap(dst+chunk), s.wrap(src+chunk), n-chunk
 	}

@@ -12,13 +12,13 @@ package kv
 // drops expired entries at the log's tail, and a write or delete of the key
 // retires it.
 //
-// Eviction (EvictLRU): an approximation of least-recently-used, the CLOCK
-// algorithm laid over the log. The log is in write order; cleaning takes
-// entries from its tail. An entry read since cleaning last passed it has
-// the slotReferenced bit set in its slot word: cleaning moves it to the
-// head, which writes its slot afresh without the bit (a second chance); an
-// entry without the bit is evicted while the shard is over its key or byte
-// limit.
+// Eviction (EvictLRU): S3-FIFO over a small log and this, the main log
+// (evict.go). The log is in write order; cleaning takes entries from its
+// tail. An entry read since cleaning last passed it has the
+// slotReferenced bit set in its slot word: cleaning moves it to the head,
+// which writes its slot afresh without the bit (a second chance) and gives
+// it a credit; an entry without the bit spends a credit to be moved, and
+// with none left is evicted while the shard is over its key or byte limit.
 //
 // Recording recency cheaply: a reader sets the bit only if it is not set
 // already, with one compare-and-swap on the slot word from the exact value
@@ -96,8 +96,10 @@ func (s *shard) makeRoom(need int64, l *lookup, now int64) (dropped bool, err er
 				}
 				return dropped, err
 			}
-			unused := v&slotReferenced == 0 || budget <= firstPass
-			if isExpired(&e, now) || (s.evict && !limitsOK && unused) {
+			// Past the first pass, neither marks nor credit keep an entry.
+			read := v&slotReferenced != 0 && budget > firstPass
+			c := credit(e.head)
+			if isExpired(&e, now) || (s.evict && !limitsOK && !read && (c == 0 || budget <= firstPass)) {
 				s.drop(i, toff, &e, now)
 				dropped = true
 				if l.found && l.off == toff {
@@ -107,8 +109,20 @@ func (s *shard) makeRoom(need int64, l *lookup, now int64) (dropped bool, err er
 				if size-(head-tail) < esz {
 					return dropped, errCorruptIndex
 				}
-				hoff := int64(head % size)
+				hoff := s.mainOff(head)
 				s.copyWithin(hoff, toff, int64(esz))
+				if s.evict {
+					// The cleaner keeps count of the passes an entry was
+					// read in (evict.go).
+					if read {
+						c = min(c+1, maxCredit)
+					} else if c > 0 {
+						c--
+					}
+					if w := withCredit(e.head, c); w != e.head {
+						s.setWord(hoff+entHead, w)
+					}
+				}
 				head += esz
 				s.setHead(head)
 				// Written afresh, the slot loses its referenced bit: the

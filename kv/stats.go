@@ -30,6 +30,7 @@ type Stats struct {
 	Rebuilds   uint64 // index rebuilds to drop tombstones
 
 	Evictions   uint64 // entries evicted to make room (EvictLRU tables)
+	Promotions  uint64 // entries moved from the small log to the main log (EvictLRU tables)
 	Expirations uint64 // expired entries whose space was taken back
 	Damaged     uint64 // damaged entries or stretches of log dropped by cleaning or Repair
 
@@ -89,6 +90,7 @@ func (t *Table) Stats(st *Stats) (err error) {
 		st.Recoveries += s.ctlLoad(ctlRecoveries)
 		st.Rebuilds += s.ctlLoad(ctlRebuilds)
 		st.Evictions += s.ctlLoad(ctlEvictions)
+		st.Promotions += s.ctlLoad(ctlPromotions)
 		st.Expirations += s.ctlLoad(ctlExpirations)
 		st.Damaged += s.ctlLoad(ctlDamaged)
 		st.Hits += s.ctlLoad(ctlHits)

@@ -60,7 +60,23 @@ func (s *shard) store(key []byte, h uint64, value []byte, expires uint64, l look
 			return err
 		}
 	}
-	dropped, err := s.makeRoom(need, &l, now)
+	small := s.toSmall(need, &l, h)
+	var dropped bool
+	var err error
+	if small {
+		dropped, err = s.makeSmallRoom(need, &l, now)
+		if err == nil && l.found && l.off >= s.lo {
+			// Cleaning moved the key's old version to the main log: the
+			// new one goes there too, never into the small log while an
+			// older one is live in the main log (layout.go).
+			small = false
+		}
+	}
+	if !small && err == nil {
+		var d bool
+		d, err = s.makeRoom(need, &l, now)
+		dropped = dropped || d
+	}
 	if err != nil {
 		return err
 	}
@@ -75,13 +91,18 @@ func (s *shard) store(key []byte, h uint64, value []byte, expires uint64, l look
 	if uint64(need) > s.ctlLoad(ctlLargest) {
 		s.ctlStore(ctlLargest, uint64(need))
 	}
-	head := s.head()
-	off := int64(head % uint64(s.size))
-	s.writeEntry(off, h, key, value, expires)
-	// The commit point: the entry is in the log from here on, and a rebuild
-	// would find it and prefer it, later in the log, to any older version
-	// of the key.
-	s.setHead(head + uint64(need))
+	var off int64
+	if small {
+		off = s.appendSmall(need, h, key, value, expires)
+	} else {
+		head := s.head()
+		off = s.mainOff(head)
+		s.writeEntry(off, h, key, value, expires)
+		// The commit point: the entry is in the log from here on, and a
+		// rebuild would find it and prefer it, later in the log, to any
+		// older version of the key (which is in this log or the small one).
+		s.setHead(head + uint64(need))
+	}
 
 	tag := tagOf(h)
 	if l.found {
@@ -102,12 +123,14 @@ func (s *shard) store(key []byte, h uint64, value []byte, expires uint64, l look
 	return nil
 }
 
-// fits reports whether an entry of need bytes, replacing l's entry if
-// found, fits the shard's key and byte limits as they stand.
+// fits reports whether an entry of need bytes in the main log, replacing
+// l's entry if found, fits the shard's key and byte limits as they stand.
 func (s *shard) fits(need int64, l lookup) bool {
-	liveBytes := int64(s.ctlLoad(ctlLiveBytes)) + need
+	liveBytes := s.mainLive() + need
 	if l.found {
-		liveBytes -= l.hdr.size()
+		if l.off >= s.lo {
+			liveBytes -= l.hdr.size()
+		}
 	} else if int(s.ctlLoad(ctlLiveEntries)) >= s.keyCap {
 		return false
 	}
@@ -120,6 +143,9 @@ func (s *shard) fits(need int64, l lookup) bool {
 func (s *shard) retire(off int64, e *entryHeader, now int64) {
 	s.setWord(off+entHead, e.withState(entryDead))
 	s.ctlAdd(ctlLiveBytes, -uint64(e.size()))
+	if off < s.lo {
+		s.ctlAdd(ctlSmallBytes, -uint64(e.size()))
+	}
 	if e.expires != 0 {
 		s.ctlAdd(ctlExpiring, ^uint64(0))
 		if isExpired(e, now) {

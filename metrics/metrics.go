@@ -65,6 +65,7 @@ var (
 	Recoveries  = &Family{"shmkv_recoveries_total", "Shards recovered after a writer died or their index disagreed with their log.", Counter, nil}
 	Rebuilds    = &Family{"shmkv_index_rebuilds_total", "Index rebuilds that dropped tombstones.", Counter, nil}
 	Evictions   = &Family{"shmkv_evictions_total", "Entries evicted to make room.", Counter, nil}
+	Promotions  = &Family{"shmkv_promotions_total", "Entries moved from the small log to the main log, read since they were written (eviction policy lru).", Counter, nil}
 	Expirations = &Family{"shmkv_expirations_total", "Expired entries whose space was taken back.", Counter, nil}
 	Grows       = &Family{"shmkv_grows_total", "Shards moved into larger extents.", Counter, nil}
 	Damaged     = &Family{"shmkv_damaged_entries_total", "Damaged entries or stretches of log dropped by cleaning or repair.", Counter, nil}
@@ -80,7 +81,7 @@ var (
 
 // Families is every family, in the order Samples returns them.
 var Families = []*Family{
-	Reads, ReadRetries, Sets, Deletes, LockWaits, Recoveries, Rebuilds, Evictions, Expirations, Grows, Damaged,
+	Reads, ReadRetries, Sets, Deletes, LockWaits, Recoveries, Rebuilds, Evictions, Promotions, Expirations, Grows, Damaged,
 	Entries, Bytes, KeyCapacity, Shards, IndexSlots, MaxKeyBytes, MaxValBytes, Info,
 }
 
@@ -104,6 +105,7 @@ func Samples(dst []Sample, table string, st *kv.Stats) []Sample {
 	add(Recoveries, st.Recoveries)
 	add(Rebuilds, st.Rebuilds)
 	add(Evictions, st.Evictions)
+	add(Promotions, st.Promotions)
 	add(Expirations, st.Expirations)
 	add(Grows, st.Grows)
 	add(Damaged, st.Damaged)

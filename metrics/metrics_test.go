@@ -11,7 +11,7 @@ import (
 var someStats = kv.Stats{
 	Entries: 3, BytesUsed: 240, BytesFree: 1000, TotalBytes: 65536, MaxBytes: 1 << 30, Grows: 12,
 	Sets: 5, Deletes: 2, LockWaits: 1, Recoveries: 1, Rebuilds: 4,
-	Evictions: 6, Expirations: 7, Damaged: 8,
+	Evictions: 6, Promotions: 13, Expirations: 7, Damaged: 8,
 	Gets: 10, Hits: 9, Misses: 1, ReadRetries: 11,
 	Shards: 2, Slots: 128, MaxKeySize: 1024, MaxValueSize: 1 << 20, KeyCapacity: 96, Eviction: kv.EvictLRU,
 }
@@ -48,6 +48,9 @@ shmkv_index_rebuilds_total{table="demo"} 4
 # HELP shmkv_evictions_total Entries evicted to make room.
 # TYPE shmkv_evictions_total counter
 shmkv_evictions_total{table="demo"} 6
+# HELP shmkv_promotions_total Entries moved from the small log to the main log, read since they were written (eviction policy lru).
+# TYPE shmkv_promotions_total counter
+shmkv_promotions_total{table="demo"} 13
 # HELP shmkv_expirations_total Expired entries whose space was taken back.
 # TYPE shmkv_expirations_total counter
 shmkv_expirations_total{table="demo"} 7

@@ -62,6 +62,7 @@ type statsJSON struct {
 	Damaged      uint64  `json:"damaged"`
 	Rebuilds     uint64  `json:"rebuilds"`
 	Evictions    uint64  `json:"evictions"`
+	Promotions   uint64  `json:"promotions"`
 	Expirations  uint64  `json:"expirations"`
 	Eviction     string  `json:"eviction"`
 	Shards       int     `json:"shards"`
@@ -106,7 +107,7 @@ func runStats(m *Main, name string, o *statsFlags) error {
 			TotalBytes: st.TotalBytes, MaxBytes: st.MaxBytes, Grows: st.Grows, Gets: st.Gets, Hits: st.Hits, Misses: st.Misses, HitRate: hitRate,
 			Sets: st.Sets, Deletes: st.Deletes, LockWaits: st.LockWaits, ReadRetries: st.ReadRetries,
 			Recoveries: st.Recoveries, Damaged: st.Damaged, Rebuilds: st.Rebuilds, Shards: st.Shards,
-			Evictions: st.Evictions, Expirations: st.Expirations, Eviction: st.Eviction.String(),
+			Evictions: st.Evictions, Promotions: st.Promotions, Expirations: st.Expirations, Eviction: st.Eviction.String(),
 			IndexSlots: st.Slots, KeyCapacity: st.KeyCapacity,
 			MaxKeySize: st.MaxKeySize, MaxValueSize: st.MaxValueSize,
 		})
@@ -118,7 +119,7 @@ func runStats(m *Main, name string, o *statsFlags) error {
 		humanBytes(st.TotalBytes), humanBytes(st.MaxBytes), humanBytes(st.BytesUsed), humanBytes(st.BytesFree), st.Grows)
 	fmt.Fprintf(w, "reads       %d (%d hits, %d misses, hit rate %.1f%%), %d retried\n", st.Gets, st.Hits, st.Misses, 100*hitRate, st.ReadRetries)
 	fmt.Fprintf(w, "writes      %d sets, %d deletes, %d lock waits\n", st.Sets, st.Deletes, st.LockWaits)
-	fmt.Fprintf(w, "expiry      %d evictions (eviction %v), %d expirations\n", st.Evictions, st.Eviction, st.Expirations)
+	fmt.Fprintf(w, "expiry      %d evictions, %d promotions (eviction %v), %d expirations\n", st.Evictions, st.Promotions, st.Eviction, st.Expirations)
 	fmt.Fprintf(w, "recoveries  %d after dead writers, %d index rebuilds, %d damaged entries dropped\n", st.Recoveries, st.Rebuilds, st.Damaged)
 	fmt.Fprintf(w, "geometry    %d shards, %d index slots; keys up to %s, values up to %s\n", st.Shards, st.Slots, humanBytes(uint64(st.MaxKeySize)), humanBytes(uint64(st.MaxValueSize)))
 	return nil

@@ -35,7 +35,7 @@ func TestStats(t *testing.T) {
 	// The JSON field names are a stable interface: pin them.
 	fields := []string{"name", "entries", "bytes_used", "bytes_free", "total_bytes", "gets", "hits", "misses",
 		"hit_rate", "sets", "deletes", "lock_waits", "read_retries", "recoveries", "damaged", "rebuilds", "shards",
-		"index_slots", "max_bytes", "grows", "key_capacity", "max_key_size", "max_value_size", "evictions", "expirations", "eviction"}
+		"index_slots", "max_bytes", "grows", "key_capacity", "max_key_size", "max_value_size", "evictions", "promotions", "expirations", "eviction"}
 	for _, f := range fields {
 		if _, ok := st[f]; !ok {
 			t.Errorf("stats --json lacks %q", f)

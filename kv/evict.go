@@ -1,0 +1,242 @@
+package kv
+
+// Eviction (EvictLRU tables): S3-FIFO (Yang et al., SOSP '23) laid over
+// two logs. Each extent of an evicting table holds, beside its index, a
+// small log of about a tenth of its log space, a main log of the rest, and
+// a ghost: the hashes of keys recently evicted from the small log.
+//
+//   - A new key goes to the small log, unless the ghost remembers it, when
+//     it goes straight to the main log; an overwrite stays in the log its
+//     key is in.
+//   - Cleaning the small log (makeSmallRoom) takes its oldest entry: one read
+//     since it was written moves to the main log; one nobody read is evicted,
+//     and its hash goes to the ghost, unless the main log has room to spare
+//     (the table is filling, not full), when it moves there too.
+//   - Cleaning the main log (makeRoom, space.go) takes its oldest entry:
+//     one read since cleaning last passed it, or with credit left, moves to
+//     the head; one nobody read and without credit is evicted while the
+//     shard is over its limits.
+//
+// Most keys of a skewed workload are read once or never: they leave from
+// the small log after a tenth of the space's worth of writes, where LRU or
+// CLOCK would keep each for a whole pass, and a scan of cold keys flows
+// through the small log without touching the main one.
+//
+// Recording use costs readers what CLOCK did: a reader sets the
+// slotReferenced bit of the slot it read through, once, with one
+// compare-and-swap (markReferenced). Frequency beyond that one bit is kept by
+// the cleaner, not by readers: an entry moved to the head of the main log
+// because it was read gains a credit (entCreditMask in its head word, up
+// to maxCredit), and one moved without having been read spends one. An
+// entry read in most passes so outlives one read once, as S3-FIFO's
+// two-bit counters would have it, for one bit written per pass.
+//
+// Entries of the small log never wrap: one that would run past its end
+// goes at its start, after a skip record over the rest (logwalk.go). So the
+// data offset of any entry says which log it is in (below lo: the small
+// one), and readers need no other change.
+//
+// The ghost is a hint, not state: a direct-mapped table of ghostWords
+// words, each the high 32 bits of an evicted key's hash and the low 32 bits
+// of the extent's ghost clock (the count of small-log evictions) when it
+// was evicted. A key is remembered while its word holds its hash and fewer
+// than ghostWords evictions came after it. A collision forgets a key, a
+// torn or hostile word makes one key go to the wrong log: neither can
+// make a read wrong, so the ghost is neither checked nor rebuilt, and a grow
+// starts an empty one.
+
+const (
+	// smallShareDen: the small log is 1/smallShareDen of an extent's log
+	// space.
+	smallShareDen = 10
+	// maxCredit is the most passes of the main log's cleaner an entry may
+	// stay for without being read.
+	maxCredit = 3
+)
+
+// ghostBytes is the size of the ghost of an extent of slots slots: a word
+// for every other slot, as many as the main log holds entries at the
+// index's usual fill.
+func ghostBytes(slots int) int64 { return int64(slots/2) * 8 }
+
+// remembered reports whether the ghost remembers the key hashing to h.
+func (s *shard) remembered(h uint64) bool {
+	if s.ghostMask == 0 {
+		return false
+	}
+	w := s.r.load(s.ghost + int64(h>>8&s.ghostMask))
+	clock := uint32(s.r.load(s.hdr + extGhostClock/8))
+	return w != 0 && uint32(w>>32) == uint32(h>>32) && clock-uint32(w) < uint32(s.ghostMask+1)
+}
+
+// remember records the key hashing to h as evicted.
+func (s *shard) remember(h uint64) {
+	clock := s.r.add(s.hdr+extGhostClock/8, 1)
+	s.r.store(s.ghost+int64(h>>8&s.ghostMask), h>>32<<32|uint64(uint32(clock)))
+}
+
+// toSmall reports whether an entry of need bytes for l's key goes to the
+// small log: a new key the ghost does not remember, or a key already there,
+// if the entry is small enough that the small log holds several.
+func (s *shard) toSmall(need int64, l *lookup, h uint64) bool {
+	if s.lo == 0 || need > s.lo/4 {
+		return false
+	}
+	if l.found {
+		return l.off < s.lo
+	}
+	return !s.remembered(h)
+}
+
+func (s *shard) smallHead() uint64     { return s.r.load(s.hdr + extSmallHead/8) }
+func (s *shard) smallTail() uint64     { return s.r.load(s.hdr + extSmallTail/8) }
+func (s *shard) setSmallHead(p uint64) { s.r.store(s.hdr+extSmallHead/8, p) }
+func (s *shard) setSmallTail(p uint64) { s.r.store(s.hdr+extSmallTail/8, p) }
+
+// smallPad is how many bytes of skip record an entry of need bytes at
+// small log position p needs before it: the rest of the log, if the entry
+// would run past its end.
+func (s *shard) smallPad(p uint64, need int64) int64 {
+	if at := int64(p % uint64(s.lo)); at+need > s.lo {
+		return s.lo - at
+	}
+	return 0
+}
+
+// appendSmall writes key=value at the head of the small log, which
+// makeSmallRoom made room for, after a skip record if the entry would run
+// past the log's end, and commits it by moving the head. It returns the
+// entry's offset.
+func (s *shard) appendSmall(need int64, h uint64, key, value []byte, expires uint64) int64 {
+	head := s.smallHead()
+	if pad := s.smallPad(head, need); pad > 0 {
+		s.setWord(int64(head%uint64(s.lo)), uint64(pad)<<32)
+		head += uint64(pad)
+	}
+	off := int64(head % uint64(s.lo))
+	s.writeEntry(off, h, key, value, expires)
+	// The commit point, as setHead is for the main log.
+	s.setSmallHead(head + uint64(need))
+	s.ctlAdd(ctlSmallBytes, uint64(need))
+	return off
+}
+
+// makeSmallRoom cleans the small log from its tail until an entry of need
+// bytes fits at its head, and, if l's key is new and the shard holds as
+// many keys as its index takes, has the main log evict one (or, with
+// nothing live there, the small log); it reports whether it dropped any
+// entry. Each entry cleaning takes is dropped (dead or
+// expired), moved to the main log (read since it was written, or the main
+// log has room to spare) or evicted and remembered by the ghost. Damage is
+// handled as makeRoom handles it.
+//
+// It terminates: each step takes one item off the small log, which is
+// empty, and has room, after as many steps as it held items; by then what
+// it held is evicted or in the main log, where makeRoom evicts.
+func (s *shard) makeSmallRoom(need int64, l *lookup, now int64) (dropped bool, err error) {
+	for {
+		head, tail := s.smallHead(), s.smallTail()
+		if head < tail || head-tail > uint64(s.lo) {
+			return dropped, errCorruptIndex
+		}
+		if uint64(s.lo)-(head-tail) >= uint64(need+s.smallPad(head, need)) {
+			if l.found || int(s.ctlLoad(ctlLiveEntries)) < s.keyCap {
+				return dropped, nil
+			}
+			// The index is full: as in S3-FIFO, the small log gives up an
+			// entry while it holds its share, and the main log otherwise.
+			if s.mainLive() > 0 && int64(s.ctlLoad(ctlSmallBytes))*smallShareDen < int64(s.ctlLoad(ctlLiveBytes)) {
+				d, err := s.makeRoom(0, l, now)
+				return dropped || d, err
+			}
+		}
+		if head == tail {
+			return dropped, errCorruptIndex
+		}
+		it := s.itemIn(s.smallRing(), tail, head, false)
+		if it.kind == itemDamage {
+			s.ctlAdd(ctlDamaged, 1)
+			s.setSmallTail(tail + it.size)
+			return dropped, errCorruptIndex
+		}
+		if it.kind == itemEntry && it.hdr.state != entryDead {
+			d, err := s.cleanSmallEntry(it.off, &it.hdr, l, now)
+			if err != nil {
+				return dropped, err
+			}
+			dropped = dropped || d
+		}
+		s.setSmallTail(tail + it.size)
+	}
+}
+
+// cleanSmallEntry takes the live entry e at off, the small log's tail, out
+// of the small log: it drops it if it expired, moves it to the main log if
+// it was read or the main log has room to spare, and evicts it otherwise.
+// l is the lookup of the key being written, which a drop may turn into not
+// found.
+func (s *shard) cleanSmallEntry(off int64, e *entryHeader, l *lookup, now int64) (dropped bool, err error) {
+	if e.state != entryLive {
+		return false, errCorruptIndex
+	}
+	h := s.hashAt(off, e)
+	i, v, err := s.slotOf(h, off)
+	if err != nil {
+		if s.checksumAt(off, e) != e.checksum {
+			s.ctlAdd(ctlDamaged, 1)
+			return false, nil // damage the index never held: step over it
+		}
+		return false, err
+	}
+	size := e.size()
+	self := lookup{found: true, off: off, hdr: *e}
+	if !isExpired(e, now) && (v&slotReferenced != 0 || s.mainHasRoom(size)) {
+		// Promote: make room in the main log (which may evict there), then
+		// copy the entry to its head. Until the small log's tail passes the
+		// original, the key has two live entries; a rebuild keeps the one
+		// in the main log (rings).
+		dropped, err := s.makeRoom(size, &self, now)
+		if err != nil {
+			return dropped, err
+		}
+		head := s.head()
+		hoff := s.mainOff(head)
+		s.copyWithin(hoff, off, size)
+		s.setHead(head + uint64(size))
+		s.setSlot(i, slotValue(tagOf(h), hoff))
+		s.ctlAdd(ctlSmallBytes, -uint64(size))
+		s.ctlAdd(ctlPromotions, 1)
+		if l.found && l.off == off {
+			l.off = hoff
+		}
+		return dropped, nil
+	}
+	if !isExpired(e, now) {
+		s.remember(h)
+	}
+	s.drop(i, off, e, now)
+	if l.found && l.off == off {
+		*l = lookup{}
+	}
+	return true, nil
+}
+
+// mainHasRoom reports whether the main log takes an entry of size bytes
+// without cleaning, and the index has room: the table is filling, and
+// nothing need be evicted.
+func (s *shard) mainHasRoom(size int64) bool {
+	head, tail := s.head(), s.tail()
+	return head >= tail && uint64(s.size)-(head-tail) >= uint64(size+s.reserve(size)) &&
+		s.mainLive()+size <= s.size-s.reserve(size) && int(s.ctlLoad(ctlLiveEntries)) < s.keyCap
+}
+
+// mainLive is the live bytes of the main log.
+func (s *shard) mainLive() int64 {
+	return int64(s.ctlLoad(ctlLiveBytes)) - int64(s.ctlLoad(ctlSmallBytes))
+}
+
+// credit is the credit of a main log entry with head word w.
+func credit(w uint64) uint64 { return w & entCreditMask >> entCreditShift }
+
+// withCredit is head word w with credit c.
+func withCredit(w, c uint64) uint64 { return w&^entCreditMask | c<<entCreditShift }
