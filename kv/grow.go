@@ -39,7 +39,8 @@ import (
 //
 // A grow takes the memory of both extents until step 5; the ceiling check
 // counts the new one, whole, on top of what the extents may come to take
-// (committedBytes).
+// (committedBytes). One the ceiling refuses at the size asked for takes
+// the largest extent that fits, if that holds an eighth more (fitted).
 
 // errNoGrowth is internal: the shard cannot grow now (the memory ceiling,
 // its span, or a full /dev/shm), and carries on as it is.
@@ -107,18 +108,22 @@ func (t *Table) grow(v *shard, slots int, data int64) (shard, error) {
 	// The retired extent's range is free once released, and only one is
 	// kept.
 	t.releaseRetired(v)
-	off, ok := v.place(e.size)
-	if !ok {
-		return deny()
-	}
-	e.off = off
 	committed, err := t.committedBytes()
 	if err != nil {
 		return shard{}, err
 	}
 	if committed+e.size > t.g.maxMemory {
+		fitted, ok := v.fitted(t.g.maxMemory-committed, slots)
+		if !ok {
+			return deny()
+		}
+		e = fitted
+	}
+	off, ok := v.place(e.size)
+	if !ok {
 		return deny()
 	}
+	e.off = off
 
 	v.ctlStore(ctlPending, e.word()) // 1
 	sysStep()
@@ -163,6 +168,40 @@ func (t *Table) grow(v *shard, slots int, data int64) (shard, error) {
 	sysStep()
 	t.sh.Release(old.off, old.size) // 5
 	return nv, nil
+}
+
+// fitted is the extent of at most budget bytes that holds the most
+// entries of v's average size, for a grow that the ceiling refuses at the
+// size growFor asked for: its index as large as asked for or smaller, down
+// to v's, its log no smaller than v's. Near the ceiling, a table so grows
+// into what the ceiling leaves instead of stopping at the last extent that
+// could grow by half. It reports false if no such extent holds an eighth
+// more entries than v's.
+func (v *shard) fitted(budget int64, slots int) (extent, bool) {
+	budget = budget / pageSize * pageSize
+	avg := max(int64(v.ctlLoad(ctlLiveBytes))/int64(max(v.ctlLoad(ctlLiveEntries), 1)), entryHeaderSize+8)
+	capacity := func(slots int, log int64) int64 {
+		return min(int64(slots*maxLoadNum/maxLoadDen), log*growAtNum/growAtDen/avg)
+	}
+	have := capacity(v.ext.slots, v.size)
+	best, most := extent{}, have+have/8
+	for s := slots; s >= v.ext.slots; s /= 2 {
+		area := budget - extHeaderSize - int64(s)*slotSize
+		log := area
+		if v.evict {
+			log = (area - ghostBytes(s) - 8) * (smallShareDen - 1) / smallShareDen
+		}
+		log &^= 7
+		if log < v.size || log > maxData {
+			continue
+		}
+		if c := capacity(s, log); c > most {
+			if e := newExtent(0, s, log, v.evict); e.size <= budget {
+				best, most = e, c
+			}
+		}
+	}
+	return best, best.size > 0
 }
 
 // place finds room for an extent of size bytes in v's span beside its

@@ -14,8 +14,8 @@ import (
 )
 
 // atCeiling reports, at the first ErrFull or eviction, whether the
-// table was really at its ceiling: the shard of key could not have doubled
-// its extent within MaxMemory.
+// table was really at its ceiling: the shard of key could not have grown
+// its extent by an eighth within MaxMemory (grow.go's fitted).
 func atCeiling(t *testing.T, tb *Table, key string) bool {
 	s := tb.shardFor(hashKey(tb.g.seed, []byte(key)))
 	v := viewOf(t, s)
@@ -23,63 +23,73 @@ func atCeiling(t *testing.T, tb *Table, key string) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return committed+2*v.ext.size > tb.g.maxMemory
+	return committed+v.ext.size+v.ext.size/8 > tb.g.maxMemory
 }
 
 // TestCeiling: a table grows, without refusing or evicting, until a grow
 // would pass its memory ceiling; then a none table refuses new keys with
 // ErrFull and an lru table evicts. The memory taken never passes the
 // ceiling.
+//
+// Ceilings of several sizes, since where the last grow that fits lands
+// depends on it: the table must then grow into what the ceiling leaves.
 func TestCeiling(t *testing.T) {
 	for _, policy := range []Policy{NoEviction, EvictLRU} {
-		t.Run(policy.String(), func(t *testing.T) {
-			tb := newTable(t, &Options{MaxMemory: 2 << 20, MaxKeySize: 32, MaxValueSize: 200, Eviction: policy})
-			var st Stats
-			value := strings.Repeat("v", 100)
-			for i := 0; ; i++ {
-				key := fmt.Sprint("key-", i)
-				err := tb.Set([]byte(key), []byte(value))
-				tb.Stats(&st)
-				if st.TotalBytes > st.MaxBytes {
-					t.Fatalf("after %d keys the table takes %d bytes, over its ceiling %d", i, st.TotalBytes, st.MaxBytes)
-				}
-				if errors.Is(err, ErrFull) || st.Evictions > 0 {
-					if policy == NoEviction && err == nil {
-						t.Fatalf("a none table evicted")
-					}
-					if policy == EvictLRU && err != nil {
-						t.Fatalf("an lru table refused: %v", err)
-					}
-					if !atCeiling(t, tb, key) {
-						t.Fatalf("refused or evicted at %d keys, %d of %d bytes, with room to grow", i, st.TotalBytes, st.MaxBytes)
-					}
-					t.Logf("%v at %d keys: %d of %d bytes, %d grows", policy, i, st.TotalBytes, st.MaxBytes, st.Grows)
-					break
-				}
-				if err != nil {
-					t.Fatalf("Set %d: %v", i, err)
-				}
-				if i > 100000 {
-					t.Fatal("never reached the ceiling")
-				}
-			}
-			if st.Grows == 0 {
-				t.Error("the table never grew")
-			}
-			if policy == EvictLRU {
-				for i := range 5000 {
-					if err := tb.Set(fmt.Appendf(nil, "more-%d", i), []byte(value)); err != nil {
-						t.Fatalf("lru Set past the ceiling: %v", err)
-					}
-				}
-				tb.Stats(&st)
-				if st.TotalBytes > st.MaxBytes {
-					t.Fatalf("the lru table takes %d bytes, over %d", st.TotalBytes, st.MaxBytes)
-				}
-			}
-			mustCheck(t, tb)
-		})
+		for _, ceiling := range []int64{1 << 20, 3 << 19, 2 << 20, 3 << 20, 5 << 20} {
+			t.Run(fmt.Sprint(policy, "/", ceiling), func(t *testing.T) { testCeiling(t, policy, ceiling, 100) })
+		}
+		// Small entries, under a ceiling where the last grow by half
+		// leaves a third of it unused.
+		t.Run(fmt.Sprint(policy, "/small"), func(t *testing.T) { testCeiling(t, policy, 970352, 16) })
 	}
+}
+
+func testCeiling(t *testing.T, policy Policy, ceiling int64, valueSize int) {
+	tb := newTable(t, &Options{MaxMemory: ceiling, MaxKeySize: 32, MaxValueSize: 200, Eviction: policy})
+	var st Stats
+	value := strings.Repeat("v", valueSize)
+	for i := 0; ; i++ {
+		key := fmt.Sprint("key-", i)
+		err := tb.Set([]byte(key), []byte(value))
+		tb.Stats(&st)
+		if st.TotalBytes > st.MaxBytes {
+			t.Fatalf("after %d keys the table takes %d bytes, over its ceiling %d", i, st.TotalBytes, st.MaxBytes)
+		}
+		if errors.Is(err, ErrFull) || st.Evictions > 0 {
+			if policy == NoEviction && err == nil {
+				t.Fatalf("a none table evicted")
+			}
+			if policy == EvictLRU && err != nil {
+				t.Fatalf("an lru table refused: %v", err)
+			}
+			if !atCeiling(t, tb, key) {
+				t.Fatalf("refused or evicted at %d keys, %d of %d bytes, with room to grow", i, st.TotalBytes, st.MaxBytes)
+			}
+			t.Logf("%v at %d keys: %d of %d bytes, %d grows", policy, i, st.TotalBytes, st.MaxBytes, st.Grows)
+			break
+		}
+		if err != nil {
+			t.Fatalf("Set %d: %v", i, err)
+		}
+		if i > 100000 {
+			t.Fatal("never reached the ceiling")
+		}
+	}
+	if st.Grows == 0 {
+		t.Error("the table never grew")
+	}
+	if policy == EvictLRU {
+		for i := range 5000 {
+			if err := tb.Set(fmt.Appendf(nil, "more-%d", i), []byte(value)); err != nil {
+				t.Fatalf("lru Set past the ceiling: %v", err)
+			}
+		}
+		tb.Stats(&st)
+		if st.TotalBytes > st.MaxBytes {
+			t.Fatalf("the lru table takes %d bytes, over %d", st.TotalBytes, st.MaxBytes)
+		}
+	}
+	mustCheck(t, tb)
 }
 
 func init() {
