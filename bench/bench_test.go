@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,6 +45,9 @@ func TestHitRatio(t *testing.T) {
 				t.Errorf("%s: %s hit ratio %v", r.stream, name, x)
 			}
 		}
+		if strings.HasPrefix(r.stream, "zipf") && !strings.Contains(r.stream, "scan") && (r.optimum <= 0 || r.optimum >= 1) {
+			t.Errorf("%s: best possible hit ratio %v", r.stream, r.optimum)
+		}
 		// A loop over twice the cache defeats LRU entirely.
 		if r.stream == "loop over 2x the cache" && r.ratios["golang-lru"] != 0 {
 			t.Errorf("LRU hit %v of a loop twice its size", r.ratios["golang-lru"])
@@ -53,6 +57,24 @@ func TestHitRatio(t *testing.T) {
 	writeHitRatio(&b, rs, 20_000)
 	if !strings.Contains(b.String(), "| zipf 1.0 | 1.0%, ") {
 		t.Errorf("report:\n%s", b.String())
+	}
+}
+
+// TestZipfOptimum pins the best possible hit ratio on small cases worked
+// by hand.
+func TestZipfOptimum(t *testing.T) {
+	for _, c := range []struct {
+		s              float64
+		space, entries int
+		want           float64
+	}{
+		{1, 4, 2, (1 + 1.0/2) / (1 + 1.0/2 + 1.0/3 + 1.0/4)},
+		{2, 3, 1, 1 / (1 + 1.0/4 + 1.0/9)},
+		{1, 5, 5, 1},
+	} {
+		if got := zipfOptimum(c.s, c.space, c.entries); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("zipfOptimum(%v, %d, %d) = %v, want %v", c.s, c.space, c.entries, got, c.want)
+		}
 	}
 }
 

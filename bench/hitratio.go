@@ -35,6 +35,7 @@ type stream struct {
 	keys    []uint32
 	share   float64
 	measure int
+	zipf    float64 // the Zipf exponent of a stream drawn from one alone; 0 otherwise
 }
 
 // zipfKeys draws n ranks from a Zipf distribution of exponent s over
@@ -68,7 +69,7 @@ func hitStreams(n int, seed uint64) []stream {
 	for _, s := range []float64{0.8, 1.0, 1.2} {
 		keys := zipfKeys(rng, s, hitSpace, n)
 		for _, share := range []float64{0.001, 0.01, 0.1} {
-			ss = append(ss, stream{fmt.Sprintf("zipf %.1f", s), keys, share, n / 2})
+			ss = append(ss, stream{fmt.Sprintf("zipf %.1f", s), keys, share, n / 2, s})
 		}
 	}
 	// A loop over twice the cache: LRU keeps nothing it will see again.
@@ -77,7 +78,7 @@ func hitStreams(n int, seed uint64) []stream {
 	for i := range loop {
 		loop[i] = uint32(i % loopLen)
 	}
-	ss = append(ss, stream{"loop over 2x the cache", loop, 0.01, n / 2})
+	ss = append(ss, stream{"loop over 2x the cache", loop, 0.01, n / 2, 0})
 	// Zipf 1.0, with a scan of 10x the cache of keys never seen before at
 	// the middle; counted from the scan on.
 	z := zipfKeys(rng, 1.0, hitSpace, n)
@@ -87,7 +88,7 @@ func hitStreams(n int, seed uint64) []stream {
 		scan = append(scan, uint32(hitSpace+i))
 	}
 	scan = append(scan, z[n/2:]...)
-	ss = append(ss, stream{"zipf 1.0, scan half way", scan, 0.01, n / 2})
+	ss = append(ss, stream{"zipf 1.0, scan half way", scan, 0.01, n / 2, 0})
 	return ss
 }
 
@@ -97,6 +98,23 @@ type hitResult struct {
 	share   float64
 	entries int                // the capacity every cache had
 	ratios  map[string]float64 // by cache name
+	optimum float64            // for a Zipf stream, the best hit ratio any cache of that capacity can expect; 0 if not computed
+}
+
+// zipfOptimum is the share of the requests of a Zipf stream of exponent s
+// over space keys that go to its entries most popular keys: the hit ratio
+// of a cache that holds exactly those, the best any policy of that
+// capacity can expect when requests are drawn independently.
+func zipfOptimum(s float64, space, entries int) float64 {
+	top, all := 0.0, 0.0
+	for i := 1; i <= space; i++ {
+		p := 1 / math.Pow(float64(i), s)
+		all += p
+		if i <= entries {
+			top += p
+		}
+	}
+	return top / all
 }
 
 var hitCacheNames = []string{"shmkv", "otter", "ristretto", "golang-lru"}
@@ -114,6 +132,9 @@ func runHitRatio(n int, seed uint64, log io.Writer) ([]hitResult, error) {
 		r.ratios["shmkv"], entries = replay(shm, st, shm.len)
 		shm.close()
 		r.entries = entries
+		if st.zipf != 0 {
+			r.optimum = zipfOptimum(st.zipf, hitSpace, entries)
+		}
 		for _, name := range hitCacheNames[1:] {
 			c, err := newPeerHits(name, entries)
 			if err != nil {
@@ -228,13 +249,17 @@ func (l lruHits) set(key string)      { l.c.Add(key, hitValue) }
 // writeHitRatio writes the results as a Markdown table.
 func writeHitRatio(w io.Writer, rs []hitResult, n int) {
 	fmt.Fprintf(w, "Cache-aside over %d requests a stream (hits counted over the second half; the scan stream counts from the scan on), %d keys in the Zipf streams, 16-byte keys and values. Every cache holds as many entries as shmkv's table held on average (its capacity is set in bytes).\n\n", n, hitSpace)
-	fmt.Fprintln(w, "| stream | cache (target share, entries) | shmkv | otter | ristretto | golang-lru (LRU) |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| stream | cache (target share, entries) | shmkv | otter | ristretto | golang-lru (LRU) | best possible (the most popular keys held) |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
 		fmt.Fprintf(w, "| %s | %.1f%%, %d |", r.stream, r.share*100, r.entries)
 		for _, name := range hitCacheNames {
 			fmt.Fprintf(w, " %.1f%% |", 100*r.ratios[name])
 		}
-		fmt.Fprintln(w)
+		if r.optimum > 0 {
+			fmt.Fprintf(w, " %.1f%% |\n", 100*r.optimum)
+		} else {
+			fmt.Fprintln(w, " |")
+		}
 	}
 }

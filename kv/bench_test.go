@@ -7,8 +7,9 @@ import (
 )
 
 // Benchmarks: 16-byte keys, 64-byte values, at two table sizes, for shmkv
-// and for a Go map under sync.RWMutex in the same run, so the ratio can be
-// read from one report. Run with -cpu=1,2 for the parallel view.
+// (without and with eviction) and for a Go map under sync.RWMutex in the
+// same run, so the ratio can be read from one report. Run with -cpu=1,2
+// for the parallel view.
 
 var benchSizes = []int{10_000, 1_000_000}
 
@@ -20,8 +21,8 @@ func benchKeys(n int) [][]byte {
 	return keys
 }
 
-func benchTable(b *testing.B, n int, keys [][]byte, value []byte) *Table {
-	tb := newTable(b, &Options{Keys: n, Memory: int64(n) * 80, MaxKeySize: 64, MaxValueSize: 1024})
+func benchTable(b *testing.B, n int, keys [][]byte, value []byte, policy Policy) *Table {
+	tb := newTable(b, &Options{Keys: n, Memory: int64(n) * 80, MaxKeySize: 64, MaxValueSize: 1024, Eviction: policy})
 	for _, k := range keys {
 		if err := tb.Set(k, value); err != nil {
 			b.Fatal(err)
@@ -87,7 +88,9 @@ func BenchmarkTable(parent *testing.B) {
 			make  func(b *testing.B) benchStore
 			store benchStore
 		}{
-			{name: "shmkv", make: func(b *testing.B) benchStore { return shmkvStore{benchTable(b, n, keys, value)} }},
+			{name: "shmkv", make: func(b *testing.B) benchStore { return shmkvStore{benchTable(b, n, keys, value, NoEviction)} }},
+			// An evicting table, for what its policy costs (evict.go).
+			{name: "shmkv-lru", make: func(b *testing.B) benchStore { return shmkvStore{benchTable(b, n, keys, value, EvictLRU)} }},
 			{name: "rwmap", make: func(b *testing.B) benchStore {
 				m := &rwMap{m: make(map[string][]byte, n)}
 				for _, k := range keys {

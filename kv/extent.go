@@ -27,13 +27,13 @@ const (
 	extentSlotsBits = 5
 )
 
-// newExtent places an extent of slots slots and at least log bytes of main
-// log at off; in an evicting table, with the ghost and the small log beside
-// it (evict.go).
+// newExtent places an extent of slots slots and at least log bytes of log
+// at off; in an evicting table, with the ghost after the log, which is
+// then the small log and the main log (evict.go).
 func newExtent(off int64, slots int, log int64, evict bool) extent {
 	data := log
 	if evict {
-		data += ghostBytes(slots) + roundUp(log/(smallShareDen-1), 8)
+		data += ghostBytes(slots)
 	}
 	return extent{off: off, size: roundUp(extHeaderSize+int64(slots)*slotSize+data, pageSize), slots: slots}
 }
@@ -43,8 +43,8 @@ func (e extent) word() uint64 {
 		uint64(e.size/pageSize)<<(extentOffBits+extentSlotsBits)
 }
 
-// dataBytes is what follows the index: in an evicting table the ghost,
-// the small log and the main log, in any other the log.
+// dataBytes is what follows the index: in an evicting table the small
+// log, the main log and the ghost, in any other the log.
 func (e extent) dataBytes() int64 { return e.size - extHeaderSize - int64(e.slots)*slotSize }
 
 func (e extent) end() int64 { return e.off + e.size }
@@ -75,10 +75,12 @@ func (s shard) at(e extent) shard {
 	d := e.dataBytes()
 	s.ghost, s.ghostMask, s.lo = 0, 0, 0
 	if s.evict {
-		s.ghost = s.data / 8
-		s.ghostMask = uint64(e.slots/2 - 1)
-		s.data += ghostBytes(e.slots)
+		// The ghost goes last, so that the index and the log lie together
+		// as in a table that does not evict: between them it made every
+		// read of an lru table slower.
 		d -= ghostBytes(e.slots)
+		s.ghost = (s.data + d) / 8
+		s.ghostMask = uint64(e.slots/2 - 1)
 		s.lo = d / smallShareDen &^ 7
 	}
 	s.size = d - s.lo
@@ -125,6 +127,15 @@ func (s *shard) head() uint64     { return s.r.load(s.hdr + extHead/8) }
 func (s *shard) tail() uint64     { return s.r.load(s.hdr + extTail/8) }
 func (s *shard) setHead(p uint64) { s.r.store(s.hdr+extHead/8, p) }
 func (s *shard) setTail(p uint64) { s.r.store(s.hdr+extTail/8, p) }
+
+// ghostRange is the byte offset and size of the ghost, which gets memory
+// whole when the extent is made; none outside an evicting table.
+func (s *shard) ghostRange() (off, n int64) {
+	if !s.evict {
+		return 0, 0
+	}
+	return s.ghost * 8, ghostBytes(s.ext.slots)
+}
 
 // mainOff is the data offset of main log position p.
 func (s *shard) mainOff(p uint64) int64 { return s.lo + int64(p%uint64(s.size)) }

@@ -64,7 +64,7 @@ func (s *shard) growFor(need int64, l *lookup, key []byte, h uint64, now int64) 
 	} else {
 		entries++
 	}
-	slots, data, want := s.ext.slots, s.size, live+s.reserve(need)
+	slots, data, want := s.ext.slots, s.end, live+s.reserve(need)
 	if entries <= slots*maxLoadNum/maxLoadDen && want <= data*growAtNum/growAtDen {
 		return nil
 	}
@@ -131,8 +131,12 @@ func (t *Table) grow(v *shard, slots int, data int64) (shard, error) {
 	// memory grows with its head from there (logmemory.go).
 	nv := v.at(e)
 	main := nv.data + nv.lo // the small log, before it, gets memory whole with the index
-	logBytes := min(roundUp(main+v.mainLive(), pageSize), e.end()) - main
-	if err := t.sh.AllocateRange(e.off, main+logBytes-e.off); err != nil { // 2
+	logBytes := min(roundUp(main+v.mainLive(), pageSize), main+nv.size) - main
+	err = t.sh.AllocateRange(e.off, main+logBytes-e.off) // 2
+	if ghost, n := nv.ghostRange(); err == nil && n > 0 {
+		err = t.sh.AllocateRange(ghost, n)
+	}
+	if err != nil {
 		t.sh.Release(e.off, e.size)
 		v.ctlStore(ctlPending, 0)
 		if errors.Is(err, syscall.ENOSPC) {
@@ -173,7 +177,7 @@ func (t *Table) grow(v *shard, slots int, data int64) (shard, error) {
 // fitted is the extent of at most budget bytes that holds the most
 // entries of v's average size, for a grow that the ceiling refuses at the
 // size growFor asked for: its index as large as asked for or smaller, down
-// to v's, its log no smaller than v's. Near the ceiling, a table so grows
+// to v's, its logs together no smaller than v's. Near the ceiling, a table so grows
 // into what the ceiling leaves instead of stopping at the last extent that
 // could grow by half. It reports false if no such extent holds an eighth
 // more entries than v's.
@@ -183,16 +187,15 @@ func (v *shard) fitted(budget int64, slots int) (extent, bool) {
 	capacity := func(slots int, log int64) int64 {
 		return min(int64(slots*maxLoadNum/maxLoadDen), log*growAtNum/growAtDen/avg)
 	}
-	have := capacity(v.ext.slots, v.size)
+	have := capacity(v.ext.slots, v.end)
 	best, most := extent{}, have+have/8
 	for s := slots; s >= v.ext.slots; s /= 2 {
-		area := budget - extHeaderSize - int64(s)*slotSize
-		log := area
+		log := budget - extHeaderSize - int64(s)*slotSize
 		if v.evict {
-			log = (area - ghostBytes(s) - 8) * (smallShareDen - 1) / smallShareDen
+			log -= ghostBytes(s)
 		}
 		log &^= 7
-		if log < v.size || log > maxData {
+		if log < v.end || log > maxData {
 			continue
 		}
 		if c := capacity(s, log); c > most {

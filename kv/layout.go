@@ -112,11 +112,12 @@ package kv
 //	64    - slots              slot count 8-byte words: the index
 //	 -    - data               the rest: the log, size - 64 - slots*8 bytes
 //
-// In an lru table the data is split: first the ghost, slots/2 words of
-// evicted keys' hashes (evict.go); then the small log, a tenth of what is
-// left rounded down to 8 bytes, whose entries never wrap; then the main
-// log, the rest. Data offsets (in slots, and below) count from the small
-// log's start, so an offset below the small log's size is in the small log.
+// In an lru table the data is split: the ghost, slots/2 words of evicted
+// keys' hashes (evict.go), takes its last slots*4 bytes; of the rest, the
+// small log, whose entries never wrap, takes the first tenth rounded down
+// to 8 bytes, and the main log what remains. Data offsets (in slots, and
+// below) count from the small log's start, so an offset below the small
+// log's size is in the small log.
 //
 // Slots: the open-addressing index of the shard, probed linearly from the
 // hash's low bits. A word is 0 (empty), slotTombstone (deleted; keeps probe

@@ -203,11 +203,12 @@ func TestLayoutInATable(t *testing.T) {
 	registry, control, extents, span := int64(u64(56)), int64(u64(64)), int64(u64(72)), int64(u64(80))
 	ext := u64(control + 24)
 	extOff, extSlots, extSize := int64(ext&(1<<34-1))*4096, int64(1)<<(ext>>34&31), int64(ext>>39)*4096
-	// An evicting table: the ghost, a word for every other slot, then the
-	// small log, a tenth of what is left, then the main log.
-	ghost := extOff + 64 + extSlots*8
-	data := ghost + extSlots/2*8
-	area := extSize - (data - extOff)
+	// An evicting table: after the index the small log, a tenth of what
+	// the ghost leaves, then the main log, then the ghost, a word for every
+	// other slot, at the extent's end.
+	data := extOff + 64 + extSlots*8
+	ghost := extOff + extSize - extSlots/2*8
+	area := ghost - data
 	small := area / 10 &^ 7
 	checks := []struct {
 		what      string
@@ -262,7 +263,7 @@ func TestLayoutInATable(t *testing.T) {
 		t.Errorf("entry bytes after its header = %q", got)
 	}
 	found := false
-	for off := extOff + 64; off < ghost; off += 8 {
+	for off := extOff + 64; off < data; off += 8 {
 		if w := u64(off); w != 0 {
 			found = found || w&(1<<31-1) == 1 // offset 0 of the log, plus one
 		}

@@ -39,10 +39,10 @@ const (
 // firstLogBytes is how much of the main log of v, the view of a new
 // table's first extent, gets memory at creation: a chunk, to the end of
 // its page. What comes before the main log (the index, and in an evicting
-// table the ghost and the small log) gets memory whole.
+// table the small log) gets memory whole, and so does the ghost after it.
 func firstLogBytes(v shard) (index, log int64) {
 	index = v.data + v.lo - v.ext.off
-	return index, min(roundUp(index+minLogChunk, pageSize), v.ext.size) - index
+	return index, min(roundUp(index+minLogChunk, pageSize), index+v.size) - index
 }
 
 // allocated is how many bytes of s's main log, from its start, have

@@ -97,10 +97,15 @@ func create(name string, o *Options) (*Table, error) {
 	if err == nil {
 		err = sh.AllocateRange(0, g.extentsOffset)
 	}
-	index, logBytes := firstLogBytes(shard{evict: g.eviction == uint32(EvictLRU)}.at(first))
+	v := shard{evict: g.eviction == uint32(EvictLRU)}.at(first)
+	index, logBytes := firstLogBytes(v)
+	ghost, ghostBytes := v.ghostRange()
 	for i := 0; i < g.shards && err == nil; i++ {
 		start, _ := g.spanOf(i)
 		err = sh.AllocateRange(start, index+logBytes)
+		if err == nil && ghostBytes > 0 {
+			err = sh.AllocateRange(start+ghost, ghostBytes)
+		}
 	}
 	if err != nil {
 		sh.Close()

@@ -79,7 +79,7 @@ func (t *Table) Stats(st *Stats) (err error) {
 		if v, ok := s.view(); ok {
 			st.Slots += v.ext.slots
 			st.KeyCapacity += v.keyCap
-			if limit := uint64(v.size - v.reserve(0)); used < limit {
+			if limit := uint64(v.end - v.reserve(0)); used < limit {
 				st.BytesFree += limit - used
 			}
 		}
