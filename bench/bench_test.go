@@ -58,6 +58,11 @@ func TestHitRatio(t *testing.T) {
 	if !strings.Contains(b.String(), "| zipf 1.0 | 1.0%, ") {
 		t.Errorf("report:\n%s", b.String())
 	}
+	var svg strings.Builder
+	writeHitRatioSVG(&svg, rs, 20_000)
+	if !strings.HasPrefix(svg.String(), "<svg") || strings.Count(svg.String(), "<rect") != len(rs)*len(hitCacheNames) {
+		t.Errorf("hit-ratio chart:\n%s", svg.String())
+	}
 }
 
 // TestZipfOptimum pins the best possible hit ratio on small cases worked

@@ -263,3 +263,36 @@ func writeHitRatio(w io.Writer, rs []hitResult, n int) {
 		}
 	}
 }
+
+// writeHitRatioSVG draws the hit ratios as bars, a group for each stream,
+// with the best possible hit ratio of a Zipf stream marked on its group.
+func writeHitRatioSVG(w io.Writer, rs []hitResult, n int) {
+	const rowH, barH, left, width = 14, 11, 230, 900
+	colors := []string{"#d62728", "#1f77b4", "#2ca02c", "#7f7f7f"}
+	x := func(ratio float64) float64 { return ratio * (width - left - 60) }
+	height := 70 + len(rs)*(len(hitCacheNames)*rowH+12)
+	fmt.Fprintf(w, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">`+"\n", width, height)
+	fmt.Fprintf(w, `<text x="10" y="20" font-size="14">Hit ratio, cache-aside, %d requests a stream, equal capacity in entries (black tick: the best possible)</text>`+"\n", n)
+	for p := 0; p <= 100; p += 20 {
+		gx := left + x(float64(p)/100)
+		fmt.Fprintf(w, `<line x1="%.0f" y1="30" x2="%.0f" y2="%d" stroke="#ddd"/><text x="%.0f" y="42" fill="#666">%d%%</text>`+"\n", gx, gx, height-10, gx+2, p)
+	}
+	y := 55
+	for _, r := range rs {
+		top := y
+		fmt.Fprintf(w, `<text x="10" y="%d">%s</text><text x="10" y="%d" fill="#666">%.1f%%, %d entries</text>`+"\n", y+10, escape(r.stream), y+24, r.share*100, r.entries)
+		for i, name := range hitCacheNames {
+			v := r.ratios[name]
+			fmt.Fprintf(w, `<text x="%d" y="%d" text-anchor="end">%s</text>`, left-5, y+9, name)
+			fmt.Fprintf(w, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`, left, y, x(v), barH, colors[i%len(colors)])
+			fmt.Fprintf(w, `<text x="%.1f" y="%d" fill="#333">%.1f%%</text>`+"\n", float64(left)+x(v)+4, y+9, 100*v)
+			y += rowH
+		}
+		if r.optimum > 0 {
+			ox := float64(left) + x(r.optimum)
+			fmt.Fprintf(w, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#000" stroke-width="2"/>`+"\n", ox, top-2, ox, y)
+		}
+		y += 12
+	}
+	fmt.Fprintln(w, "</svg>")
+}

@@ -50,7 +50,7 @@ func main() {
 	fullRun := flag.Bool("full", false, "every workload (what RESULTS.md holds); without it, a quick run")
 	only := flag.String("stores", "", "comma-separated store names to run (default: all)")
 	dur := flag.Duration("duration", 0, "how long each measurement runs (default 300ms quick, 500ms full)")
-	out := flag.String("out", "results", "folder for the Markdown, CSV and SVG files")
+	out := flag.String("out", "results", "folder for the Markdown, CSV and SVG files (with -hitratio, the SVG only)")
 	fromCSV := flag.String("report", "", "write the reports again from this results.csv, running nothing")
 	header := flag.String("header", "", "with -report, the header line of the Markdown")
 	count := flag.Int("count", 0, "runs of each measurement, of which the median is reported (default 5 quick, 3 full)")
@@ -74,6 +74,16 @@ func main() {
 			os.Exit(1)
 		}
 		writeHitRatio(os.Stdout, rs, *hitratio)
+		var svg bytes.Buffer
+		writeHitRatioSVG(&svg, rs, *hitratio)
+		err = os.MkdirAll(*out, 0o755)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(*out, "hitratio.svg"), svg.Bytes(), 0o644)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
 		return
 	}
 	if *stampede > 0 {

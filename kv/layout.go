@@ -30,7 +30,7 @@ package kv
 //	    36    4 registry slots     processes that may have the table open read-write at once, 1..maxProcs
 //	    40    4 max key            bytes, 1..MaxKeyLimit
 //	    44    4 max value          bytes, 0..MaxValueLimit
-//	    48    4 eviction           0: none (a full table refuses new keys); 1: lru (it evicts)
+//	    48    4 eviction           0: none (a full table refuses new keys); 1: lru (it evicts, by S3-FIFO: evict.go)
 //	    52    4 reserved           zero
 //	    56    8 registry offset    = 4096
 //	    64    8 control offset     = registry offset + registry slots*32, rounded up to 4096

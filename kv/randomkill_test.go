@@ -197,3 +197,83 @@ func TestKilledReadersBlockNobody(t *testing.T) {
 	}
 	mustCheck(t, tb)
 }
+
+func init() {
+	children["cache-victim"] = childCacheVictim
+}
+
+const cacheVictimKeys = 3000
+
+// childCacheVictim: args iteration. Uses the table as a cache, reading
+// keys with a skew and writing each one it misses, c<k> = "<k>:<iteration>:<j>",
+// so that its small log evicts and promotes all the time (evict.go), until
+// killed. It prints one line when it starts, and no more: output would
+// take most of its time, and the kills would seldom land in a write.
+func childCacheVictim(tb *Table, args []string) error {
+	fmt.Println("started")
+	rng := rand.New(rand.NewPCG(uint64(os.Getpid()), 9))
+	var buf []byte
+	for j := 0; ; j++ {
+		k := int(rng.ExpFloat64()*cacheVictimKeys/8) % cacheVictimKeys
+		key := fmt.Appendf(nil, "c%d", k)
+		var ok bool
+		var err error
+		if buf, ok, err = tb.Get(buf[:0], key); err != nil {
+			return err
+		}
+		if !ok {
+			if err := tb.Set(key, fmt.Appendf(nil, "%d:%s:%d", k, args[0], j)); err != nil {
+				return err
+			}
+		}
+		// And a key nobody reads: it goes through the small log and out.
+		k = rng.IntN(cacheVictimKeys)
+		if err := tb.Set(fmt.Appendf(nil, "c%d", k), fmt.Appendf(nil, "%d:%s:%d", k, args[0], j)); err != nil {
+			return err
+		}
+	}
+}
+
+// TestRandomKillsEvicting kills processes at random moments while they use
+// a full lru table as a cache, so that many deaths interrupt an eviction
+// or a promotion: Check is clean after every one, and every key present
+// holds a value written for that key, whole. It goes on past its
+// iterations until three deaths have left a write to recover.
+func TestRandomKillsEvicting(t *testing.T) {
+	iterations := *killIterations / 3
+	if testing.Short() {
+		iterations = 20
+	}
+	var st Stats
+	name := uniqueName(t)
+	tb := openTable(t, name, &Options{MaxMemory: 256 << 10, MaxKeySize: 16, MaxValueSize: 64, Eviction: EvictLRU})
+	seed := seedFor(t, *killSeed, "kv.kills.seed")
+	rng := rand.New(rand.NewPCG(seed, 4))
+	for it := 0; it < iterations || st.Recoveries < 3 && it < 10*iterations; it++ {
+		victim := startChild(t, "cache-victim", name, strconv.Itoa(it))
+		if _, err := victim.Line(); err != nil {
+			t.Fatalf("iteration %d: the victim never started: %v", it, err)
+		}
+		time.Sleep(time.Duration(rng.IntN(20000)) * time.Microsecond)
+		victim.Cmd.Process.Signal(syscall.SIGKILL)
+		victim.Rest()
+		victim.Wait()
+		if err := tb.Set([]byte("c0"), []byte("0:parent:0")); err != nil {
+			t.Fatalf("iteration %d: Set after the kill: %v", it, err)
+		}
+		for k := range cacheVictimKeys {
+			got, ok := mustGet(t, tb, fmt.Sprint("c", k))
+			if ok && !strings.HasPrefix(got, fmt.Sprint(k, ":")) {
+				t.Fatalf("iteration %d: c%d = %q", it, k, got)
+			}
+		}
+		if rep := mustCheck(t, tb); len(rep.Problems) > 0 {
+			t.Fatalf("iteration %d: Check found problems", it)
+		}
+		tb.Stats(&st)
+	}
+	t.Logf("%d evictions, %d promotions, %d recoveries", st.Evictions, st.Promotions, st.Recoveries)
+	if st.Evictions == 0 || st.Promotions == 0 || st.Recoveries == 0 {
+		t.Error("the victims never evicted, promoted or died mid-write: the test proved nothing")
+	}
+}

@@ -28,15 +28,16 @@ package kv
 // just replaced the one read; it never touches entry bytes. Read-only
 // handles never write, so their reads do not count as uses.
 
-// makeRoom cleans the log from its tail until an entry of need bytes fits,
-// and reports whether it dropped any entry: the largest entry the shard
-// holds (or need, if larger) more than need free in the log, and the entry within
-// the shard's key and byte limits (l is the key's lookup, which a drop may
-// turn into not found). At the tail, a dead entry is dropped and an expired
-// one too; in an EvictLRU table an entry nobody read since cleaning last
-// passed it is evicted while the limits are exceeded; any other live entry
-// is copied to the head, with its referenced mark cleared, and its slot
-// moved. A damaged stretch at the tail, or an entry there that fails its
+// makeRoom cleans the main log from its tail until an entry of need bytes
+// fits, and reports whether it dropped any entry: the largest entry the
+// shard holds (or need, if larger) more than need free in the log, and the
+// entry within the shard's key and byte limits (l is the key's lookup,
+// which a drop may turn into not found). At the tail, a dead entry is
+// dropped and an expired one too; in an EvictLRU table an entry nobody read
+// since cleaning last passed it and without credit is evicted while the
+// limits are exceeded; any other live entry is copied to the head, with its
+// referenced mark cleared (and in an lru table its credit raised if it was
+// read, spent if not), and its slot moved. A damaged stretch at the tail, or an entry there that fails its
 // checksum and that no slot points at, is dropped and counted
 // (ctlDamaged); since a slot may point into what was dropped, makeRoom then
 // returns errCorruptIndex and the caller rebuilds the index and retries.
@@ -44,7 +45,7 @@ package kv
 // It terminates: every step drops an entry or moves one, and it stops after
 // passing over the log twice, by which time every dead and expired entry is
 // gone and, in an lru table, every entry has lost its mark and then been
-// evicted if need be. In a NoEviction table the limits may still be
+// evicted if need be (the second pass heeds neither marks nor credit). In a NoEviction table the limits may still be
 // exceeded then: that is ErrFull, and what was moved or dropped changed
 // nothing a reader can see. Keeping one largest entry free at all times is
 // what lets a live tail entry always be moved.
