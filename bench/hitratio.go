@@ -290,7 +290,7 @@ func writeHitRatioSVG(w io.Writer, rs []hitResult, n int) {
 		}
 		if r.optimum > 0 {
 			ox := float64(left) + x(r.optimum)
-			fmt.Fprintf(w, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#000" stroke-width="2"/>`+"\n", ox, top-2, ox, y)
+			fmt.Fprintf(w, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#000" stroke-width="1.5" stroke-dasharray="3,2"/>`+"\n", ox, top-2, ox, y)
 		}
 		y += 12
 	}

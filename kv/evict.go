@@ -232,7 +232,11 @@ func (s *shard) mainHasRoom(size int64) bool {
 
 // mainLive is the live bytes of the main log.
 func (s *shard) mainLive() int64 {
-	return int64(s.ctlLoad(ctlLiveBytes)) - int64(s.ctlLoad(ctlSmallBytes))
+	live := int64(s.ctlLoad(ctlLiveBytes))
+	if s.lo == 0 {
+		return live // no small log: spare a table that does not evict the load
+	}
+	return live - int64(s.ctlLoad(ctlSmallBytes))
 }
 
 // credit is the credit of a main log entry with head word w.

@@ -72,32 +72,38 @@ func (s shard) at(e extent) shard {
 	s.slots = (e.off + extHeaderSize) / 8
 	s.mask = uint64(e.slots - 1)
 	s.data = e.off + extHeaderSize + int64(e.slots)*slotSize
-	d := e.dataBytes()
-	s.ghost, s.ghostMask, s.lo = 0, 0, 0
-	if s.evict {
-		// The ghost goes last, so that the index and the log lie together
-		// as in a table that does not evict: between them it made every
-		// read of an lru table slower.
-		d -= ghostBytes(e.slots)
-		s.ghost = (s.data + d) / 8
-		s.ghostMask = uint64(e.slots/2 - 1)
-		s.lo = d / smallShareDen &^ 7
-	}
-	s.size = d - s.lo
-	s.end = s.lo + s.size
 	s.keyCap = e.slots * maxLoadNum / maxLoadDen
+	s.size, s.lo, s.ghost, s.ghostMask = e.dataBytes(), 0, 0, 0
+	if s.evict {
+		s.splitForEviction()
+	}
+	s.end = s.lo + s.size
 	return s
 }
 
-// view returns s over its current extent, or false if the extent word is
-// not one this shard could have written (a torn or hostile word, or a
-// shard damaged beyond reading).
+// splitForEviction places the small log, the main log and the ghost in
+// the data of an evicting table's view. The ghost goes last, so that the
+// index and the log lie together as in a table that does not evict:
+// between them it made every read of an lru table slower.
+func (s *shard) splitForEviction() {
+	d := s.size - ghostBytes(s.ext.slots)
+	s.ghost = (s.data + d) / 8
+	s.ghostMask = uint64(s.ext.slots/2 - 1)
+	s.lo = d / smallShareDen &^ 7
+	s.size = d - s.lo
+}
+
+// view returns a copy of s over its current extent, for a writer, or
+// false if the extent word is not one this shard could have written (a
+// torn or hostile word, or a shard damaged beyond reading). It copies the
+// view readers share (current), which decoding the word and placing the
+// logs afresh on every write would cost more than.
 func (s *shard) view() (shard, bool) {
-	e, ok := decodeExtent(s.ctlLoad(ctlExtent), s.spanStart, s.spanEnd)
+	v, ok := s.current()
 	if !ok {
 		return shard{}, false
 	}
-	return s.at(e), true
+	return *v, true
 }
 
 // current returns the view of s over its current extent for a reader,
