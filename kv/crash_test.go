@@ -319,31 +319,75 @@ func TestDeathDuringRecovery(t *testing.T) {
 // first table the Set's entry is too large for the small log and the main
 // log evicts; in the second it goes to the small log, whose cleaning moves
 // the entries read since they were written to the main log and evicts
-// the others (evict.go).
+// the others (evict.go); in the third the main log holds only expired
+// entries, which its tail drops before the small log evicts anything.
 func TestKillSweepEviction(t *testing.T) {
 	t.Run("main log", func(t *testing.T) {
-		killSweepEviction(t, &Options{MaxMemory: 64 << 10, Keys: 12, Memory: 12 * 40, MaxKeySize: 16, MaxValueSize: 64, Eviction: EvictLRU}, false)
+		killSweepEviction(t, &Options{MaxMemory: 64 << 10, Keys: 12, Memory: 12 * 40, MaxKeySize: 16, MaxValueSize: 64, Eviction: EvictLRU}, false, false)
 	})
 	t.Run("small log", func(t *testing.T) {
-		killSweepEviction(t, &Options{MaxMemory: 64 << 10, Keys: 40, Memory: 40 * 30, MaxKeySize: 16, MaxValueSize: 64, Eviction: EvictLRU}, true)
+		killSweepEviction(t, &Options{MaxMemory: 64 << 10, Keys: 40, Memory: 40 * 30, MaxKeySize: 16, MaxValueSize: 64, Eviction: EvictLRU}, true, false)
+	})
+	t.Run("expired main log", func(t *testing.T) {
+		killSweepEviction(t, &Options{MaxMemory: 64 << 10, Keys: 40, Memory: 40 * 30, MaxKeySize: 16, MaxValueSize: 64, Eviction: EvictLRU}, false, true)
 	})
 }
 
-func killSweepEviction(t *testing.T, opts *Options, small bool) {
+// smallFullOfLive reports whether the small log of key's shard has no
+// room for an entry of 48 bytes and holds no entry that expires, while its
+// main log does.
+func smallFullOfLive(t *testing.T, tb *Table, key string) bool {
+	v := viewOf(t, tb.shardFor(hashKey(tb.g.seed, []byte(key))))
+	head, tail := v.smallHead(), v.smallTail()
+	if v.ctlLoad(ctlExpiring) == 0 || head == tail || uint64(v.lo)-(head-tail) >= uint64(48+v.smallPad(head, 48)) {
+		return false
+	}
+	for p := tail; p != head; {
+		it := v.itemIn(v.smallRing(), p, head, false)
+		if it.kind == itemEntry && it.hdr.state == entryLive && it.hdr.hasExpiry() {
+			return false
+		}
+		p += it.size
+	}
+	return true
+}
+
+func killSweepEviction(t *testing.T, opts *Options, small, expired bool) {
 	op := len(sweepOps) - 1
 	o := sweepOps[op]
 	name := uniqueName(t)
 	tb := openTable(t, name, opts)
 	want := map[string]string{}
 	var st Stats
+	const ttl = 200 * time.Millisecond
 	for i := 0; ; i++ {
 		tb.Stats(&st)
 		if st.Evictions > 0 {
 			break // full: the last Set evicted
 		}
 		k, v := fmt.Sprint("k", i), fmt.Sprint("value ", i, strings.Repeat("-", 20))
+		if expired {
+			if err := tb.SetTTL([]byte(k), []byte(v), ttl); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
 		mustSet(t, tb, k, v)
 		want[k] = v
+	}
+	if expired {
+		// Fill the small log with keys that do not expire, then let
+		// everything else expire: the Set must make room in the main log,
+		// all expired, before the small log evicts.
+		for i := 0; !smallFullOfLive(t, tb, o.key); i++ {
+			if i > 1000 {
+				t.Fatal("the small log never filled with keys that do not expire")
+			}
+			k, v := fmt.Sprint("n", i), fmt.Sprint("value ", i, strings.Repeat("-", 20))
+			mustSet(t, tb, k, v)
+			want[k] = v
+		}
+		time.Sleep(ttl + 50*time.Millisecond)
 	}
 	// A read-only handle's reads do not mark entries as used, which would
 	// make the Set move every entry before it evicts one.
@@ -368,18 +412,21 @@ func killSweepEviction(t *testing.T, opts *Options, small bool) {
 		t.Fatalf("counting run: %q", out)
 	}
 	tb.Stats(&st)
-	fullEvictions, promotions := st.Evictions, st.Promotions
+	fullEvictions, promotions, expirations := st.Evictions, st.Promotions, st.Expirations
 	restore(t, name, img)
 	tb.Stats(&st)
 	fullEvictions -= st.Evictions
 	promotions -= st.Promotions
-	if fullEvictions == 0 {
+	expirations -= st.Expirations
+	switch {
+	case expired && (expirations == 0 || fullEvictions != 0):
+		t.Fatalf("the Set expired %d entries and evicted %d: want expirations and no eviction", expirations, fullEvictions)
+	case !expired && fullEvictions == 0:
 		t.Fatal("the Set did not evict")
-	}
-	if small && promotions == 0 {
+	case small && promotions == 0:
 		t.Fatal("the Set promoted nothing from the small log")
 	}
-	t.Logf("%d stores, %d evictions, %d promotions", steps, fullEvictions, promotions)
+	t.Logf("%d stores, %d evictions, %d promotions, %d expirations", steps, fullEvictions, promotions, expirations)
 	for n := 1; n <= steps; n++ {
 		restore(t, name, img)
 		if _, killed := runCrashChild(t, name, op, int64(n)); !killed {

@@ -11,7 +11,8 @@ package kv
 //   - Cleaning the small log (makeSmallRoom) takes its oldest entry: one read
 //     since it was written moves to the main log; one nobody read is evicted,
 //     and its hash goes to the ghost, unless the main log has room to spare
-//     (the table is filling, not full), when it moves there too.
+//     (the table is filling, not full, or the main log's oldest entries
+//     have expired and go first), when it moves there too.
 //   - Cleaning the main log (makeRoom, space.go) takes its oldest entry:
 //     one read since cleaning last passed it, or with credit left, moves to
 //     the head; one nobody read and without credit is evicted while the
@@ -172,7 +173,8 @@ func (s *shard) makeSmallRoom(need int64, l *lookup, now int64) (dropped bool, e
 
 // cleanSmallEntry takes the live entry e at off, the small log's tail, out
 // of the small log: it drops it if it expired, moves it to the main log if
-// it was read or the main log has room to spare, and evicts it otherwise.
+// it was read or the main log has room to spare (once the main log has
+// dropped what expired at its tail: reclaimMain), and evicts it otherwise.
 // l is the lookup of the key being written, which a drop may turn into not
 // found.
 func (s *shard) cleanSmallEntry(off int64, e *entryHeader, l *lookup, now int64) (dropped bool, err error) {
@@ -190,12 +192,24 @@ func (s *shard) cleanSmallEntry(off int64, e *entryHeader, l *lookup, now int64)
 	}
 	size := e.size()
 	self := lookup{found: true, off: off, hdr: *e}
-	if !isExpired(e, now) && (v&slotReferenced != 0 || s.mainHasRoom(size)) {
+	read := v&slotReferenced != 0
+	if !isExpired(e, now) && !read && !s.mainHasRoom(size) && s.ctlLoad(ctlExpiring) != 0 {
+		// Expired entries go first: before this one is evicted for want
+		// of room in the main log, the main log drops what has expired at
+		// its tail.
+		d, err := s.reclaimMain(size, l, now)
+		if err != nil {
+			return d, err
+		}
+		dropped = d
+	}
+	if !isExpired(e, now) && (read || s.mainHasRoom(size)) {
 		// Promote: make room in the main log (which may evict there), then
 		// copy the entry to its head. Until the small log's tail passes the
 		// original, the key has two live entries; a rebuild keeps the one
 		// in the main log (rings).
-		dropped, err := s.makeRoom(size, &self, now)
+		d, err := s.makeRoom(size, &self, now)
+		dropped = dropped || d
 		if err != nil {
 			return dropped, err
 		}
@@ -219,6 +233,44 @@ func (s *shard) cleanSmallEntry(off int64, e *entryHeader, l *lookup, now int64)
 		*l = lookup{}
 	}
 	return true, nil
+}
+
+// reclaimMain drops the dead and expired entries at the main log's tail,
+// until it has room for an entry of size bytes or meets a live one, and
+// reports whether it dropped any; l is the lookup of the key being
+// written, which a drop may turn into not found. It leaves damage, and
+// everything else, to makeRoom.
+func (s *shard) reclaimMain(size int64, l *lookup, now int64) (dropped bool, err error) {
+	head, tail := s.head(), s.tail()
+	if head < tail || head-tail > uint64(s.size) {
+		return false, errCorruptIndex
+	}
+	for tail != head && !s.mainHasRoom(size) {
+		it := s.itemAt(tail, head, false)
+		if it.kind == itemDamage {
+			break
+		}
+		if it.kind == itemEntry && it.hdr.state != entryDead {
+			if it.hdr.state != entryLive {
+				return dropped, errCorruptIndex
+			}
+			if !isExpired(&it.hdr, now) {
+				break
+			}
+			i, _, err := s.slotOf(s.hashAt(it.off, &it.hdr), it.off)
+			if err != nil {
+				return dropped, err
+			}
+			s.drop(i, it.off, &it.hdr, now)
+			dropped = true
+			if l.found && l.off == it.off {
+				*l = lookup{}
+			}
+		}
+		tail += it.size
+		s.setTail(tail)
+	}
+	return dropped, nil
 }
 
 // mainHasRoom reports whether the main log takes an entry of size bytes

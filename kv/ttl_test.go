@@ -268,3 +268,39 @@ func TestClockReadUnderLock(t *testing.T) {
 		t.Fatalf("TTL = %v, %v; want 10s from the moment of writing", ttl, ok)
 	}
 }
+
+// TestLRUExpiredGoFirst: when everything a full lru table holds has
+// expired, new keys nobody reads take the room of the expired entries;
+// they are not evicted while expired entries hold it (evict.go).
+func TestLRUExpiredGoFirst(t *testing.T) {
+	clock := newClock()
+	tb := newTable(t, &Options{MaxMemory: 512 << 10, MaxKeySize: 32, MaxValueSize: 64, Eviction: EvictLRU, Now: clock.Now})
+	value := make([]byte, 40)
+	var st Stats
+	for i := 0; st.Evictions == 0; i++ {
+		if err := tb.SetTTL(fmt.Appendf(nil, "old-%d", i), value, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		tb.Stats(&st)
+	}
+	capacity := int(st.Entries)
+	clock.Advance(2 * time.Minute)
+	evictedBefore := st.Evictions
+	n := capacity / 2
+	for i := range n {
+		mustSet(t, tb, fmt.Sprint("new-", i), string(value))
+	}
+	tb.Stats(&st)
+	present := 0
+	for i := range n {
+		if _, ok := mustGet(t, tb, fmt.Sprint("new-", i)); ok {
+			present++
+		}
+	}
+	t.Logf("capacity %d; of %d new keys %d present; %d expirations, %d evictions after the old keys expired",
+		capacity, n, present, st.Expirations, st.Evictions-evictedBefore)
+	if present < n*9/10 {
+		t.Errorf("of %d new keys written into a table of %d expired entries, %d are present", n, capacity, present)
+	}
+	mustCheck(t, tb)
+}
