@@ -37,11 +37,11 @@ package kv
 // data offset of any entry says which log it is in (below lo: the small
 // one), and readers need no other change.
 //
-// The ghost is a hint, not state: a direct-mapped table of ghostWords
-// words, each the high 32 bits of an evicted key's hash and the low 32 bits
-// of the extent's ghost clock (the count of small-log evictions) when it
-// was evicted. A key is remembered while its word holds its hash and fewer
-// than ghostWords evictions came after it. A collision forgets a key, a
+// The ghost is a hint, not state: a direct-mapped table of slots/2 words,
+// each the high 32 bits of an evicted key's hash and the low 32 bits of
+// the extent's ghost clock (the count of small-log evictions) when it was
+// evicted. A key is remembered while its word holds its hash and fewer
+// evictions than the ghost has words came after it. A collision forgets a key, a
 // torn or hostile word makes one key go to the wrong log: neither can
 // make a read wrong, so the ghost is neither checked nor rebuilt, and a grow
 // starts an empty one.
