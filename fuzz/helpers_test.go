@@ -26,6 +26,10 @@ func uniqueName(t testing.TB) string {
 // and the full error.
 var small = &kv.Options{MaxMemory: 128 << 10, Keys: 64, Memory: 8 << 10, MaxKeySize: 64, MaxValueSize: 256}
 
+// smallLRU is small that evicts: its extents also hold a small log and a
+// ghost.
+var smallLRU = &kv.Options{MaxMemory: 128 << 10, Keys: 64, Memory: 8 << 10, MaxKeySize: 64, MaxValueSize: 256, Eviction: kv.EvictLRU}
+
 // writeObject makes an object of exactly data's bytes under name.
 func writeObject(t testing.TB, name string, data []byte) {
 	sh, err := shm.Open(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)

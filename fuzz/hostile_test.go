@@ -73,20 +73,30 @@ func readObject(t testing.TB, name string) []byte {
 
 // FuzzRegionBytes writes arbitrary bytes over a valid table — its header,
 // its slots, its data — at offsets the fuzzer picks, then runs every
-// operation and Check: none may panic or hang.
+// operation and Check: none may panic or hang. An odd offset picks a
+// table that evicts, whose extents also hold a small log and a ghost.
 func FuzzRegionBytes(f *testing.F) {
 	f.Add(uint32(0), []byte{0xff})
 	f.Add(uint32(40), []byte{1, 2, 3, 4})
 	f.Add(uint32(70000), bytes.Repeat([]byte{0xff}, 64))
 	f.Add(uint32(90000), bytes.Repeat([]byte{0x41}, 300))
+	f.Add(uint32(70001), bytes.Repeat([]byte{0xff}, 64))
+	f.Add(uint32(90001), bytes.Repeat([]byte{0x41}, 300))
 	f.Fuzz(func(t *testing.T, at uint32, patch []byte) {
 		name := uniqueName(t)
-		tb, err := kv.Open(name, small)
+		opts := small
+		if at%2 == 1 {
+			opts = smallLRU
+		}
+		tb, err := kv.Open(name, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for i := range 20 {
 			tb.Set([]byte{'k', byte(i)}, bytes.Repeat([]byte{byte(i)}, i*9))
+			if i%3 == 0 {
+				tb.Get(nil, []byte{'k', byte(i)}) // read, so that the small log promotes it
+			}
 		}
 		tb.Delete([]byte{'k', 3})
 		img := readObject(t, name)
