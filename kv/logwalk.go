@@ -68,26 +68,30 @@ func (s *shard) itemAt(p, head uint64, verify bool) logItem {
 // must). It never returns an item reaching past head, nor, in a ring whose
 // entries do not wrap, past the ring's end.
 func (s *shard) itemIn(r ring, p, head uint64, verify bool) logItem {
-	room := func(q uint64) uint64 {
-		if r.wraps {
-			return head - q
-		}
-		return min(head-q, uint64(r.size)-q%uint64(r.size))
-	}
 	off := r.base + int64(p%uint64(r.size))
-	if n, ok := s.skipAt(off); ok && n <= room(p) {
+	room := r.room(p, head)
+	if n, ok := s.skipAt(off); ok && n <= room {
 		return logItem{kind: itemSkip, off: off, size: n}
 	}
-	if e, ok := s.entryAt(off, room(p), verify); ok {
+	if e, ok := s.entryAt(off, room, verify); ok {
 		return logItem{kind: itemEntry, off: off, hdr: e, size: uint64(e.size())}
 	}
 	q := p + 8
 	for ; q < head; q += 8 {
-		if _, ok := s.entryAt(r.base+int64(q%uint64(r.size)), room(q), true); ok {
+		if _, ok := s.entryAt(r.base+int64(q%uint64(r.size)), r.room(q, head), true); ok {
 			break
 		}
 	}
 	return logItem{kind: itemDamage, off: off, size: q - p}
+}
+
+// room is how many bytes an item at position p of r may take: up to head,
+// and in a log whose entries do not wrap, up to its end.
+func (r ring) room(p, head uint64) uint64 {
+	if r.wraps {
+		return head - p
+	}
+	return min(head-p, uint64(r.size)-p%uint64(r.size))
 }
 
 // skipAt reports the length of the skip record at off, if there is one.
