@@ -62,13 +62,17 @@ func (s *shard) allocateFor(need int64, l lookup) error {
 		return nil
 	}
 	head, tail := s.head(), s.tail()
-	end := int64(head) + need
+	// What the write may append to the main log, cleaning apart.
+	appended := need
 	if s.lo > 0 {
-		// Cleaning the small log may move up to need bytes and one entry
-		// more to the main log.
-		end += s.largest(need)
+		// Cleaning the small log moves entries to the main log until the
+		// small log has room for need bytes and a skip record of less than
+		// need: less than 2*need, and one entry more; and the entry itself
+		// may then go to the main log (store).
+		appended = 3*need + s.largest(need)
 	}
-	if end > s.size || head < tail || uint64(s.size)-(head-tail) < uint64(need+s.largest(need)) || !s.fits(need, l) {
+	end := int64(head) + appended
+	if end > s.size || head < tail || uint64(s.size)-(head-tail) < uint64(appended+s.largest(need)) || !s.fits(need, l) {
 		end = s.size
 	}
 	return s.allocateTo(have, end)

@@ -1,8 +1,13 @@
 package kv
 
 import (
+	"flag"
+	"fmt"
+	"math/rand/v2"
 	"testing"
 )
+
+var logMemorySeed = flag.Uint64("kv.logmemory.seed", 0, "seed for TestLogMemoryAheadOfTheHead (0: from the clock)")
 
 // TestLogMemoryFollowsTheHead: a log takes memory as its head reaches it
 // (logmemory.go), so a table created for many keys, or grown for them,
@@ -55,4 +60,37 @@ func TestLogMemoryFollowsTheHead(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLogMemoryAheadOfTheHead keeps logmemory.go's invariant under the
+// writes that move the most: in an lru table whose small log promotes and
+// evicts, with entries of many sizes, no main log's head ever passes what
+// it has allocated while it has not allocated it all.
+func TestLogMemoryAheadOfTheHead(t *testing.T) {
+	seed := seedFor(t, *logMemorySeed, "kv.logmemory.seed")
+	rng := rand.New(rand.NewPCG(seed, 11))
+	tb := newTable(t, &Options{MaxMemory: 16 << 20, MaxKeySize: 32, MaxValueSize: 64 << 10, Eviction: EvictLRU})
+	for i := range 30_000 {
+		key := fmt.Appendf(nil, "k%d", rng.IntN(5000))
+		if rng.IntN(3) == 0 {
+			tb.Get(nil, key)
+		}
+		size := rng.IntN(1000)
+		if rng.IntN(20) == 0 {
+			size = rng.IntN(64 << 10) // entries near a chunk's size move past what a chunk covers
+		}
+		if err := tb.Set(key, make([]byte, size)); err != nil {
+			t.Fatalf("Set %d: %v", i, err)
+		}
+		v := viewOf(t, tb.shardFor(hashKey(tb.g.seed, key)))
+		if have := v.allocated(); have < v.size && int64(v.head()) > have {
+			t.Fatalf("after Set %d: main log head %d past the %d bytes allocated of %d", i, v.head(), have, v.size)
+		}
+	}
+	var st Stats
+	tb.Stats(&st)
+	if st.Promotions == 0 || st.Evictions == 0 || st.Grows == 0 {
+		t.Errorf("the test grew %d times, promoted %d and evicted %d entries: it proved less than it says", st.Grows, st.Promotions, st.Evictions)
+	}
+	mustCheck(t, tb)
 }

@@ -37,17 +37,18 @@ package kv
 // since cleaning last passed it and without credit is evicted while the
 // limits are exceeded; any other live entry is copied to the head, with its
 // referenced mark cleared (and in an lru table its credit raised if it was
-// read, spent if not), and its slot moved. A damaged stretch at the tail, or an entry there that fails its
-// checksum and that no slot points at, is dropped and counted
-// (ctlDamaged); since a slot may point into what was dropped, makeRoom then
-// returns errCorruptIndex and the caller rebuilds the index and retries.
+// read, spent if not), and its slot moved. A damaged stretch at the tail,
+// or an entry there that fails its checksum and that no slot points at, is
+// dropped and counted (ctlDamaged); since a slot may point into what was
+// dropped, makeRoom then returns errCorruptIndex and the caller rebuilds
+// the index and retries.
 //
 // It terminates: every step drops an entry or moves one, and it stops after
 // passing over the log twice, by which time every dead and expired entry is
 // gone and, in an lru table, every entry has lost its mark and then been
-// evicted if need be (the second pass heeds neither marks nor credit). In a NoEviction table the limits may still be
-// exceeded then: that is ErrFull, and what was moved or dropped changed
-// nothing a reader can see. Keeping one largest entry free at all times is
+// evicted if need be (the second pass heeds neither marks nor credit). In
+// a NoEviction table the limits may still be exceeded then: that is
+// ErrFull, and what was moved or dropped changed nothing a reader can see. Keeping one largest entry free at all times is
 // what lets a live tail entry always be moved.
 func (s *shard) makeRoom(need int64, l *lookup, now int64) (dropped bool, err error) {
 	head, tail := s.head(), s.tail()
