@@ -33,6 +33,33 @@ func ExampleOpen() {
 	// Output: hello true
 }
 
+// An evicting table as a cache: at its memory ceiling it makes room for
+// new keys by evicting, and a key read again and again stays through a
+// stream of keys written once and never read.
+func ExampleOpen_cache() {
+	name := fmt.Sprintf("example-cache-%d", os.Getpid())
+	cache, err := kv.Open(name, &kv.Options{MaxMemory: 1 << 20, Eviction: kv.EvictLRU})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer kv.Remove(name)
+	defer cache.Close()
+
+	cache.Set([]byte("config"), []byte("v1"))
+	for i := range 200_000 {
+		cache.Set(fmt.Appendf(nil, "once-%d", i), make([]byte, 100))
+		if i%1000 == 0 {
+			cache.Get(nil, []byte("config"))
+		}
+	}
+	var st kv.Stats
+	cache.Stats(&st)
+	v, found, _ := cache.Get(nil, []byte("config"))
+	fmt.Println(string(v), found, st.Evictions > 0, st.TotalBytes <= st.MaxBytes)
+	// Output: v1 true true true
+}
+
 func ExampleTable_Get() {
 	name := fmt.Sprintf("example-get-%d", os.Getpid())
 	t, err := kv.Open(name, nil)
