@@ -189,6 +189,36 @@ func TestDamagedHeaderCostsOneEntry(t *testing.T) {
 	}
 }
 
+// TestHostileValueLength: an entry header claiming a value longer than the
+// shard's whole log, as a hostile peer may write, makes no read leave the
+// data area (it once read past the object's end and panicked); the key is
+// lost to damage, every other key stays, and Check says so.
+func TestHostileValueLength(t *testing.T) {
+	tb := newTable(t, &Options{MaxMemory: 1 << 20, Keys: 400, Memory: 64 << 10, MaxKeySize: 32, MaxValueSize: 256 << 20})
+	want := map[string]string{}
+	for i := range 50 {
+		k, v := fmt.Sprint("key-", i), fmt.Sprint("value number ", i)
+		mustSet(t, tb, k, v)
+		want[k] = v
+	}
+	s, l := entryOf(t, tb, "key-3")
+	w := binary.LittleEndian.Uint64(tb.r.b[s.data+l.off:])
+	w = w&^(uint64(1<<entValueBits-1)<<entKeyBits) | uint64(250<<20)<<entKeyBits
+	binary.LittleEndian.PutUint64(tb.r.b[s.data+l.off:], w)
+	delete(want, "key-3")
+	if got, ok, err := tb.Get(nil, []byte("key-3")); ok {
+		t.Errorf("Get of the damaged key = %d bytes, %v, %v", len(got), ok, err)
+	}
+	for k, v := range want {
+		if got, ok, err := tb.Get(nil, []byte(k)); err != nil || !ok || string(got) != v {
+			t.Fatalf("Get(%q) = %q, %v, %v; want %q", k, got, ok, err, v)
+		}
+	}
+	if rep, err := tb.Check(); err != nil || len(rep.Problems) == 0 {
+		t.Fatalf("Check missed the damage: %v, %v", rep, err)
+	}
+}
+
 // TestHostileLargestCounter: a largest-entry counter no entry could have
 // (written by a damaged or hostile peer) neither overflows the reserve nor
 // stops writes; the shard keeps taking them and stays whole.

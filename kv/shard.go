@@ -138,8 +138,11 @@ func (e *entryHeader) withState(state uint64) uint64 {
 }
 
 // loadHeader loads the header of the entry at off and checks its lengths
-// against the table's limits. Everything it returns may be garbage written by
-// a torn write or a hostile peer; ok only means it is safe to follow.
+// against the table's limits and against the log it is in: no entry is
+// larger than the main log, and none in the small log runs past its end,
+// which is what makes every read of its key and value (pieces) stay in
+// the data. Everything it returns may be garbage written by a torn write or
+// a hostile peer; ok only means it is safe to follow.
 func (s *shard) loadHeader(off int64) (e entryHeader, ok bool) {
 	if off < 0 || off >= s.end || off%8 != 0 {
 		return e, false
@@ -148,6 +151,9 @@ func (s *shard) loadHeader(off int64) (e entryHeader, ok bool) {
 	e.klen = int(e.head & (1<<entKeyBits - 1))
 	e.vlen = int(e.head >> entKeyBits & (1<<entValueBits - 1))
 	if e.klen < 1 || e.klen > s.maxKey || e.vlen > s.maxValue || e.head&entUnknownBits != 0 {
+		return e, false
+	}
+	if n := e.size(); n > s.size || off < s.lo && off+n > s.lo {
 		return e, false
 	}
 	e.state = e.head >> entStateShift & 7
