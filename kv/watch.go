@@ -130,13 +130,17 @@ func (s *shard) markWatched(until uint64) {
 }
 
 // wakeWatchers, after a write, wakes the shard's watchers, if any may be
-// asleep; once the mark has lapsed, it clears it instead.
+// asleep; once the mark has lapsed, it clears it instead. A mark further
+// ahead than any watcher sets one (a hostile word, or the clock stepped
+// back) is cleared too, so that it cannot make every write pay a system
+// call for good; a live watcher it belonged to marks again within
+// watchSleep.
 func (s *shard) wakeWatchers() {
 	until := s.ctlLoad(ctlWatched)
 	if until == 0 {
 		return
 	}
-	if uint64(time.Now().UnixNano()) > until {
+	if now := uint64(time.Now().UnixNano()); now > until || until-now > uint64(watchMarkAhead) {
 		s.r.cas(s.ctl+ctlWatched/8, until, 0)
 		return
 	}

@@ -190,6 +190,26 @@ func TestWatchMarkLapses(t *testing.T) {
 	}
 }
 
+// TestWatchMarkTooFarAhead: a mark further ahead than any watcher sets
+// (a hostile word, or the clock stepped back) is cleared by the next
+// write, which would otherwise wake the word on every write for good.
+func TestWatchMarkTooFarAhead(t *testing.T) {
+	tb := newTable(t, small)
+	s := tb.shardFor(hashKey(tb.g.seed, []byte("k")))
+	s.markWatched(^uint64(0))
+	mustSet(t, tb, "k", "v")
+	if w := s.ctlLoad(ctlWatched); w != 0 {
+		t.Errorf("watched until %d after a write", w)
+	}
+	// A live watcher's mark stays.
+	live := uint64(time.Now().Add(watchMarkAhead - time.Millisecond).UnixNano())
+	s.markWatched(live)
+	mustSet(t, tb, "k", "w")
+	if w := s.ctlLoad(ctlWatched); w != live {
+		t.Errorf("watched until %d after a write, want %d", w, live)
+	}
+}
+
 // BenchmarkFutexWakeFloor is BenchmarkWatchWake without shmkv: a bare
 // futex wake of a sleeper in another process, what the machine itself
 // takes.
