@@ -29,13 +29,20 @@ const (
 
 // newExtent places an extent of slots slots and at least log bytes of log
 // at off; in an evicting table, with the ghost after the log, which is
-// then the small log and the main log (evict.go).
+// then the small log and the main log (evict.go). What follows the index
+// is at most maxData, which decodeExtent holds every extent to: an
+// evicting table's log gives way to its ghost.
 func newExtent(off int64, slots int, log int64, evict bool) extent {
-	data := log
+	data := min(log, maxData)
 	if evict {
-		data += ghostBytes(slots)
+		data = min(log, maxData-ghostBytes(slots)) + ghostBytes(slots)
 	}
-	return extent{off: off, size: roundUp(extHeaderSize+int64(slots)*slotSize+data, pageSize), slots: slots}
+	index := extHeaderSize + int64(slots)*slotSize
+	size := roundUp(index+data, pageSize)
+	if size-index > maxData {
+		size -= pageSize // rounding up to a page passed the limit
+	}
+	return extent{off: off, size: size, slots: slots}
 }
 
 func (e extent) word() uint64 {

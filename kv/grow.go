@@ -177,9 +177,9 @@ func (t *Table) grow(v *shard, slots int, data int64) (shard, error) {
 // fitted is the extent of at most budget bytes that holds the most
 // entries of v's average size, for a grow that the ceiling refuses at the
 // size growFor asked for: its index as large as asked for or smaller, down
-// to v's, its logs together no smaller than v's. Near the ceiling, a table so grows
-// into what the ceiling leaves instead of stopping at the last extent that
-// could grow by half. It reports false if no such extent holds an eighth
+// to v's, its logs together no smaller than v's. Near the ceiling, a
+// table so grows into what the ceiling leaves instead of stopping at the
+// last extent that could grow by half. It reports false if no such extent holds an eighth
 // more entries than v's.
 func (v *shard) fitted(budget int64, slots int) (extent, bool) {
 	budget = budget / pageSize * pageSize
@@ -191,11 +191,13 @@ func (v *shard) fitted(budget int64, slots int) (extent, bool) {
 	best, most := extent{}, have+have/8
 	for s := slots; s >= v.ext.slots; s /= 2 {
 		log := budget - extHeaderSize - int64(s)*slotSize
+		ceiling := int64(maxData)
 		if v.evict {
 			log -= ghostBytes(s)
+			ceiling -= ghostBytes(s)
 		}
-		log &^= 7
-		if log < v.end || log > maxData {
+		log = min(log, ceiling) &^ 7
+		if log < v.end {
 			continue
 		}
 		if c := capacity(s, log); c > most {

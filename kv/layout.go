@@ -141,11 +141,10 @@ package kv
 // between writing the new one and retiring the old, or while moving one),
 // the later in the log is the newer, since nothing is moved to the head
 // while a key has two (recovery resolves them first). Of two in different
-// logs of an lru table, the one in the main log is kept: it is a copy the
-// small log's cleaning made, or the older version of a key whose write had
-// not returned (a write never puts a newer version in the small log while
-// an older one is live in the main log, evict.go), so keeping it undoes
-// only an unacknowledged write.
+// logs of an lru table, the one in the main log is the newer, and is kept:
+// it is a copy the small log's cleaning made, or the new version a write
+// put there (a write never puts a newer version in the small log while an
+// older one is live in the main log: store, write.go).
 //
 // A word whose low 32 bits are 0 is no entry but a skip record: Repair
 // writes one over a damaged stretch of n bytes, n in the high 32 bits

@@ -169,6 +169,16 @@ func TestExtentWord(t *testing.T) {
 	if w&(1<<34-1) != 3 || w>>34&31 != 6 || w>>39 != uint64(e.size/pageSize) {
 		t.Errorf("word %#x", w)
 	}
+	// The largest extents a grow can ask for still decode: what follows
+	// the index stays within maxData, ghost included.
+	for _, evict := range []bool{false, true} {
+		for _, slots := range []int{minSlots, 1 << 20, maxSlots} {
+			big := newExtent(0, slots, maxData, evict)
+			if _, ok := decodeExtent(big.word(), 0, 1<<46); !ok || big.dataBytes() > maxData {
+				t.Errorf("newExtent(%d slots, maxData, evict %v) = %+v, %d bytes of data: does not decode", slots, evict, big, big.dataBytes())
+			}
+		}
+	}
 	if back, ok := decodeExtent(w, 0, 1<<30); !ok || back != e {
 		t.Errorf("decode = %+v, %v", back, ok)
 	}

@@ -48,8 +48,9 @@ func (s *shard) smallRing() ring { return ring{0, s.lo, false, extSmallHead, ext
 func (s *shard) ringHead(r ring) uint64 { return s.r.load(s.hdr + r.head/8) }
 func (s *shard) ringTail(r ring) uint64 { return s.r.load(s.hdr + r.tail/8) }
 
-// rings are the shard's logs, the small one first: a key live in both
-// (a writer died moving it to the main log) is newer in the main one.
+// rings are the shard's logs, the small one first: a key live in both (a
+// writer died moving it to the main log, or writing its new version there)
+// is newer in the main one (layout.go).
 func (s *shard) rings() []ring {
 	if s.lo == 0 {
 		return []ring{s.mainRing()}

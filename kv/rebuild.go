@@ -5,10 +5,11 @@ package kv
 // tail to head, and inserts each live entry whose checksum holds. When two
 // live entries share a key (a writer died between appending a new version
 // and retiring the old, or while moving an entry), the later in the walk
-// wins (layout.go says why that is the newer); the loser is marked dead. Damage in the log (logwalk.go)
-// is stepped over, not indexed: it costs the entries it touches, never the
-// shard, and stays in the log for Check to report and Repair to drop. It
-// recounts the shard's counters from what it found.
+// wins (layout.go says why that is the newer); the loser is marked dead.
+// Damage in the log (logwalk.go) is stepped over, not indexed: it costs the
+// entries it touches, never the shard, and stays in the log for Check to
+// report and Repair to drop. It recounts the shard's counters from what it
+// found.
 //
 // It runs under the lock with the sequence counter odd. It is idempotent:
 // it reads only the log, and its only writes to the log mark losing
