@@ -240,3 +240,63 @@ func TestHostileLargestCounter(t *testing.T) {
 		mustCheck(t, tb)
 	}
 }
+
+// TestDamageInTheSmallLog: a garbage header in an lru table's small log
+// (evict.go), and a bad byte in another entry's value there, cost those
+// two keys alone: reads of the others are right, the damaged value is an
+// error, never a wrong value, and the small log's cleaning, when it
+// reaches the garbage, drops it and leaves the shard whole.
+func TestDamageInTheSmallLog(t *testing.T) {
+	opts := *damageOptions
+	opts.Eviction = EvictLRU
+	tb := newTable(t, &opts)
+	want := fillDamageTable(t, tb)
+	var victims []string
+	for i := range 200 {
+		k := fmt.Sprint("key-", i)
+		s, l := entryOf(t, tb, k)
+		if l.off >= s.lo {
+			continue
+		}
+		if len(victims) == 0 {
+			binary.LittleEndian.PutUint64(tb.r.b[s.data+l.off:], 0xdead_beef_dead_beef)
+		} else {
+			tb.r.b[s.data+l.hdr.valueAt(l.off)] ^= 0x40
+		}
+		victims = append(victims, k)
+		delete(want, k)
+		if len(victims) == 2 {
+			break
+		}
+	}
+	if len(victims) < 2 {
+		t.Fatalf("%d keys in the small log; the test wants two", len(victims))
+	}
+	for k, v := range want {
+		if got, ok := mustGet(t, tb, k); !ok || got != v {
+			t.Fatalf("%q = %q, %v; want %q", k, got, ok, v)
+		}
+	}
+	if got, ok, err := tb.Get(nil, []byte(victims[1])); ok || err == nil {
+		t.Errorf("the key with a damaged value reads %q, %v, %v", got, ok, err)
+	}
+	// New keys push the small log's cleaning past the garbage.
+	var st Stats
+	for i := 0; st.Damaged == 0; i++ {
+		if i > 10_000 {
+			t.Fatal("cleaning never met the garbage header")
+		}
+		mustSet(t, tb, fmt.Sprint("new-", i), "new value")
+		tb.Stats(&st)
+	}
+	if got, ok, _ := tb.Get(nil, []byte(victims[0])); ok {
+		t.Errorf("the key whose header was garbage reads %q", got)
+	}
+	for k, v := range want {
+		if got, ok, err := tb.Get(nil, []byte(k)); err == nil && ok && got != nil && string(got) != v {
+			t.Fatalf("%q = %q; want %q or evicted", k, got, v)
+		}
+	}
+	tb.Delete([]byte(victims[1]))
+	mustCheck(t, tb)
+}

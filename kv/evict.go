@@ -1,5 +1,7 @@
 package kv
 
+import "errors"
+
 // Eviction (EvictLRU tables): S3-FIFO (Yang et al., SOSP '23) laid over
 // two logs. Each extent of an evicting table holds, beside its index, a
 // small log of about a tenth of its log space, a main log of the rest, and
@@ -155,28 +157,37 @@ func (s *shard) makeSmallRoom(need int64, l *lookup, now int64) (dropped bool, e
 			return dropped, errCorruptIndex
 		}
 		it := s.itemIn(s.smallRing(), tail, head, false)
-		if it.kind == itemDamage {
-			s.ctlAdd(ctlDamaged, 1)
-			s.setSmallTail(tail + it.size)
-			return dropped, errCorruptIndex
-		}
+		damaged := it.kind == itemDamage
 		if it.kind == itemEntry && it.hdr.state != entryDead {
 			d, err := s.cleanSmallEntry(it.off, &it.hdr, l, now)
-			if err != nil {
+			damaged = err == errUnindexedDamage
+			if err != nil && !damaged {
 				return dropped, err
 			}
 			dropped = dropped || d
 		}
+		if damaged {
+			// As in makeRoom: drop it, and have the caller rebuild the
+			// index, since a slot may point into what was dropped.
+			s.ctlAdd(ctlDamaged, 1)
+			s.setSmallTail(tail + it.size)
+			return dropped, errCorruptIndex
+		}
 		s.setSmallTail(tail + it.size)
 	}
 }
+
+// errUnindexedDamage is internal: cleaning met an entry that fails its
+// checksum and that no slot points at.
+var errUnindexedDamage = errors.New("shmkv: damaged entry outside the index")
 
 // cleanSmallEntry takes the live entry e at off, the small log's tail, out
 // of the small log: it drops it if it expired, moves it to the main log if
 // it was read or the main log has room to spare (once the main log has
 // dropped what expired at its tail: reclaimMain), and evicts it otherwise.
 // l is the lookup of the key being written, which a drop may turn into not
-// found.
+// found. An entry that fails its checksum and that no slot points at is
+// errUnindexedDamage, for the caller to drop.
 func (s *shard) cleanSmallEntry(off int64, e *entryHeader, l *lookup, now int64) (dropped bool, err error) {
 	if e.state != entryLive {
 		return false, errCorruptIndex
@@ -185,8 +196,7 @@ func (s *shard) cleanSmallEntry(off int64, e *entryHeader, l *lookup, now int64)
 	i, v, err := s.slotOf(h, off)
 	if err != nil {
 		if s.checksumAt(off, e) != e.checksum {
-			s.ctlAdd(ctlDamaged, 1)
-			return false, nil // damage the index never held: step over it
+			return false, errUnindexedDamage
 		}
 		return false, err
 	}
