@@ -50,13 +50,14 @@ func (c *Client) lead(ctx context.Context) {
 	c.st.leading.Store(true)
 	defer c.st.leading.Store(false)
 	for {
-		err := c.track(ctx)
+		// track returns when the connection is lost or refused, or ctx
+		// ends; whichever it was, what changed meanwhile is unknown.
+		c.track(ctx)
 		// Stop vouching first: readers go to Redis from here on.
 		c.t.Delete(onlineKey)
 		if ctx.Err() != nil {
 			return
 		}
-		_ = err // lost or refused: what changed meanwhile is unknown
 		c.flush()
 		sleep(ctx, retryEvery)
 	}

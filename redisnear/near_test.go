@@ -1,12 +1,10 @@
 package redisnear
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+	"github.com/shmkv/shmkv/internal/testproc"
 	"github.com/shmkv/shmkv/kv"
 )
 
@@ -68,26 +67,12 @@ func openNearT(t testing.TB, table, addr string) *Client {
 	return c
 }
 
-// child is a running child process and its output, line by line.
-type child struct {
-	cmd   *exec.Cmd
-	lines *bufio.Scanner
-}
+// child is a running child process.
+type child struct{ *testproc.Child }
 
 func startChild(t *testing.T, role string, args ...string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "REDISNEAR_CHILD="+role, "REDISNEAR_ARGS="+strings.Join(args, " "))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return &child{cmd: cmd, lines: bufio.NewScanner(out)}
+	return &child{testproc.Start(t, "REDISNEAR_CHILD="+role, "REDISNEAR_ARGS="+strings.Join(args, " "))}
 }
 
 // line returns the child's next line of output, failing after 10 s.
@@ -95,11 +80,8 @@ func (c *child) line(t *testing.T) string {
 	t.Helper()
 	got := make(chan string, 1)
 	go func() {
-		if c.lines.Scan() {
-			got <- c.lines.Text()
-		} else {
-			got <- ""
-		}
+		l, _ := c.Line()
+		got <- l
 	}()
 	select {
 	case l := <-got:
@@ -314,8 +296,8 @@ func TestLeaderKilled(t *testing.T) {
 	f.set("user:2", "before")
 	r := f.reader("user:2", "before")
 
-	l.cmd.Process.Kill()
-	l.cmd.Wait()
+	l.Cmd.Process.Kill()
+	l.Cmd.Wait()
 	killed := time.Now()
 	f.set("user:2", "after")
 	seen := r.sees(t, "after")
@@ -378,7 +360,7 @@ func oneGetPerHost(t *testing.T, key, want string) {
 		if v := c.line(t); v != want {
 			t.Errorf("child %d read %q", i, v)
 		}
-		c.cmd.Wait()
+		c.Cmd.Wait()
 	}
 	if n := f.srv.getCalls(f.raw) - before; n != 1 {
 		t.Errorf("%d GETs reached Redis for 8 processes, want 1", n)
@@ -458,10 +440,10 @@ func TestLeaderStopped(t *testing.T) {
 	follower := f.near()
 	f.set("user:7", "before")
 	r := f.reader("user:7", "before")
-	if err := l.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := l.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	defer l.cmd.Process.Signal(syscall.SIGCONT)
+	defer l.Cmd.Process.Signal(syscall.SIGCONT)
 	stopped := time.Now()
 	f.set("user:7", "while-stopped")
 	seen := r.sees(t, "while-stopped")
@@ -476,7 +458,7 @@ func TestLeaderStopped(t *testing.T) {
 	}
 	// Resumed, the leader vouches again, and nothing from before the stop
 	// is served.
-	l.cmd.Process.Signal(syscall.SIGCONT)
+	l.Cmd.Process.Signal(syscall.SIGCONT)
 	waitOnline(t, follower)
 	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); time.Sleep(time.Millisecond) {
 		if v, err := follower.Get(context.Background(), nil, "user:7"); err != nil || string(v) != "while-stopped" {
