@@ -144,6 +144,42 @@ func BenchmarkTable(parent *testing.B) {
 	}
 }
 
+// BenchmarkGetValueSize: Get of values of several sizes from 10,000
+// keys, verifying checksums (the default) and skipping them
+// (Options.SkipReadChecksums), on two handles of one table.
+func BenchmarkGetValueSize(b *testing.B) {
+	const n = 10_000
+	keys := benchKeys(n)
+	for _, size := range []int{16, 64, 256, 1024, 4096} {
+		name := uniqueName(b)
+		verifying := openTable(b, name, &Options{Keys: n, Memory: int64(n * size), MaxKeySize: 64, MaxValueSize: 4096})
+		skipping := openTable(b, name, &Options{NoCreate: true, SkipReadChecksums: true})
+		value := make([]byte, size)
+		for _, k := range keys {
+			if err := verifying.Set(k, value); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, h := range []struct {
+			checksums string
+			tb        *Table
+		}{{"verify", verifying}, {"skip", skipping}} {
+			b.Run(fmt.Sprintf("size=%d/checksums=%s", size, h.checksums), func(b *testing.B) {
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					dst := make([]byte, 0, size)
+					i := int(uint32(fastrand()))
+					for pb.Next() {
+						i = (i*1103515245 + 12345) & 0x7fffffff
+						dst, _, _ = h.tb.Get(dst[:0], keys[i%n])
+					}
+				})
+			})
+		}
+	}
+}
+
 var seedCounter sync.Mutex
 var seedNext uint64 = 88172645463325252
 

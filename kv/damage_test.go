@@ -150,6 +150,43 @@ func TestOneBadByte(t *testing.T) {
 	}
 }
 
+// TestSkipReadChecksums: a handle that skips checksums reads a damaged
+// value as it now is, where a verifying handle, on the same table at the
+// same time, reads ErrCorrupt; Check finds the damage whoever reads. Where
+// the fences are not built, the option is ignored and both verify.
+func TestSkipReadChecksums(t *testing.T) {
+	name := uniqueName(t)
+	tb := openTable(t, name, damageOptions)
+	want := fillDamageTable(t, tb)
+	skipping := openTable(t, name, &Options{NoCreate: true, SkipReadChecksums: true})
+	s, l := entryOf(t, tb, "key-7")
+	tb.r.b[s.data+l.off+entryHeaderSize+int64(l.hdr.klen)+3] ^= 0x20
+
+	if _, _, err := tb.Get(nil, []byte("key-7")); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("verifying Get of the damaged entry: %v, want ErrCorrupt", err)
+	}
+	got, ok, err := skipping.Get(nil, []byte("key-7"))
+	if fencedReads {
+		if damagedValue := "valUe number 7"; err != nil || !ok || string(got) != damagedValue {
+			t.Errorf("skipping Get of the damaged entry = %q, %v, %v; want %q", got, ok, err, damagedValue)
+		}
+	} else if !errors.Is(err, ErrCorrupt) {
+		t.Errorf("skipping Get without fences: %v, want ErrCorrupt", err)
+	}
+	for k, v := range want {
+		if k == "key-7" {
+			continue
+		}
+		if got, ok, err := skipping.Get(nil, []byte(k)); err != nil || !ok || string(got) != v {
+			t.Errorf("skipping Get(%q) = %q, %v, %v; want %q", k, got, ok, err, v)
+		}
+	}
+	rep, err := skipping.Check()
+	if err != nil || len(rep.Problems) != 1 {
+		t.Errorf("Check = %v, %v; want the damaged entry", rep.Problems, err)
+	}
+}
+
 // TestDamagedHeaderCostsOneEntry: an entry whose lengths word is garbage
 // cannot even be measured; the walkers step over it to the next whole
 // entry. Its key is lost; no other is, before or after Repair, and writes

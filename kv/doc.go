@@ -35,8 +35,9 @@
 //
 // Writers take the shard's futex lock, which works across processes and
 // names its owner. Readers take no lock: they read optimistically under the
-// shard's sequence counter (a seqlock), check the entry's checksum, and
-// retry, falling back to the lock only if writers keep them out. Values are
+// shard's sequence counter (a seqlock), check the entry's checksum (which a
+// handle may skip: Options.SkipReadChecksums), and retry, falling back to
+// the lock only if writers keep them out. Values are
 // always copied into the caller's buffer; nothing returned points into
 // shared memory.
 //
@@ -57,7 +58,9 @@
 // # Damage
 //
 // A bad byte costs the entries it touches, never a shard: a read of a
-// damaged key returns ErrCorrupt while every other key reads as before.
+// damaged key returns ErrCorrupt (or, on a handle that skips read
+// checksums, what the value now holds) while every other key reads as
+// before.
 // Check verifies a whole table and reports what it finds; Repair drops what
 // is damaged and rebuilds the rest. Nothing is dropped silently.
 //

@@ -263,6 +263,7 @@ func attach(sh, lock *shm.Shm, name string, g geometry, o *Options, first extent
 		g:           g,
 		readOnly:    o.ReadOnly,
 		lockTimeout: o.LockTimeout,
+		verifyReads: !o.SkipReadChecksums || !fencedReads,
 		refresh:     o.RefreshAhead,
 		now:         o.Now,
 		shardShift:  uint(64 - bits.TrailingZeros(uint(g.shards))),

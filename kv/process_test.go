@@ -2,6 +2,7 @@ package kv
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -184,10 +185,13 @@ var (
 	patternB = bytes.Repeat([]byte{'B'}, 1024)
 )
 
-// childFlip: args d: alternates "flip" between the two patterns for d,
-// with other keys written between to keep the log moving.
+// childFlip: args d [grow]: alternates "flip" between the two patterns
+// for d, with other keys written between to keep the log moving; with
+// grow, each of those is a new key, so that the shard grows (and, at the
+// ceiling, evicts) while it is read.
 func childFlip(tb *Table, args []string) error {
 	d, _ := time.ParseDuration(args[0])
+	grow := len(args) > 1 && args[1] == "grow"
 	end := time.Now().Add(d)
 	for i := 0; time.Now().Before(end); i++ {
 		v := patternA
@@ -197,11 +201,34 @@ func childFlip(tb *Table, args []string) error {
 		if err := tb.Set([]byte("flip"), v); err != nil {
 			return err
 		}
-		if err := tb.Set(fmt.Appendf(nil, "noise-%d", i%50), v[:i%1024]); err != nil {
+		other, n := fmt.Appendf(nil, "noise-%d", i%50), i%1024
+		if grow {
+			// Small entries: the index grows, as well as the log.
+			other, n = fmt.Appendf(nil, "grow-%d", i), i%16
+		}
+		err := tb.Set(other, v[:n])
+		if grow && errors.Is(err, ErrFull) {
+			grow, err = false, nil
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func init() { rawChildren["read-soak-unverified"] = childReadSoakUnverified }
+
+// childReadSoakUnverified: args name d: childReadSoak on a handle that
+// skips checksums, so that only the sequence counter and its fences keep
+// its reads whole.
+func childReadSoakUnverified(args []string) error {
+	tb, err := Open(args[0], &Options{NoCreate: true, SkipReadChecksums: true})
+	if err != nil {
+		return err
+	}
+	defer tb.Close()
+	return childReadSoak(tb, args[1:])
 }
 
 // childReadSoak: args d: reads "flip" for d; every value must be one
@@ -218,7 +245,7 @@ func childReadSoak(tb *Table, args []string) error {
 		if err != nil {
 			return err
 		}
-		if ok && !bytes.Equal(buf, patternA) && !bytes.Equal(buf, patternB) {
+		if !ok || !bytes.Equal(buf, patternA) && !bytes.Equal(buf, patternB) {
 			return fmt.Errorf("torn read after %d reads: %q...", reads, buf[:min(len(buf), 64)])
 		}
 		reads++
@@ -229,40 +256,60 @@ func childReadSoak(tb *Table, args []string) error {
 	return nil
 }
 
+// TestSeqlockSoak: one process flips a key between two patterns while
+// others read it, from other processes and from goroutines of this one,
+// each kind both verifying checksums and skipping them: no read may come
+// back torn. In the growing table the shard also grows under the readers
+// (each grow punches the extent they were reading).
 func TestSeqlockSoak(t *testing.T) {
 	d := "2s"
 	if testing.Short() {
 		d = "500ms"
 	}
-	name := uniqueName(t)
-	tb := openTable(t, name, &Options{Keys: 100, Memory: 200 << 10, MaxValueSize: 2048})
-	mustSet(t, tb, "flip", string(patternA))
-	cmds := []*testproc.Child{startChild(t, "flip", name, d)}
-	for range 2 {
-		cmds = append(cmds, startChild(t, "read-soak", name, d))
+	for _, tc := range []struct {
+		name string
+		o    *Options
+		grow string
+	}{
+		{"presized", &Options{Keys: 100, Memory: 200 << 10, MaxValueSize: 2048}, ""},
+		{"growing", &Options{MaxMemory: 16 << 20, MaxValueSize: 2048}, "grow"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := uniqueName(t)
+			tb := openTable(t, name, tc.o)
+			unverified := openTable(t, name, &Options{NoCreate: true, SkipReadChecksums: true})
+			mustSet(t, tb, "flip", string(patternA))
+			cmds := []*testproc.Child{
+				startChild(t, "flip", name, d, tc.grow),
+				startChild(t, "read-soak", name, d),
+				testproc.Start(t, "SHMKV_RAW_CHILD=read-soak-unverified", "SHMKV_ARGS="+name+" "+d),
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, 2)
+			for _, h := range []*Table{tb, unverified} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs <- childReadSoak(h, []string{d})
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Error(err)
+				}
+			}
+			waitAll(t, cmds)
+			var st Stats
+			tb.Stats(&st)
+			t.Logf("%d gets, %d read retries, %d grows", st.Gets, st.ReadRetries, st.Grows)
+			if tc.grow != "" && st.Grows == 0 {
+				t.Error("the shard never grew")
+			}
+			mustCheck(t, tb)
+		})
 	}
-	// The parent reads too, in several goroutines.
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
-	for range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- childReadSoak(tb, []string{d})
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
-	}
-	waitAll(t, cmds)
-	var st Stats
-	tb.Stats(&st)
-	t.Logf("parent: %d gets, %d read retries", st.Gets, st.ReadRetries)
-	mustCheck(t, tb)
 }
 
 // childLockAndDie: args key: takes the lock of key's shard, writes the

@@ -29,16 +29,34 @@ import (
 //     state words), its second counter load is ordered after that section's
 //     first increment and sees the counter changed.
 //   - The key and value bytes are copied with plain loads, whose order
-//     relative to the counter loads Go does not promise (arm64 may satisfy
-//     them after the second counter load). That gap is closed by the
-//     checksum, not by ordering: an entry's bytes are never changed while
-//     it is in the log, and space is reused only after the tail has passed
-//     it, so a reader that raced with a reuse copies a mix of old and new
-//     bytes, and that mix fails the checksum (xxhash64, a 2^-64 chance of
-//     passing). A copy that passes is a whole entry that was at that slot.
-//     An entry reached through a slot word is wholly written before the
-//     atomic store of that slot word, and the reader's atomic load of it
-//     synchronizes with that store, so its bytes are visible.
+//     relative to the counter loads Go does not promise. Fences close that
+//     gap (fence.go): a writer's storeFence after its first increment
+//     (beginWrite) has every store of the section, plain copies included,
+//     observed after the counter went odd, and the reader's loadFence
+//     before its second counter load has every load of its copy performed
+//     before it. So a copy that saw any byte a section wrote is followed by
+//     a counter load that sees that section's increment: the message
+//     passing pattern, which both architectures forbid to fail with these
+//     barriers. Bytes a reader can reach change in two other ways, both
+//     after a write section that changes the counter: a grow punches the
+//     old extent after publishing the new one, with a system call whose
+//     zeros a reader sees only after the kernel's TLB invalidation, which
+//     waits for the grower's earlier stores (a locked instruction on amd64,
+//     a DSB on arm64); and a later grow may build an extent where a retired
+//     one was, after taking the lock the publisher released, so its stores
+//     are ordered after the publisher's increment by the lock's
+//     release-acquire chain. An entry reached through a slot word is wholly
+//     written before the atomic store of that slot word, and the reader's
+//     atomic load of it synchronizes with that store, so its bytes are
+//     visible.
+//   - The checksum is verified too unless the handle skips it
+//     (Options.SkipReadChecksums), and always where the fences are not
+//     built (fencedReads), and on dirty reads, which have no counter to
+//     trust: an entry's bytes are never changed while it is in the log, and
+//     space is reused only after the tail has passed it, so a copy that
+//     raced a reuse is a mix of old and new bytes, which fails the checksum
+//     (xxhash64, a 2^-64 chance of passing). The checksum is also what
+//     catches damage: bytes changed under a stable counter.
 //   - Every offset and length read from the region is checked against the
 //     shard's limits before use (loadHeader, slotOffset), and probes are
 //     bounded by the slot count, so a torn or hostile word leads to a retry
@@ -70,7 +88,9 @@ const (
 // dst's contents, in a buffer that may have grown. An entry that has
 // expired by the clock is not found; the clock is read only for entries
 // that can expire. meta is the found entry's expiry time and checksum. With mark, a
-// hit in an lru table is recorded as a use (space.go).
+// hit in an lru table is recorded as a use (space.go). With verify, the
+// value copied is checked against the entry's checksum; dirty reads
+// always check it.
 //
 // With dirty, the read ignores the sequence counter: it is for a shard
 // whose writer died mid-write or is stopped, whose counter stays odd. Dirty
@@ -81,7 +101,7 @@ const (
 // matched but whose key did not, and calls any change a race. It trusts a
 // miss only when the shard was not flagged for rebuild before or after,
 // and its extent did not change (a grow that resumed).
-func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark, dirty bool) (out []byte, meta entryMeta, found bool, res readResult) {
+func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark, verify, dirty bool) (out []byte, meta entryMeta, found bool, res readResult) {
 	seq := s.ctlLoad(ctlSeq)
 	if (seq&1 != 0 && !dirty) || s.ctlLoad(ctlFlags) != 0 {
 		return dst, entryMeta{}, false, readRaced
@@ -94,7 +114,9 @@ func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark, 
 		return dst, entryMeta{}, false, readRaced
 	}
 	ext := s.ext
+	verify = verify || dirty
 	settled := func() readResult {
+		loadFence() // the copy's loads before the counter's
 		if dirty && s.ctlLoad(ctlFlags) == 0 && s.ctlLoad(ctlExtent) == ext.word() || s.ctlLoad(ctlSeq) == seq {
 			return readDone
 		}
@@ -125,7 +147,7 @@ func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark, 
 				}
 				n := len(dst)
 				out = s.appendAt(dst, e.valueAt(off), e.vlen)
-				if entryChecksum(h, e.head, e.expires, xxhash.Sum64(out[n:])) != e.checksum {
+				if verify && entryChecksum(h, e.head, e.expires, xxhash.Sum64(out[n:])) != e.checksum {
 					if settled() == readDone {
 						return out[:n], entryMeta{}, false, readDamaged
 					}
@@ -160,7 +182,7 @@ func (t *Table) get(s *shard, dst, key []byte, h uint64) ([]byte, entryMeta, boo
 	mark := !t.readOnly
 	c := t.stripe()
 	for attempt := range readRetries {
-		out, meta, found, res := s.tryGet(dst, key, h, t.now, mark, false)
+		out, meta, found, res := s.tryGet(dst, key, h, t.now, mark, t.verifyReads, false)
 		if res == readDone {
 			return out, meta, found, c.count(found)
 		}
@@ -179,12 +201,12 @@ func (t *Table) get(s *shard, dst, key []byte, h uint64) ([]byte, entryMeta, boo
 	defer t.unlock(s)
 	// Under the lock nothing changes: a checksum that fails now is damage,
 	// which costs this key and not the shard's other keys.
-	out, meta, found, res := s.tryGet(dst, key, h, t.now, mark, false)
+	out, meta, found, res := s.tryGet(dst, key, h, t.now, mark, t.verifyReads, false)
 	if res == readRaced {
 		if err := t.repair(s); err != nil {
 			return dst, entryMeta{}, false, err
 		}
-		out, meta, found, res = s.tryGet(out, key, h, t.now, mark, false)
+		out, meta, found, res = s.tryGet(out, key, h, t.now, mark, t.verifyReads, false)
 	}
 	switch res {
 	case readDamaged:
@@ -232,11 +254,11 @@ func (t *Table) getReadOnly(s *shard, c *readStripe, dst, key []byte, h uint64) 
 			owner = t.probeOwner(w)
 		}
 		expired := time.Now().After(deadline)
-		out, meta, found, res := s.tryGet(dst, key, h, t.now, false, expired || owner == ownerDead)
+		out, meta, found, res := s.tryGet(dst, key, h, t.now, false, t.verifyReads, expired || owner == ownerDead)
 		if res == readRaced && w == 0 && loadLockWord(s) == 0 && s.ctlLoad(ctlSeq) == seq {
 			// Nobody was writing, yet the read failed: read around a
 			// counter left odd, once, before calling the shard damaged.
-			out, meta, found, res = s.tryGet(out, key, h, t.now, false, true)
+			out, meta, found, res = s.tryGet(out, key, h, t.now, false, true, true)
 			if res == readRaced && loadLockWord(s) == 0 && s.ctlLoad(ctlSeq) == seq {
 				return dst, entryMeta{}, false, fmt.Errorf("%w: shard unreadable with no writer at work; 'shmkv check' says why", ErrCorrupt)
 			}

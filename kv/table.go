@@ -22,6 +22,9 @@ type Table struct {
 	shardShift  uint
 	readOnly    bool
 	lockTimeout time.Duration
+	// verifyReads: optimistic reads verify entry checksums (not if the
+	// handle skips them and the fences make that sound: read.go).
+	verifyReads bool
 	refresh     time.Duration // Options.RefreshAhead
 	now         func() time.Time
 	slot        int                     // registry slot, when read-write

@@ -15,7 +15,17 @@ var errCorruptIndex = errors.New("shmkv: index disagrees with the log")
 // increments of its sequence counter, which is odd in between. Readers that
 // see it odd, or see it change across their read, retry (read.go). The
 // counter is also what watchers sleep on: endWrite wakes them (watch.go).
-func (s *shard) beginWrite() { s.ctlAdd(ctlSeq, 1) }
+//
+// The fence after the first increment makes every store of the change,
+// plain copies included, observed after the counter went odd, which a
+// reader that skips checksums relies on (read.go). endWrite needs none:
+// its increment is an atomic read-modify-write, which on amd64 and arm64
+// (LOCK XADD; LDADDAL, or a store-release exclusive) is observed after
+// every store before it.
+func (s *shard) beginWrite() {
+	s.ctlAdd(ctlSeq, 1)
+	storeFence()
+}
 func (s *shard) endWrite() {
 	s.ctlAdd(ctlSeq, 1)
 	if s.ctlLoad(ctlWatched) != 0 {
