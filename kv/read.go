@@ -15,10 +15,11 @@ import (
 // change is under way. A reader loads the counter, gives up at once if it is
 // odd or the shard is flagged for rebuild, probes the index with atomic
 // loads of the slot words and entry headers, copies the key and value out
-// with plain copies, then checks the entry's checksum against the bytes it
-// copied and loads the counter again. It accepts the result only if the
-// checksum matches and the counter is unchanged; otherwise it retries, and
-// after readRetries attempts falls back (get, getReadOnly).
+// with plain copies, then (unless its handle skips it) checks the entry's
+// checksum against the bytes it copied, and loads the counter again after a
+// fence. It accepts the result only if the checksum matches and the
+// counter is unchanged; otherwise it retries, and after readRetries
+// attempts falls back (get, getReadOnly).
 //
 // Why this is correct on amd64 and arm64, under the Go memory model and not
 // only under x86's strong ordering:
@@ -32,23 +33,24 @@ import (
 //     relative to the counter loads Go does not promise. Fences close that
 //     gap (fence.go): a writer's storeFence after its first increment
 //     (beginWrite) has every store of the section, plain copies included,
-//     observed after the counter went odd, and the reader's loadFence
-//     before its second counter load has every load of its copy performed
-//     before it. So a copy that saw any byte a section wrote is followed by
-//     a counter load that sees that section's increment: the message
-//     passing pattern, which both architectures forbid to fail with these
-//     barriers. Bytes a reader can reach change in two other ways, both
-//     after a write section that changes the counter: a grow punches the
-//     old extent after publishing the new one, with a system call whose
-//     zeros a reader sees only after the kernel's TLB invalidation, which
-//     waits for the grower's earlier stores (a locked instruction on amd64,
-//     a DSB on arm64); and a later grow may build an extent where a retired
-//     one was, after taking the lock the publisher released, so its stores
-//     are ordered after the publisher's increment by the lock's
-//     release-acquire chain. An entry reached through a slot word is wholly
-//     written before the atomic store of that slot word, and the reader's
-//     atomic load of it synchronizes with that store, so its bytes are
-//     visible.
+//     observed after the counter went odd, and the reader's loadFence before
+//     its second counter load has every load of its copy performed before
+//     it. So a copy that saw any byte a section wrote is followed by a
+//     counter load that sees that section's increment: the message passing
+//     pattern, which both architectures forbid to fail with these barriers.
+//     Bytes a reader can reach also change outside write sections, in two
+//     ways, both after a write section that changed the counter: a grow
+//     punches the old extent after publishing the new one, with a system
+//     call whose zeros a reader sees only after the kernel's TLB
+//     invalidation, which comes after the grower's increments are visible
+//     (they are locked instructions on amd64, and arm64's invalidation
+//     begins with a DSB that waits for earlier stores); and a later grow may
+//     build an extent where a retired one was, after taking the lock the
+//     publisher released, so its stores are ordered after the publisher's
+//     increment by the lock's release-acquire chain. An entry reached
+//     through a slot word is wholly written before the atomic store of that
+//     slot word, and the reader's atomic load of it synchronizes with that
+//     store, so its bytes are visible.
 //   - The checksum is verified too unless the handle skips it
 //     (Options.SkipReadChecksums), and always where the fences are not
 //     built (fencedReads), and on dirty reads, which have no counter to

@@ -19,9 +19,10 @@ var errCorruptIndex = errors.New("shmkv: index disagrees with the log")
 // The fence after the first increment makes every store of the change,
 // plain copies included, observed after the counter went odd, which a
 // reader that skips checksums relies on (read.go). endWrite needs none:
-// its increment is an atomic read-modify-write, which on amd64 and arm64
-// (LOCK XADD; LDADDAL, or a store-release exclusive) is observed after
-// every store before it.
+// its increment is an atomic read-modify-write, observed after every store
+// before it: on amd64 a LOCK XADD (memmove's non-temporal stores, the only
+// ones a locked instruction might not order, end with its own SFENCE), on
+// arm64 an LDADDAL or a store-release exclusive.
 func (s *shard) beginWrite() {
 	s.ctlAdd(ctlSeq, 1)
 	storeFence()
