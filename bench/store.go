@@ -36,6 +36,7 @@ type request struct {
 func allStores() []store {
 	return []store{
 		&shmkvStore{},
+		&shmkvStore{skipChecksums: true},
 		&mapStore{},
 		&fastcacheStore{},
 		&freecacheStore{},
