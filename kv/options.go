@@ -83,20 +83,20 @@ type Options struct {
 	// create a name in /dev/shm. An object this user owns is accepted
 	// whatever its mode: its mode is the one its creator chose.
 	AllowShared bool
-	// SkipReadChecksums makes this handle's reads of a key (Get, GetCopy,
-	// TTL, GetOrLoad) trust the entry they find without hashing its value
-	// against the checksum it was written with: a Get of a 64-byte value
-	// takes about a seventh less time, of a 1 KiB value a quarter less, of
-	// a 4 KiB value a third less (BenchmarkGetValueSize). Reads are never torn either way: a read that
-	// races a writer is detected by the shard's sequence counter, whose
-	// ordering fences make that sound without the checksum (read.go). What
-	// the checksum adds is detecting damage: a value changed by a stray
-	// write into the shared memory is read as ErrCorrupt with it, and as
-	// whatever it now holds without it (Check and Repair verify every
+	// SkipReadChecksums makes this handle's reads of a key (Get, GetCopy, TTL,
+	// GetOrLoad, Watch) trust the entry they find without hashing its value
+	// against the checksum it was written with: a Get of a 64-byte value takes
+	// about a seventh less time, of a 1 KiB value a quarter less, of a 4 KiB
+	// value a third less (BenchmarkGetValueSize). Reads are never torn either
+	// way: a read that races a writer is detected by the shard's sequence
+	// counter, whose ordering fences make that sound without the checksum
+	// (read.go). What the checksum adds is detecting damage: a value changed
+	// by a stray write into the shared memory is read as ErrCorrupt with it,
+	// and as whatever it now holds without it (Check and Repair verify every
 	// checksum regardless). Reads around a dead or stopped writer verify
-	// always. Ignored on architectures other than amd64 and arm64, where
-	// the checksum is what makes reads safe. Not recorded: each handle
-	// decides for its own reads.
+	// always. Ignored on architectures other than amd64 and arm64, where the
+	// checksum is what makes reads safe. Not recorded: each handle decides for
+	// its own reads.
 	SkipReadChecksums bool
 }
 
