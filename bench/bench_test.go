@@ -105,11 +105,12 @@ func TestStampede(t *testing.T) {
 }
 
 // TestHarness is a tiny run of every workload on shmkv (in worker
-// processes) and on the map (in goroutines), through to the reports.
+// processes) and on the maps (in goroutines), two runs a cell, through to
+// the reports.
 func TestHarness(t *testing.T) {
 	m := matrix{valueSizes: []int{64}, keyCounts: []int{1000}, dists: []string{"uniform", "zipf"},
-		workers: []int{1, 2}, duration: 30 * time.Millisecond}
-	stores := []store{&shmkvStore{}, &mapStore{}}
+		workers: []int{1, 2}, duration: 30 * time.Millisecond, count: 2}
+	stores := []store{&shmkvStore{}, &mapStore{}, &shardedMapStore{}}
 	rs := run(stores, m, os.Stderr)
 	if want := len(stores) * len(ops) * 2 * 2; len(rs) != want {
 		t.Fatalf("%d results, want %d", len(rs), want)
@@ -118,13 +119,17 @@ func TestHarness(t *testing.T) {
 		if r.Skipped != "" || r.OpsPerSec <= 0 || r.P50 <= 0 || r.P99 < r.P50 || r.BytesPerEntry <= 0 {
 			t.Errorf("%+v", r)
 		}
+		if !(r.OpsMin <= r.OpsPerSec && r.OpsPerSec <= r.OpsMax) || r.OpsMin == r.OpsMax {
+			t.Errorf("%s %s: median %v of two runs is not within their range [%v, %v], or they were equal", r.Store, r.Op, r.OpsPerSec, r.OpsMin, r.OpsMax)
+		}
 	}
 	dir := t.TempDir()
 	if err := save(dir, rs, "## test"); err != nil {
 		t.Fatal(err)
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, "results.md"))
-	for _, want := range []string{"| get-hit | zipf | 2 | shmkv | yes |", "| mix-50-50 | uniform | 1 | map+RWMutex | no (goroutines) |", "×) |"} {
+	for _, want := range []string{"| get-hit | zipf | 2 | shmkv | yes |", "| mix-50-50 | uniform | 1 | map+RWMutex | no (goroutines) |",
+		"| set | zipf | 2 | sharded map | no (goroutines) |", "×) | ±"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("results.md lacks %q", want)
 		}
@@ -141,7 +146,8 @@ func TestHarness(t *testing.T) {
 		}
 	}
 	back, err := readCSV(filepath.Join(dir, "results.csv"))
-	if err != nil || len(back) != len(rs) || back[3].OpsPerSec != rs[3].OpsPerSec || back[3].Cell != rs[3].Cell {
+	if err != nil || len(back) != len(rs) || back[3].OpsPerSec != rs[3].OpsPerSec || back[3].Cell != rs[3].Cell ||
+		back[3].OpsMin != rs[3].OpsMin || back[3].OpsMax != rs[3].OpsMax {
 		t.Errorf("readCSV gave %d results (%v), first %+v; wrote %+v", len(back), err, back[3], rs[3])
 	}
 	svg, _ := os.ReadFile(filepath.Join(dir, "throughput.svg"))

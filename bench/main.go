@@ -185,8 +185,9 @@ func run(stores []store, m matrix, log *os.File) []Result {
 }
 
 // measureMedian measures c m.count times and returns the run of median
-// throughput, with that run's latencies: one 300 ms sample on a shared
-// machine can be off by a third.
+// throughput, with that run's latencies and the lowest and highest
+// throughput of all: one 300 ms sample on a shared machine can be off by a
+// third.
 func measureMedian(st store, target string, c Cell, m matrix) (Result, error) {
 	runs := make([]Result, 0, max(m.count, 1))
 	for range cap(runs) {
@@ -197,7 +198,9 @@ func measureMedian(st store, target string, c Cell, m matrix) (Result, error) {
 		runs = append(runs, r)
 	}
 	slices.SortFunc(runs, func(a, b Result) int { return cmp.Compare(a.OpsPerSec, b.OpsPerSec) })
-	return runs[len(runs)/2], nil
+	r := runs[len(runs)/2]
+	r.OpsMin, r.OpsMax = runs[0].OpsPerSec, runs[len(runs)-1].OpsPerSec
+	return r, nil
 }
 
 func cellsFor(store string, keys, valueSize int, m matrix) []Cell {

@@ -65,14 +65,14 @@ func writeMarkdown(w io.Writer, rs []Result, header string) {
 	}
 	for _, g := range groups {
 		fmt.Fprintf(w, "\n### %d keys, %d-byte values\n\n", g.keys, g.value)
-		fmt.Fprintln(w, "| workload | dist | procs | store | shared | ops/s | p50 | p99 | p99.9 | bytes/entry |")
-		fmt.Fprintln(w, "|---|---|---|---|---|---:|---:|---:|---:|---:|")
+		fmt.Fprintln(w, "| workload | dist | procs | store | shared | ops/s | spread | p50 | p99 | p99.9 | bytes/entry |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|")
 		for _, r := range rs {
 			if r.Keys != g.keys || r.ValueSize != g.value {
 				continue
 			}
 			if r.Skipped != "" {
-				fmt.Fprintf(w, "| %s | %s | %d | %s | | skipped: %s | | | | |\n", r.Op, r.Dist, r.Workers, r.Store, r.Skipped)
+				fmt.Fprintf(w, "| %s | %s | %d | %s | | skipped: %s | | | | | |\n", r.Op, r.Dist, r.Workers, r.Store, r.Skipped)
 				continue
 			}
 			b := base[workloadKey(r.Cell)]
@@ -87,15 +87,24 @@ func writeMarkdown(w io.Writer, rs []Result, header string) {
 				}
 				return text + " (" + ratio(mine, shmkv) + ")"
 			}
-			fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n",
+			fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 				r.Op, r.Dist, r.Workers, r.Store, shared,
-				vs(humanRate(r.OpsPerSec), r.OpsPerSec, b.OpsPerSec),
+				vs(humanRate(r.OpsPerSec), r.OpsPerSec, b.OpsPerSec), spread(r),
 				vs(dur(r.P50), float64(r.P50), float64(b.P50)),
 				vs(dur(r.P99), float64(r.P99), float64(b.P99)),
 				vs(dur(r.P999), float64(r.P999), float64(b.P999)),
 				vs(fmt.Sprintf("%.0f", r.BytesPerEntry), r.BytesPerEntry, b.BytesPerEntry))
 		}
 	}
+}
+
+// spread is half the range of a result's runs, in percent of its median:
+// how far apart the runs were.
+func spread(r Result) string {
+	if r.OpsPerSec <= 0 || r.OpsMax < r.OpsMin {
+		return "—"
+	}
+	return fmt.Sprintf("±%.0f%%", (r.OpsMax-r.OpsMin)/2/r.OpsPerSec*100)
 }
 
 func humanRate(x float64) string {
@@ -112,7 +121,8 @@ func humanRate(x float64) string {
 func writeCSV(w io.Writer, rs []Result) error {
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"store", "shareable", "op", "value_size", "keys", "dist", "workers", "ops_per_sec",
-		"p50_ns", "p99_ns", "p999_ns", "bytes_per_entry", "ops_ratio_to_shmkv", "p99_ratio_to_shmkv", "skipped"})
+		"p50_ns", "p99_ns", "p999_ns", "bytes_per_entry", "ops_ratio_to_shmkv", "p99_ratio_to_shmkv", "skipped",
+		"ops_min_per_sec", "ops_max_per_sec"})
 	base := baseline(rs)
 	f := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
 	for _, r := range rs {
@@ -125,7 +135,7 @@ func writeCSV(w io.Writer, rs []Result) error {
 		cw.Write([]string{r.Store, strconv.FormatBool(r.Shareable), r.Op, strconv.Itoa(r.ValueSize),
 			strconv.Itoa(r.Keys), r.Dist, strconv.Itoa(r.Workers), f(r.OpsPerSec),
 			strconv.FormatInt(r.P50, 10), strconv.FormatInt(r.P99, 10), strconv.FormatInt(r.P999, 10),
-			f(r.BytesPerEntry), opsRatio, p99Ratio, r.Skipped})
+			f(r.BytesPerEntry), opsRatio, p99Ratio, r.Skipped, f(r.OpsMin), f(r.OpsMax)})
 	}
 	cw.Flush()
 	return cw.Error()

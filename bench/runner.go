@@ -13,8 +13,12 @@ import (
 // Result is one cell's figures.
 type Result struct {
 	Cell
-	Shareable     bool    `json:"shareable"`
-	OpsPerSec     float64 `json:"ops_per_sec"`
+	Shareable bool    `json:"shareable"`
+	OpsPerSec float64 `json:"ops_per_sec"`
+	// OpsMin and OpsMax are the lowest and highest throughput of the runs
+	// whose median OpsPerSec is.
+	OpsMin        float64 `json:"ops_min_per_sec"`
+	OpsMax        float64 `json:"ops_max_per_sec"`
 	P50           int64   `json:"p50_ns"`
 	P99           int64   `json:"p99_ns"`
 	P999          int64   `json:"p999_ns"`
@@ -56,9 +60,25 @@ func work(cl client, c Cell, start time.Time, d time.Duration, seed uint64) work
 	value := valueOf(c.ValueSize)
 	var res workerResult
 	time.Sleep(time.Until(start))
+	// Warm-up, off the clock: a worker's first operations pay for cold
+	// caches, page faults and branch predictors, which a steady user has
+	// long paid. Every worker warms up for as long, so they still measure
+	// together.
+	op := 0
+	for n, warm := 0, start.Add(warmUp(d)); n%256 != 0 || time.Now().Before(warm); n++ {
+		for i := range batch {
+			kind, key := sched.next(op)
+			op++
+			batch[i] = request{kind: kind, key: key, value: value}
+		}
+		if err := cl.do(batch); err != nil {
+			res.Err = err.Error()
+			return res
+		}
+	}
 	begin := time.Now()
 	deadline := begin.Add(d)
-	for n, op := 0, 0; ; n++ {
+	for n := 0; ; n++ {
 		if n%256 == 0 && time.Now().After(deadline) {
 			break
 		}
@@ -83,6 +103,9 @@ func work(cl client, c Cell, start time.Time, d time.Duration, seed uint64) work
 	res.Elapsed = time.Since(begin)
 	return res
 }
+
+// warmUp is how long a worker runs before a measurement of d starts.
+func warmUp(d time.Duration) time.Duration { return d / 5 }
 
 // runWorkerProcess is the body of a re-executed worker process.
 func runWorkerProcess(job string) {

@@ -38,6 +38,7 @@ func allStores() []store {
 		&shmkvStore{},
 		&shmkvStore{skipChecksums: true},
 		&mapStore{},
+		&shardedMapStore{},
 		&fastcacheStore{},
 		&freecacheStore{},
 		&boltStore{},
