@@ -7,7 +7,9 @@
 //	cd bench && go run . -stampede 8   # 8 processes miss the same keys: count the loads
 //	cd bench && go run . -hitratio 5000000   # hit ratios against otter, ristretto, golang-lru
 //
-// Peers: a Go map under sync.RWMutex (the ceiling for a table in RAM),
+// shmkv runs twice: as a user gets it, and with Options.SkipReadChecksums.
+// Peers: a Go map under sync.RWMutex (the ceiling for a table in RAM) and a
+// map split over 64 locks (the ceiling when several workers write),
 // fastcache and freecache (in-process caches), bbolt and LMDB (memory-mapped
 // stores; LMDB on /dev/shm), and Redis and memcached as real servers on a
 // Unix socket, which the harness starts and stops itself. A peer that is not
@@ -17,9 +19,11 @@
 // 1, 2 and 4 worker processes (as many as there are processors), each its
 // own client; the in-process peers run as many goroutines instead and are
 // marked as not shareable. Each worker chooses its operations and formats
-// its keys before the clock starts. Each figure is the median of several
-// runs (-count), and every figure of a peer is also given as a ratio to
-// shmkv's in the same workload and run. Each peer is used the way its
+// its keys before the clock starts, and warms up for a fifth of the
+// measurement's length before it. Each figure is the median of several
+// runs (-count), with their spread (half their range, in percent of the
+// median), and every figure of a peer is also given as a ratio to shmkv's
+// in the same workload and run. Each peer is used the way its
 // documentation says is fastest: LMDB reads reuse one read transaction
 // (reset and renewed), freecache copies out through GetFn, Redis runs one
 // request at a time and pipelined 64 deep.
