@@ -155,47 +155,73 @@ func preload(keys, valueSize int, set func(k, v []byte)) {
 // mapStore: a Go map under sync.RWMutex, the ceiling for a table in RAM.
 type mapStore struct {
 	inProcess
-	mu sync.RWMutex
-	m  map[string][]byte
+	mapShard
 }
 
 func (s *mapStore) name() string { return "map+RWMutex" }
 func (s *mapStore) setup(keys, valueSize int) (string, error) {
 	s.markBefore()
 	s.m = make(map[string][]byte, keys)
-	preload(keys, valueSize, func(k, v []byte) { s.m[string(k)] = append([]byte(nil), v...) })
+	preload(keys, valueSize, s.set)
 	s.markAfter()
 	return "", nil
 }
 func (s *mapStore) connect(string) (client, error) {
-	return &mapClient{s: s, buf: make([]byte, 0, 64<<10)}, nil
+	return &mapClient{single: &s.mapShard, buf: make([]byte, 0, 64<<10)}, nil
 }
 func (s *mapStore) teardown() { s.m = nil }
 
+// mapShard is a map and the lock that guards it, padded so that no two
+// shards' locks of shardedMapStore share a cache line.
+type mapShard struct {
+	mu sync.RWMutex
+	m  map[string][]byte
+	_  [64]byte
+}
+
+// set stores a copy of value, in the buffer of the key's old value if it
+// is large enough, as shmkv reuses its memory.
+func (sh *mapShard) set(key, value []byte) {
+	sh.mu.Lock()
+	old := sh.m[string(key)]
+	if cap(old) >= len(value) {
+		sh.m[string(key)] = append(old[:0], value...)
+	} else {
+		sh.m[string(key)] = append([]byte(nil), value...)
+	}
+	sh.mu.Unlock()
+}
+
+// get appends key's value to dst.
+func (sh *mapShard) get(dst, key []byte) []byte {
+	sh.mu.RLock()
+	dst = append(dst, sh.m[string(key)]...)
+	sh.mu.RUnlock()
+	return dst
+}
+
+// mapClient serves either map store: the single map, or the sharded
+// store's map of each key (no indirect call for the single one, whose
+// figures are the reference).
 type mapClient struct {
-	s   *mapStore
-	buf []byte
+	single  *mapShard
+	sharded *shardedMapStore
+	buf     []byte
 }
 
 func (c *mapClient) batchSize() int { return 1 }
 func (c *mapClient) close()         {}
 func (c *mapClient) do(batch []request) error {
 	for _, r := range batch {
-		if r.kind == opSet {
-			c.s.mu.Lock()
-			// Reuse the value's buffer, as shmkv reuses its memory.
-			old := c.s.m[string(r.key)]
-			if cap(old) >= len(r.value) {
-				c.s.m[string(r.key)] = append(old[:0], r.value...)
-			} else {
-				c.s.m[string(r.key)] = append([]byte(nil), r.value...)
-			}
-			c.s.mu.Unlock()
-			continue
+		sh := c.single
+		if c.sharded != nil {
+			sh = c.sharded.shard(r.key)
 		}
-		c.s.mu.RLock()
-		c.buf = append(c.buf[:0], c.s.m[string(r.key)]...)
-		c.s.mu.RUnlock()
+		if r.kind == opSet {
+			sh.set(r.key, r.value)
+		} else {
+			c.buf = sh.get(c.buf[:0], r.key)
+		}
 	}
 	return nil
 }
