@@ -6,10 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 )
 
@@ -126,6 +129,7 @@ func main() {
 			stores = append(stores, s)
 		}
 	}
+	tearDownOnSignal()
 	rs := run(stores, m, os.Stderr)
 	head := fmt.Sprintf("## shmkv benchmark, %s\n\n%s, %d CPUs, %s, %s; %v per measurement, the median of %d.",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), cpuModel(), runtime.NumCPU(), runtime.Version(),
@@ -135,6 +139,34 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// measuring is the store whose setup has run and whose teardown has not.
+var measuring struct {
+	sync.Mutex
+	st store
+}
+
+// tearDownOnSignal makes an interrupted or terminated harness tear down
+// the store it is measuring before it exits, so that no table, directory
+// in /dev/shm or server process outlives it.
+func tearDownOnSignal() {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		measuring.Lock() // held until exit: run sets nothing up after this
+		if measuring.st != nil {
+			measuring.st.teardown()
+		}
+		os.Exit(130)
+	}()
+}
+
+func setMeasuring(st store) {
+	measuring.Lock()
+	measuring.st = st
+	measuring.Unlock()
 }
 
 // run measures every store over the matrix, setting each store up once per
@@ -157,6 +189,7 @@ func run(stores []store, m matrix, log *os.File) []Result {
 					continue
 				}
 				fmt.Fprintf(log, "%s: loading %d keys of %d bytes\n", st.name(), keys, vs)
+				setMeasuring(st)
 				target, err := st.setup(keys, vs)
 				if err != nil {
 					fmt.Fprintf(log, "%s: setup: %v\n", st.name(), err)
@@ -164,6 +197,7 @@ func run(stores []store, m matrix, log *os.File) []Result {
 						rs = append(rs, Result{Cell: c, Shareable: st.shareable(), Skipped: "setup failed: " + err.Error()})
 					}
 					st.teardown()
+					setMeasuring(nil)
 					continue
 				}
 				perEntry := st.bytesPerEntry(keys)
@@ -177,6 +211,7 @@ func run(stores []store, m matrix, log *os.File) []Result {
 					rs = append(rs, r)
 				}
 				st.teardown()
+				setMeasuring(nil)
 			}
 		}
 	}
