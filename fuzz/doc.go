@@ -3,7 +3,8 @@
 // (FuzzOps), arbitrary bytes opened as a table (FuzzOpenHostile), and
 // arbitrary bytes written over a live table (FuzzRegionBytes).
 //
-// CI runs each target for a short fixed time; run one longer with, e.g.,
+// CI runs each target for a fixed number of inputs (.ci/run says why not a
+// fixed time); run one longer with, e.g.,
 //
 //	go test ./fuzz -run '^$' -fuzz '^FuzzOps$' -fuzztime 10m
 package fuzz
