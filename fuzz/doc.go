@@ -7,4 +7,9 @@
 // fixed time); run one longer with, e.g.,
 //
 //	go test ./fuzz -run '^$' -fuzz '^FuzzOps$' -fuzztime 10m
+//
+// FuzzOpenHostile's inputs grow from a table's image of about 40 KB, and Go
+// minimizes every new input for up to a minute by default, during which
+// the exec count stands still: -fuzzminimizetime 5s leaves more of a long
+// run to fuzzing.
 package fuzz
