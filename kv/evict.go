@@ -43,10 +43,10 @@ import "errors"
 // each the high 32 bits of an evicted key's hash and the low 32 bits of
 // the extent's ghost clock (the count of small-log evictions) when it was
 // evicted. A key is remembered while its word holds its hash and fewer
-// evictions than the ghost has words came after it. A collision forgets a key, a
-// torn or hostile word makes one key go to the wrong log: neither can
-// make a read wrong, so the ghost is neither checked nor rebuilt, and a grow
-// starts an empty one.
+// evictions than the ghost has words came after it. A collision forgets a
+// key, a torn or hostile word makes one key go to the wrong log: neither
+// can make a read wrong, so the ghost is neither checked nor rebuilt, and a
+// grow starts an empty one.
 
 const (
 	// smallShareDen: the small log is 1/smallShareDen of an extent's log

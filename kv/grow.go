@@ -179,8 +179,8 @@ func (t *Table) grow(v *shard, slots int, data int64) (shard, error) {
 // size growFor asked for: its index as large as asked for or smaller, down
 // to v's, its logs together no smaller than v's. Near the ceiling, a
 // table so grows into what the ceiling leaves instead of stopping at the
-// last extent that could grow by half. It reports false if no such extent holds an eighth
-// more entries than v's.
+// last extent that could grow by half. It reports false if no such extent
+// holds an eighth more entries than v's.
 func (v *shard) fitted(budget int64, slots int) (extent, bool) {
 	budget = budget / pageSize * pageSize
 	avg := max(int64(v.ctlLoad(ctlLiveBytes))/int64(max(v.ctlLoad(ctlLiveEntries), 1)), entryHeaderSize+8)

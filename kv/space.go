@@ -48,8 +48,9 @@ package kv
 // gone and, in an lru table, every entry has lost its mark and then been
 // evicted if need be (the second pass heeds neither marks nor credit). In
 // a NoEviction table the limits may still be exceeded then: that is
-// ErrFull, and what was moved or dropped changed nothing a reader can see. Keeping one largest entry free at all times is
-// what lets a live tail entry always be moved.
+// ErrFull, and what was moved or dropped changed nothing a reader can see.
+// Keeping one largest entry free at all times is what lets a live tail
+// entry always be moved.
 func (s *shard) makeRoom(need int64, l *lookup, now int64) (dropped bool, err error) {
 	head, tail := s.head(), s.tail()
 	size := uint64(s.size)
