@@ -34,7 +34,7 @@ package kv
 //	    52    4 reserved           zero
 //	    56    8 registry offset    = 4096
 //	    64    8 control offset     = registry offset + registry slots*32, rounded up to 4096
-//	    72    8 extents offset     = control offset + shards*256, rounded up to 4096: where span 0 starts
+//	    72    8 extents offset     = control offset + shards*512, rounded up to 4096: where span 0 starts
 //	    80    8 span               bytes of the object each shard's extents live in, a multiple of 4096
 //	    88    8 total size         = extents offset + shards*span: the object's size
 //	    96    8 max memory         the most bytes of memory the object may take (its allocated blocks)
