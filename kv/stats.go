@@ -133,14 +133,15 @@ func (t *Table) startFlusher() {
 	}()
 }
 
-// stopFlusher stops the goroutine and flushes what is left.
+// stopFlusher stops the goroutine, if it runs, and flushes what is left.
+// Called again, it only flushes.
 func (t *Table) stopFlusher() {
 	f := &t.flusher
-	if f.stop == nil {
-		return
+	if f.stop != nil {
+		close(f.stop)
+		<-f.done
+		f.stop = nil
 	}
-	close(f.stop)
-	<-f.done
 	t.flushGuarded()
 }
 
