@@ -185,8 +185,8 @@ func TestKillSweep(t *testing.T) {
 			sawBefore, sawAfter, recovered := false, false, 0
 			for n := 1; n <= steps; n++ {
 				restore(t, name, img)
-				if _, killed := runCrashChild(t, name, op, int64(n)); !killed {
-					t.Fatalf("step %d: the child was not killed", n)
+				if out, killed := runCrashChild(t, name, op, int64(n)); !killed {
+					t.Fatalf("step %d: the child was not killed: it made %s stores, the counting run %d", n, strings.TrimSpace(out), steps)
 				}
 				for k, v := range want {
 					if k == o.key {
@@ -298,8 +298,8 @@ func TestDeathDuringRecovery(t *testing.T) {
 
 	for n := 1; n <= recSteps; n++ {
 		restore(t, name, dead)
-		if _, killed := recoverChild(int64(n)); !killed {
-			t.Fatalf("step %d: the recovering child was not killed", n)
+		if out, killed := recoverChild(int64(n)); !killed {
+			t.Fatalf("step %d: the recovering child was not killed: it made %s stores, the counting run %d", n, strings.TrimSpace(out), recSteps)
 		}
 		// The parent finishes the recovery, and gets the same table.
 		if got := snapshotAll(t, tb); !maps.Equal(got, ref) {
@@ -438,8 +438,8 @@ func killSweepEviction(t *testing.T, opts *Options, small, expired bool) {
 	t.Logf("%d stores, %d evictions, %d promotions, %d expirations", steps, fullEvictions, promotions, expirations)
 	for n := 1; n <= steps; n++ {
 		restore(t, name, img)
-		if _, killed := runCrashChild(t, name, op, int64(n)); !killed {
-			t.Fatalf("step %d: the child was not killed", n)
+		if out, killed := runCrashChild(t, name, op, int64(n)); !killed {
+			t.Fatalf("step %d: the child was not killed: it made %s stores, the counting run %d", n, strings.TrimSpace(out), steps)
 		}
 		gone := 0
 		for k, v := range want {

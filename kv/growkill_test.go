@@ -122,8 +122,8 @@ func TestKillSweepGrow(t *testing.T) {
 	t.Logf("the growing Set takes %d steps", steps)
 	sawBefore, sawAfter := false, false
 	for n := 1; n <= steps; n++ {
-		if _, killed := run(int64(n)); !killed {
-			t.Fatalf("step %d: the child was not killed", n)
+		if out, killed := run(int64(n)); !killed {
+			t.Fatalf("step %d: the child was not killed: it made %s stores, the counting run %d", n, strings.TrimSpace(out), steps)
 		}
 		for k, v := range want {
 			if got, ok := mustGet(t, tb, k); !ok || got != v {
