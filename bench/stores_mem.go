@@ -14,9 +14,9 @@ import (
 	"github.com/shmkv/shmkv/kv"
 )
 
-// shmkvStore: the table is made by setup; every worker process opens it
-// (with skipChecksums, with Options.SkipReadChecksums: the fastest reads a
-// user can choose).
+// shmkvStore: the table is made by setup; every worker process opens it.
+// With skipChecksums set, workers open it with Options.SkipReadChecksums,
+// the fastest reads a user can choose.
 type shmkvStore struct {
 	table         string
 	skipChecksums bool

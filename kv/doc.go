@@ -37,9 +37,8 @@
 // names its owner. Readers take no lock: they read optimistically under the
 // shard's sequence counter (a seqlock), check the entry's checksum (which a
 // handle may skip: Options.SkipReadChecksums), and retry, falling back to
-// the lock only if writers keep them out. Values are
-// always copied into the caller's buffer; nothing returned points into
-// shared memory.
+// the lock only if writers keep them out. Values are always copied into the
+// caller's buffer; nothing returned points into shared memory.
 //
 // # Crashes
 //

@@ -187,8 +187,8 @@ var (
 
 // childFlip: args d [grow]: alternates "flip" between the two patterns
 // for d, with other keys written between to keep the log moving; with
-// grow, each of those is a new key, so that the shard grows (and, at the
-// ceiling, evicts) while it is read.
+// grow, each of those is a new key, so that the shard grows while it is
+// read, until the ceiling refuses new keys.
 func childFlip(tb *Table, args []string) error {
 	d, _ := time.ParseDuration(args[0])
 	grow := len(args) > 1 && args[1] == "grow"

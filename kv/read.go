@@ -17,9 +17,9 @@ import (
 // loads of the slot words and entry headers, copies the key and value out
 // with plain copies, then (unless its handle skips it) checks the entry's
 // checksum against the bytes it copied, and loads the counter again after a
-// fence. It accepts the result only if the checksum matches and the
-// counter is unchanged; otherwise it retries, and after readRetries
-// attempts falls back (get, getReadOnly).
+// fence. It accepts the result only if the counter is unchanged and the
+// checksum, when checked, matches; otherwise it retries, and after
+// readRetries attempts falls back (get, getReadOnly).
 //
 // Why this is correct on amd64 and arm64, under the Go memory model and not
 // only under x86's strong ordering:
