@@ -364,13 +364,16 @@ func (c claim) wait(ctx context.Context, d time.Duration) error {
 
 // sleepOn sleeps on the futex word w while it holds val, for d at most,
 // and returns ctx's error once ctx has ended; ctx ending wakes every
-// sleeper on w, which the others take as a spurious wake.
+// sleeper on w, which the others take as a spurious wake. A deadline that
+// has passed while ctx has not ended yet (its timer is about to fire)
+// still gets a short sleep, which ctx's end cuts: returning at once would
+// have the caller look again and come back, a spin until the timer fires.
 func sleepOn(ctx context.Context, w *uint32, val uint32, d time.Duration) error {
-	if deadline, ok := ctx.Deadline(); ok {
-		d = min(d, time.Until(deadline))
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	if d <= 0 {
-		return ctx.Err()
+	if deadline, ok := ctx.Deadline(); ok {
+		d = min(d, max(time.Until(deadline), time.Millisecond))
 	}
 	if ctx.Done() != nil {
 		stop := context.AfterFunc(ctx, func() { futexWake(w, math.MaxInt32) })

@@ -437,3 +437,70 @@ func TestGetOrLoadLoaderPanics(t *testing.T) {
 		t.Errorf("a claim is still held: owner %#x", held[0].owner())
 	}
 }
+
+// TestWatchExpiryByTableClock: Watch's wake for a key's expiry is timed
+// by the table's clock (Options.Now), which expiry reads. Timed by the
+// wall clock, a key that expires within the hour by a clock behind the
+// wall clock had "expired" already, and Watch read it again every
+// millisecond until ctx ended.
+func TestWatchExpiryByTableClock(t *testing.T) {
+	clock := newClock() // 2026-01-01, behind the wall clock
+	o := *small
+	o.Now = clock.Now
+	tb := newTable(t, &o)
+	if err := tb.SetTTL([]byte("k"), []byte("v"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	_, version, err := tb.GetVersion(nil, []byte("k"))
+	if err != nil || version == 0 {
+		t.Fatalf("GetVersion = %d, %v", version, err)
+	}
+	var st0, st Stats
+	tb.Stats(&st0)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, _, err := tb.Watch(ctx, nil, []byte("k"), version); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Watch = %v, want the deadline", err)
+	}
+	tb.Stats(&st)
+	if reads := st.Hits - st0.Hits; reads > 5 {
+		t.Errorf("Watch read the key %d times in 300 ms", reads)
+	}
+}
+
+// lateContext has a deadline that has passed but reports no error until
+// its Done channel closes, some time later: the moment between a
+// deadline and the timer that ends the context.
+type lateContext struct {
+	context.Context
+	deadline time.Time
+	done     chan struct{}
+}
+
+func (c *lateContext) Deadline() (time.Time, bool) { return c.deadline, true }
+func (c *lateContext) Done() <-chan struct{}       { return c.done }
+func (c *lateContext) Err() error {
+	select {
+	case <-c.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
+// TestSleepOnPastDeadline: a sleep under a context whose deadline has
+// passed, but which has not ended yet, sleeps until it ends instead of
+// returning at once to a caller that would look again and sleep again, a
+// spin for as long as the context takes to end.
+func TestSleepOnPastDeadline(t *testing.T) {
+	ctx := &lateContext{Context: context.Background(), deadline: time.Now().Add(-time.Second), done: make(chan struct{})}
+	time.AfterFunc(50*time.Millisecond, func() { close(ctx.done) })
+	var w uint32
+	calls := 0
+	for sleepOn(ctx, &w, 0, loadCheckInterval) == nil {
+		calls++
+	}
+	if calls > 60 {
+		t.Errorf("%d sleeps returned at once in the 50 ms before the context ended", calls)
+	}
+}
