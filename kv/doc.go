@@ -85,8 +85,11 @@
 // on the host run the load function while the others, in every process,
 // sleep until the value is stored: one query per host when a hot key
 // expires, not one per process. A loader that dies is replaced within
-// about a tenth of a second (load.go). Watch sleeps until a key's value
-// or expiry changes, woken by the writer through a futex (watch.go).
+// about a tenth of a second; one whose store cannot take the shard's lock
+// (held past LockTimeout by a stopped process) still ends its claim, and
+// the key's other callers get ErrLockTimeout while the lock stays held,
+// not a wait for good (load.go). Watch sleeps until a key's value or
+// expiry changes, woken by the writer through a futex (watch.go).
 //
 // # Errors
 //

@@ -91,9 +91,9 @@ package kv
 //	240    8 promotions         entries moved from the small log to the main log
 //	248    8 reserved
 //	256  256 claims             8 load claims of 32 bytes (load.go):
-//	                              0  8 key tag       the claimed key's hash with its low bit set; 0: free
+//	                              0  8 key tag       the claimed key's hash with its low bit set, while held
 //	                              8  4 done          bumped when the claim ends; waiters sleep on it (futex)
-//	                             12  4 owner         lock-word owner bits (lock.go) of the loading handle
+//	                             12  4 owner         lock-word owner bits (lock.go) of the loading handle; 0: not held
 //	                             16  8 claimed at    Unix nanoseconds, for diagnostics only
 //	                             24  8 stale         1: the key was invalidated while it loaded; do not store the load
 //

@@ -10,38 +10,73 @@ import (
 // Loading once per host. When a key is missing, GetOrLoad runs the
 // caller's load function in exactly one caller on the host at a time; the
 // others, in any process, sleep until the value is stored. The one that
-// loads holds a claim: a record among its shard's claimCount (layout.go)
-// naming the key (by its hash) and the loading handle (by lock-word owner
-// bits, whose liveness the registry proves: registry.go).
-//
-// Every change to a claim is made under the shard's lock, so claimers and
-// takers never race; waiters only read the done word, outside the lock, as
-// a futex. The protocol:
-//   - A caller that misses locks the shard and looks again: the key may
-//     have been stored meanwhile. Then it looks for a claim on the key. If
-//     there is none it takes a free record (owner, then claimed at, then the
-//     key tag, so that a record in use always has an owner) and loads. If
-//     the claim's owner is alive it notes the done word, unlocks and sleeps
-//     on it, for loadCheckInterval at most; then it starts again from the
-//     read. If the owner is dead it takes the claim over and loads.
-//   - The loader stores the value, then ends the claim under the lock (the
-//     tag cleared, the done word bumped) and wakes every sleeper. The value
-//     is stored before the claim ends, so a woken waiter reads it. A load
-//     that fails ends the claim without storing: the next caller to look,
-//     a waiter or a newcomer, finds neither value nor claim and loads.
+// loads holds a claim: one of its shard's claimCount records (layout.go),
+// naming the key by its hash (the tag) and the loading handle by its
+// lock-word owner bits, whose liveness the registry proves (registry.go).
+// The owner bits share one 64-bit word with the record's done counter,
+// the futex its waiters sleep on: a record is held while that word's
+// owner half is not 0, and ownership changes only by stores of the whole
+// word. The protocol:
+//   - A caller that misses locks the shard and looks again, reading the
+//     clock under the lock: if the key is there now (stored meanwhile, or
+//     live again by a clock that stepped back) it copies the value out
+//     under the lock and returns it, so that no caller goes round again
+//     without sleeping first. Otherwise it looks for a held record with
+//     the key's tag. If there is none it takes a record that is not held
+//     (or, if every record is held, one whose owner is dead) and loads.
+//     If the claim's owner is alive it notes the done counter, unlocks and
+//     sleeps on it, for loadCheckInterval at most; then it starts again
+//     from the lock-free read. If the owner is dead it takes the claim
+//     over and loads.
+//   - Taking is done under the lock: the stale mark cleared, the time, the
+//     tag, and last the done word with the taker's owner bits and the
+//     counter as it was. A kill before that last store leaves the record
+//     not held, or held by the dead owner it had, which the next caller of
+//     the key its tag now names takes over, as does a taker that finds
+//     every record held; the earlier stores matter to no one then, since
+//     the stale mark and the time matter only to a live holder.
+//   - The loader stores the value (storeClaimed, under the lock), then
+//     ends the claim, without the lock, by one compare-and-swap of the
+//     done word from its own owner bits and the counter it took the claim
+//     at to owner 0 and the counter plus one; then it wakes every sleeper.
+//     The value is stored before the claim ends, so a woken waiter reads
+//     it. A load that fails or panics, or whose store fails, ends the claim
+//     the same way, without storing: the next caller to look, a waiter or
+//     a newcomer, finds neither value nor claim and loads. Because the end
+//     needs no lock, it happens in every outcome short of the loader's
+//     death: a loader whose store timed out on a lock held by a stopped
+//     process still ends its claim, and its waiters, woken, either find
+//     the value or, needing the lock themselves, get ErrLockTimeout after
+//     their LockTimeout. A kill before the compare-and-swap leaves the
+//     claim held by a dead owner: the next caller to miss the key takes it
+//     over (a waiter looks within loadCheckInterval), and a value stored
+//     before the kill is read, not loaded again. A kill after it and
+//     before the wake costs the waiters the rest of their sleep.
+//   - The compare-and-swap cannot race a taker: only the owner ends its
+//     claim, and a taker writes a held record's word only once the owner
+//     is dead: its process is gone, or its handle was closed, and Close
+//     revokes the mapping before it drops the handle's liveness lock
+//     (table.go), so a closed handle makes no store once it can be found
+//     dead. A record's word is written by takers, under the lock, and by
+//     its owner's end, and by no one else.
 //   - Invalidate, under the lock, deletes the key and marks its claim
-//     stale; the loader checks the mark under the lock in the same section
-//     as its store, and does not store a load that an invalidation
-//     overtook (it may have read the source before the change).
-//   - A loader that dies leaves a claim whose owner is dead: the waiters
-//     find that at their next check and one of them, under the lock, takes
-//     the claim over. A loader that dies between clearing the tag and
-//     bumping the done word only costs its waiters the rest of their sleep.
+//     stale; the loader checks, under the lock in the same section as its
+//     store, that it still holds the claim it took and that the claim is
+//     not stale, and does not store a load that an invalidation overtook
+//     (it may have read the source before the change).
+//
+// Progress: GetOrLoad goes round its loop only after sleeping on a claim
+// whose owner was alive; the sleep lasts until the claim ends, ctx ends,
+// loadCheckInterval passes, or a spurious wake (another waiter's ctx
+// ending wakes every sleeper on the word). So a claim that never ends
+// (its loader is stopped) costs a waiter a look about every
+// loadCheckInterval, and never a spin; every other step returns. Each
+// look under the lock waits for it no longer than LockTimeout.
 //
 // Two keys whose hashes agree share a claim: one waits for the other's
 // load, finds its own key still missing, and loads then. A shard whose
-// claims are all in use loads without one and does not store the result,
-// which no Invalidate could have reached.
+// claims are all held by live loaders loads without one and does not
+// store the result, which no Invalidate could have reached.
 
 // Loader loads the value of a key GetOrLoad missed, and says how long it
 // is to live in the table (0 or less: no expiry).
@@ -56,15 +91,24 @@ const loadCheckInterval = 100 * time.Millisecond
 // load returns for the time to live load gives, as SetTTL does, and every
 // other caller, in this process or another, sleeps until then and returns
 // the stored value. A load overtaken by an Invalidate of the key is
-// returned to its caller but not stored. If the loader's process dies, a waiter takes over within
-// about a tenth of a second and runs its own load. If load fails, its caller
-// gets load's error and nothing is stored; the next caller, waiting or new,
-// runs its own load. If storing the loaded value fails (ErrFull, say),
-// GetOrLoad returns the value with that error.
+// returned to its caller but not stored. If the loader's process dies, or
+// its handle is closed, a waiter takes over within about a tenth of a
+// second and runs its own load. If load fails or panics, its caller gets
+// load's error (or the panic) and nothing is stored; the next caller,
+// waiting or new, runs its own load. If storing the loaded value fails
+// (ErrFull, say), GetOrLoad returns the value with that error.
 //
-// ctx bounds the wait: a waiter whose ctx ends returns ctx's error, and
-// disturbs neither the loader nor the other waiters. load runs in the
-// calling goroutine, and is not given ctx; it should bound itself.
+// ctx bounds the wait for another caller's load: a waiter whose ctx ends
+// returns ctx's error, and disturbs neither the loader nor the other
+// waiters. load runs in the calling goroutine, and is not given ctx; it
+// should bound itself, since its waiters wait for it as long as its
+// process lives and their ctx lets them. Each look at the key's shard
+// under its lock waits for the lock as every write does, up to
+// Options.LockTimeout and not bounded by ctx: if a live process holds the
+// lock longer (it is stopped, say), GetOrLoad returns ErrLockTimeout, and
+// a loader whose store timed out so returns the loaded value with
+// ErrLockTimeout; either way the claim ends, and the key's other callers
+// are not left waiting for it.
 //
 // With Options.RefreshAhead, a hit on an entry close to its expiry is
 // refreshed by one caller, while the others get the current value.
@@ -86,11 +130,13 @@ func (t *Table) GetOrLoad(ctx context.Context, dst, key []byte, load Loader) ([]
 		if err := ctx.Err(); err != nil {
 			return dst, err
 		}
-		step, c, done, err := t.claimOrWait(key, false)
+		step, out, c, err := t.claimOrWait(dst, key, false)
 		if err != nil {
 			return dst, err
 		}
 		switch step {
+		case loadHit:
+			return out, nil
 		case loadOwn:
 			out, _, err := t.loadClaimed(dst, key, load, c)
 			return out, err
@@ -102,12 +148,11 @@ func (t *Table) GetOrLoad(ctx context.Context, dst, key []byte, load Loader) ([]
 				return dst, err
 			}
 			return append(dst, v...), nil
-		case loadWait:
-			if err := c.wait(ctx, done, loadCheckInterval); err != nil {
-				return dst, err
-			}
 		}
-		// loadRetry, or after a wait: read again.
+		// loadWait: sleep, then read again.
+		if err := c.wait(ctx, loadCheckInterval); err != nil {
+			return dst, err
+		}
 	}
 }
 
@@ -115,9 +160,9 @@ func (t *Table) GetOrLoad(ctx context.Context, dst, key []byte, load Loader) ([]
 type loadStep int
 
 const (
-	loadRetry     loadStep = iota // the key is there now: read it
+	loadHit       loadStep = iota // the key is there now: its value is returned
 	loadOwn                       // this handle holds the claim: load
-	loadUnclaimed                 // no claim record is free: load without one
+	loadUnclaimed                 // every claim record is held: load without one
 	loadWait                      // a live loader holds the claim: wait for it
 )
 
@@ -127,7 +172,7 @@ const (
 // otherwise it returns current at once. A refresh whose load fails leaves
 // the current value, which is returned, and the next hit tries again.
 func (t *Table) refreshAhead(current, dst, key []byte, load Loader) ([]byte, error) {
-	step, c, _, err := t.claimOrWait(key, true)
+	step, _, c, err := t.claimOrWait(dst, key, true)
 	if err != nil || step != loadOwn {
 		return current, nil
 	}
@@ -139,38 +184,62 @@ func (t *Table) refreshAhead(current, dst, key []byte, load Loader) ([]byte, err
 }
 
 // claimOrWait decides, under the shard's lock, what a caller that missed
-// key does next (see the top of this file); for loadOwn and loadWait it
-// returns the claim, and for loadWait its done word as it was. With
-// present, the caller found the key and wants to refresh it: it claims it
-// all the same.
-func (t *Table) claimOrWait(key []byte, present bool) (step loadStep, c claim, done uint32, err error) {
+// key does next (see the top of this file). For loadHit it returns the
+// key's value, appended to dst; for loadOwn the claim taken, and for
+// loadWait the claim and, in it, the done counter as it was. With
+// refresh, the caller found the key and wants to refresh it: it claims it
+// present or not.
+func (t *Table) claimOrWait(dst, key []byte, refresh bool) (step loadStep, out []byte, c claim, err error) {
 	defer t.guard(debug.SetPanicOnFault(true), &err)
+	out = dst
 	if err := t.checkWrite(key, 0); err != nil {
-		return loadRetry, claim{}, 0, err
+		return loadWait, dst, claim{}, err
 	}
 	h := hashKey(t.g.seed, key)
 	s := t.shardFor(h)
-	tag := h | 1 // never 0, which marks a free record
-	err = t.update(key, h, false, func(_ shard, l lookup, _ int64) error {
-		if l.found && !present {
-			step = loadRetry
+	tag := h | 1 // never 0
+	// The clock is read under the lock, so that the key's presence is
+	// judged at one time: an entry that expired after the lock-free read
+	// is a miss here too, and one that a clock stepping back finds live
+	// again is returned from here.
+	err = t.update(key, h, true, func(v shard, l lookup, _ int64) error {
+		if l.present() && !refresh {
+			if !v.verified(&l) {
+				return errDamaged(key)
+			}
+			out = v.appendAt(dst, l.hdr.valueAt(l.off), l.hdr.vlen)
+			step = loadHit
 			return nil
 		}
 		free := -1
 		for i := range claimCount {
-			c = claimOf(s, i)
-			switch c.tag() {
-			case tag:
-				if owner := c.owner(); owner == 0 || t.probeOwner(owner) == ownerDead {
-					c.take(tag, t.owner)
+			r := claimOf(s, i)
+			word := r.word()
+			owner := uint32(word >> 32)
+			switch {
+			case owner == 0:
+				if free < 0 {
+					free = i
+				}
+			case r.tag() == tag:
+				c = r
+				if t.probeOwner(owner) == ownerDead {
+					c.d = c.take(tag, t.owner)
 					step = loadOwn
 					return nil
 				}
-				step, done = loadWait, c.doneValue()
+				c.d = uint32(word)
+				step = loadWait
 				return nil
-			case 0:
-				if free < 0 {
+			}
+		}
+		if free < 0 {
+			// Every record is held; one whose loader died with no caller
+			// of its key since would stay held for good: reuse it.
+			for i := range claimCount {
+				if r := claimOf(s, i); t.probeOwner(r.owner()) == ownerDead {
 					free = i
+					break
 				}
 			}
 		}
@@ -179,20 +248,23 @@ func (t *Table) claimOrWait(key []byte, present bool) (step loadStep, c claim, d
 			return nil
 		}
 		c = claimOf(s, free)
-		c.take(tag, t.owner)
+		c.d = c.take(tag, t.owner)
 		step = loadOwn
 		return nil
 	})
+	if err != nil {
+		return loadWait, dst, claim{}, err
+	}
 	c.h = h
-	return step, c, done, err
+	return step, out, c, nil
 }
 
-// loadClaimed runs load as the holder of claim c, stores what it
-// returns unless an Invalidate of the key came first (storeClaimed), and
-// ends the claim however load returns, panics included. loaded reports
-// whether load succeeded; err is then the store's.
+// loadClaimed runs load as the holder of claim c, stores what it returns
+// unless an Invalidate of the key came first (storeClaimed), and ends the
+// claim however load returns, panics included. loaded reports whether
+// load succeeded; err is then the store's.
 func (t *Table) loadClaimed(dst, key []byte, load Loader, c claim) (out []byte, loaded bool, err error) {
-	defer t.endClaim(c, c.h|1)
+	defer t.endClaim(c)
 	v, ttl, err := load()
 	if err != nil {
 		return dst, false, err
@@ -201,10 +273,10 @@ func (t *Table) loadClaimed(dst, key []byte, load Loader, c claim) (out []byte, 
 }
 
 // storeClaimed stores value under key, with ttl, as SetTTL does, if this
-// handle still holds claim c and no Invalidate of the key has
-// marked it stale since the claim was taken. The check and the store are
-// made under the shard's lock, which Invalidate takes too: a load that
-// raced an invalidation never installs what it loaded.
+// handle still holds claim c, as it took it, and no Invalidate of the key
+// has marked it stale since. The check and the store are made under the
+// shard's lock, which Invalidate takes too: a load that raced an
+// invalidation never installs what it loaded.
 func (t *Table) storeClaimed(key, value []byte, ttl time.Duration, c claim) (err error) {
 	defer t.guard(debug.SetPanicOnFault(true), &err)
 	if err := t.checkWrite(key, len(value)); err != nil {
@@ -212,28 +284,29 @@ func (t *Table) storeClaimed(key, value []byte, ttl time.Duration, c claim) (err
 	}
 	h := c.h
 	return t.update(key, h, ttl > 0, func(s shard, l lookup, now int64) error {
-		if c.tag() != h|1 || c.owner() != t.owner || c.stale() {
+		if c.word() != c.heldBy(t.owner) || c.tag() != h|1 || c.stale() {
 			return nil
 		}
 		return s.store(key, h, value, expiresAt(now, ttl), l, now)
 	})
 }
 
-// endClaim ends claim c, taken with tag, if this handle still holds it,
-// and wakes its waiters.
-func (t *Table) endClaim(c claim, tag uint64) {
+// endClaim ends claim c if this handle still holds it, and wakes its
+// waiters. It takes no lock (see the top of this file), so that the claim
+// ends even when the shard's lock is held by a process that does not let
+// go of it.
+func (t *Table) endClaim(c claim) {
 	var err error
 	defer t.guard(debug.SetPanicOnFault(true), &err)
-	if t.lockShard(c.s) != nil {
-		// Closed, or the shard is held by someone else for longer than
-		// the lock timeout: the waiters find this handle dead, or wait.
+	if t.closed.Load() {
+		// Close has revoked the mapping, or is about to, and then drops
+		// this handle's liveness lock: the claim's owner is dead to
+		// everyone, and the next caller takes it over.
 		return
 	}
-	if c.tag() == tag && c.owner() == t.owner {
-		c.end()
+	if c.end(t.owner) {
+		futexWake(c.doneWord(), math.MaxInt32)
 	}
-	t.unlock(c.s)
-	futexWake(c.doneWord(), math.MaxInt32)
 }
 
 // claim is one claim record of a shard (layout.go).
@@ -241,6 +314,7 @@ type claim struct {
 	s *shard
 	w int64  // word index of the record
 	h uint64 // the hash of the key it was taken or waited for, when claimOrWait returned it
+	d uint32 // the done counter when it was taken, or when the waiter looked
 }
 
 func claimOf(s *shard, i int) claim {
@@ -249,55 +323,57 @@ func claimOf(s *shard, i int) claim {
 
 func (c claim) tag() uint64       { return c.s.r.load(c.w + claimTag/8) }
 func (c claim) stale() bool       { return c.s.r.load(c.w+claimStale/8) != 0 }
-func (c claim) owner() uint32     { return uint32(c.s.r.load(c.w+claimDone/8) >> 32) }
+func (c claim) word() uint64      { return c.s.r.load(c.w + claimDone/8) }
+func (c claim) owner() uint32     { return uint32(c.word() >> 32) }
 func (c claim) doneWord() *uint32 { return c.s.r.lockWord(c.w + claimDone/8) }
-func (c claim) doneValue() uint32 { return uint32(c.s.r.load(c.w + claimDone/8)) }
-func (c claim) setDone(owner, done uint32) {
-	storeStep()
-	c.s.r.store(c.w+claimDone/8, uint64(owner)<<32|uint64(done))
-}
 
-// take records owner as the loader of the key tagged tag. Under the
-// lock; the tag goes last, so that a record in use has its owner.
-func (c claim) take(tag uint64, owner uint32) {
-	c.setDone(owner, c.doneValue())
-	storeStep()
+// heldBy is the done word of c as owner holds it, taken at counter c.d.
+func (c claim) heldBy(owner uint32) uint64 { return uint64(owner)<<32 | uint64(c.d) }
+
+// take records owner as the loader of the key tagged tag, and returns the
+// done counter it took the record at. Under the lock; the done word, which
+// makes the record held, goes last (see the top of this file).
+func (c claim) take(tag uint64, owner uint32) uint32 {
+	done := uint32(c.word())
 	c.s.r.store(c.w+claimStale/8, 0)
-	storeStep()
 	c.s.r.store(c.w+claimStarted/8, uint64(time.Now().UnixNano()))
-	storeStep()
 	c.s.r.store(c.w+claimTag/8, tag)
+	c.s.r.store(c.w+claimDone/8, uint64(owner)<<32|uint64(done))
+	return done
 }
 
 // markStale records that the claimed key was invalidated while it loaded.
 // Under the lock.
 func (c claim) markStale() {
-	storeStep()
 	c.s.r.store(c.w+claimStale/8, 1)
 }
 
-// end frees the record and bumps its done word. Under the lock.
-func (c claim) end() {
+// end frees the record if owner still holds it as taken at counter c.d,
+// bumping the counter, in one compare-and-swap; it reports whether it did.
+// It needs no lock.
+func (c claim) end(owner uint32) bool {
 	storeStep()
-	c.s.r.store(c.w+claimTag/8, 0)
-	c.setDone(0, c.doneValue()+1)
+	return c.s.r.cas(c.w+claimDone/8, c.heldBy(owner), uint64(c.d+1))
 }
 
-// wait sleeps until c's done word moves from done, ctx ends, or d passes,
-// and returns ctx's error if it ended.
-func (c claim) wait(ctx context.Context, done uint32, d time.Duration) error {
-	return sleepOn(ctx, c.doneWord(), done, d)
+// wait sleeps until c's done counter moves from c.d, ctx ends, or d
+// passes, and returns ctx's error if it ended.
+func (c claim) wait(ctx context.Context, d time.Duration) error {
+	return sleepOn(ctx, c.doneWord(), c.d, d)
 }
 
 // sleepOn sleeps on the futex word w while it holds val, for d at most,
 // and returns ctx's error once ctx has ended; ctx ending wakes every
-// sleeper on w, which the others take as a spurious wake.
+// sleeper on w, which the others take as a spurious wake. A deadline that
+// has passed while ctx has not ended yet (its timer is about to fire)
+// still gets a short sleep, which ctx's end cuts: returning at once would
+// have the caller look again and come back, a spin until the timer fires.
 func sleepOn(ctx context.Context, w *uint32, val uint32, d time.Duration) error {
-	if deadline, ok := ctx.Deadline(); ok {
-		d = min(d, time.Until(deadline))
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	if d <= 0 {
-		return ctx.Err()
+	if deadline, ok := ctx.Deadline(); ok {
+		d = min(d, max(time.Until(deadline), time.Millisecond))
 	}
 	if ctx.Done() != nil {
 		stop := context.AfterFunc(ctx, func() { futexWake(w, math.MaxInt32) })
@@ -369,7 +445,7 @@ func (t *Table) markAllStale() (err error) {
 			return err
 		}
 		for j := range claimCount {
-			if c := claimOf(s, j); c.tag() != 0 {
+			if c := claimOf(s, j); c.owner() != 0 {
 				c.markStale()
 			}
 		}

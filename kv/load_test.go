@@ -288,8 +288,8 @@ func TestGetOrLoadStores(t *testing.T) {
 		t.Errorf("hit: %q, %v", v, err)
 	}
 	for i := range claimCount {
-		if c := claimOf(&tb.shards[0], i); c.tag() != 0 {
-			t.Errorf("claim %d still in use: tag %#x", i, c.tag())
+		if c := claimOf(&tb.shards[0], i); c.owner() != 0 {
+			t.Errorf("claim %d still held: owner %#x, tag %#x", i, c.owner(), c.tag())
 		}
 	}
 }

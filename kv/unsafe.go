@@ -56,7 +56,8 @@ func (r region) add(i int64, d uint64) uint64 {
 
 // cas is a compare-and-swap of word i. Readers marking an entry referenced
 // (space.go) and waiters leaving the waiter count (lock.go) use it: it is
-// no step of a write.
+// no step of a write. A loader ending its claim (load.go) uses it too, and
+// counts the step itself.
 func (r region) cas(i int64, old, new uint64) bool {
 	return atomic.CompareAndSwapUint64(&r.w[i], old, new)
 }

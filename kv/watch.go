@@ -81,8 +81,11 @@ func (t *Table) Watch(ctx context.Context, dst, key []byte, version uint64) (val
 		}
 		d := watchSleep
 		if expires != 0 {
-			// Wake when it expires: that is a change nobody writes.
-			d = min(d, max(time.Until(time.Unix(0, int64(expires))), 0)+time.Millisecond)
+			// Wake when it expires: that is a change nobody writes. By the
+			// table's clock, which expiry reads: a wall clock ahead of it
+			// would call the key expired already, and read it again every
+			// millisecond until it is.
+			d = min(d, max(time.Duration(int64(expires)-t.now().UnixNano()), 0)+time.Millisecond)
 		}
 		if err := t.sleepOnShard(ctx, s, seq, d); err != nil {
 			return dst, 0, err
