@@ -28,8 +28,10 @@ import (
 //     the shard needs a recovery that only a lock holder may make: its
 //     holder is provably dead (the lock is taken over by compare-and-swap,
 //     as lockSlow does after its sleep), or nobody holds it and it is
-//     flagged for rebuild or its counter is odd. It then reads under the
-//     lock (lockShard's recovery first). A live holder is never robbed.
+//     flagged for rebuild, or its counter is odd, or a read around failed
+//     with nothing changing (a damaged index). It then reads under the
+//     lock, after lockShard's recovery, rebuilding the index if the read
+//     fails (getLocked, snapshotLocked). A live holder is never robbed.
 //
 // Reading around fails only where the index cannot be trusted: the shard
 // is flagged for rebuild (one under way, or failed), or damaged beyond one
@@ -40,7 +42,9 @@ import (
 // or ErrOwnerDead (a dead one, to a read-only handle), remembering the
 // verdict (stall.failing), so that a later read of the unchanged shard,
 // whose read around fails again, answers at once. With no holder at all,
-// it is ErrCorrupt at once: nobody will change the shard.
+// a read-only handle answers ErrCorrupt at once: nobody will change the
+// shard. And writers that keep changing the shard under every attempt
+// until the deadline get ErrLockTimeout too.
 
 const (
 	// stuckAfter is how long a lock holder that may be alive must leave
@@ -91,7 +95,8 @@ type around struct {
 	since     time.Time // since when the pair has been the same
 	owner     liveness  // of w, once probed
 	probed    bool
-	unchanged int // reads around that failed with nobody holding the lock and nothing changing
+	unchanged int  // reads around that failed with nobody holding the lock and nothing changing
+	repair    bool // a read-write handle takes a free lock: the index may need rebuilding
 }
 
 func (t *Table) around(s *shard, deadline time.Time) around {
@@ -99,8 +104,10 @@ func (t *Table) around(s *shard, deadline time.Time) around {
 }
 
 // next looks at the shard and says how to read it next. It pauses first,
-// except the first time. An error is final: ErrCorrupt from the recovery
-// of a shard whose lock it took, which it has let go again.
+// except the first time. Past the deadline it says to read around, and
+// the caller's failure (failed) ends the climb. An error is final:
+// ErrCorrupt from the recovery of a shard whose lock it took, which it
+// has let go again.
 func (a *around) next() (move, error) {
 	t, s := a.t, a.s
 	if a.tries > 0 {
@@ -112,8 +119,12 @@ func (a *around) next() (move, error) {
 	if a.tries == 1 || w != a.w || seq != a.seq {
 		a.w, a.seq, a.since, a.probed = w, seq, now, false
 	}
+	if a.tries > 1 && now.After(a.deadline) {
+		// One last read around, whose failure says why (failed).
+		return moveAround, nil
+	}
 	if w == 0 {
-		if !t.readOnly && (a.lockFree || seq&1 != 0 || s.ctlLoad(ctlFlags) != 0) {
+		if !t.readOnly && (a.lockFree || a.repair || seq&1 != 0 || s.ctlLoad(ctlFlags) != 0) {
 			// Nobody finishes what was left, unless we do. A free lock
 			// is taken without waiting.
 			if atomic.CompareAndSwapUint32(s.lockWord, 0, t.owner|lockLocked) {
@@ -163,27 +174,34 @@ func (a *around) locked(tookOver bool) (move, error) {
 }
 
 // failed is told that a read around failed: it returns the error to give
-// up with, or nil to go on climbing.
+// up with, or nil to go on climbing. Past the deadline it always returns
+// one.
 func (a *around) failed() error {
 	t, s := a.t, a.s
-	now := time.Now()
+	late := time.Now().After(a.deadline)
 	if loadLockWord(s) != a.w || s.ctlLoad(ctlSeq) != a.seq {
-		if now.After(a.deadline) {
-			// Writers came and went for the whole bound, and no read got
-			// between them.
+		if late {
+			// Writers came and went for the whole bound, and no read
+			// got between them.
 			return ErrLockTimeout
 		}
 		return nil
 	}
 	if a.w == 0 {
-		// Nothing changes, and nobody is there to change it.
-		if a.unchanged++; a.unchanged >= 2 {
+		// Nothing changes, and nobody is there to change it: a
+		// read-write handle rebuilds the index under the lock (as
+		// lockShard's caller would), a read-only one can only say so.
+		if !t.readOnly && !a.repair && !late {
+			a.repair = true
+			return nil
+		}
+		if a.unchanged++; a.unchanged >= 2 || late {
 			return errUnreadable
 		}
 		return nil
 	}
 	p := stallPair(a.w, a.seq)
-	if a.memo.failing.Load() != p && !now.After(a.deadline) {
+	if a.memo.failing.Load() != p && !late {
 		return nil
 	}
 	a.memo.failing.Store(p)

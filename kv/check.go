@@ -140,6 +140,7 @@ func (t *Table) copyAround(s *shard, copyOut func() (shard, bool), deadline time
 		mv, err := a.next()
 		switch {
 		case err == ErrCorrupt:
+			// Recovery failed: copied as it is, for Check to report.
 			c, ok := copyOut()
 			return c, ok, nil
 		case err != nil:

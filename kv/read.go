@@ -69,7 +69,9 @@ import (
 // leaves nothing behind. Its only store to the region is the referenced
 // bit of an lru table (space.go), one compare-and-swap on a slot word
 // the first time it reads an entry after the cleaner passed it;
-// read-only handles never make it.
+// read-only handles never make it, nor reads around a writer. (A
+// read-write handle that finds a shard needing recovery recovers it under
+// the lock, as a writer: around.go.)
 const readRetries = 32
 
 // entryMeta is what a read learns of the entry it found besides its value.
