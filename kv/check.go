@@ -39,7 +39,9 @@ func (p Problem) String() string {
 // read-write handle, taking the lock of a shard whose writer died recovers
 // that shard first (rebuilds its index from the log), as any write would.
 // A read-only handle, which may not lock, copies each shard optimistically
-// and reports a dead writer's lock as a problem.
+// and reports a dead writer's lock as a problem. Neither waits for a writer
+// that holds a shard still (stopped, say): a shard it holds is copied as
+// it stands once it has held it a few milliseconds (around.go).
 func (t *Table) Check() (rep *Report, err error) {
 	defer t.guard(debug.SetPanicOnFault(true), &err)
 	if t.closed.Load() {
@@ -51,8 +53,8 @@ func (t *Table) Check() (rep *Report, err error) {
 		return rep, nil
 	}
 	var img []byte
-	// One wait for all the shards: a read-only handle waits out a writer
-	// that may be alive for livenessBound in all, not per shard.
+	// One bound for all the shards: writers that keep a shard changing
+	// hold a copy up for livenessBound in all, not per shard.
 	deadline := time.Now().Add(min(livenessBound, t.lockTimeout))
 	for i := range t.shards {
 		s := &t.shards[i]
@@ -80,9 +82,8 @@ func (r *Report) add(shard int, off int64, format string, args ...any) {
 
 // copyShard copies s's control block and current extent into *img, which
 // it grows as needed, and returns a shard over the copy; ok is false when
-// the extent word names no extent. A read-write handle copies under the
-// lock, which first recovers a shard whose writer died; a read-only one,
-// which may not lock, copies optimistically under the sequence counter.
+// the extent word names no extent. It copies as copyAround says: never
+// waiting for a lock, under one only where it was free or its holder dead.
 func (t *Table) copyShard(s *shard, img *[]byte, deadline time.Time) (c shard, ok bool, err error) {
 	copyOut := func() (shard, bool) {
 		v, ok := s.view()
@@ -110,19 +111,9 @@ func (t *Table) copyShard(s *shard, img *[]byte, deadline time.Time) (c shard, o
 	}
 	for attempt := 0; ; attempt++ {
 		fit()
-		if !t.readOnly {
-			if err := t.lockShard(s); err != nil && err != ErrCorrupt {
-				return shard{}, false, err
-			} else if err == nil {
-				c, ok = copyOut()
-				t.unlock(s)
-			} else {
-				// A shard whose rebuild failed is copied as it is, for
-				// Check to report.
-				c, ok = copyOut()
-			}
-		} else {
-			c, ok = t.copyOptimistic(s, copyOut, deadline)
+		c, ok, err = t.copyAround(s, copyOut, deadline)
+		if err != nil {
+			return shard{}, false, err
 		}
 		if ok || attempt > 2 {
 			return c, ok, nil
@@ -133,23 +124,59 @@ func (t *Table) copyShard(s *shard, img *[]byte, deadline time.Time) (c shard, o
 	}
 }
 
-// copyOptimistic runs copyOut for a read-only handle: under the sequence
-// counter, or around a writer that will not finish — one that is dead, no
-// writer at all beside a counter left odd, or one that has held the shard
-// past the deadline — so that Check reports the shard as it was left.
-func (t *Table) copyOptimistic(s *shard, copyOut func() (shard, bool), deadline time.Time) (shard, bool) {
+// copyAround runs copyOut by the ladder of around.go. A read-write handle
+// takes the lock when it is free, or when its holder died (which recovers
+// the shard first); a shard whose recovery fails is copied as it is, for
+// Check to report. Otherwise it copies under the sequence counter, or
+// around a writer that holds the shard still (stopped, or dead beside a
+// read-only handle) once it has judged so, so that Check reports the
+// shard as that writer left it; and past the deadline around any writer.
+// A copy around a live writer mid-write that shows problems is taken
+// only past the deadline, or it would report a write under way.
+func (t *Table) copyAround(s *shard, copyOut func() (shard, bool), deadline time.Time) (shard, bool, error) {
+	a := t.around(s, deadline)
+	a.lockFree = true
 	for {
-		seq, w := s.ctlLoad(ctlSeq), loadLockWord(s)
-		if seq&1 == 0 {
+		mv, err := a.next()
+		switch {
+		case err == ErrCorrupt:
+			// Recovery failed: copied as it is, for Check to report.
 			c, ok := copyOut()
-			if s.ctlLoad(ctlSeq) == seq {
-				return c, ok
+			return c, ok, nil
+		case err != nil:
+			return shard{}, false, err
+		case mv == moveLocked:
+			c, ok := copyOut()
+			t.unlock(s)
+			return c, ok, nil
+		}
+		// Optimistic, or around a writer: either way the counter must
+		// hold still across the copy (odd or not, around one).
+		seq := s.ctlLoad(ctlSeq)
+		if seq&1 == 0 || mv == moveAround {
+			c, ok := copyOut()
+			loadFence() // the copy's loads before the counter's
+			if time.Now().After(deadline) {
+				return c, ok, nil
+			}
+			if s.ctlLoad(ctlSeq) != seq {
+				continue
+			}
+			if !ok || seq&1 == 0 || a.w == 0 || a.probed && a.owner == ownerDead {
+				return c, ok, nil
+			}
+			// A live writer's section is under way, held still: stopped,
+			// or only off its processor for a while. Check must not
+			// report a write in progress as damage: a copy that looks
+			// wrong waits, until the deadline, for the writer to move.
+			var scratch Report
+			if c.check(s.index, &scratch); len(scratch.Problems) == 0 {
+				return c, ok, nil
+			}
+			for loadLockWord(s) == a.w && s.ctlLoad(ctlSeq) == seq && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
 			}
 		}
-		if w == 0 || t.probeOwner(w) == ownerDead || time.Now().After(deadline) {
-			return copyOut()
-		}
-		time.Sleep(100 * time.Microsecond)
 	}
 }
 

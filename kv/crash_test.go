@@ -172,6 +172,7 @@ func TestKillSweep(t *testing.T) {
 			tb := openTable(t, name, sweepOptions)
 			want := sweepSetup(t, tb)
 			img := image(t, name)
+			ro := openTable(t, name, &Options{ReadOnly: true})
 
 			out, killed := runCrashChild(t, name, op, -1)
 			steps, err := strconv.Atoi(strings.TrimSpace(out))
@@ -187,6 +188,20 @@ func TestKillSweep(t *testing.T) {
 				restore(t, name, img)
 				if out, killed := runCrashChild(t, name, op, int64(n)); !killed {
 					t.Fatalf("step %d: the child was not killed: it made %s stores, the counting run %d", n, strings.TrimSpace(out), steps)
+				}
+				// Before anyone recovers the shard, a read-only handle reads
+				// around the dead writer: every key as acknowledged, the
+				// key written as before or after, never ErrOwnerDead.
+				for k, v := range want {
+					if k == o.key {
+						continue
+					}
+					if got, ok, err := ro.Get(nil, []byte(k)); err != nil || !ok || string(got) != v {
+						t.Fatalf("step %d: read-only Get(%q) = %q, %v, %v; want %q", n, k, got, ok, err, v)
+					}
+				}
+				if got, _, err := ro.Get(nil, []byte(o.key)); err != nil || string(got) != o.before && string(got) != o.after {
+					t.Fatalf("step %d: read-only Get(%q) = %q, %v; want %q or %q", n, o.key, got, err, o.before, o.after)
 				}
 				for k, v := range want {
 					if k == o.key {

@@ -51,8 +51,15 @@
 // lock over and rebuilds the shard's index from its log. Every write
 // commits with a single atomic store, so an interrupted write is either
 // wholly there or wholly absent after recovery, and every write that
-// returned is kept. A read-only handle, which may not lock, reads around a
-// dead or stopped writer and answers within a second.
+// returned is kept. Readers never wait for a writer: every read (Get,
+// GetVersion, Range, Check) reads around a writer that is dead, or that
+// has held its shard unchanged for a few milliseconds (stopped, say),
+// verifying every checksum, and remembers the judgement, so that later
+// reads of that shard read around it at once. Only a rebuild of a shard's
+// index, which leaves nothing to read around, holds reads up, for a second
+// at most (then ErrLockTimeout, or ErrOwnerDead if its writer died and
+// nobody recovers the shard), once per stall. Writers wait for a live
+// writer's lock up to Options.LockTimeout, and take a dead one's over.
 //
 // # Damage
 //

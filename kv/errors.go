@@ -31,12 +31,16 @@ var (
 	ErrClosed = errors.New("shmkv: table closed")
 	// ErrReadOnly reports a write to a table opened read-only.
 	ErrReadOnly = errors.New("shmkv: table opened read-only")
-	// ErrLockTimeout reports that a shard's lock stayed held by a live
-	// process for longer than Options.LockTimeout.
+	// ErrLockTimeout reports, to a write, that a shard's lock stayed held
+	// by a live process for longer than Options.LockTimeout; to a read,
+	// that a live process kept the shard's index unreadable (stopped in
+	// the middle of rebuilding it, say), or writers kept changing the
+	// shard under every attempt, for a second, or LockTimeout if shorter.
 	ErrLockTimeout = errors.New("shmkv: lock timeout")
 	// ErrOwnerDead reports, to a read-only handle, a shard whose writer
-	// died in a state that only recovery can read, which the next
-	// read-write user of the shard performs.
+	// died in a state that only recovery can read (in the middle of
+	// rebuilding its index), when no read-write user began that recovery
+	// within a second; the next read-write user of the shard performs it.
 	ErrOwnerDead = errors.New("shmkv: shard held by a writer that died; a read-write open recovers it")
 	// ErrInvalidOptions reports Options that cannot be met, or that
 	// contradict the geometry of an existing table.

@@ -270,6 +270,7 @@ func attach(sh, lock *shm.Shm, name string, g geometry, o *Options, first extent
 		reads:       make([]readStripe, readStripes),
 		denials:     make([]growDenial, g.shards),
 		views:       make([]atomic.Pointer[shard], g.shards),
+		stalls:      make([]stall, g.shards),
 	}
 	t.shards = make([]shard, g.shards)
 	for i := range t.shards {

@@ -10,6 +10,15 @@ import (
 // Get appends the value of key to dst and returns the result, and whether
 // the key was found. It allocates nothing when dst has room for the value.
 // The returned bytes are the caller's own: never a view of shared memory.
+//
+// Get never waits for a lock. Beside a writer that is dead, or stopped in
+// the middle of a write, it reads around the writer within milliseconds
+// (the first time it meets that writer; at once after). It fails with
+// ErrCorrupt for a damaged entry; with ErrLockTimeout if a live writer
+// keeps the shard's index unreadable for a second (or LockTimeout if
+// shorter), and with ErrOwnerDead, on a read-only handle, if a dead one
+// left it so and nobody recovers it within that second; in both cases at
+// once for later reads while the shard stays so (see around.go).
 func (t *Table) Get(dst, key []byte) (value []byte, found bool, err error) {
 	value, _, found, err = t.getMeta(dst, key)
 	return value, found, err

@@ -53,8 +53,10 @@ type Options struct {
 	// NoCreate opens only an existing table; a missing one is an error
 	// matching fs.ErrNotExist.
 	NoCreate bool
-	// LockTimeout bounds how long an operation waits for a shard lock held
-	// by a live process before it returns ErrLockTimeout. Default 10s.
+	// LockTimeout bounds how long a write waits for a shard lock held by a
+	// live process before it returns ErrLockTimeout. Default 10s. Reads
+	// never wait for a lock; the most they wait (for a rebuild under way)
+	// is a second, or LockTimeout if shorter.
 	LockTimeout time.Duration
 	// InitTimeout bounds how long Open waits for another process that is
 	// creating the table to publish its header. Default 2s.

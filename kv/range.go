@@ -10,8 +10,11 @@ import (
 
 // Range calls fn for every entry in the table that has not expired, one
 // shard at a time, until fn returns false. Each shard is copied out whole
-// (a consistent snapshot of that shard) before fn sees any of it, and fn is
-// never called under a lock, so it may use the table. Every key present
+// (a consistent snapshot of that shard; beside a writer stopped or dead
+// mid-write, the shard as that writer left it, its write there or not)
+// before fn sees any of it, and fn is never called under a lock, so it
+// may use the table. It does not wait for writers, and fails as Get does
+// only where a shard's index cannot be read (around.go). Every key present
 // for the whole call is seen at least once; no key deleted before the call
 // is seen. key and value are valid only until fn returns. Entries that
 // fail their checksum (damage) are skipped, and Range then returns an
@@ -24,7 +27,8 @@ func (t *Table) Range(fn func(key, value []byte) bool) (err error) {
 	var snap snapshot
 	now := t.now().UnixNano()
 	damaged := 0
-	// One wait for all the shards (snapshotReadOnly).
+	// One bound for all the shards on how long writers may keep a read
+	// out (around.go).
 	deadline := time.Now().Add(min(livenessBound, t.lockTimeout))
 	for i := range t.shards {
 		if err := t.snapshotShard(&t.shards[i], &snap, now, deadline); err != nil {
@@ -53,92 +57,100 @@ type snapshot struct {
 type snapEntry struct{ key, value, end int }
 
 // snapshotShard copies s's live entries into snap: optimistically first,
-// then under the lock into space sized beforehand, since nothing allocates
-// under a lock.
+// then by the ladder of around.go: around a writer that holds the shard
+// still, or under the lock where a read-write handle must recover the
+// shard first. A read around that finds damage takes it for damage only
+// when it finds it three times, as getAround does.
 func (t *Table) snapshotShard(s *shard, snap *snapshot, now int64, deadline time.Time) error {
 	for range readRetries {
 		if s.copyLive(snap, copyOptimistic, now) {
 			return nil
 		}
 	}
-	if t.readOnly {
-		return t.snapshotReadOnly(s, snap, now, deadline)
-	}
-	// Room is sized from the shard's counters, clamped to what its extent
-	// can hold: they come from shared memory and may be garbage, in which
-	// case the locked shard is rebuilt, which recounts them. Writers may
-	// fill or grow the shard between sizing and locking; after the first
-	// try, room is sized for its whole extent, and a try that found the
-	// shard grown again sizes once more.
-	for attempt := 0; ; attempt++ {
-		v, _ := s.view()
-		bytes, entries := uint64(v.size), uint64(v.keyCap)
-		if attempt == 0 {
-			bytes = min(s.ctlLoad(ctlLiveBytes)+s.ctlLoad(ctlLiveBytes)/4, bytes)
-			entries = min(s.ctlLoad(ctlLiveEntries)+s.ctlLoad(ctlLiveEntries)/4, entries)
+	a := t.around(s, deadline)
+	damaged, locked := 0, 0
+	for {
+		if !t.readOnly {
+			// next may take the lock, and nothing allocates under one.
+			snap.sizeFor(s, locked)
 		}
-		snap.reserve(int(bytes), int(entries))
-		if err := t.lockShard(s); err != nil {
+		mv, err := a.next()
+		if err != nil {
 			return err
 		}
-		v, ok := s.view()
-		if ok && (s.ctlLoad(ctlLiveBytes) > uint64(v.size) || s.ctlLoad(ctlLiveEntries) > uint64(v.keyCap)) {
-			ok = t.repair(s) == nil
-		}
-		if !ok {
-			t.unlock(s)
-			return ErrCorrupt
-		}
-		fits := s.ctlLoad(ctlLiveBytes) <= uint64(cap(snap.buf)) && s.ctlLoad(ctlLiveEntries) <= uint64(cap(snap.entries))
-		ok = fits && s.copyLive(snap, copyLocked, now)
-		if !ok && fits {
-			// The index disagrees with the counters or the log.
-			if t.repair(s) == nil {
-				ok = s.copyLive(snap, copyLocked, now)
+		switch mv {
+		case moveWait:
+			if s.copyLive(snap, copyOptimistic, now) {
+				return nil
 			}
-		}
-		t.unlock(s)
-		switch {
-		case ok:
-			return nil
-		case fits && attempt > 2, attempt > 16:
-			return ErrCorrupt
+		case moveAround:
+			if s.copyLive(snap, copyDirty, now) {
+				if snap.damaged == 0 {
+					return nil
+				}
+				if damaged++; damaged >= 3 {
+					return nil
+				}
+				continue
+			}
+			if err := a.failed(); err != nil {
+				return err
+			}
+		case moveLocked:
+			if done, err := t.snapshotLocked(s, snap, now, locked); done || err != nil {
+				return err
+			}
+			locked++
 		}
 	}
 }
 
-// snapshotReadOnly is snapshotShard for a read-only handle, which may not
-// lock: as getReadOnly, it reads around a writer that is provably dead, or
-// that has held the shard past the deadline (one for the whole Range), or
-// a shard that keeps failing with no writer at all, and then takes entries
-// that fail their checksum for damage.
-func (t *Table) snapshotReadOnly(s *shard, snap *snapshot, now int64, deadline time.Time) error {
-	for tries := 0; ; tries++ {
-		w := loadLockWord(s)
-		owner := ownerLive
-		if w != 0 {
-			owner = t.probeOwner(w)
-		}
-		// With no writer at work, a copy that keeps failing will not
-		// succeed by waiting.
-		late := time.Now().After(deadline) || (w == 0 && tries >= 3)
-		if late || owner == ownerDead {
-			if s.copyLive(snap, copyDirty, now) {
-				return nil
-			}
-			switch {
-			case owner == ownerDead:
-				return ErrOwnerDead
-			case w == 0:
-				return fmt.Errorf("%w: shard unreadable with no writer at work; 'shmkv check' says why", ErrCorrupt)
-			}
-			return ErrLockTimeout
-		}
-		if s.copyLive(snap, copyOptimistic, now) {
-			return nil
-		}
-		time.Sleep(100 * time.Microsecond)
+// sizeFor reserves room for a copy of s under the lock, the attempt-th.
+// Room is sized from the shard's counters, clamped to what its extent can
+// hold: they come from shared memory and may be garbage, in which case the
+// locked shard is rebuilt, which recounts them. Writers may fill or grow
+// the shard between sizing and locking; after the first try, room is sized
+// for its whole extent, and a try that found the shard grown again sizes
+// once more.
+func (snap *snapshot) sizeFor(s *shard, attempt int) {
+	v, _ := s.view()
+	bytes, entries := uint64(v.size), uint64(v.keyCap)
+	if attempt == 0 {
+		bytes = min(s.ctlLoad(ctlLiveBytes)+s.ctlLoad(ctlLiveBytes)/4, bytes)
+		entries = min(s.ctlLoad(ctlLiveEntries)+s.ctlLoad(ctlLiveEntries)/4, entries)
 	}
+	snap.reserve(int(bytes), int(entries))
+}
+
+// snapshotLocked copies s, which this read has locked and readied, into
+// snap, sized by sizeFor for the attempt-th time, and unlocks it. It
+// reports whether it is done, or why it cannot be: false and no error
+// asks for another attempt with more room.
+func (t *Table) snapshotLocked(s *shard, snap *snapshot, now int64, attempt int) (bool, error) {
+	v, ok := s.view()
+	if ok && (s.ctlLoad(ctlLiveBytes) > uint64(v.size) || s.ctlLoad(ctlLiveEntries) > uint64(v.keyCap)) {
+		ok = t.repair(s) == nil
+	}
+	if !ok {
+		t.unlock(s)
+		return false, ErrCorrupt
+	}
+	fits := s.ctlLoad(ctlLiveBytes) <= uint64(cap(snap.buf)) && s.ctlLoad(ctlLiveEntries) <= uint64(cap(snap.entries))
+	ok = fits && s.copyLive(snap, copyLocked, now)
+	if !ok && fits {
+		// The index disagrees with the counters or the log.
+		if t.repair(s) == nil {
+			ok = s.copyLive(snap, copyLocked, now)
+		}
+	}
+	t.unlock(s)
+	switch {
+	case ok:
+		return true, nil
+	case fits && attempt > 2, attempt > 16:
+		return false, ErrCorrupt
+	}
+	return false, nil
 }
 
 func (snap *snapshot) reserve(bytes, entries int) {
@@ -156,7 +168,7 @@ type copyMode int
 const (
 	copyOptimistic copyMode = iota // under the sequence counter; any checksum failure is a race
 	copyLocked                     // under the lock: a checksum failure is damage, skipped
-	copyDirty                      // around a stuck counter (getReadOnly): likewise
+	copyDirty                      // around a writer (around.go): likewise, and the counter must hold still
 )
 
 // copyLive copies every live entry of s into snap and reports whether the
@@ -185,6 +197,9 @@ func (s *shard) copyLive(snap *snapshot, mode copyMode, now int64) bool {
 			return false
 		}
 		e, ok := s.loadHeader(off)
+		if ok && mode == copyDirty && e.state == entryDead && s.slot(i)&^slotReferenced == v&^slotReferenced {
+			continue // a key removed, its slot not cleared yet (tryGet)
+		}
 		if !ok || e.state != entryLive {
 			return false
 		}
@@ -208,8 +223,9 @@ func (s *shard) copyLive(snap *snapshot, mode copyMode, now int64) bool {
 		}
 		snap.entries = append(snap.entries, snapEntry{key: k, value: k + e.klen, end: len(snap.buf)})
 	}
-	if mode == copyDirty {
-		return s.ctlLoad(ctlFlags) == 0 && s.ctlLoad(ctlExtent) == v.ext.word()
+	loadFence() // the copy's loads before the counter's
+	if mode == copyDirty && (s.ctlLoad(ctlFlags) != 0 || s.ctlLoad(ctlExtent) != v.ext.word()) {
+		return false
 	}
 	return s.ctlLoad(ctlSeq) == seq
 }

@@ -19,7 +19,8 @@ import (
 // checksum against the bytes it copied, and loads the counter again after a
 // fence. It accepts the result only if the counter is unchanged and the
 // checksum, when checked, matches; otherwise it retries, and after
-// readRetries attempts falls back (get, getReadOnly).
+// readRetries attempts falls back to the ladder of around.go (get,
+// getAround), which never waits for a lock.
 //
 // Why this is correct on amd64 and arm64, under the Go memory model and not
 // only under x86's strong ordering:
@@ -68,7 +69,9 @@ import (
 // leaves nothing behind. Its only store to the region is the referenced
 // bit of an lru table (space.go), one compare-and-swap on a slot word
 // the first time it reads an entry after the cleaner passed it;
-// read-only handles never make it.
+// read-only handles never make it, nor reads around a writer. (A
+// read-write handle that finds a shard needing recovery recovers it under
+// the lock, as a writer: around.go.)
 const readRetries = 32
 
 // entryMeta is what a read learns of the entry it found besides its value.
@@ -94,15 +97,30 @@ const (
 // value copied is checked against the entry's checksum; dirty reads
 // always check it.
 //
-// With dirty, the read ignores the sequence counter: it is for a shard
-// whose writer died mid-write or is stopped, whose counter stays odd. Dirty
-// reads are sound for the reasons above (each slot word is one atomic
-// store, each entry reached through one is whole, the checksum catches a
-// torn copy), except that a probe racing a writer that resumes could walk
-// past a key that was moving; so a dirty read re-loads a slot whose tag
-// matched but whose key did not, and calls any change a race. It trusts a
-// miss only when the shard was not flagged for rebuild before or after,
-// and its extent did not change (a grow that resumed).
+// With dirty, the read ignores the counter's parity but not its changes:
+// it reads around a writer that holds the shard still (around.go), dead,
+// stopped or slow, whose counter stays odd. Dirty reads are sound for the
+// reasons above (each slot word is one atomic store, each entry reached
+// through one is whole, the checksum catches a torn copy), and also
+// beside a writer that is running inside its write section, whose stores
+// the counter does not announce:
+//   - a slot changes in place (an overwrite, a move by the cleaner), so a
+//     probe that loaded a slot whose tag matched but whose key did not
+//     loads it again and calls any change a race: the entry it pointed at
+//     may have been moved and its space reused;
+//   - a slot cleared leaves no live key beyond it in any probe chain
+//     (clearSlot), and a key inserted is found or not, either being true
+//     at some moment of the read;
+//   - a delete or an eviction retires the entry before it clears the slot,
+//     while an overwrite repoints the slot before it retires the old
+//     entry: so a retired entry under a slot that still points at it is a
+//     key removed, and the probe goes on past it;
+//   - a rebuild, which empties every slot, moves the counter by two first
+//     (rebuild.go), and a grow changes the extent word, so a read that
+//     overlapped either fails on its last check of both.
+//
+// A miss is trusted on the same terms: the counter unchanged, the shard
+// not flagged for rebuild before or after, its extent the same.
 func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark, verify, dirty bool) (out []byte, meta entryMeta, found bool, res readResult) {
 	seq := s.ctlLoad(ctlSeq)
 	if (seq&1 != 0 && !dirty) || s.ctlLoad(ctlFlags) != 0 {
@@ -119,10 +137,10 @@ func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark, 
 	verify = verify || dirty
 	settled := func() readResult {
 		loadFence() // the copy's loads before the counter's
-		if dirty && s.ctlLoad(ctlFlags) == 0 && s.ctlLoad(ctlExtent) == ext.word() || s.ctlLoad(ctlSeq) == seq {
-			return readDone
+		if s.ctlLoad(ctlSeq) != seq || dirty && (s.ctlLoad(ctlFlags) != 0 || s.ctlLoad(ctlExtent) != ext.word()) {
+			return readRaced
 		}
-		return readRaced
+		return readDone
 	}
 	tag := tagOf(h)
 	i := h & s.mask
@@ -141,6 +159,14 @@ func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark, 
 				return dst, entryMeta{}, false, readRaced
 			}
 			if e.klen == len(key) && s.equalAt(e.keyAt(off), key) {
+				if dirty && e.state == entryDead && s.slot(i)&^slotReferenced == v&^slotReferenced {
+					// Retired while its slot still points at it: a
+					// delete or an eviction past its commit point,
+					// whose writer has yet to clear the slot (an
+					// overwrite points the slot elsewhere first).
+					i = (i + 1) & s.mask
+					continue
+				}
 				if e.state != entryLive {
 					return dst, entryMeta{}, false, readRaced
 				}
@@ -177,9 +203,8 @@ func errDamaged(key []byte) error {
 	return fmt.Errorf("%w: the entry of key %q fails its checksum; 'shmkv check --repair' drops it", ErrCorrupt, string(key))
 }
 
-// get reads key from shard s: optimistically, then under the lock (a
-// read-only handle, which may not lock, falls back to getReadOnly). It
-// also returns the entry's expiry time.
+// get reads key from shard s: optimistically, and if writers keep it out,
+// by getAround. It also returns the entry's expiry time.
 func (t *Table) get(s *shard, dst, key []byte, h uint64) ([]byte, entryMeta, bool, error) {
 	mark := !t.readOnly
 	c := t.stripe()
@@ -194,29 +219,7 @@ func (t *Table) get(s *shard, dst, key []byte, h uint64) ([]byte, entryMeta, boo
 			runtime.Gosched()
 		}
 	}
-	if t.readOnly {
-		return t.getReadOnly(s, c, dst, key, h)
-	}
-	if err := t.lockShard(s); err != nil {
-		return dst, entryMeta{}, false, err
-	}
-	defer t.unlock(s)
-	// Under the lock nothing changes: a checksum that fails now is damage,
-	// which costs this key and not the shard's other keys.
-	out, meta, found, res := s.tryGet(dst, key, h, t.now, mark, t.verifyReads, false)
-	if res == readRaced {
-		if err := t.repair(s); err != nil {
-			return dst, entryMeta{}, false, err
-		}
-		out, meta, found, res = s.tryGet(out, key, h, t.now, mark, t.verifyReads, false)
-	}
-	switch res {
-	case readDamaged:
-		return dst, entryMeta{}, false, errDamaged(key)
-	case readRaced:
-		return dst, entryMeta{}, false, ErrCorrupt
-	}
-	return out, meta, found, c.count(found)
+	return t.getAround(s, c, dst, key, h)
 }
 
 // count records a read's outcome; it returns nil so that a caller can
@@ -230,59 +233,85 @@ func (c *readStripe) count(found bool) error {
 	return nil
 }
 
-// livenessBound is how long a read-only reader waits for a writer it
-// cannot prove dead before it reads around it; recovery of a dead writer's
-// lock by read-write handles takes about lockSlice.
+// livenessBound is the longest a reader waits for a writer that keeps
+// the index of a shard untrustworthy (a rebuild under way) to finish, or
+// for a read-write user to recover a shard a dead writer left so (around.go);
+// LockTimeout, if shorter, bounds it too. A read-write user takes over a
+// dead writer's lock within about lockSlice of wanting it.
 const livenessBound = time.Second
 
-// getReadOnly is the fallback of a read-only handle, which may not take
-// the lock. While the shard's writer is at work it retries; once the
-// writer is provably dead, or after livenessBound if this handle cannot
-// tell, it reads around it with dirty reads. It answers within
-// livenessBound: the value, a miss, or a specific error:
+// errUnreadable is the error for a shard that no read gets through with
+// nobody holding its lock.
+var errUnreadable = fmt.Errorf("%w: shard unreadable with no writer at work; 'shmkv check' says why", ErrCorrupt)
+
+// getAround is get's fallback, the ladder of around.go: it never waits
+// for a lock, and reads around a writer that holds the shard still (dead,
+// stopped, or just slow) once it has judged so. It answers the value, a
+// miss, or a specific error:
 //   - ErrCorrupt for a key whose entry fails its checksum (damage), or a
-//     shard flagged for rebuild with no writer to finish it;
-//   - ErrOwnerDead for a shard whose writer died mid-rebuild, which the
-//     next read-write user recovers;
-//   - ErrLockTimeout only while a writer that may be alive (stopped, say)
-//     still holds a shard it is rebuilding.
-func (t *Table) getReadOnly(s *shard, c *readStripe, dst, key []byte, h uint64) ([]byte, entryMeta, bool, error) {
-	deadline := time.Now().Add(min(livenessBound, t.lockTimeout))
+//     shard flagged for rebuild or unreadable with no writer to finish it
+//     (a read-write handle first tries to recover it);
+//   - ErrLockTimeout when a writer that may be alive keeps the shard's
+//     index untrustworthy (it is stopped mid-rebuild, say) for
+//     livenessBound, or LockTimeout if shorter;
+//   - ErrOwnerDead, to a read-only handle, when a writer died leaving the
+//     index untrustworthy (mid-rebuild) and no read-write user began to
+//     recover the shard within that bound.
+//
+// The last two come after that wait only the first time: while the
+// shard's lock word and counter stay the same, later reads that cannot
+// get around return them at once.
+func (t *Table) getAround(s *shard, c *readStripe, dst, key []byte, h uint64) ([]byte, entryMeta, bool, error) {
+	a := t.around(s, time.Now().Add(min(livenessBound, t.lockTimeout)))
 	damaged := 0
 	for {
-		seq, w := s.ctlLoad(ctlSeq), loadLockWord(s)
-		owner := ownerLive
-		if w != 0 {
-			owner = t.probeOwner(w)
+		mv, err := a.next()
+		if err != nil {
+			return dst, entryMeta{}, false, err
 		}
-		expired := time.Now().After(deadline)
-		out, meta, found, res := s.tryGet(dst, key, h, t.now, false, t.verifyReads, expired || owner == ownerDead)
-		if res == readRaced && w == 0 && loadLockWord(s) == 0 && s.ctlLoad(ctlSeq) == seq {
-			// Nobody was writing, yet the read failed: read around a
-			// counter left odd, once, before calling the shard damaged.
-			out, meta, found, res = s.tryGet(out, key, h, t.now, false, true, true)
-			if res == readRaced && loadLockWord(s) == 0 && s.ctlLoad(ctlSeq) == seq {
-				return dst, entryMeta{}, false, fmt.Errorf("%w: shard unreadable with no writer at work; 'shmkv check' says why", ErrCorrupt)
-			}
+		if mv == moveLocked {
+			return t.getLocked(s, c, dst, key, h)
 		}
+		// A read around marks nothing: it stores nothing in the region.
+		out, meta, found, res := s.tryGet(dst, key, h, t.now, !t.readOnly && mv == moveWait, t.verifyReads, mv == moveAround)
 		switch res {
 		case readDone:
 			return out, meta, found, c.count(found)
 		case readDamaged:
-			// A race can look like damage on arm64; damage stays.
+			// A checksum that fails while the counter held still: damage,
+			// or on arm64 a race. Damage stays.
 			if damaged++; damaged >= 3 {
 				return dst, entryMeta{}, false, errDamaged(key)
 			}
 		}
 		dst = out
 		c.retries.Add(1)
-		switch {
-		case res == readRaced && owner == ownerDead:
-			// Even reading around it failed: it died mid-rebuild.
-			return dst, entryMeta{}, false, ErrOwnerDead
-		case expired:
-			return dst, entryMeta{}, false, ErrLockTimeout
+		if mv == moveAround && res == readRaced {
+			if err := a.failed(); err != nil {
+				return dst, entryMeta{}, false, err
+			}
 		}
-		time.Sleep(100 * time.Microsecond)
 	}
+}
+
+// getLocked reads key from shard s, which this read has locked and
+// readied (lockShard), and unlocks it.
+func (t *Table) getLocked(s *shard, c *readStripe, dst, key []byte, h uint64) ([]byte, entryMeta, bool, error) {
+	defer t.unlock(s)
+	// Under the lock nothing changes: a checksum that fails now is damage,
+	// which costs this key and not the shard's other keys.
+	out, meta, found, res := s.tryGet(dst, key, h, t.now, !t.readOnly, t.verifyReads, false)
+	if res == readRaced {
+		if err := t.repair(s); err != nil {
+			return dst, entryMeta{}, false, err
+		}
+		out, meta, found, res = s.tryGet(out, key, h, t.now, !t.readOnly, t.verifyReads, false)
+	}
+	switch res {
+	case readDamaged:
+		return dst, entryMeta{}, false, errDamaged(key)
+	case readRaced:
+		return dst, entryMeta{}, false, ErrCorrupt
+	}
+	return out, meta, found, c.count(found)
 }

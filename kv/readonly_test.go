@@ -104,9 +104,10 @@ func TestReadOnlyBesideDeadWriter(t *testing.T) {
 }
 
 // TestReadOnlyBesideDeadRebuild: a writer dies in the middle of rebuilding
-// a shard's index, which a read cannot get around; a read-only handle says
-// so at once with ErrOwnerDead instead of timing out, and a read-write
-// handle recovers it.
+// a shard's index, which a read cannot get around. A read-only handle
+// waits livenessBound for a read-write user to recover it, then says
+// ErrOwnerDead instead of timing out after LockTimeout; while the shard
+// stays so, it says so at once. A read-write handle recovers it.
 func TestReadOnlyBesideDeadRebuild(t *testing.T) {
 	name := uniqueName(t)
 	tb := openTable(t, name, small)
@@ -115,12 +116,14 @@ func TestReadOnlyBesideDeadRebuild(t *testing.T) {
 	dead.Expect(t, "locked")
 	dead.Kill()
 	ro := openTable(t, name, &Options{ReadOnly: true})
-	start := time.Now()
-	if _, _, err := ro.Get(nil, []byte("k")); !errors.Is(err, ErrOwnerDead) {
-		t.Fatalf("read-only Get = %v, want ErrOwnerDead", err)
-	}
-	if d := time.Since(start); d > livenessBound {
-		t.Errorf("it took %v", d)
+	for i := range 3 {
+		start := time.Now()
+		if _, _, err := ro.Get(nil, []byte("k")); !errors.Is(err, ErrOwnerDead) {
+			t.Fatalf("read-only Get = %v, want ErrOwnerDead", err)
+		}
+		if d := time.Since(start); d > livenessBound+500*time.Millisecond || i > 0 && d > 100*time.Millisecond {
+			t.Errorf("read %d took %v", i, d)
+		}
 	}
 	if got, _ := mustGet(t, tb, "k"); got != "v" {
 		t.Fatalf("read-write Get after recovery = %q", got)

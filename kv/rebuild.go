@@ -11,15 +11,19 @@ package kv
 // report and Repair to drop. It recounts the shard's counters from what it
 // found.
 //
-// It runs under the lock with the sequence counter odd. It is idempotent:
-// it reads only the log, and its only writes to the log mark losing
-// duplicates dead, which a second run would do again, so a rebuild
-// interrupted by a crash is simply run again by the next lock holder, with
-// the same result. flagRebuild stays set until it completes, so readers
+// It runs under the lock with the sequence counter odd, and moves it by
+// two. It is idempotent: it reads only the log, and its only writes to the
+// log mark losing duplicates dead, which a second run would do again, so a
+// rebuild interrupted by a crash is simply run again by the next lock
+// holder, with the same result. flagRebuild stays set until it completes, so readers
 // and writers know not to trust the index. It fails, leaving the flag set,
 // only when the log's bounds or its live entries cannot be what a table
 // holds.
 func (s *shard) rebuild() error {
+	// Readers that read around a writer inside its section (tryGet's dirty
+	// reads) ignore the counter's parity but not its changes: a move by two,
+	// keeping it odd, tells one whose probe overlapped the emptied index.
+	s.ctlAdd(ctlSeq, 2)
 	s.ctlStore(ctlFlags, flagRebuild)
 	s.carryMarks()
 	for i := range s.mask + 1 {

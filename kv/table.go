@@ -32,6 +32,7 @@ type Table struct {
 	reads       []readStripe            // this handle's read counters (readStripe)
 	denials     []growDenial            // per shard
 	views       []atomic.Pointer[shard] // per shard, the view readers last used (shard.current)
+	stalls      []stall                 // per shard, the stall readers last met (around.go)
 	flusher     readFlusher
 	closed      atomic.Bool
 }
