@@ -277,6 +277,7 @@ func attach(sh, lock *shm.Shm, name string, g geometry, o *Options, first extent
 		if first.size != 0 {
 			e := first
 			e.off = t.shards[i].spanStart
+			t.shards[i].describe(e, 1)
 			t.shards[i].ctlStore(ctlExtent, e.word())
 		}
 	}

@@ -69,11 +69,11 @@ func TestCheckRepair(t *testing.T) {
 	b[i+3] ^= 1
 	delete(want, "key17")
 	// Shard 0's extent word is at byte 24 of its control block, which
-	// starts where the header's word at byte 64 says; its slots start 64
+	// starts where the header's word at byte 64 says; its slots start 128
 	// bytes into the extent (kv/layout.go). Zero the first live one.
 	le := binary.LittleEndian
 	ext := le.Uint64(b[le.Uint64(b[64:])+24:])
-	slots := (ext&(1<<34-1))*4096 + 64
+	slots := (ext&(1<<34-1))*4096 + 128
 	data := slots + 8<<(ext>>34&31)
 	zeroed := false
 	for off := slots; off < data && !zeroed; off += 8 {
