@@ -98,9 +98,13 @@ func selfSum(seed, word, shard, gen uint64) uint64 {
 // extents, into e's header. It must come before the store of the extent
 // word that publishes e: a reader that loads that word (an atomic load,
 // ordered after these atomic stores) finds the description in place. Its
-// stores are steps of a kill sweep: a writer killed among them leaves an
-// extent no word names yet, which recovery releases (grow.go).
-func (s *shard) describe(e extent, gen uint64) {
+// stores are steps of a kill sweep (as every region store): a writer
+// killed among them leaves an extent no word names yet, which recovery
+// releases (grow.go).
+func (s *shard) describe(e extent, gen uint64) { s.writeDescription(e, gen, s.r.store) }
+
+// writeDescription is describe, with store for the region's.
+func (s *shard) writeDescription(e extent, gen uint64, store func(i int64, v uint64)) {
 	hdr, w := e.off/8, e.word()
 	for _, f := range [...]struct {
 		off int64
@@ -111,8 +115,7 @@ func (s *shard) describe(e extent, gen uint64) {
 		{extGeneration, gen},
 		{extSelfSum, selfSum(s.seed, w, uint64(s.index), gen)},
 	} {
-		storeStep()
-		s.r.store(hdr+f.off/8, f.v)
+		store(hdr+f.off/8, f.v)
 	}
 }
 

@@ -151,12 +151,11 @@ func (t *Table) repairExtent(s *shard, rep *Report) (v shard, refound, ok bool) 
 	}
 	if best >= 0 {
 		c := found[best]
-		storeStep()
-		s.ctlStore(ctlExtent, c.e.word())
-		rep.add(i, -1, "found the shard's extent at %d by its header (generation %d) and republished it as extent word %#x", c.e.off, c.gen, c.e.word())
 		// The rest of the span holds nothing the shard keeps: older
 		// extents, the one a dead grower left, and pages that reads by the
-		// damaged word gave memory. Give it all back.
+		// damaged word gave memory. Give it all back first, so that a
+		// Repair killed at any step leaves no memory the next one, which
+		// finds the word whole, would not give back.
 		for _, r := range [...][2]int64{{s.spanStart, c.e.off}, {c.e.end(), s.spanEnd}} {
 			if r[1] > r[0] {
 				sysStep()
@@ -165,6 +164,8 @@ func (t *Table) repairExtent(s *shard, rep *Report) (v shard, refound, ok bool) 
 		}
 		s.ctlStore(ctlPending, 0)
 		s.ctlStore(ctlRetired, 0)
+		s.ctlStore(ctlExtent, c.e.word())
+		rep.add(i, -1, "found the shard's extent at %d by its header (generation %d) and republished it as extent word %#x", c.e.off, c.gen, c.e.word())
 		v = s.at(c.e)
 		v.gen = c.gen
 		return v, true, true
