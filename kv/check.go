@@ -11,6 +11,10 @@ type Report struct {
 	Shards   int       // shards examined
 	Entries  int       // live entries found in the logs
 	Problems []Problem // everything found wrong, in shard order
+	// Dropped is, after Repair, how many damaged entries or stretches of
+	// log it dropped, and how many entries it found lost with a damaged
+	// extent word (repair.go).
+	Dropped int
 }
 
 // Problem is one thing Check found wrong.
@@ -68,8 +72,18 @@ func (t *Table) Check() (rep *Report, err error) {
 			return rep, fmt.Errorf("shmkv: check shard %d: %w", i, err)
 		}
 		if !ok {
-			rep.add(i, -1, "extent word %#x names no extent of the shard's span", s.ctlLoad(ctlExtent))
+			what := s.extentProblem(s.ctlLoad(ctlExtent))
+			if what == "" {
+				what = "the shard's extent changed under every copy of it"
+			}
+			rep.add(i, -1, "%s; 'check --repair' finds the extent again", what)
 			continue
+		}
+		// The copy went by a view that may have checked the extent's
+		// header long ago (current): check it again, and call it damage
+		// if the word did not change meanwhile (a grow).
+		if w := s.ctlLoad(ctlExtent); s.extentProblem(w) != "" && s.ctlLoad(ctlExtent) == w {
+			rep.add(i, -1, "%s; 'check --repair' rewrites it", s.extentProblem(w))
 		}
 		rep.Entries += c.check(i, rep)
 	}

@@ -66,9 +66,14 @@
 // A bad byte costs the entries it touches, never a shard: a read of a
 // damaged key returns ErrCorrupt (or, on a handle that skips read
 // checksums, what the value now holds) while every other key reads as
-// before.
+// before. The one word that places a shard's index and log (its extent
+// word) is checked against the header it names, which describes itself:
+// a damaged one makes that shard's reads ErrCorrupt, never misses, and
+// Range visits the other shards before it returns ErrCorrupt.
 // Check verifies a whole table and reports what it finds; Repair drops what
-// is damaged and rebuilds the rest. Nothing is dropped silently.
+// is damaged, finds a shard's extent again by its header, and rebuilds the
+// rest. Nothing is dropped silently: Report.Dropped counts what Repair
+// dropped or found lost.
 //
 // # Closing
 //

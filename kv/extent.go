@@ -1,6 +1,12 @@
 package kv
 
-import "math/bits"
+import (
+	"encoding/binary"
+	"fmt"
+	"math/bits"
+
+	"github.com/cespare/xxhash/v2"
+)
 
 // Extents. A shard's index and log live together in one extent, a run of
 // whole pages inside the shard's span, named by an extent word in the
@@ -13,7 +19,13 @@ import "math/bits"
 // One word, so that a grow publishes its new extent with one atomic store
 // (grow.go), and a reader that loads it sees a whole extent, old or new.
 // Words come from shared memory: every one is checked against the shard's
-// span before anything is placed by it.
+// span before anything is placed by it, and against the self-description
+// in the header at the place it names (layout.go), which says which shard
+// the extent belongs to and which word publishes it, under a checksum
+// keyed by the table's seed. A word damaged into another one that still
+// lies in the span names a place whose header does not describe it: the
+// shard reads as ErrCorrupt instead of as an extent of whatever bytes lie
+// there, and Repair finds the extent again by its header.
 
 // extent is a decoded extent word.
 type extent struct {
@@ -71,6 +83,108 @@ func decodeExtent(w uint64, start, end int64) (extent, bool) {
 	return e, ok
 }
 
+// selfSum is the checksum of an extent's self-description: of the table's
+// seed, then the words at bytes 48..72 of its header (layout.go).
+func selfSum(seed, word, shard, gen uint64) uint64 {
+	var b [32]byte
+	binary.LittleEndian.PutUint64(b[0:], seed)
+	binary.LittleEndian.PutUint64(b[8:], word)
+	binary.LittleEndian.PutUint64(b[16:], shard)
+	binary.LittleEndian.PutUint64(b[24:], gen)
+	return xxhash.Sum64(b[:])
+}
+
+// describe writes the self-description of e, generation gen of shard s's
+// extents, into e's header. It must come before the store of the extent
+// word that publishes e: a reader that loads that word (an atomic load,
+// ordered after these atomic stores) finds the description in place. Its
+// stores are steps of a kill sweep (as every region store): a writer
+// killed among them leaves an extent no word names yet, which recovery
+// releases (grow.go).
+func (s *shard) describe(e extent, gen uint64) { s.writeDescription(e, gen, s.r.store) }
+
+// writeDescription is describe, with store for the region's.
+func (s *shard) writeDescription(e extent, gen uint64, store func(i int64, v uint64)) {
+	hdr, w := e.off/8, e.word()
+	for _, f := range [...]struct {
+		off int64
+		v   uint64
+	}{
+		{extSelfWord, w},
+		{extSelfShard, uint64(s.index)},
+		{extGeneration, gen},
+		{extSelfSum, selfSum(s.seed, w, uint64(s.index), gen)},
+	} {
+		store(hdr+f.off/8, f.v)
+	}
+}
+
+// selfDescription is what an extent's header says of it.
+type selfDescription struct {
+	word, shard, gen, sum uint64
+}
+
+// describedAt loads the self-description in the header at byte offset
+// off, which must lie in the shard's span with a header's room after it.
+func (s *shard) describedAt(off int64) selfDescription {
+	hdr := off / 8
+	return selfDescription{
+		word:  s.r.load(hdr + extSelfWord/8),
+		shard: s.r.load(hdr + extSelfShard/8),
+		gen:   s.r.load(hdr + extGeneration/8),
+		sum:   s.r.load(hdr + extSelfSum/8),
+	}
+}
+
+// valid reports whether d is a whole self-description of an extent of
+// shard s: its checksum holds, it names s, and its word names an extent
+// of s's span at off.
+func (d selfDescription) valid(s *shard, off int64) bool {
+	if d.sum != selfSum(s.seed, d.word, d.shard, d.gen) || d.shard != uint64(s.index) || d.gen == 0 {
+		return false
+	}
+	e, ok := decodeExtent(d.word, s.spanStart, s.spanEnd)
+	return ok && e.off == off
+}
+
+// oneWordOff reports whether d would describe the extent shard s's word
+// w names but for one damaged word of the four: the word and the shard
+// still match (the generation or the checksum is damaged), or the
+// checksum vouches for w and s (the word or the shard is).
+func (d selfDescription) oneWordOff(s *shard, w uint64) bool {
+	return d.word == w && d.shard == uint64(s.index) || d.sum == selfSum(s.seed, w, uint64(s.index), d.gen)
+}
+
+// described returns the generation of extent e of shard s, and whether
+// e's header describes it as that: an extent of s, published by exactly
+// e's word.
+func (s *shard) described(e extent) (uint64, bool) {
+	d := s.describedAt(e.off)
+	return d.gen, d.word == e.word() && d.valid(s, e.off)
+}
+
+// extentProblem says what is wrong with w as shard s's extent word, or
+// "" if nothing is: it names an extent of s's span whose header describes
+// it. It reads the header afresh, not through the views current caches.
+func (s *shard) extentProblem(w uint64) string {
+	e, ok := decodeExtent(w, s.spanStart, s.spanEnd)
+	if !ok {
+		return fmt.Sprintf("extent word %#x names no extent of the shard's span", w)
+	}
+	d := s.describedAt(e.off)
+	switch {
+	case d.word == w && d.valid(s, e.off):
+		return ""
+	case d.oneWordOff(s, w):
+		return fmt.Sprintf("the self-description of the extent at %d, which extent word %#x names, is damaged (word %#x, shard %d, generation %d, checksum %#x)", e.off, w, d.word, d.shard, d.gen, d.sum)
+	case d.valid(s, e.off):
+		return fmt.Sprintf("extent word %#x names the extent at %d, whose header says it is published as %#x (generation %d)", w, e.off, d.word, d.gen)
+	case d.sum == selfSum(s.seed, d.word, d.shard, d.gen) && d.shard != uint64(s.index):
+		return fmt.Sprintf("extent word %#x names the extent at %d, whose header says it is shard %d's", w, e.off, d.shard)
+	}
+	return fmt.Sprintf("extent word %#x names %d, where no extent describes itself: the word is damaged", w, e.off)
+}
+
 // at returns the view of shard s over extent e: s with the extent's
 // places filled in.
 func (s shard) at(e extent) shard {
@@ -102,7 +216,8 @@ func (s *shard) splitForEviction() {
 
 // view returns a copy of s over its current extent, for a writer, or
 // false if the extent word is not one this shard could have written (a
-// torn or hostile word, or a shard damaged beyond reading). It copies the
+// damaged or hostile word, one whose extent's header does not describe it,
+// or a shard damaged beyond reading). It copies the
 // view readers share (current), which decoding the word and placing the
 // logs afresh on every write would cost more than.
 func (s *shard) view() (shard, bool) {
@@ -118,7 +233,15 @@ func (s *shard) view() (shard, bool) {
 // word before, or a new one, kept for the next reader. A view depends on
 // nothing but the shard's fixed places and the word, so one built for a
 // word serves every later read that loads the same word; building it
-// afresh on every read was an eighth of a Get.
+// afresh on every read was an eighth of a Get. So the header's
+// self-description is checked only here, when a view is built for a word
+// this handle has not used: the one word this read trusts is what it
+// checks, and later damage to the header (not to the word) is Check's to
+// find.
+//
+// A reader that loaded a word a grow has since replaced may find its
+// extent's header already given back (zeros) and report false: it retries,
+// as on any race, and finds the sequence counter changed.
 func (s *shard) current() (*shard, bool) {
 	w := s.ctlLoad(ctlExtent)
 	cache := &s.t.views[s.index]
@@ -129,7 +252,12 @@ func (s *shard) current() (*shard, bool) {
 	if !ok {
 		return nil, false
 	}
+	gen, ok := s.described(e)
+	if !ok {
+		return nil, false
+	}
 	v := s.at(e)
+	v.gen = gen
 	cache.Store(&v)
 	return &v, true
 }

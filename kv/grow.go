@@ -24,20 +24,24 @@ import (
 //     log, and index them. Readers are not held up: the sequence counter
 //     stays even and they go on reading the old extent, which nothing
 //     changes.
-//  4. Publish, inside one write section (sequence odd): record the old
+//  4. Describe it: write its self-description (extent.go) into its
+//     header, the next generation of the shard's extents, naming the word
+//     that will publish it. A grower that dies here leaves an extent no
+//     word names, which recovery releases as in step 1.
+//  5. Publish, inside one write section (sequence odd): record the old
 //     extent in the retired word, then store the new extent word — the
 //     commit point, one atomic store — then the counters. A reader that
 //     read the old extent finds the counter changed and retries on the
 //     new one. A grower that dies after the commit leaves a shard whose
 //     recovery rebuilds the new extent's index from its log.
-//  5. Give back the old extent's memory (a punched hole). A reader still
+//  6. Give back the old extent's memory (a punched hole). A reader still
 //     copying from it (it loaded the old extent word before step 4) sees
 //     zeros and retries; but its touch re-allocates the page it reads
 //     (tmpfs fills holes on a read fault), so the retired word stays set,
 //     and a second release a second later (releaseStale) gives back what
 //     such stragglers touched.
 //
-// A grow takes the memory of both extents until step 5; the ceiling check
+// A grow takes the memory of both extents until step 6; the ceiling check
 // counts the new one, whole, on top of what the extents may come to take
 // (committedBytes). One the ceiling refuses at the size asked for takes
 // the largest extent that fits, if that holds an eighth more (fitted).
@@ -152,8 +156,10 @@ func (t *Table) grow(v *shard, slots int, data int64) (shard, error) {
 		return shard{}, err
 	}
 
+	nv.gen = v.gen + 1
+	nv.describe(e, nv.gen) // 4
 	old := v.ext
-	v.beginWrite() // 4
+	v.beginWrite() // 5
 	v.ctlStore(ctlRetired, old.word())
 	v.ctlStore(ctlRetiredAt, uint64(time.Now().UnixNano()))
 	v.ctlStore(ctlExtent, e.word()) // the commit point
@@ -170,7 +176,7 @@ func (t *Table) grow(v *shard, slots int, data int64) (shard, error) {
 	v.ctlAdd(ctlGrows, 1)
 	v.endWrite()
 	sysStep()
-	t.sh.Release(old.off, old.size) // 5
+	t.sh.Release(old.off, old.size) // 6
 	return nv, nil
 }
 

@@ -108,9 +108,20 @@ package kv
 //	24    8 small head         lru tables: the small log's head (evict.go)
 //	32    8 small tail         lru tables: the small log's tail
 //	40    8 ghost clock        lru tables: evictions from the small log, which date ghost words
-//	48   16 reserved
-//	64    - slots              slot count 8-byte words: the index
-//	 -    - data               the rest: the log, size - 64 - slots*8 bytes
+//	48    8 self word          the extent word that publishes this extent
+//	56    8 self shard         the shard it belongs to
+//	64    8 generation         1 for a shard's first extent, one more for each published after it
+//	72    8 self checksum      xxhash64 of the hash seed, then bytes 48..72 (little-endian words)
+//	80   48 reserved
+//	128   - slots              slot count 8-byte words: the index
+//	 -    - data               the rest: the log, size - 128 - slots*8 bytes
+//
+// Bytes 48..80 are the extent's self-description, written once, before
+// the extent word that publishes it (grow.go, open.go): a reader trusts an
+// extent word only when the header at the place it names describes that
+// shard and exactly that word (extent.go), so a damaged word reads as
+// ErrCorrupt, not as an extent of garbage; and Repair finds a shard's
+// extent again by its header when its word is damaged (repair.go).
 //
 // In an lru table the data is split: the ghost, slots/2 words of evicted
 // keys' hashes (evict.go), takes its last slots*4 bytes; of the rest, the
@@ -162,7 +173,7 @@ package kv
 // or an eviction, of the control block's extent word for a grow.
 const (
 	headerSize    = 4096
-	layoutVersion = 5
+	layoutVersion = 6
 	// magic is "SHMKV\x00" followed by the magic version 0x0001.
 	magic = uint64(0x0001_0056_4B4D_4853)
 
@@ -251,7 +262,11 @@ const (
 	extSmallHead  = 24
 	extSmallTail  = 32
 	extGhostClock = 40
-	extHeaderSize = 64
+	extSelfWord   = 48
+	extSelfShard  = 56
+	extGeneration = 64
+	extSelfSum    = 72
+	extHeaderSize = 128
 )
 
 // Entry field offsets, in bytes from the entry's start, and the head

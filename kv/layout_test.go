@@ -92,7 +92,11 @@ func TestLayoutPinned(t *testing.T) {
 		{"extSmallHead", extSmallHead, 24},
 		{"extSmallTail", extSmallTail, 32},
 		{"extGhostClock", extGhostClock, 40},
-		{"extHeaderSize", extHeaderSize, 64},
+		{"extSelfWord", extSelfWord, 48},
+		{"extSelfShard", extSelfShard, 56},
+		{"extGeneration", extGeneration, 64},
+		{"extSelfSum", extSelfSum, 72},
+		{"extHeaderSize", extHeaderSize, 128},
 		{"extentOffBits", extentOffBits, 34},
 		{"extentSlotsBits", extentSlotsBits, 5},
 		{"pageSize", pageSize, 4096},
@@ -111,7 +115,7 @@ func TestLayoutPinned(t *testing.T) {
 		{"entryDead", int64(entryDead), 2},
 		{"entryMarked", int64(entryMarked), 4},
 
-		{"layoutVersion", layoutVersion, 5},
+		{"layoutVersion", layoutVersion, 6},
 		{"maxProcs", maxProcs, 1024},
 		{"genBits", genBits, 20},
 	}
@@ -162,7 +166,7 @@ func TestGeometryPlaced(t *testing.T) {
 // TestExtentWord pins the extent word's fields and its checks.
 func TestExtentWord(t *testing.T) {
 	e := newExtent(3*pageSize, 64, 10000, false)
-	if e.size != roundUp(64+64*8+10000, pageSize) || e.dataBytes() != e.size-64-512 {
+	if e.size != roundUp(128+64*8+10000, pageSize) || e.dataBytes() != e.size-128-512 {
 		t.Fatalf("newExtent = %+v", e)
 	}
 	w := e.word()
@@ -216,7 +220,7 @@ func TestLayoutInATable(t *testing.T) {
 	// An evicting table: after the index the small log, a tenth of what
 	// the ghost leaves, then the main log, then the ghost, a word for every
 	// other slot, at the extent's end.
-	data := extOff + 64 + extSlots*8
+	data := extOff + 128 + extSlots*8
 	ghost := extOff + extSize - extSlots/2*8
 	area := ghost - data
 	small := area / 10 &^ 7
@@ -225,7 +229,7 @@ func TestLayoutInATable(t *testing.T) {
 		got, want uint64
 	}{
 		{"magic", u64(0), le.Uint64([]byte("SHMKV\x00\x01\x00"))},
-		{"layout version", u32(8), 5},
+		{"layout version", u32(8), 6},
 		{"header size", u32(12), 4096},
 		{"shards", u32(32), uint64(st.Shards)},
 		{"registry slots", u32(36), 1024},
@@ -251,6 +255,10 @@ func TestLayoutInATable(t *testing.T) {
 		{"small head", u64(extOff + 24), 16 + 16}, // 9 bytes of key and value, padded to 16
 		{"small tail", u64(extOff + 32), 0},
 		{"ghost clock", u64(extOff + 40), 0},
+		{"self word", u64(extOff + 48), ext},
+		{"self shard", u64(extOff + 56), 0},
+		{"generation: the first extent", u64(extOff + 64), 1},
+		{"self checksum", u64(extOff + 72), xxhash.Sum64(append(le.AppendUint64(nil, u64(16)), b[extOff+48:extOff+72]...))},
 		{"live entries", u64(control + 88), 1},
 		{"live bytes", u64(control + 96), 32},
 		{"small bytes", u64(control + 232), 32},
@@ -273,7 +281,7 @@ func TestLayoutInATable(t *testing.T) {
 		t.Errorf("entry bytes after its header = %q", got)
 	}
 	found := false
-	for off := extOff + 64; off < data; off += 8 {
+	for off := extOff + 128; off < data; off += 8 {
 		if w := u64(off); w != 0 {
 			found = found || w&(1<<31-1) == 1 // offset 0 of the log, plus one
 		}

@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"time"
@@ -16,9 +17,11 @@ import (
 // may use the table. It does not wait for writers, and fails as Get does
 // only where a shard's index cannot be read (around.go). Every key present
 // for the whole call is seen at least once; no key deleted before the call
-// is seen. key and value are valid only until fn returns. Entries that
-// fail their checksum (damage) are skipped, and Range then returns an
-// error matching ErrCorrupt after visiting the rest.
+// is seen. key and value are valid only until fn returns. Damage is
+// skipped, never silently: entries that fail their checksum, and a shard
+// that cannot be read at all (its extent word damaged, say), are left
+// out, the other entries and shards are visited, and Range then returns
+// an error matching ErrCorrupt that says what it skipped.
 func (t *Table) Range(fn func(key, value []byte) bool) (err error) {
 	defer t.guard(debug.SetPanicOnFault(true), &err)
 	if t.closed.Load() {
@@ -27,11 +30,17 @@ func (t *Table) Range(fn func(key, value []byte) bool) (err error) {
 	var snap snapshot
 	now := t.now().UnixNano()
 	damaged := 0
+	var lost []int // shards skipped whole
+	var lostErr error
 	// One bound for all the shards on how long writers may keep a read
 	// out (around.go).
 	deadline := time.Now().Add(min(livenessBound, t.lockTimeout))
 	for i := range t.shards {
-		if err := t.snapshotShard(&t.shards[i], &snap, now, deadline); err != nil {
+		if err := t.snapshotShard(&t.shards[i], &snap, now, deadline); errors.Is(err, ErrCorrupt) {
+			// What snap holds is a failed copy's: none of it is seen.
+			lost, lostErr = append(lost, i), err
+			continue
+		} else if err != nil {
 			return err
 		}
 		damaged += snap.damaged
@@ -41,7 +50,10 @@ func (t *Table) Range(fn func(key, value []byte) bool) (err error) {
 			}
 		}
 	}
-	if damaged > 0 {
+	switch {
+	case len(lost) > 0:
+		return fmt.Errorf("%w: shards %v unreadable and skipped (%v), %d damaged entries skipped; 'shmkv check' says why", ErrCorrupt, lost, lostErr, damaged)
+	case damaged > 0:
 		return fmt.Errorf("%w: %d damaged entries skipped; 'shmkv check --repair' drops them", ErrCorrupt, damaged)
 	}
 	return nil

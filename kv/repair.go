@@ -9,17 +9,29 @@ import (
 // each damaged stretch of the log (an entry that fails its checksum, or
 // bytes no entry can be read from), keeps every entry whose checksum holds,
 // rebuilds the index and the counters from what is kept, and reports each
-// thing it dropped as a Problem. Report.Entries is the live entries after.
-// Nothing else repairs: reads of a damaged key return ErrCorrupt, and Check
-// lists the damage, until Repair runs.
+// thing it dropped as a Problem, and counts it in Report.Dropped.
+// Report.Entries is the live entries after. Nothing else repairs: reads of
+// a damaged key return ErrCorrupt, and Check lists the damage, until Repair
+// runs.
+//
+// A shard whose extent word is damaged (its extent's header does not
+// describe it: extent.go) has its extent found again: Repair scans the
+// shard's span for extent headers that describe themselves as this
+// shard's, takes the newest generation whose log bounds hold, republishes
+// it, and rebuilds from its log as above. Entries the shard's counters
+// held that its log does not are reported lost. An extent whose header
+// alone is damaged, and whose word still names it, gets its
+// self-description rewritten. A shard none of whose extents can be found
+// is reported lost, and left as it is.
 //
 // It is safe to run beside other users of the table, and to kill: it works
 // on one shard at a time under the shard's lock, each drop is one atomic
 // store of a skip record (logwalk.go) over bytes that were already
-// unreadable, and the rebuild after is idempotent, so a Repair cut short
-// leaves a table that the next lock holder recovers and the next Repair
-// finishes. A shard whose log bounds themselves are damaged cannot be
-// repaired; it is reported and left as it is.
+// unreadable, a republished extent is one atomic store of the word its
+// header already names, and the rebuild after is idempotent, so a Repair
+// cut short leaves a table that the next lock holder recovers and the next
+// Repair finishes. A shard whose log bounds themselves are damaged cannot
+// be repaired; it is reported and left as it is.
 func (t *Table) Repair() (rep *Report, err error) {
 	defer t.guard(debug.SetPanicOnFault(true), &err)
 	if t.closed.Load() {
@@ -54,13 +66,14 @@ func (t *Table) repairShard(i int, rep *Report) error {
 		s.beginWrite()
 	}
 	defer s.endWrite()
-	v, ok := s.view()
+	counted := s.ctlLoad(ctlLiveEntries)
+	v, refound, ok := t.repairExtent(s, rep)
 	if !ok {
-		rep.add(i, -1, "extent word %#x names no extent of the shard's span: cannot repair", s.ctlLoad(ctlExtent))
 		return nil
 	}
 	t.reclaimGrow(&v)
 	s = &v
+	var dropped uint64
 	for _, r := range s.rings() {
 		head, tail := s.ringHead(r), s.ringTail(r)
 		if head < tail || head-tail > uint64(r.size) {
@@ -71,6 +84,8 @@ func (t *Table) repairShard(i int, rep *Report) error {
 			it := s.itemIn(r, p, head, true)
 			if it.kind == itemDamage {
 				rep.add(i, it.off, "dropped: %s", s.describeDamage(it.off, it.size))
+				rep.Dropped++
+				dropped++
 				s.writeSkip(r, p, it.size)
 				s.ctlAdd(ctlDamaged, 1)
 			}
@@ -81,8 +96,127 @@ func (t *Table) repairShard(i int, rep *Report) error {
 		rep.add(i, -1, "index rebuild failed: %v", err)
 		return nil
 	}
-	rep.Entries += int(s.ctlLoad(ctlLiveEntries))
+	live := s.ctlLoad(ctlLiveEntries)
+	// A shard whose extent was found again may have lost what its log
+	// does not hold: say how much, by the counters it had (which may
+	// themselves be damaged, so this is what they claimed).
+	if refound && counted > live+dropped && counted <= uint64(s.keyCap) {
+		lost := counted - live - dropped
+		rep.add(i, -1, "lost: %d entries the shard's counters held are not in the log of the extent found", lost)
+		rep.Dropped += int(lost)
+	}
+	rep.Entries += int(live)
 	return nil
+}
+
+// repairExtent returns the view of shard s, held locked in a write
+// section, over its extent: the one its word names, if that extent's
+// header describes it; else the one it finds again by its header and
+// republishes (refound). It reports what it finds wrong, and false when
+// it finds no extent of s.
+func (t *Table) repairExtent(s *shard, rep *Report) (v shard, refound, ok bool) {
+	i := s.index
+	w := s.ctlLoad(ctlExtent)
+	problem := s.extentProblem(w)
+	if problem == "" {
+		e, _ := decodeExtent(w, s.spanStart, s.spanEnd)
+		v = s.at(e)
+		v.gen, _ = s.described(e)
+		return v, false, true
+	}
+	rep.add(i, -1, "%s", problem)
+	found, err := t.findExtents(s)
+	if err != nil {
+		rep.add(i, -1, "cannot scan the shard's span for its extent: %v; cannot repair", err)
+		return shard{}, false, false
+	}
+	// The newest extent whose log walks; an unpublished one a grower left
+	// (pending) only if there is no other: it holds a copy of the same
+	// entries, which the one it was to replace still holds.
+	pending := s.ctlLoad(ctlPending)
+	best := -1
+	for j, c := range found {
+		switch {
+		case !c.walks:
+		case best < 0 || found[best].e.word() == pending && c.e.word() != pending:
+			best = j
+		case c.gen > found[best].gen && c.e.word() != pending:
+			best = j
+		}
+	}
+	for _, c := range found {
+		if !c.walks && (best < 0 || c.gen > found[best].gen) {
+			rep.add(i, -1, "the extent at %d (generation %d) describes itself, but its log does not walk: passed over", c.e.off, c.gen)
+		}
+	}
+	if best >= 0 {
+		c := found[best]
+		// The rest of the span holds nothing the shard keeps: older
+		// extents, the one a dead grower left, and pages that reads by the
+		// damaged word gave memory. Give it all back first, so that a
+		// Repair killed at any step leaves no memory the next one, which
+		// finds the word whole, would not give back.
+		for _, r := range [...][2]int64{{s.spanStart, c.e.off}, {c.e.end(), s.spanEnd}} {
+			if r[1] > r[0] {
+				sysStep()
+				t.sh.Release(r[0], r[1]-r[0])
+			}
+		}
+		s.ctlStore(ctlPending, 0)
+		s.ctlStore(ctlRetired, 0)
+		s.ctlStore(ctlExtent, c.e.word())
+		rep.add(i, -1, "found the shard's extent at %d by its header (generation %d) and republished it as extent word %#x", c.e.off, c.gen, c.e.word())
+		v = s.at(c.e)
+		v.gen = c.gen
+		return v, true, true
+	}
+	// No extent describes itself. One that the word still names, one
+	// word of whose self-description is damaged, is described again.
+	if e, ok := decodeExtent(w, s.spanStart, s.spanEnd); ok {
+		d := s.describedAt(e.off)
+		if v = s.at(e); v.logWalks() && d.oneWordOff(s, w) {
+			v.gen = max(d.gen, 1)
+			v.describe(e, v.gen)
+			rep.add(i, -1, "rewrote the self-description of the extent at %d", e.off)
+			return v, true, true
+		}
+	}
+	rep.add(i, -1, "no extent of the shard describes itself in its span: its entries (%d by its counters) are lost; cannot repair", s.ctlLoad(ctlLiveEntries))
+	rep.Dropped += int(min(s.ctlLoad(ctlLiveEntries), uint64(maxSlots)))
+	return shard{}, false, false
+}
+
+// foundExtent is an extent findExtents found by its header.
+type foundExtent struct {
+	e     extent
+	gen   uint64
+	walks bool // its logs' heads and tails bound them
+}
+
+// findExtents scans s's span, page by page where it has memory, for
+// extent headers that describe themselves as s's.
+func (t *Table) findExtents(s *shard) ([]foundExtent, error) {
+	var found []foundExtent
+	err := dataRanges(t.sh.Fd(), s.spanStart, s.spanEnd, func(a, b int64) {
+		for off := roundUp(a, pageSize); off+extHeaderSize <= b; off += pageSize {
+			if d := s.describedAt(off); d.valid(s, off) {
+				e, _ := decodeExtent(d.word, s.spanStart, s.spanEnd)
+				v := s.at(e)
+				found = append(found, foundExtent{e: e, gen: d.gen, walks: v.logWalks()})
+			}
+		}
+	})
+	return found, err
+}
+
+// logWalks reports whether the heads and tails of v's logs bound them.
+func (v *shard) logWalks() bool {
+	for _, r := range v.rings() {
+		if head, tail := v.ringHead(r), v.ringTail(r); head < tail || head-tail > uint64(r.size) {
+			return false
+		}
+	}
+	return true
 }
 
 // writeSkip covers the n bytes of log r at position p with skip records,

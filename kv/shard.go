@@ -23,6 +23,7 @@ type shard struct {
 
 	// The view: set by at and view (extent.go).
 	ext       extent
+	gen       uint64 // the extent's generation (its self-description)
 	hdr       int64  // word index of the extent's header
 	slots     int64  // word index of slot 0
 	mask      uint64 // slots - 1

@@ -70,3 +70,29 @@ func shmFilesystemSize() int64 {
 	}
 	return int64(st.Blocks) * int64(st.Bsize)
 }
+
+// dataRanges calls fn for each run [a, b) of fd's file within [start, end)
+// that has memory (lseek's SEEK_DATA and SEEK_HOLE), so that a scan of a
+// sparse object reads no hole: in a shared mapping, reading a hole of
+// tmpfs gives it memory.
+func dataRanges(fd int, start, end int64, fn func(a, b int64)) error {
+	for off := start; off < end; {
+		a, err := unix.Seek(fd, off, unix.SEEK_DATA)
+		if err == unix.ENXIO {
+			return nil // no data past off
+		}
+		if err != nil {
+			return err
+		}
+		if a >= end {
+			return nil
+		}
+		b, err := unix.Seek(fd, a, unix.SEEK_HOLE)
+		if err != nil {
+			return err
+		}
+		fn(a, min(b, end))
+		off = b
+	}
+	return nil
+}

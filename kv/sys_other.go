@@ -11,9 +11,10 @@ import (
 // importing it is built on. They are never reached: Open fails first, with
 // an error matching errors.ErrUnsupported from shm.
 
-func futexWait(w *uint32, val uint32, d time.Duration) bool { time.Sleep(d); return true }
-func futexWake(w *uint32, n int) int                        { return 0 }
-func osYield()                                              {}
-func lockByte(fd int, i int64) (bool, error)                { return false, errors.ErrUnsupported }
-func byteWriteLocked(fd int, i int64) (bool, error)         { return false, errors.ErrUnsupported }
-func shmFilesystemSize() int64                              { return 0 }
+func futexWait(w *uint32, val uint32, d time.Duration) bool          { time.Sleep(d); return true }
+func futexWake(w *uint32, n int) int                                 { return 0 }
+func osYield()                                                       {}
+func lockByte(fd int, i int64) (bool, error)                         { return false, errors.ErrUnsupported }
+func byteWriteLocked(fd int, i int64) (bool, error)                  { return false, errors.ErrUnsupported }
+func shmFilesystemSize() int64                                       { return 0 }
+func dataRanges(fd int, start, end int64, fn func(a, b int64)) error { return errors.ErrUnsupported }

@@ -38,7 +38,7 @@ func runCheck(m *Main, name string, repair bool) error {
 		for _, p := range rep.Problems {
 			fmt.Fprintln(m.Stdout, p)
 		}
-		fmt.Fprintf(m.Stdout, "%s: repaired: %d dropped, %d entries kept\n", name, len(rep.Problems), rep.Entries)
+		fmt.Fprintf(m.Stdout, "%s: repaired: %d dropped, %d entries kept\n", name, rep.Dropped, rep.Entries)
 	}
 	return report(m, name, t)
 }

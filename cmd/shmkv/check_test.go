@@ -4,9 +4,11 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/shmkv/shmkv/kv"
 	"github.com/shmkv/shmkv/shm"
 )
 
@@ -69,11 +71,11 @@ func TestCheckRepair(t *testing.T) {
 	b[i+3] ^= 1
 	delete(want, "key17")
 	// Shard 0's extent word is at byte 24 of its control block, which
-	// starts where the header's word at byte 64 says; its slots start 64
+	// starts where the header's word at byte 64 says; its slots start 128
 	// bytes into the extent (kv/layout.go). Zero the first live one.
 	le := binary.LittleEndian
 	ext := le.Uint64(b[le.Uint64(b[64:])+24:])
-	slots := (ext&(1<<34-1))*4096 + 64
+	slots := (ext&(1<<34-1))*4096 + 128
 	data := slots + 8<<(ext>>34&31)
 	zeroed := false
 	for off := slots; off < data && !zeroed; off += 8 {
@@ -100,4 +102,59 @@ func TestCheckRepair(t *testing.T) {
 		}
 	}
 	mustRun(t, 1, nil, "get", name, "key17")
+}
+
+// TestDamagedExtentWord is issue 21's item 5 through the command: shard
+// 0's extent word one less. 'keys' and 'dump' give the other shards' keys
+// and then fail, naming shard 0 (they gave nothing before); check names
+// the word; 'check --repair' finds the extent again and says, truly, that
+// it dropped nothing; then every key is there.
+func TestDamagedExtentWord(t *testing.T) {
+	name := tableName(t)
+	tb, err := kv.Open(name, &kv.Options{MaxMemory: 64 << 20, MaxKeySize: 32, MaxValueSize: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 4000
+	for i := range n {
+		if err := tb.Set(fmt.Append(nil, "key", i), fmt.Append(nil, "value of key ", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var st kv.Stats
+	tb.Stats(&st)
+	tb.Close()
+	if st.Shards < 2 {
+		t.Fatalf("%d shards; the test wants several", st.Shards)
+	}
+	b := mapObject(t, name)
+	le := binary.LittleEndian
+	word := le.Uint64(b[64:]) + 24 // shard 0's extent word (kv/layout.go)
+	le.PutUint64(b[word:], le.Uint64(b[word:])-1)
+
+	r := run(t, nil, "keys", name)
+	listed := strings.Count(r.stdout, "\n")
+	if r.code == 0 || listed == 0 || listed >= n || !strings.Contains(r.stderr, "shards [0]") {
+		t.Fatalf("keys of a table with shard 0 damaged: exit %d, %d keys, stderr %q", r.code, listed, r.stderr)
+	}
+	file := filepath.Join(t.TempDir(), "dump")
+	if r := run(t, nil, "dump", name, file); r.code == 0 || !strings.Contains(r.stderr, "shards [0]") {
+		t.Fatalf("dump of a table with shard 0 damaged: exit %d, stderr %q", r.code, r.stderr)
+	}
+	copied := tableName(t)
+	mustRun(t, 0, nil, "load", copied, file)
+	if got := strings.Count(mustRun(t, 0, nil, "keys", copied).stdout, "\n"); got != listed {
+		t.Errorf("the dump held %d keys, keys listed %d", got, listed)
+	}
+	if r := mustRun(t, 1, nil, "check", name); !strings.Contains(r.stdout, "shard 0: extent word") {
+		t.Fatalf("check said %q", r.stdout)
+	}
+	r = mustRun(t, 0, nil, "check", name, "--repair")
+	if !strings.Contains(r.stdout, "found the shard's extent") || !strings.Contains(r.stdout, "repaired: 0 dropped") ||
+		!strings.Contains(r.stdout, fmt.Sprintf("clean, %d entries", n)) {
+		t.Fatalf("check --repair said %q", r.stdout)
+	}
+	if got := strings.Count(mustRun(t, 0, nil, "keys", name).stdout, "\n"); got != n {
+		t.Errorf("after repair keys lists %d, want %d", got, n)
+	}
 }

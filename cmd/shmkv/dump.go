@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/shmkv/shmkv/kv"
 )
 
 var dumpCmd = &command{
@@ -46,11 +49,17 @@ func runDump(m *Main, args []string) error {
 // writeDump writes every entry that rangeFn yields.
 func writeDump(w io.Writer, rangeFn func(func(k, v []byte) bool) error) error {
 	d := newDumpWriter(w)
-	if err := rangeFn(func(k, v []byte) bool {
+	err := rangeFn(func(k, v []byte) bool {
 		d.record(k, v)
 		return true
-	}); err != nil {
+	})
+	if err != nil && !errors.Is(err, kv.ErrCorrupt) {
 		return err
 	}
-	return d.close()
+	// A damaged table's dump holds, whole, what can be read, and the
+	// error says what was skipped.
+	if cerr := d.close(); cerr != nil {
+		return cerr
+	}
+	return err
 }

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"sort"
 
+	"github.com/shmkv/shmkv/kv"
 	"github.com/spf13/pflag"
 )
 
@@ -23,7 +25,7 @@ var keysCmd = &command{
 	},
 }
 
-func runKeys(m *Main, name, prefix string, asJSON bool) error {
+func runKeys(m *Main, name, prefix string, asJSON bool) (rerr error) {
 	t, err := openExisting(name, true)
 	if err != nil {
 		return err
@@ -36,8 +38,13 @@ func runKeys(m *Main, name, prefix string, asJSON bool) error {
 		}
 		return true
 	})
-	if err != nil {
+	// A damaged table still lists what can be read (Range visits every
+	// shard it can), then says what it skipped.
+	if err != nil && !errors.Is(err, kv.ErrCorrupt) {
 		return opError("keys", name, err)
+	}
+	if err != nil {
+		defer func() { rerr = opError("keys", name, err) }()
 	}
 	sort.Strings(keys)
 	if asJSON {
