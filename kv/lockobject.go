@@ -65,6 +65,17 @@ func lockObjectName(base string) string {
 	return lockObjectPrefix + strconv.FormatUint(xxhash.Sum64String(base), 16)
 }
 
+// LockObjectName returns the name, without a leading '/', of the lock
+// object of the table name: the empty companion in /dev/shm that holds
+// the liveness locks of the table's processes.
+func LockObjectName(name string) (string, error) {
+	base, err := shm.CleanName(name)
+	if err != nil {
+		return "", err
+	}
+	return lockObjectName(base), nil
+}
+
 // IsLockObject reports whether name (with or without its leading '/') has
 // the form of a table's lock object: the empty companion in /dev/shm that
 // holds the liveness locks of the table's processes.
