@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -53,6 +54,9 @@ func childCreateLimited(args []string) error {
 		if err := syscall.Setrlimit(syscall.RLIMIT_AS, &lim); err != nil {
 			return err
 		}
+	case "full":
+		// /dev/shm is a tmpfs of 256 KiB of this child's own (see
+		// TestFailedCreateLeavesNothing): nothing to set.
 	case "fsize":
 		signal.Ignore(syscall.SIGXFSZ)
 		lim := syscall.Rlimit{Cur: 1 << 20, Max: 1 << 20}
@@ -69,7 +73,37 @@ func childCreateLimited(args []string) error {
 	}
 	fmt.Println(errors.Is(err, syscall.ENOMEM), errors.Is(err, syscall.EFBIG), errors.Is(err, syscall.ENOSPC))
 	fmt.Println(err)
+	if limit == "full" {
+		// Its /dev/shm goes with it: say what is left in it.
+		ents, err := os.ReadDir(shm.Dir)
+		if err != nil {
+			return err
+		}
+		var left []string
+		for _, e := range ents {
+			left = append(left, e.Name())
+		}
+		fmt.Println("left:", left)
+	}
 	return nil
+}
+
+// startFullShm runs the create-limited child in a mount namespace of its
+// own, over a /dev/shm that is a 256 KiB tmpfs, so that creating a table
+// meets a full /dev/shm without filling the host's. It skips the test
+// where that cannot be done (not root, no unshare(1)).
+func startFullShm(t *testing.T, name string) *testproc.Child {
+	t.Helper()
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("unshare (util-linux) is not installed")
+	}
+	if out, err := exec.Command(unshare, "-m", "--propagation", "private", "true").CombinedOutput(); err != nil {
+		t.Skipf("cannot make a mount namespace: %v %s", err, out)
+	}
+	cmd := exec.Command(unshare, "-m", "--propagation", "private", "sh", "-c",
+		`mount -t tmpfs -o size=256k tmpfs /dev/shm && exec "$0" -test.run='^$'`, os.Args[0])
+	return testproc.StartCmd(t, cmd, "SHMKV_RAW_CHILD=create-limited", "SHMKV_ARGS="+name+" full")
 }
 
 // shmEntries returns which of names are in /dev/shm.
@@ -97,12 +131,23 @@ func TestFailedCreateLeavesNothing(t *testing.T) {
 	}{
 		{"as", "true false false", []string{"mmap (the new, still unnamed object)", "cannot allocate memory", "RLIMIT_AS", "ulimit -v"}},
 		{"fsize", "false true false", []string{"ftruncate (the new, still unnamed object)", "file too large"}},
+		{"full", "false false true", []string{"fallocate (the new, still unnamed object)", "no space left on device", "the table needs ", "and /dev/shm has ", " free"}},
 	} {
 		t.Run(c.limit, func(t *testing.T) {
 			name := uniqueName(t)
-			ch := testproc.Start(t, "SHMKV_RAW_CHILD=create-limited", "SHMKV_ARGS="+name+" "+c.limit)
+			var ch *testproc.Child
+			if c.limit == "full" {
+				ch = startFullShm(t, name)
+			} else {
+				ch = testproc.Start(t, "SHMKV_RAW_CHILD=create-limited", "SHMKV_ARGS="+name+" "+c.limit)
+			}
 			is, _ := ch.Line()
 			msg, _ := ch.Line()
+			if c.limit == "full" {
+				if left, _ := ch.Line(); left != "left: []" {
+					t.Errorf("the failed create on a full /dev/shm left %s", left)
+				}
+			}
 			if err := ch.Wait(); err != nil {
 				t.Fatalf("child: %v", err)
 			}

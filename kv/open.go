@@ -101,11 +101,12 @@ func create(name string, o *Options) (t *Table, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("shmkv: create /%s: %w", base, err)
 	}
+	var need int64 // the memory the table takes at creation, once known
 	defer func() {
 		if err != nil {
 			dropLockObject(lock, base)
 			lock.Close()
-			err = createError(base, &g, err)
+			err = createError(base, g.totalSize, need, err)
 		}
 	}()
 	sysStep()
@@ -119,13 +120,14 @@ func create(name string, o *Options) (t *Table, err error) {
 	// shard's first extent, all but the log beyond its first chunk
 	// (logmemory.go), now: on a full /dev/shm this fails with ENOSPC
 	// instead of a SIGBUS at the first touch of a sparse page.
+	v := shard{evict: g.eviction == uint32(EvictLRU)}.at(first)
+	index, logBytes := firstLogBytes(v)
+	ghost, ghostBytes := v.ghostRange()
+	need = g.extentsOffset + int64(g.shards)*(index+logBytes+ghostBytes)
 	err = sh.SetSize(g.totalSize)
 	if err == nil {
 		err = sh.AllocateRange(0, g.extentsOffset)
 	}
-	v := shard{evict: g.eviction == uint32(EvictLRU)}.at(first)
-	index, logBytes := firstLogBytes(v)
-	ghost, ghostBytes := v.ghostRange()
 	for i := 0; i < g.shards && err == nil; i++ {
 		start, _ := g.spanOf(i)
 		err = sh.AllocateRange(start, index+logBytes)
@@ -185,21 +187,24 @@ func create(name string, o *Options) (t *Table, err error) {
 // full /dev/shm (ENOSPC from fallocate) or the address-space limit
 // (ENOMEM from mmap, under ulimit -v). The object has no name yet, so the
 // system call's own error names none.
-func createError(base string, g *geometry, err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) && pe.Path == "" {
-		cp := *pe
-		cp.Path = "(the new, still unnamed object)"
-		err = &cp
+func createError(base string, mapped, need int64, err error) error {
+	op := ""
+	if pe, ok := err.(*os.PathError); ok {
+		op = pe.Op
+		if pe.Path == "" {
+			cp := *pe
+			cp.Path = "(the new, still unnamed object)"
+			err = &cp
+		}
 	}
 	switch {
 	case errors.Is(err, syscall.ENOSPC):
 		if free := shmFilesystemFree(); free >= 0 {
-			err = fmt.Errorf("%w; %s has %d bytes free (see df %s)", err, shm.Dir, free, shm.Dir)
+			err = fmt.Errorf("%w; the table needs %d bytes of memory at creation, and %s has %d free (see df %s)", err, need, shm.Dir, free, shm.Dir)
 		}
-	case errors.Is(err, syscall.ENOMEM):
+	case errors.Is(err, syscall.ENOMEM) && op == "mmap":
 		if limit := addressSpaceLimit(); limit != 0 {
-			err = fmt.Errorf("%w; mapping the table takes %d bytes of address space, and this process's limit (RLIMIT_AS, ulimit -v) is %d bytes in all; a smaller MaxMemory maps less", err, g.totalSize, limit)
+			err = fmt.Errorf("%w; mapping the table takes %d bytes of address space, and this process's limit (RLIMIT_AS, ulimit -v) is %d bytes in all; a smaller MaxMemory maps less", err, mapped, limit)
 		}
 	}
 	return fmt.Errorf("shmkv: create /%s: %w", base, err)
