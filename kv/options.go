@@ -89,10 +89,11 @@ type Options struct {
 	// with ErrUnsafeObject naming the lock object and its owner, whatever
 	// AllowShared says: a creator uses only a lock object of its own. In
 	// either case the operator finds the owner (ls -l /dev/shm/NAME), and
-	// has that user or root remove the object (shmkv rm NAME, with --force
-	// for something not a table; /dev/shm is sticky, so no one else can),
-	// or uses another table name. shmkv ls --all lists a planted lock
-	// object among the orphans, since it has no table.
+	// has that user or root remove the object, or uses another table name.
+	// /dev/shm is sticky, so no one else can remove it. A planted table
+	// name goes with shmkv rm NAME (--force if it is not a table); a
+	// planted lock object has no table, so shmkv ls --all lists it among
+	// the orphan lock objects, and shmkv rm .shmkv-lock-… removes it.
 	AllowShared bool
 	// SkipReadChecksums makes this handle's reads of a key (Get, GetCopy, TTL,
 	// GetOrLoad, Watch) trust the entry they find without hashing its value
