@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -146,6 +147,17 @@ func TestPlantedLockObjectRefused(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(shm.Dir, name)); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("the refused Open left a table: %v", err)
+	}
+	// What an operator does (Options.AllowShared): it is listed as an
+	// orphan, and root removes it by its name.
+	if orphans, err := OrphanLockObjects(); err != nil || !slices.Contains(orphans, lockObjectName(name)) {
+		t.Fatalf("OrphanLockObjects() = %v, %v: without the planted lock object", orphans, err)
+	}
+	if err := Remove(lockObjectName(name)); err != nil {
+		t.Fatalf("Remove of the planted lock object: %v", err)
+	}
+	if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the planted lock object is still there: %v", err)
 	}
 }
 

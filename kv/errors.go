@@ -58,4 +58,7 @@ var (
 	// ErrUnsafeObject reports an existing object owned by another user,
 	// opened without Options.AllowShared.
 	ErrUnsafeObject = errors.New("shmkv: object owned by another user")
+	// ErrLockObjectInUse reports a Remove of a lock object (IsLockObject)
+	// that its table, or a creator of its table, still needs.
+	ErrLockObjectInUse = errors.New("shmkv: lock object in use")
 )

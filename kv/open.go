@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/shmkv/shmkv/shm"
@@ -55,36 +56,62 @@ func Open(name string, opts *Options) (t *Table, err error) {
 }
 
 // Remove removes the table name and its lock object. Processes that have
-// it open keep using it until they close it.
+// it open keep using it until they close it. If the table is gone already
+// (unlinked by hand) but its lock object is left, Remove removes that and
+// returns nil. A lock object can also be named itself (IsLockObject,
+// OrphanLockObjects): Remove removes it if its table is gone, and refuses
+// with ErrLockObjectInUse if its table exists or a creator of its table
+// is at work.
 func Remove(name string) error {
-	err := shm.Remove(name)
-	if base, cerr := shm.CleanName(name); cerr == nil {
-		if lerr := shm.Remove(lockObjectName(base)); err == nil && !errors.Is(lerr, fs.ErrNotExist) {
-			err = lerr
-		}
+	base, err := shm.CleanName(name)
+	if err != nil {
+		return shm.Remove(name)
+	}
+	if IsLockObject(base) {
+		return removeOrphan(base)
+	}
+	err = shm.Remove(base)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	removed, lerr := removeLockObjectOf(base)
+	if err != nil && removed {
+		return nil
+	}
+	if err == nil {
+		err = lerr
 	}
 	return err
 }
 
 // create builds a new table under no name and links it into place. It
-// fails with an error matching fs.ErrExist if the name exists by then, and
-// a creator killed at any point leaves at most the name's (empty, reusable)
-// lock object behind.
-func create(name string, o *Options) (*Table, error) {
+// fails with an error matching fs.ErrExist if the name exists by then. A
+// create that fails removes the lock object it opened unless another
+// creator is using it; one killed at any point leaves at most the name's
+// (empty, reusable) lock object behind.
+func create(name string, o *Options) (t *Table, err error) {
 	g, first, err := plan(o)
 	if err != nil {
 		return nil, err
 	}
+	base, _ := shm.CleanName(name)
 	g.seed = rand.Uint64()
 	g.created = time.Now().UnixNano()
-	lock, err := openLockObject(name, o, true, uint32(os.Geteuid()))
+	lock, err := createLockObject(base, o)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("shmkv: create /%s: %w", base, err)
 	}
+	var need int64 // the memory the table takes at creation, once known
+	defer func() {
+		if err != nil {
+			dropLockObject(lock, base)
+			lock.Close()
+			err = createError(base, g.totalSize, need, err)
+		}
+	}()
 	sysStep()
 	sh, err := shm.CreateUnnamed(o.Mode)
 	if err != nil {
-		lock.Close()
 		return nil, err
 	}
 	sysStep()
@@ -93,13 +120,14 @@ func create(name string, o *Options) (*Table, error) {
 	// shard's first extent, all but the log beyond its first chunk
 	// (logmemory.go), now: on a full /dev/shm this fails with ENOSPC
 	// instead of a SIGBUS at the first touch of a sparse page.
+	v := shard{evict: g.eviction == uint32(EvictLRU)}.at(first)
+	index, logBytes := firstLogBytes(v)
+	ghost, ghostBytes := v.ghostRange()
+	need = g.extentsOffset + int64(g.shards)*(index+logBytes+ghostBytes)
 	err = sh.SetSize(g.totalSize)
 	if err == nil {
 		err = sh.AllocateRange(0, g.extentsOffset)
 	}
-	v := shard{evict: g.eviction == uint32(EvictLRU)}.at(first)
-	index, logBytes := firstLogBytes(v)
-	ghost, ghostBytes := v.ghostRange()
 	for i := 0; i < g.shards && err == nil; i++ {
 		start, _ := g.spanOf(i)
 		err = sh.AllocateRange(start, index+logBytes)
@@ -109,18 +137,30 @@ func create(name string, o *Options) (*Table, error) {
 	}
 	if err != nil {
 		sh.Close()
-		lock.Close()
 		return nil, err
 	}
 	sysStep()
 	info, err := lock.Stat()
 	if err != nil {
 		sh.Close()
-		lock.Close()
 		return nil, err
 	}
 	g.lockInode = info.Ino
-	t, err := attach(sh, lock, name, g, o, first)
+	// attach gets a descriptor of the lock object of its own, for the
+	// table to keep: lock, with the creator's read lock, closes when the
+	// create ends.
+	tlock, err := shm.Open(lockObjectName(base), os.O_RDWR, 0)
+	if err == nil {
+		if ti, serr := tlock.Stat(); serr != nil || ti.Ino != info.Ino {
+			tlock.Close()
+			err = fmt.Errorf("%w: lock object %s replaced while the table was built", ErrCorrupt, lock.Name())
+		}
+	}
+	if err != nil {
+		sh.Close()
+		return nil, err
+	}
+	t, err = attach(sh, tlock, name, g, o, first)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +178,36 @@ func create(name string, o *Options) (*Table, error) {
 	}
 	sysStep()
 	t.name = sh.Name()
+	lock.Close()
 	return t, nil
+}
+
+// createError names what a failed create was making, and for the two
+// ways a machine runs out of room for a table says which limit it met: a
+// full /dev/shm (ENOSPC from fallocate) or the address-space limit
+// (ENOMEM from mmap, under ulimit -v). The object has no name yet, so the
+// system call's own error names none.
+func createError(base string, mapped, need int64, err error) error {
+	op := ""
+	if pe, ok := err.(*os.PathError); ok {
+		op = pe.Op
+		if pe.Path == "" {
+			cp := *pe
+			cp.Path = "(the new, still unnamed object)"
+			err = &cp
+		}
+	}
+	switch {
+	case errors.Is(err, syscall.ENOSPC):
+		if free := shmFilesystemFree(); free >= 0 {
+			err = fmt.Errorf("%w; the table needs %d bytes of memory at creation, and %s has %d free (see df %s)", err, need, shm.Dir, free, shm.Dir)
+		}
+	case errors.Is(err, syscall.ENOMEM) && op == "mmap":
+		if limit := addressSpaceLimit(); limit != 0 {
+			err = fmt.Errorf("%w; mapping the table takes %d bytes of address space, and this process's limit (RLIMIT_AS, ulimit -v) is %d bytes in all; a smaller MaxMemory maps less", err, mapped, limit)
+		}
+	}
+	return fmt.Errorf("shmkv: create /%s: %w", base, err)
 }
 
 func openExisting(name string, o *Options, explicit *Options) (*Table, error) {
@@ -165,7 +234,7 @@ func openExisting(name string, o *Options, explicit *Options) (*Table, error) {
 	if err != nil {
 		return fail(err)
 	}
-	lock, err := openLockObject(name, o, false, info.UID)
+	lock, err := openLockObject(name, o, info.UID)
 	if err != nil {
 		return fail(err)
 	}
@@ -187,7 +256,8 @@ func openExisting(name string, o *Options, explicit *Options) (*Table, error) {
 // this process whatever its owner likes. The mode is not judged: an object
 // owned by this user got its mode from this user, and a table created with
 // group or other write access (Mode 0660, say) was made to be shared that
-// way.
+// way. A planted lock object is refused the same way, at creation
+// (lockobject.go).
 func readHeader(sh *shm.Shm, info shm.Info, o *Options) (geometry, error) {
 	if !o.AllowShared && int(info.UID) != os.Geteuid() {
 		return geometry{}, fmt.Errorf("%w: owner uid %d, mode %v", ErrUnsafeObject, info.UID, info.Perm)

@@ -84,6 +84,18 @@ type Options struct {
 	// it such an object is refused with ErrUnsafeObject, since anyone may
 	// create a name in /dev/shm. An object this user owns is accepted
 	// whatever its mode: its mode is the one its creator chose.
+	//
+	// Anyone may likewise create the name of a table's lock object (the
+	// empty companion that holds its processes' liveness locks; see
+	// IsLockObject) before the table exists. Creating the table then fails
+	// with ErrUnsafeObject naming the lock object and its owner, whatever
+	// AllowShared says: a creator uses only a lock object of its own. In
+	// either case the operator finds the owner (ls -l /dev/shm/NAME), and
+	// has that user or root remove the object, or uses another table name.
+	// /dev/shm is sticky, so no one else can remove it. A planted table
+	// name goes with shmkv rm NAME (--force if it is not a table); a
+	// planted lock object has no table, so shmkv ls --all lists it among
+	// the orphan lock objects, and shmkv rm .shmkv-lock-… removes it.
 	AllowShared bool
 	// SkipReadChecksums makes this handle's reads of a key (Get, GetCopy, TTL,
 	// GetOrLoad, Watch) trust the entry they find without hashing its value

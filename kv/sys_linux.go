@@ -2,6 +2,7 @@ package kv
 
 import (
 	"io"
+	"os"
 	"time"
 	"unsafe"
 
@@ -48,6 +49,54 @@ func lockByte(fd int, i int64) (busy bool, err error) {
 		return true, nil
 	}
 	return false, err
+}
+
+// lockByteShared takes an open-file-description read lock on byte i of
+// fd's file, without waiting; busy reports that another holds a write
+// lock there. A write lock of fd's own on the byte becomes a read lock.
+func lockByteShared(fd int, i int64) (busy bool, err error) {
+	lk := unix.Flock_t{Type: unix.F_RDLCK, Whence: io.SeekStart, Start: i, Len: 1}
+	err = unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &lk)
+	if err == unix.EAGAIN || err == unix.EACCES {
+		return true, nil
+	}
+	return false, err
+}
+
+// unlockByte drops fd's open-file-description lock on byte i.
+func unlockByte(fd int, i int64) error {
+	lk := unix.Flock_t{Type: unix.F_UNLCK, Whence: io.SeekStart, Start: i, Len: 1}
+	return unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &lk)
+}
+
+// inodeAt returns the inode number of path itself (not of what a symbolic
+// link there points to).
+func inodeAt(path string) (uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return 0, &os.PathError{Op: "lstat", Path: path, Err: err}
+	}
+	return st.Ino, nil
+}
+
+// addressSpaceLimit returns RLIMIT_AS (ulimit -v) in bytes, or 0 if there
+// is none or it cannot be read.
+func addressSpaceLimit() uint64 {
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_AS, &rl) != nil || rl.Cur == unix.RLIM_INFINITY {
+		return 0
+	}
+	return rl.Cur
+}
+
+// shmFilesystemFree returns the bytes free for this user on the
+// filesystem that holds /dev/shm, or -1 if it cannot be read.
+func shmFilesystemFree() int64 {
+	var st unix.Statfs_t
+	if unix.Statfs("/dev/shm", &st) != nil {
+		return -1
+	}
+	return int64(st.Bavail) * int64(st.Bsize)
 }
 
 // byteWriteLocked reports whether any open file description holds a write

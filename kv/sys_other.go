@@ -16,5 +16,10 @@ func futexWake(w *uint32, n int) int                                 { return 0 
 func osYield()                                                       {}
 func lockByte(fd int, i int64) (bool, error)                         { return false, errors.ErrUnsupported }
 func byteWriteLocked(fd int, i int64) (bool, error)                  { return false, errors.ErrUnsupported }
+func lockByteShared(fd int, i int64) (bool, error)                   { return false, errors.ErrUnsupported }
+func unlockByte(fd int, i int64) error                               { return errors.ErrUnsupported }
+func inodeAt(path string) (uint64, error)                            { return 0, errors.ErrUnsupported }
+func addressSpaceLimit() uint64                                      { return 0 }
+func shmFilesystemFree() int64                                       { return -1 }
 func shmFilesystemSize() int64                                       { return 0 }
 func dataRanges(fd int, start, end int64, fn func(a, b int64)) error { return errors.ErrUnsupported }

@@ -20,7 +20,10 @@
 // leader's connection drops, or the leader dies, the marker goes (at once,
 // or when its lease ends) and reads go to Redis until a leader is back;
 // a new leader flushes the table, with every load under way, before it
-// sets the marker again, since it cannot know what changed meanwhile. A
+// sets the marker again, since it cannot know what changed meanwhile.
+// Open waits, for a bounded time, until a leader vouches, so that the
+// first reads of processes starting together on a fresh table are loaded
+// once per host like any other (see Open). A
 // fill that an invalidation overtook is never stored (kv.Table.Invalidate).
 // A key Redis does not have is cached as absent, like a value: broadcast
 // mode reports its creation too.

@@ -29,6 +29,9 @@ type Options struct {
 	// MaxTTL is the longest a near copy lives, and the life of one whose
 	// key has no expiry in Redis. Default one minute.
 	MaxTTL time.Duration
+	// OnlineWait bounds how long Open waits for a leader to vouch for the
+	// table (see Open). Default one second; negative: Open does not wait.
+	OnlineWait time.Duration
 }
 
 // Client reads keys through the host's near cache. Its methods are safe
@@ -62,11 +65,25 @@ var (
 )
 
 // Open connects to Redis, opens the table, and takes part in the election
-// of the host's leader. It returns once the client can serve reads, from
-// Redis at first, and from the table once a leader vouches for it.
+// of the host's leader. It returns once a leader vouches for the table, or
+// after Options.OnlineWait if none does by then.
+//
+// The wait is what keeps a cold start to one read of Redis per key and
+// host: only reads served through the table are single-flight across the
+// host, and a table is not served until a leader vouches for it, so every
+// read made before that goes to Redis on its own. On a fresh table the
+// leader needs a few milliseconds (it is elected, turns tracking on,
+// flushes); N processes that opened it and read at once would otherwise
+// send N reads to Redis. A leader that cannot vouch (Redis refuses
+// CLIENT TRACKING, say) costs each Open the whole wait, after which reads
+// go to Redis, one each, until one does; so do reads in the gap of a
+// failover, which lasts until the next leader vouches.
 func Open(o Options) (*Client, error) {
 	if o.MaxTTL <= 0 {
 		o.MaxTTL = time.Minute
+	}
+	if o.OnlineWait == 0 {
+		o.OnlineWait = time.Second
 	}
 	for _, p := range o.Prefixes {
 		if p == "" || p[0] == 0 {
@@ -88,7 +105,23 @@ func Open(o Options) (*Client, error) {
 	c := &Client{t: t, redis: r, prefixes: o.Prefixes, maxTTL: o.MaxTTL, stop: stop}
 	c.done.Add(1)
 	go c.elect(ctx)
+	if o.OnlineWait > 0 {
+		c.waitOnline(o.OnlineWait)
+	}
 	return c, nil
+}
+
+// waitOnline waits until a leader vouches for the table, at most d. The
+// marker is a table entry, so its arrival wakes kv.Table.Watch through
+// the key's futex: no polling.
+func (c *Client) waitOnline(d time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var marker [8]byte
+	_, version, err := c.t.GetVersion(marker[:0], onlineKey)
+	for err == nil && version == 0 {
+		_, version, err = c.t.Watch(ctx, marker[:0], onlineKey, version)
+	}
 }
 
 // Close stops the client: if it leads, another process of the host takes

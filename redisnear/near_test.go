@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -36,6 +37,7 @@ var childRoles = map[string]func(args []string) error{
 	"reader": childReader,
 	"leader": childLeader,
 	"miss":   childMiss,
+	"cold":   childCold,
 }
 
 var tableSeq atomic.Int64
@@ -168,6 +170,36 @@ func childMiss(args []string) error {
 	default:
 		fmt.Println(string(v))
 	}
+	return nil
+}
+
+// childCold: args table addr key startAt. At startAt (Unix nanoseconds)
+// opens a client, on a table no process may have opened yet, and reads key
+// at once; prints its value, then its Stats, and keeps the client open
+// until its stdin ends, so that no leader closes, and none takes over
+// and flushes, while another child has yet to read.
+func childCold(args []string) error {
+	fmt.Println("ready")
+	startAt, _ := strconv.ParseInt(args[3], 10, 64)
+	time.Sleep(time.Until(time.Unix(0, startAt)))
+	c, err := openNear(args[0], args[1])
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	v, err := c.Get(context.Background(), nil, args[2])
+	switch {
+	case errors.Is(err, ErrNotFound):
+		fmt.Println("<absent>")
+	case err != nil:
+		return err
+	default:
+		fmt.Println(string(v))
+	}
+	var st Stats
+	c.Stats(&st)
+	fmt.Printf("%+v\n", st)
+	io.Copy(io.Discard, os.Stdin)
 	return nil
 }
 
@@ -364,6 +396,79 @@ func oneGetPerHost(t *testing.T, key, want string) {
 	}
 	if n := f.srv.getCalls(f.raw) - before; n != 1 {
 		t.Errorf("%d GETs reached Redis for 8 processes, want 1", n)
+	}
+}
+
+// TestOneRedisGetAtColdStart: six processes open a table that does not
+// exist yet, at the same moment, and read one key at once, before any
+// leader could have vouched for the table: Redis still runs one GET.
+func TestOneRedisGetAtColdStart(t *testing.T) {
+	f := newFixture(t)
+	f.set("user:cold", "cold")
+	startAt := strconv.FormatInt(time.Now().Add(2*time.Second).UnixNano(), 10)
+	var cs []*child
+	for range 6 {
+		cs = append(cs, startChild(t, "cold", f.table, f.srv.addr(), "user:cold", startAt))
+	}
+	for _, c := range cs {
+		c.line(t) // ready
+	}
+	before := f.srv.getCalls(f.raw)
+	var stats []string
+	for i, c := range cs {
+		if v := c.line(t); v != "cold" {
+			t.Errorf("child %d read %q", i, v)
+		}
+		stats = append(stats, c.line(t))
+	}
+	if n := f.srv.getCalls(f.raw) - before; n != 1 {
+		t.Errorf("%d GETs reached Redis for 6 processes opening a fresh table, want 1; their stats:\n%s",
+			n, strings.Join(stats, "\n"))
+	}
+	for i, c := range cs {
+		c.Stdin.Close()
+		if err := c.Wait(); err != nil {
+			t.Errorf("child %d: %v", i, err)
+		}
+	}
+}
+
+// TestOpenWaitBounded: with no leader able to vouch (the one there is
+// stopped, and its lease has run out), Open returns after OnlineWait, and
+// reads go to Redis.
+func TestOpenWaitBounded(t *testing.T) {
+	f := newFixture(t)
+	l := f.leader()
+	if err := l.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Cmd.Process.Signal(syscall.SIGCONT)
+	time.Sleep(2 * lease)
+	f.set("user:8", "v")
+	start := time.Now()
+	c, err := Open(Options{
+		Redis:      rueidis.ClientOption{InitAddress: []string{f.srv.addr()}},
+		Table:      f.table,
+		Prefixes:   []string{"user:"},
+		OnlineWait: 300 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	took := time.Since(start)
+	if took < 300*time.Millisecond || took > 3*time.Second {
+		t.Errorf("Open took %v with no leader able to vouch, want its OnlineWait of 300ms", took)
+	}
+	if c.Online() {
+		t.Fatal("online with the only leader stopped")
+	}
+	if v, err := c.Get(context.Background(), nil, "user:8"); err != nil || string(v) != "v" {
+		t.Errorf("Get: %q, %v", v, err)
+	}
+	var st Stats
+	if c.Stats(&st); st.Bypasses != 1 {
+		t.Errorf("stats %+v, want one bypass", st)
 	}
 }
 

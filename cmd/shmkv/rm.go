@@ -13,9 +13,12 @@ import (
 var rmCmd = &command{
 	name:  "rm",
 	usage: "rm NAME [--force]",
-	summary: "Remove the table. Processes that have it open keep using it until they close\n" +
-		"it. An object in /dev/shm that is not a shmkv table is left alone unless\n" +
-		"--force is given.",
+	summary: "Remove the table and its lock object. Processes that have it open keep using\n" +
+		"it until they close it. An object in /dev/shm that is not a shmkv table is\n" +
+		"left alone unless --force is given. NAME may be a table that is gone but\n" +
+		"left its lock object (removed by hand), or an orphan lock object as\n" +
+		"'shmkv ls --all' lists it; the lock object of a table that exists is\n" +
+		"refused, --force or not.",
 	example: "shmkv rm demo",
 	nargs:   exactly(1),
 	setup: func(f *pflag.FlagSet) runFunc {
@@ -25,8 +28,26 @@ var rmCmd = &command{
 }
 
 func runRm(name string, force bool) error {
+	if kv.IsLockObject(name) {
+		err := kv.Remove(name)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return notFound("lock object " + name + " does not exist")
+		case errors.Is(err, kv.ErrLockObjectInUse):
+			return fmt.Errorf("rm %s: %v", name, err)
+		}
+		return describe(name, err)
+	}
 	isTable, err := kv.IsTable(name)
 	if errors.Is(err, fs.ErrNotExist) {
+		// The table may be gone, removed by hand, and have left its lock
+		// object: Remove removes that, or says there is nothing.
+		switch rerr := kv.Remove(name); {
+		case rerr == nil:
+			return nil
+		case !errors.Is(rerr, fs.ErrNotExist):
+			return fmt.Errorf("rm %s: %v", name, rerr)
+		}
 		return notFound("table " + name + " does not exist")
 	}
 	if errors.Is(err, shm.ErrInvalidName) {

@@ -34,6 +34,13 @@ func Start(t testing.TB, env ...string) *Child {
 	return start(t, exec.Command(os.Args[0], "-test.run=^$"), env)
 }
 
+// StartCmd is Start for a command that runs the test binary in its own
+// way (through unshare(1), say); env is added to its environment.
+func StartCmd(t testing.TB, cmd *exec.Cmd, env ...string) *Child {
+	t.Helper()
+	return start(t, cmd, env)
+}
+
 // StartAs is Start as the user and group uid, through setpriv(1) and a copy
 // of the test binary that uid may execute. It skips the test when this
 // process cannot change users (not root) or setpriv is missing.
