@@ -57,6 +57,7 @@ var featuresRegressions = []uint64{1}
 func TestFeaturesModel(t *testing.T) {
 	seed := featuresSeed(t)
 	t.Run("exact", func(t *testing.T) { runFeaturesExactCases(t, seed) })
+	t.Run("processes", func(t *testing.T) { runFeaturesProcs(t, seed) })
 }
 
 func TestFeaturesModelRegressions(t *testing.T) {
@@ -114,6 +115,7 @@ var loadKindNames = [loadKinds]string{"ok", "fail", "panic", "slow", "invalidate
 type featOp struct {
 	desc  string
 	start time.Time
+	bound time.Duration // in a child: how long it may take (features_procs_test.go)
 }
 
 // watchdog fails loudly if an operation stays under way past bound. A
@@ -607,12 +609,8 @@ func describeOwner(tb *Table, owner uint32) string {
 		return "owner none"
 	}
 	live := map[liveness]string{ownerDead: "dead", ownerLive: "alive", ownerUnknown: "unknown"}[tb.probeOwner(owner)]
-	slot := int(owner >> 2 & (maxProcs - 1))
-	pid := uint64(0)
-	if slot < tb.g.registrySlots {
-		pid = tb.r.load(tb.g.registryOffset/8 + int64(slot)*registryRecordSize/8 + regPID/8)
-	}
-	return fmt.Sprintf("owner %#x (pid %d, %s%s)", owner, pid, live, procState(int(pid)))
+	pid := ownerPid(tb, owner)
+	return fmt.Sprintf("owner %#x (pid %d, %s%s)", owner, pid, live, procState(pid))
 }
 
 // procState says whether pid is stopped or a zombie, from /proc.
