@@ -23,8 +23,11 @@ import (
 // within its bound fails the test with the operation, the key and the seed,
 // so that no bug makes the test hang.
 //
-// The seed is printed; SHMKV_MODEL_SEED or -kv.features.seed runs a seed
-// again, and seeds that once failed belong in featuresRegressions.
+// The seed is printed; -kv.features.seed or SHMKV_MODEL_SEED runs a seed
+// again, and seeds that once failed belong in featuresRegressions. The
+// exact part is deterministic given its seed; the cross-process part's seed
+// fixes each process's choice of operations, keys and loaders, and the
+// parent's of stops and kills, but not how the processes interleave.
 
 var featuresSeedFlag = flag.Uint64("kv.features.seed", 0, "seed for TestFeaturesModel (0: SHMKV_MODEL_SEED, else from the clock)")
 

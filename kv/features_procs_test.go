@@ -324,6 +324,11 @@ func (c *featWorker) readErr(tab int, key []byte, err error) bool {
 	case c.ro && errors.Is(err, ErrLockTimeout):
 		// Allowed beside a live writer that is rebuilding the shard.
 		c.stats["readOnlyLockTimeouts"]++
+	case errors.Is(err, ErrLockTimeout) && s.ctlLoad(ctlFlags) != 0:
+		// Beside a holder stopped in the middle of rebuilding the index,
+		// which no reader can read around: allowed, as for read-only
+		// handles (getReadOnly).
+		c.stats["readLockTimeoutsRebuild"]++
 	case errors.Is(err, ErrLockTimeout):
 		if w != 0 && strings.Contains(procState(ownerPid(tb, w&^lockStateMask)), "stopped") {
 			c.fail("%v: the shard's lock is held by %s, sequence %d (issue 21 item 3: a writer stopped inside a write stalls readers)", err, describeOwner(tb, w&^lockStateMask), s.ctlLoad(ctlSeq))
