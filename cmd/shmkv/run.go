@@ -39,6 +39,7 @@ type runFunc func(m *Main, args []string) error
 var commands = []*command{
 	getCmd, setCmd, delCmd, incrCmd, ttlCmd, keysCmd,
 	watchCmd, createCmd, statsCmd, checkCmd, lsCmd, dumpCmd, loadCmd, rmCmd,
+	versionCmd,
 }
 
 // lookup returns the command called name, or nil.
@@ -115,6 +116,8 @@ func (m *Main) dispatch(args []string) error {
 	}
 	name := args[0]
 	switch name {
+	case "--version":
+		name, args = "version", append([]string{"version"}, args[1:]...)
 	case "help", "-h", "--help":
 		if len(args) > 1 {
 			if c := lookup(args[1]); c != nil {
