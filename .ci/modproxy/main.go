@@ -13,7 +13,8 @@
 //
 // prints the version served. With -worktree the files are the work tree's,
 // committed or not (untracked files included); by default they are HEAD's,
-// through git archive, as the go command fetches a tag.
+// through git archive, as the go command fetches a tag (honouring
+// export-ignore in .gitattributes).
 package main
 
 import (
@@ -69,7 +70,26 @@ func main() {
 }
 
 func run(repo, out string, worktree bool) (string, error) {
-	src := source{repo: repo, worktree: worktree}
+	src := source{repo: repo, tree: repo}
+	if !worktree {
+		tmp, err := os.MkdirTemp("", "modproxy")
+		if err != nil {
+			return "", err
+		}
+		defer os.RemoveAll(tmp)
+		if _, err := src.git("archive", "-o", filepath.Join(tmp, "head.tar"), "HEAD"); err != nil {
+			return "", err
+		}
+		src.tree = filepath.Join(tmp, "head")
+		if err := os.Mkdir(src.tree, 0o755); err != nil {
+			return "", err
+		}
+		cmd := exec.Command("tar", "-xf", filepath.Join(tmp, "head.tar"), "-C", src.tree)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("tar: %v: %s", err, b)
+		}
+		src.commit = true
+	}
 	version := ""
 	for _, dir := range published {
 		f, err := src.goMod(dir)
@@ -129,21 +149,17 @@ func requiredVersion(f *modfile.File, p string) string {
 	return ""
 }
 
-// source reads the repository's files, from HEAD or from the work tree.
+// source is the repository's files: HEAD's, extracted into tree, or the
+// work tree's (tree is repo).
 type source struct {
-	repo     string
-	worktree bool
+	repo   string
+	tree   string
+	commit bool // tree is HEAD's
 }
 
 func (s source) goMod(dir string) (*modfile.File, error) {
 	name := goModName(dir)
-	var data []byte
-	var err error
-	if s.worktree {
-		data, err = os.ReadFile(filepath.Join(s.repo, filepath.FromSlash(name)))
-	} else {
-		data, err = s.git("show", "HEAD:"+name)
-	}
+	data, err := os.ReadFile(filepath.Join(s.tree, filepath.FromSlash(name)))
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +168,7 @@ func (s source) goMod(dir string) (*modfile.File, error) {
 
 // time is when the served version was made: HEAD's commit time, or now.
 func (s source) time() (time.Time, error) {
-	if s.worktree {
+	if !s.commit {
 		return time.Now().UTC().Truncate(time.Second), nil
 	}
 	b, err := s.git("log", "-1", "--format=%cI", "HEAD")
@@ -179,13 +195,7 @@ func (s source) git(args ...string) ([]byte, error) {
 // of a GOPROXY that the go command reads (go help goproxy).
 func (s source) serve(out string, m module.Version, dir string, stamp time.Time) error {
 	var z bytes.Buffer
-	var err error
-	if s.worktree {
-		err = modzip.CreateFromDir(&z, m, filepath.Join(s.repo, filepath.FromSlash(dir)))
-	} else {
-		err = modzip.CreateFromVCS(&z, m, s.repo, "HEAD", dir)
-	}
-	if err != nil {
+	if err := modzip.CreateFromDir(&z, m, filepath.Join(s.tree, filepath.FromSlash(dir))); err != nil {
 		return err
 	}
 	goMod, err := zipFile(z.Bytes(), m.Path+"@"+m.Version+"/go.mod")
