@@ -12,8 +12,8 @@ require (
 	github.com/maypok86/otter/v2 v2.4.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/redis/rueidis v1.0.79
-	github.com/shmkv/shmkv v0.0.0
-	github.com/shmkv/shmkv/redisnear v0.0.0
+	github.com/shmkv/shmkv v0.1.0
+	github.com/shmkv/shmkv/redisnear v0.1.0
 	go.etcd.io/bbolt v1.5.0
 	golang.org/x/sync v0.25.0
 )
@@ -25,7 +25,3 @@ require (
 	go.uber.org/atomic v1.12.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 )
-
-replace github.com/shmkv/shmkv => ../
-
-replace github.com/shmkv/shmkv/redisnear => ../redisnear

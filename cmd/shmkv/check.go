@@ -15,7 +15,8 @@ var checkCmd = &command{
 		"Without --repair it changes nothing. With --repair it drops every damaged\n" +
 		"entry (saying which), keeps every entry whose checksum holds, rebuilds the\n" +
 		"indexes, then checks again. Exits 0 when clean (after a repair: when the\n" +
-		"table is whole again), 1 when problems remain, 2 when it could not check.",
+		"table is whole again), 1 when problems remain or the table does not exist,\n" +
+		"2 when it could not check.",
 	example: "shmkv check sessions\nshmkv check sessions --repair",
 	nargs:   exactly(1),
 	setup: func(f *pflag.FlagSet) runFunc {

@@ -30,7 +30,7 @@ func mapObject(t *testing.T, name string) []byte {
 
 func TestCheck(t *testing.T) {
 	name := tableName(t)
-	mustRun(t, 2, nil, "check", name)
+	mustRun(t, 1, nil, "check", name)
 	mustRun(t, 0, nil, "create", name, "--max-memory", "1MiB", "--max-value", "1KiB")
 	for _, k := range []string{"a", "b", "c"} {
 		mustRun(t, 0, nil, "set", name, k, strings.Repeat(k, 100))

@@ -4,7 +4,7 @@ import "testing"
 
 func TestDel(t *testing.T) {
 	name := tableName(t)
-	mustRun(t, 2, nil, "del", name, "k")
+	mustRun(t, 1, nil, "del", name, "k")
 	mustRun(t, 0, nil, "set", name, "a", "1")
 	mustRun(t, 0, nil, "set", name, "b", "2")
 	if r := mustRun(t, 0, nil, "del", name, "a", "b", "c"); r.stdout != "2\n" {

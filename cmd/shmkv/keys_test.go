@@ -7,7 +7,7 @@ import (
 
 func TestKeys(t *testing.T) {
 	name := tableName(t)
-	mustRun(t, 2, nil, "keys", name)
+	mustRun(t, 1, nil, "keys", name)
 	mustRun(t, 0, nil, "create", name)
 	if r := mustRun(t, 0, nil, "keys", name, "--json"); r.stdout != "[]\n" {
 		t.Fatalf("keys --json on an empty table = %q", r.stdout)

@@ -24,20 +24,19 @@ func openExisting(name string, readOnly bool) (*kv.Table, error) {
 
 // openForRead opens an existing table read-write, so that a shard whose
 // writer died can be recovered, or read-only where the caller may only
-// read it or every registry slot is taken. A missing table is a miss: exit
-// status 1.
+// read it or every registry slot is taken.
 func openForRead(name string) (*kv.Table, error) {
 	t, err := kv.Open(name, &kv.Options{NoCreate: true})
 	if errors.Is(err, fs.ErrPermission) || errors.Is(err, kv.ErrTooManyProcesses) {
 		t, err = kv.Open(name, &kv.Options{NoCreate: true, ReadOnly: true})
 	}
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, notFound("table " + name + " does not exist")
-	}
 	return t, describe(name, err)
 }
 
-// describe turns an open error into one line that says what to do.
+// describe turns an open error into one line that says what to do. A
+// missing table is not found, exit status 1, for every command: the one
+// rule, so that a script tells "no such table" from a failure alike
+// whichever command it ran.
 func describe(name string, err error) error {
 	switch {
 	case err == nil:
@@ -45,7 +44,7 @@ func describe(name string, err error) error {
 	case errors.Is(err, shm.ErrInvalidName):
 		return fmt.Errorf("%q is not a table name: 1 to 255 bytes, no '/' after an optional first one, no NUL", name)
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("table %s does not exist; create it with 'shmkv create %s' or 'shmkv set'", name, name)
+		return notFound(fmt.Sprintf("table %s does not exist; create it with 'shmkv create %s' or 'shmkv set'", name, name))
 	case errors.Is(err, kv.ErrCorrupt), errors.Is(err, kv.ErrNotInitialized):
 		return fmt.Errorf("%v; if %s is not needed, remove it with 'shmkv rm %s'", err, name, name)
 	case errors.Is(err, kv.ErrVersion):

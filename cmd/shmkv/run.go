@@ -39,6 +39,7 @@ type runFunc func(m *Main, args []string) error
 var commands = []*command{
 	getCmd, setCmd, delCmd, incrCmd, ttlCmd, keysCmd,
 	watchCmd, createCmd, statsCmd, checkCmd, lsCmd, dumpCmd, loadCmd, rmCmd,
+	versionCmd,
 }
 
 // lookup returns the command called name, or nil.
@@ -51,8 +52,9 @@ func lookup(name string) *command {
 	return nil
 }
 
-// Exit statuses: 0 done; 1 not found (or, for check, problems found);
-// 2 usage errors and every other failure.
+// Exit statuses, one rule for every command: 0 done; 1 not found, a
+// missing key or table (and, for check, problems found); 2 usage errors and
+// every other failure. The README's table lists them per command.
 const (
 	exitOK       = 0
 	exitNotFound = 1
@@ -115,6 +117,8 @@ func (m *Main) dispatch(args []string) error {
 	}
 	name := args[0]
 	switch name {
+	case "--version":
+		name, args = "version", append([]string{"version"}, args[1:]...)
 	case "help", "-h", "--help":
 		if len(args) > 1 {
 			if c := lookup(args[1]); c != nil {
@@ -172,7 +176,8 @@ func (m *Main) printUsage() {
 		fmt.Fprintf(w, "  %s\n      %s\n", c.usage, firstSentence(c.summary))
 	}
 	fmt.Fprintln(w, "\nNAME is a table name, with or without a leading '/'.")
-	fmt.Fprintln(w, "Exit status: 0 done, 1 not found, 2 usage error or failure.")
+	fmt.Fprintln(w, "Exit status: 0 done; 1 not found: a missing key or table, for every command")
+	fmt.Fprintln(w, "(and for check, problems found); 2 usage error or failure.")
 	fmt.Fprintln(w, "Run 'shmkv COMMAND --help' for a command's flags and an example.")
 }
 

@@ -17,7 +17,7 @@ import (
 
 func TestStats(t *testing.T) {
 	name := tableName(t)
-	mustRun(t, 2, nil, "stats", name)
+	mustRun(t, 1, nil, "stats", name)
 	mustRun(t, 0, nil, "set", name, "k", "v")
 	mustRun(t, 0, nil, "get", name, "k")
 	mustRun(t, 1, nil, "get", name, "nope")
