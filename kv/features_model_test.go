@@ -589,15 +589,16 @@ func featItem1(expired bool) string {
 	return ""
 }
 
-// claimsInUse lists the claim records of tb's shards that are in use, with
-// their owners and whether each lives.
+// claimsInUse lists the claim records of tb's shards that are held (an
+// owner in the done word: load.go), with their owners and whether each
+// lives. An ended record keeps its tag.
 func claimsInUse(tb *Table) []string {
 	var in []string
 	for i := range tb.shards {
 		s := &tb.shards[i]
 		for j := range claimCount {
 			c := claimOf(s, j)
-			if tag := c.tag(); tag != 0 {
+			if tag := c.tag(); c.owner() != 0 {
 				in = append(in, fmt.Sprintf("shard %d record %d tag %#x %s", i, j, tag, describeOwner(tb, c.owner())))
 			}
 		}
@@ -648,7 +649,7 @@ func diagnoseLoad(tb *Table, key []byte) (out string) {
 	var parts []string
 	claimed := false
 	for j := range claimCount {
-		if c := claimOf(s, j); c.tag() == h|1 {
+		if c := claimOf(s, j); c.tag() == h|1 && c.owner() != 0 {
 			claimed = true
 			parts = append(parts, fmt.Sprintf("the key's claim (record %d, stale %v) is held by %s", j, c.stale(), describeOwner(tb, c.owner())))
 		}
