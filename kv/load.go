@@ -105,10 +105,10 @@ const loadCheckInterval = 100 * time.Millisecond
 // process lives and their ctx lets them. Each look at the key's shard
 // under its lock waits for the lock as every write does, up to
 // Options.LockTimeout and not bounded by ctx: if a live process holds the
-// lock longer (it is stopped, say), GetOrLoad returns ErrLockTimeout, and
-// a loader whose store timed out so returns the loaded value with
-// ErrLockTimeout; either way the claim ends, and the key's other callers
-// are not left waiting for it.
+// lock longer (it is stopped, say), GetOrLoad returns ErrLockTimeout; a
+// loader whose store timed out so returns the loaded value with
+// ErrLockTimeout, and ends its claim all the same, so that the key's other
+// callers are not left waiting on it.
 //
 // With Options.RefreshAhead, a hit on an entry close to its expiry is
 // refreshed by one caller, while the others get the current value.
