@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -100,15 +101,54 @@ func ExitCode(err error) int {
 func (m *Main) Run(args []string) error {
 	err := m.dispatch(args)
 	if err != nil {
-		msg := err.Error()
-		if msg != "" {
-			if !strings.HasPrefix(msg, "shmkv: ") {
-				msg = "shmkv: " + msg
-			}
+		if msg := oneLine(err); msg != "" {
 			fmt.Fprintln(m.Stderr, msg)
 		}
 	}
 	return err
+}
+
+// oneLine is err's message with one "shmkv:" prefix: the library's errors
+// start with their own, which a command's context ("set NAME: ...") would
+// otherwise put in the middle of the line.
+func oneLine(err error) string {
+	msg := err.Error()
+	if msg == "" {
+		return ""
+	}
+	msg = strings.ReplaceAll(strings.TrimPrefix(msg, "shmkv: "), ": shmkv: ", ": ")
+	return "shmkv: " + msg
+}
+
+// negativeNumber is an argument such as -3 or -0.5: a DELTA or VALUE, never
+// a flag (no flag has a digit for its shorthand), so that 'shmkv incr t k
+// -3' works without "--".
+var negativeNumber = regexp.MustCompile(`^-[0-9]+(\.[0-9]+)?$`)
+
+// protectNegatives hides each negative number before the first "--" from
+// the flag parser behind a leading NUL, which no argument from a command
+// line can hold; revealNegatives takes it off the parsed arguments.
+func protectNegatives(args []string) []string {
+	out := make([]string, len(args))
+	copy(out, args)
+	for i, a := range out {
+		if a == "--" {
+			break
+		}
+		if negativeNumber.MatchString(a) {
+			out[i] = "\x00" + a
+		}
+	}
+	return out
+}
+
+func revealNegatives(args []string) []string {
+	for i, a := range args {
+		if strings.HasPrefix(a, "\x00") && negativeNumber.MatchString(a[1:]) {
+			args[i] = a[1:]
+		}
+	}
+	return args
 }
 
 func (m *Main) dispatch(args []string) error {
@@ -135,7 +175,7 @@ func (m *Main) dispatch(args []string) error {
 		return usageError("", "unknown command %q", name)
 	}
 	fs, run := newFlagSet(c)
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(protectNegatives(args[1:])); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			m.printCommandHelp(c, fs)
 			return nil
@@ -145,7 +185,7 @@ func (m *Main) dispatch(args []string) error {
 	if c.nargs != nil && !c.nargs(fs.NArg()) {
 		return usageError(name, "usage: shmkv %s", c.usage)
 	}
-	return run(m, fs.Args())
+	return run(m, revealNegatives(fs.Args()))
 }
 
 // newFlagSet makes c's flag set and returns it with the function that runs
