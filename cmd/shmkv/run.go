@@ -160,12 +160,17 @@ func (m *Main) dispatch(args []string) error {
 	case "--version":
 		name, args = "version", append([]string{"version"}, args[1:]...)
 	case "help", "-h", "--help":
-		if len(args) > 1 {
-			if c := lookup(args[1]); c != nil {
-				fs, _ := newFlagSet(c)
-				m.printCommandHelp(c, fs)
-				return nil
+		switch {
+		case len(args) > 2:
+			return usageError("", "usage: shmkv help [COMMAND]")
+		case len(args) == 2:
+			c := lookup(args[1])
+			if c == nil {
+				return usageError("", "unknown command %q", args[1])
 			}
+			fs, _ := newFlagSet(c)
+			m.printCommandHelp(c, fs)
+			return nil
 		}
 		m.printUsage()
 		return nil
@@ -203,9 +208,44 @@ func newFlagSet(c *command) (*pflag.FlagSet, runFunc) {
 func (m *Main) printCommandHelp(c *command, fs *pflag.FlagSet) {
 	fmt.Fprintf(m.Stdout, "usage: shmkv %s\n\n%s\n", c.usage, c.summary)
 	if fs.HasFlags() {
-		fmt.Fprintf(m.Stdout, "\nflags:\n%s", fs.FlagUsages())
+		fmt.Fprintf(m.Stdout, "\nflags:\n%s", flagUsages(fs))
 	}
 	fmt.Fprintf(m.Stdout, "\nexample:\n  %s\n", strings.ReplaceAll(c.example, "\n", "\n  "))
+}
+
+// flagUsages lists fs's flags as pflag does, one a line, but shows a
+// boolean flag as "--json", not "--json[=true|false]", and names each
+// flag's argument by its placeholder (SIZE, N, DURATION, as the usage lines
+// do): the word in backquotes in its usage, else its type's.
+func flagUsages(fs *pflag.FlagSet) string {
+	type row struct{ left, usage string }
+	var rows []row
+	width := 0
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Hidden {
+			return
+		}
+		left := "  --" + f.Name
+		if f.Shorthand != "" {
+			left = "  -" + f.Shorthand + ", --" + f.Name
+		}
+		name, usage := pflag.UnquoteUsage(f)
+		if f.Value.Type() != "bool" && name != "" {
+			left += " " + strings.ToUpper(name)
+		}
+		switch f.DefValue {
+		case "", "0", "0s", "false":
+		default:
+			usage += " (default " + f.DefValue + ")"
+		}
+		rows = append(rows, row{left, usage})
+		width = max(width, len(left))
+	})
+	var b strings.Builder
+	for _, r := range rows {
+		fmt.Fprintf(&b, "%-*s   %s\n", width, r.left, r.usage)
+	}
+	return b.String()
 }
 
 func (m *Main) printUsage() {
@@ -215,7 +255,9 @@ func (m *Main) printUsage() {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %s\n      %s\n", c.usage, firstSentence(c.summary))
 	}
-	fmt.Fprintln(w, "\nNAME is a table name, with or without a leading '/'.")
+	fmt.Fprintln(w, "\nNAME is a table name, with or without a leading '/'. SIZE is a byte count")
+	fmt.Fprintln(w, "such as 4096, 64MiB or 1.5G: K, M, G, T (and KiB, MiB, ...) are powers of")
+	fmt.Fprintln(w, "1024, KB, MB, GB, TB powers of 1000 (4GB is 4000000000 bytes).")
 	fmt.Fprintln(w, "Exit status: 0 done; 1 not found: a missing key or table, for every command")
 	fmt.Fprintln(w, "(and for check, problems found); 2 usage error or failure.")
 	fmt.Fprintln(w, "Run 'shmkv COMMAND --help' for a command's flags and an example.")
