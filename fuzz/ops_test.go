@@ -3,6 +3,7 @@ package fuzz
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strconv"
 	"testing"
 	"time"
@@ -77,7 +78,7 @@ func FuzzOps(f *testing.F) {
 				}
 				switch {
 				case perr != nil:
-					if err != kv.ErrNotNumber {
+					if !errors.Is(err, kv.ErrNotNumber) {
 						t.Fatalf("step %d: Add on %q = %v, want ErrNotNumber", step, want, err)
 					}
 				case err == kv.ErrFull:

@@ -1,6 +1,10 @@
 package kv
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
 
 // Errors returned by this package, matched with errors.Is. An operation that
 // returns any of them changed nothing in the table, with one exception: a
@@ -15,10 +19,12 @@ var (
 	// log is refused with ErrFull whatever the policy.
 	ErrFull = errors.New("shmkv: table full")
 	// ErrKeyTooLarge reports an empty key or one longer than the table's
-	// maximum key size.
+	// maximum key size. The error returned wraps it and gives the key's
+	// size and the limit.
 	ErrKeyTooLarge = errors.New("shmkv: key empty or too large")
 	// ErrValueTooLarge reports a value longer than the table's maximum value
-	// size.
+	// size. The error returned wraps it and gives the value's size and the
+	// limit.
 	ErrValueTooLarge = errors.New("shmkv: value too large")
 	// ErrCorrupt reports a region that is not a valid table: a bad magic
 	// number, a header checksum mismatch, geometry that does not fit the
@@ -53,7 +59,8 @@ var (
 	// live process.
 	ErrTooManyProcesses = errors.New("shmkv: too many processes have the table open")
 	// ErrNotNumber reports an Add on a value that is not a decimal integer,
-	// or whose result would overflow an int64.
+	// or whose result would overflow an int64. The error returned wraps it
+	// and says which.
 	ErrNotNumber = errors.New("shmkv: value is not an integer or would overflow")
 	// ErrUnsafeObject reports an existing object owned by another user,
 	// opened without Options.AllowShared.
@@ -62,3 +69,56 @@ var (
 	// that its table, or a creator of its table, still needs.
 	ErrLockObjectInUse = errors.New("shmkv: lock object in use")
 )
+
+// tooLarge is ErrKeyTooLarge or ErrValueTooLarge (sentinel) for a key or
+// value of n bytes where limit is the most allowed. Made only on the error
+// path, so that Get and Set allocate nothing when they succeed.
+func tooLarge(sentinel error, n, limit int) error {
+	return &sizeError{sentinel, n, limit}
+}
+
+type sizeError struct {
+	sentinel error
+	n, limit int
+}
+
+func (e *sizeError) Error() string {
+	if e.n == 0 {
+		return e.sentinel.Error() + ": the key is empty"
+	}
+	return fmt.Sprintf("%v: %d bytes, limit %d", e.sentinel, e.n, e.limit)
+}
+
+func (e *sizeError) Unwrap() error { return e.sentinel }
+
+// notNumberError is ErrNotNumber saying which of its two cases it is.
+type notNumberError string
+
+func (e notNumberError) Error() string { return string(e) }
+func (e notNumberError) Unwrap() error { return ErrNotNumber }
+
+// errNotInteger is ErrNotNumber for a value that is not a decimal integer.
+var errNotInteger error = notNumberError("shmkv: value is not a decimal integer")
+
+// errOverflow is ErrNotNumber for cur+delta outside the int64 range.
+func errOverflow(cur, delta int64) error {
+	return notNumberError(fmt.Sprintf("shmkv: value %d plus %d overflows a 64-bit integer", cur, delta))
+}
+
+// wrapOp is err from op (such as "open /name") said with one "shmkv:"
+// prefix: the prefix of a sentinel err wraps is left out of the text, not
+// out of the chain that errors.Is follows.
+func wrapOp(op string, err error) error {
+	return &opError{op, err}
+}
+
+type opError struct {
+	op  string
+	err error
+}
+
+func (e *opError) Error() string {
+	return "shmkv: " + e.op + ": " + strings.TrimPrefix(e.err.Error(), "shmkv: ")
+}
+
+func (e *opError) Unwrap() error { return e.err }

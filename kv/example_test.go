@@ -2,6 +2,7 @@ package kv_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -133,10 +134,10 @@ func ExampleTable_Add() {
 
 	t.Set([]byte("name"), []byte("alice"))
 	_, err = t.Add([]byte("name"), 1)
-	fmt.Println(err)
+	fmt.Println(err, errors.Is(err, kv.ErrNotNumber))
 	// Output:
 	// 42 42
-	// shmkv: value is not an integer or would overflow
+	// shmkv: value is not a decimal integer true
 }
 
 func ExampleTable_CompareAndSwap() {

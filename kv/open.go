@@ -32,7 +32,7 @@ func Open(name string, opts *Options) (t *Table, err error) {
 		return nil, err
 	}
 	if _, err := shm.CleanName(name); err != nil {
-		return nil, fmt.Errorf("shmkv: open %q: %w", name, err)
+		return nil, wrapOp(fmt.Sprintf("open %q", name), err)
 	}
 	if o.ReadOnly || o.NoCreate {
 		return openExisting(name, &o, opts)
@@ -221,7 +221,7 @@ func openExisting(name string, o *Options, explicit *Options) (*Table, error) {
 	}
 	fail := func(err error) (*Table, error) {
 		sh.Close()
-		return nil, fmt.Errorf("shmkv: open %s: %w", sh.Name(), err)
+		return nil, wrapOp("open "+sh.Name(), err)
 	}
 	info, err := sh.Stat()
 	if err != nil {

@@ -167,7 +167,7 @@ func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
 		if l.present() {
 			expires = l.hdr.expires // as Redis's INCRBY keeps a key's TTL
 			if l.hdr.vlen > maxIntText {
-				return ErrNotNumber
+				return errNotInteger
 			}
 			if !s.verified(&l) {
 				return errDamaged(key)
@@ -175,16 +175,16 @@ func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
 			text := s.appendAt(buf[:0], l.hdr.valueAt(l.off), l.hdr.vlen)
 			var ok bool
 			if cur, ok = parseInt(text); !ok {
-				return ErrNotNumber
+				return errNotInteger
 			}
 		}
 		if (delta > 0 && cur > math.MaxInt64-delta) || (delta < 0 && cur < math.MinInt64-delta) {
-			return ErrNotNumber
+			return errOverflow(cur, delta)
 		}
 		n = cur + delta
 		out := strconv.AppendInt(buf[:0], n, 10)
 		if len(out) > t.g.maxValue {
-			return ErrValueTooLarge
+			return tooLarge(ErrValueTooLarge, len(out), t.g.maxValue)
 		}
 		return s.store(key, h, out, expires, l, now)
 	})

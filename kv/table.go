@@ -119,7 +119,7 @@ func (t *Table) checkKey(key []byte) error {
 		return ErrClosed
 	}
 	if len(key) == 0 || len(key) > t.g.maxKey {
-		return ErrKeyTooLarge
+		return tooLarge(ErrKeyTooLarge, len(key), t.g.maxKey)
 	}
 	return nil
 }
@@ -132,7 +132,7 @@ func (t *Table) checkWrite(key []byte, valueLen int) error {
 		return ErrReadOnly
 	}
 	if valueLen > t.g.maxValue {
-		return ErrValueTooLarge
+		return tooLarge(ErrValueTooLarge, valueLen, t.g.maxValue)
 	}
 	return nil
 }

@@ -18,8 +18,10 @@ var createCmd = &command{
 		"shared memory it may take (default: a quarter of /dev/shm). At that ceiling\n" +
 		"--eviction lru evicts keys not read recently, expired ones first; none (the\n" +
 		"default) refuses new keys. --keys and --memory say what to expect, so that\n" +
-		"the table starts that large. Sizes take units: 4096, 64MiB, 1G (K, M, G are\n" +
-		"1024-based).",
+		"the table starts that large. A SIZE is a byte count with an optional unit:\n" +
+		"4096, 64MiB, 1.5G. K, M, G, T and KiB, MiB, GiB, TiB are powers of 1024;\n" +
+		"KB, MB, GB, TB powers of 1000, as dd(1) has them: 4GB is 4000000000 bytes,\n" +
+		"4G and 4GiB are 4294967296.",
 	example: "shmkv create sessions --max-memory 2GiB --max-value 64KiB\nshmkv create cache --max-memory 256MiB --eviction lru",
 	nargs:   exactly(1),
 	setup: func(f *pflag.FlagSet) runFunc {
@@ -29,7 +31,7 @@ var createCmd = &command{
 		f.Var(&o.eviction, "eviction", "what a table at its ceiling does: none or lru")
 		f.Var(&o.maxKey, "max-key", "largest key (default 1KiB)")
 		f.Var(&o.maxValue, "max-value", "largest value (default 1MiB)")
-		f.IntVar(&o.keys, "keys", 0, "how many keys to expect (optional)")
+		f.IntVar(&o.keys, "keys", 0, "expect about `N` keys (optional)")
 		f.Var(&o.memory, "memory", "how many bytes of keys and values to expect (optional)")
 		o.mode = 0o600
 		f.Var(&o.mode, "mode", "permission bits, in octal")

@@ -14,7 +14,7 @@ var incrCmd = &command{
 	summary: "Add DELTA (default 1, may be negative) to the decimal integer stored under\n" +
 		"KEY, atomically, and print the new value. A missing key starts at 0; a\n" +
 		"missing table is created with the default geometry.",
-	example: "shmkv incr demo visits\nshmkv incr demo stock -- -3",
+	example: "shmkv incr demo visits\nshmkv incr demo stock -3",
 	nargs:   between(2, 3),
 	run:     runIncr,
 }
@@ -36,7 +36,8 @@ func runIncr(m *Main, args []string) error {
 	defer t.Close()
 	n, err := t.Add([]byte(key), delta)
 	if errors.Is(err, kv.ErrNotNumber) {
-		return fmt.Errorf("incr %s: the value of %q is not a decimal integer, or adding %d would overflow", name, key, delta)
+		// kv's error says which: not a decimal integer, or the sum overflows.
+		return fmt.Errorf("incr %s %q: %v", name, key, err)
 	}
 	if err != nil {
 		return opError("incr", name, err)

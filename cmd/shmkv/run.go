@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -100,15 +101,54 @@ func ExitCode(err error) int {
 func (m *Main) Run(args []string) error {
 	err := m.dispatch(args)
 	if err != nil {
-		msg := err.Error()
-		if msg != "" {
-			if !strings.HasPrefix(msg, "shmkv: ") {
-				msg = "shmkv: " + msg
-			}
+		if msg := oneLine(err); msg != "" {
 			fmt.Fprintln(m.Stderr, msg)
 		}
 	}
 	return err
+}
+
+// oneLine is err's message with one "shmkv:" prefix: the library's errors
+// start with their own, which a command's context ("set NAME: ...") would
+// otherwise put in the middle of the line.
+func oneLine(err error) string {
+	msg := err.Error()
+	if msg == "" {
+		return ""
+	}
+	msg = strings.ReplaceAll(strings.TrimPrefix(msg, "shmkv: "), ": shmkv: ", ": ")
+	return "shmkv: " + msg
+}
+
+// negativeNumber is an argument such as -3 or -0.5: a DELTA or VALUE, never
+// a flag (no flag has a digit for its shorthand), so that 'shmkv incr t k
+// -3' works without "--".
+var negativeNumber = regexp.MustCompile(`^-[0-9]+(\.[0-9]+)?$`)
+
+// protectNegatives hides each negative number before the first "--" from
+// the flag parser behind a leading NUL, which no argument from a command
+// line can hold; revealNegatives takes it off the parsed arguments.
+func protectNegatives(args []string) []string {
+	out := make([]string, len(args))
+	copy(out, args)
+	for i, a := range out {
+		if a == "--" {
+			break
+		}
+		if negativeNumber.MatchString(a) {
+			out[i] = "\x00" + a
+		}
+	}
+	return out
+}
+
+func revealNegatives(args []string) []string {
+	for i, a := range args {
+		if strings.HasPrefix(a, "\x00") && negativeNumber.MatchString(a[1:]) {
+			args[i] = a[1:]
+		}
+	}
+	return args
 }
 
 func (m *Main) dispatch(args []string) error {
@@ -120,12 +160,17 @@ func (m *Main) dispatch(args []string) error {
 	case "--version":
 		name, args = "version", append([]string{"version"}, args[1:]...)
 	case "help", "-h", "--help":
-		if len(args) > 1 {
-			if c := lookup(args[1]); c != nil {
-				fs, _ := newFlagSet(c)
-				m.printCommandHelp(c, fs)
-				return nil
+		switch {
+		case len(args) > 2:
+			return usageError("", "usage: shmkv help [COMMAND]")
+		case len(args) == 2:
+			c := lookup(args[1])
+			if c == nil {
+				return usageError("", "unknown command %q", args[1])
 			}
+			fs, _ := newFlagSet(c)
+			m.printCommandHelp(c, fs)
+			return nil
 		}
 		m.printUsage()
 		return nil
@@ -135,7 +180,7 @@ func (m *Main) dispatch(args []string) error {
 		return usageError("", "unknown command %q", name)
 	}
 	fs, run := newFlagSet(c)
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(protectNegatives(args[1:])); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			m.printCommandHelp(c, fs)
 			return nil
@@ -145,7 +190,7 @@ func (m *Main) dispatch(args []string) error {
 	if c.nargs != nil && !c.nargs(fs.NArg()) {
 		return usageError(name, "usage: shmkv %s", c.usage)
 	}
-	return run(m, fs.Args())
+	return run(m, revealNegatives(fs.Args()))
 }
 
 // newFlagSet makes c's flag set and returns it with the function that runs
@@ -163,9 +208,44 @@ func newFlagSet(c *command) (*pflag.FlagSet, runFunc) {
 func (m *Main) printCommandHelp(c *command, fs *pflag.FlagSet) {
 	fmt.Fprintf(m.Stdout, "usage: shmkv %s\n\n%s\n", c.usage, c.summary)
 	if fs.HasFlags() {
-		fmt.Fprintf(m.Stdout, "\nflags:\n%s", fs.FlagUsages())
+		fmt.Fprintf(m.Stdout, "\nflags:\n%s", flagUsages(fs))
 	}
 	fmt.Fprintf(m.Stdout, "\nexample:\n  %s\n", strings.ReplaceAll(c.example, "\n", "\n  "))
+}
+
+// flagUsages lists fs's flags as pflag does, one a line, but shows a
+// boolean flag as "--json", not "--json[=true|false]", and names each
+// flag's argument by its placeholder (SIZE, N, DURATION, as the usage lines
+// do): the word in backquotes in its usage, else its type's.
+func flagUsages(fs *pflag.FlagSet) string {
+	type row struct{ left, usage string }
+	var rows []row
+	width := 0
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Hidden {
+			return
+		}
+		left := "  --" + f.Name
+		if f.Shorthand != "" {
+			left = "  -" + f.Shorthand + ", --" + f.Name
+		}
+		name, usage := pflag.UnquoteUsage(f)
+		if f.Value.Type() != "bool" && name != "" {
+			left += " " + strings.ToUpper(name)
+		}
+		switch f.DefValue {
+		case "", "0", "0s", "false":
+		default:
+			usage += " (default " + f.DefValue + ")"
+		}
+		rows = append(rows, row{left, usage})
+		width = max(width, len(left))
+	})
+	var b strings.Builder
+	for _, r := range rows {
+		fmt.Fprintf(&b, "%-*s   %s\n", width, r.left, r.usage)
+	}
+	return b.String()
 }
 
 func (m *Main) printUsage() {
@@ -175,7 +255,9 @@ func (m *Main) printUsage() {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %s\n      %s\n", c.usage, firstSentence(c.summary))
 	}
-	fmt.Fprintln(w, "\nNAME is a table name, with or without a leading '/'.")
+	fmt.Fprintln(w, "\nNAME is a table name, with or without a leading '/'. SIZE is a byte count")
+	fmt.Fprintln(w, "such as 4096, 64MiB or 1.5G: K, M, G, T (and KiB, MiB, ...) are powers of")
+	fmt.Fprintln(w, "1024, KB, MB, GB, TB powers of 1000 (4GB is 4000000000 bytes).")
 	fmt.Fprintln(w, "Exit status: 0 done; 1 not found: a missing key or table, for every command")
 	fmt.Fprintln(w, "(and for check, problems found); 2 usage error or failure.")
 	fmt.Fprintln(w, "Run 'shmkv COMMAND --help' for a command's flags and an example.")

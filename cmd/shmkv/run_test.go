@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
 )
 
 func TestUsage(t *testing.T) {
@@ -73,6 +75,67 @@ func TestSizes(t *testing.T) {
 	for _, s := range []string{"", "x", "-1", "1X", "MiB", "1e300G"} {
 		if _, err := parseSize(s); err == nil {
 			t.Errorf("parseSize(%q) succeeded", s)
+		}
+	}
+}
+
+func TestHelpUnknownCommand(t *testing.T) {
+	r := mustRun(t, 2, nil, "help", "nosuch")
+	if r.stdout != "" || !strings.Contains(r.stderr, `unknown command "nosuch"`) {
+		t.Errorf("help nosuch: stdout %q, stderr %q", r.stdout, r.stderr)
+	}
+	mustRun(t, 2, nil, "help", "get", "extra")
+}
+
+// TestFlagPlaceholders checks every command's flag list: a boolean flag is
+// shown bare, and every other flag's argument is an upper-case placeholder
+// (SIZE, N, DURATION), as in the usage lines.
+func TestFlagPlaceholders(t *testing.T) {
+	for _, c := range commands {
+		r := mustRun(t, 0, nil, c.name, "--help")
+		_, flags, ok := strings.Cut(r.stdout, "\nflags:\n")
+		if !ok {
+			continue
+		}
+		flags, _, _ = strings.Cut(flags, "\n\n")
+		for _, line := range strings.Split(flags, "\n") {
+			fields := strings.Fields(line)
+			if len(fields) < 2 || !strings.HasPrefix(fields[0], "--") {
+				t.Errorf("%s: flag line %q", c.name, line)
+				continue
+			}
+			if strings.Contains(fields[0], "[=") {
+				t.Errorf("%s: %q shows its boolean argument", c.name, line)
+			}
+			if arg := fields[1]; strings.ToUpper(arg) == arg && arg != strings.ToLower(arg) {
+				continue // a placeholder
+			}
+			f := mustFlag(t, c, strings.TrimPrefix(fields[0], "--"))
+			if f.Value.Type() != "bool" {
+				t.Errorf("%s: %q: no upper-case placeholder", c.name, line)
+			}
+		}
+	}
+}
+
+func mustFlag(t *testing.T, c *command, name string) *pflag.Flag {
+	t.Helper()
+	fs, _ := newFlagSet(c)
+	f := fs.Lookup(name)
+	if f == nil {
+		t.Fatalf("%s has no flag --%s", c.name, name)
+	}
+	return f
+}
+
+func TestSizeUnitsDocumented(t *testing.T) {
+	r := mustRun(t, 0, nil, "create", "--help")
+	if !strings.Contains(strings.ReplaceAll(r.stdout, "\n", " "), "4GB is 4000000000 bytes") {
+		t.Errorf("create --help does not say what 4GB is:\n%s", r.stdout)
+	}
+	for s, want := range map[string]int64{"4GB": 4e9, "4G": 4 << 30, "4GiB": 4 << 30, "64kb": 64e3, "1.5K": 1536} {
+		if n, err := parseSize(s); err != nil || n != want {
+			t.Errorf("parseSize(%q) = %d, %v, want %d", s, n, err, want)
 		}
 	}
 }

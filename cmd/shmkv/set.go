@@ -18,7 +18,7 @@ var setCmd = &command{
 	example: "shmkv set demo greeting hello\nshmkv set demo session abc123 --ttl 30m\nshmkv set demo photo - < photo.jpg",
 	nargs:   between(2, 3),
 	setup: func(f *pflag.FlagSet) runFunc {
-		ttl := f.Duration("ttl", 0, "time to live, such as 30s or 2h (default: never expires)")
+		ttl := f.Duration("ttl", 0, "time to live, a `DURATION` such as 30s or 2h (default: never expires)")
 		return func(m *Main, args []string) error { return runSet(m, args, *ttl) }
 	},
 }

@@ -66,3 +66,18 @@ func TestSetFull(t *testing.T) {
 		t.Fatalf("filling a small table: exit %d, %q", r.code, r.stderr)
 	}
 }
+
+// TestMessagesSayShmkvOnce checks that a library error in a command's
+// message leaves one "shmkv:" on the line, with the sizes.
+func TestMessagesSayShmkvOnce(t *testing.T) {
+	name := tableName(t)
+	mustRun(t, 0, nil, "create", name, "--max-value", "100", "--max-key", "8")
+	r := mustRun(t, 2, nil, "set", name, "k", strings.Repeat("v", 101))
+	if strings.Count(r.stderr, "shmkv:") != 1 || !strings.Contains(r.stderr, "set "+name+": value too large: 101 bytes, limit 100") {
+		t.Errorf("set of a value too large: stderr %q", r.stderr)
+	}
+	r = mustRun(t, 2, nil, "set", name, "123456789", "v")
+	if strings.Count(r.stderr, "shmkv:") != 1 || !strings.Contains(r.stderr, "key empty or too large: 9 bytes, limit 8") {
+		t.Errorf("set of a key too large: stderr %q", r.stderr)
+	}
+}

@@ -28,9 +28,12 @@ var statsCmd = &command{
 		f.BoolVar(&o.json, "json", false, "print a JSON object")
 		f.BoolVar(&o.prometheus, "prometheus", false, "print Prometheus metrics in the text exposition format")
 		f.BoolVar(&o.watch, "watch", false, "show rates per second until interrupted")
-		f.DurationVar(&o.interval, "interval", time.Second, "with --watch, how often to refresh")
-		f.IntVar(&o.count, "count", 0, "with --watch, stop after N refreshes (0: until interrupted)")
-		return func(m *Main, args []string) error { return runStats(m, args[0], &o) }
+		f.DurationVar(&o.interval, "interval", time.Second, "with --watch, refresh every `DURATION`")
+		f.IntVar(&o.count, "count", 0, "with --watch, stop after `N` refreshes (0: until interrupted)")
+		return func(m *Main, args []string) error {
+			o.watchOnly = f.Changed("interval") || f.Changed("count")
+			return runStats(m, args[0], &o)
+		}
 	},
 }
 
@@ -39,6 +42,7 @@ type statsFlags struct {
 	json, prometheus, watch bool
 	interval                time.Duration
 	count                   int
+	watchOnly               bool // a flag that only --watch reads was given
 }
 
 // statsJSON is the stable shape of 'shmkv stats --json'.
@@ -80,6 +84,8 @@ func runStats(m *Main, name string, o *statsFlags) error {
 		return usageError("stats", "--interval %v is not positive", o.interval)
 	case o.count < 0:
 		return usageError("stats", "--count %d is negative", o.count)
+	case o.watchOnly && !o.watch:
+		return usageError("stats", "--interval and --count go with --watch")
 	}
 	t, err := openExisting(name, true)
 	if err != nil {

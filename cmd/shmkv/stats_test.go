@@ -195,3 +195,15 @@ func TestStatsWatchOnTerminal(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestStatsWatchFlagsNeedWatch(t *testing.T) {
+	name := tableName(t)
+	mustRun(t, 0, nil, "set", name, "k", "v")
+	for _, args := range [][]string{{"--interval", "2s"}, {"--count", "3"}, {"--json", "--count", "1"}} {
+		r := mustRun(t, 2, nil, append([]string{"stats", name}, args...)...)
+		if !strings.Contains(r.stderr, "go with --watch") {
+			t.Errorf("stats %v: stderr %q", args, r.stderr)
+		}
+	}
+	mustRun(t, 0, nil, "stats", name, "--watch", "--interval", "10ms", "--count", "1")
+}

@@ -13,10 +13,10 @@ import (
 var versionCmd = &command{
 	name:  "version",
 	usage: "version",
-	summary: "Print this shmkv's release, the commit it was built from when the build\n" +
-		"recorded it, the Go that built it, and the table layout version it reads\n" +
-		"and writes: a table made with another layout version is refused. Also\n" +
-		"'shmkv --version'.",
+	summary: "Print this shmkv's release and the table layout version it reads and\n" +
+		"writes. Also the commit it was built from, when the build recorded it, and\n" +
+		"the Go that built it. A table made with another layout version is refused.\n" +
+		"'shmkv --version' does the same.",
 	example: "shmkv version",
 	nargs:   exactly(0),
 	run: func(m *Main, _ []string) error {

@@ -23,7 +23,7 @@ var watchCmd = &command{
 	nargs:   exactly(2),
 	setup: func(f *pflag.FlagSet) runFunc {
 		var count int
-		f.IntVar(&count, "count", 0, "stop after N changes (0: until interrupted)")
+		f.IntVar(&count, "count", 0, "stop after `N` changes (0: until interrupted)")
 		return func(m *Main, args []string) error { return runWatch(m, args, count) }
 	},
 }
