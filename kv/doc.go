@@ -56,10 +56,12 @@
 // has held its shard unchanged for a few milliseconds (stopped, say),
 // verifying every checksum, and remembers the judgement, so that later
 // reads of that shard read around it at once. Only a rebuild of a shard's
-// index, which leaves nothing to read around, holds reads up, for a second
-// at most (then ErrLockTimeout, or ErrOwnerDead if its writer died and
-// nobody recovers the shard), once per stall. Writers wait for a live
-// writer's lock up to Options.LockTimeout, and take a dead one's over.
+// index, which leaves nothing to read around, holds reads up (or writers
+// that change a shard under every attempt), for a second at most, then
+// ErrLockTimeout, or ErrOwnerDead if the rebuilder died and nobody
+// recovers the shard; for a stalled rebuild, once per stall. Writers wait
+// for a live writer's lock up to Options.LockTimeout, and take a dead
+// one's over.
 //
 // # Damage
 //
