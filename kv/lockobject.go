@@ -43,8 +43,8 @@ import (
 //   - a remover (Remove, or a creator whose create failed) unlinks the
 //     companion only while it holds the write lock on creatorByte, taken
 //     without waiting, the name holds the object it locked, and no table
-//     of the name exists. Busy means a creator is at work, and the
-//     companion is that creator's to use or to remove.
+//     of the name exists. Busy means a creator (or another remover) is
+//     at work, and the companion is that one's to use or to remove.
 //
 // Another user can create the companion's name before the table exists,
 // as it can the table's: the create then fails with ErrUnsafeObject

@@ -309,3 +309,51 @@ func TestCreatorWaitsForRemover(t *testing.T) {
 	tb := openTable(t, name, &Options{NoCreate: true})
 	mustSet(t, tb, "k", "v")
 }
+
+// TestOpenWhileRemoved: Open, to open or create, races Remove of the same
+// name; it either opens a table or creates one, and never reports the
+// table it found a moment before Remove as corrupt for its missing lock
+// object.
+func TestOpenWhileRemoved(t *testing.T) {
+	name := uniqueName(t)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			Remove(name)
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	for i := range 2000 {
+		tb, err := Open(name, &Options{MaxMemory: 1 << 20})
+		if err != nil {
+			t.Fatalf("Open %d while another removes the name: %v", i, err)
+		}
+		tb.Close()
+	}
+}
+
+// TestLockObjectRemovedByHand: a table whose lock object was removed by
+// hand, while the table stays, is refused as damaged, not taken for a
+// table removed while being opened.
+func TestLockObjectRemovedByHand(t *testing.T) {
+	name := uniqueName(t)
+	openTable(t, name, nil).Close()
+	if err := os.Remove(filepath.Join(shm.Dir, lockObjectName(name))); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []*Options{{NoCreate: true}, nil} {
+		if tb, err := Open(name, o); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "missing") {
+			if err == nil {
+				tb.Close()
+			}
+			t.Errorf("Open(%+v) without the lock object: %v, want ErrCorrupt", o, err)
+		}
+	}
+}

@@ -210,7 +210,26 @@ func createError(base string, mapped, need int64, err error) error {
 	return fmt.Errorf("shmkv: create /%s: %w", base, err)
 }
 
-func openExisting(name string, o *Options, explicit *Options) (*Table, error) {
+// openExisting opens the existing table name. A table removed, or removed
+// and created again, between this opener's finding it and opening its
+// lock object has lost that lock object, or has another; that is no
+// damage, and the opener starts again with what the name holds now.
+func openExisting(name string, o *Options, explicit *Options) (t *Table, err error) {
+	for range 8 {
+		t, err = openExistingOnce(name, o, explicit)
+		if !errors.Is(err, errMoved) {
+			return t, err
+		}
+	}
+	return nil, err
+}
+
+// errMoved says that the name no longer holds the table being opened. It
+// matches fs.ErrNotExist, so that Open, to open or create, creates the
+// table if the name is still free after a few rounds.
+var errMoved = fmt.Errorf("%w: removed or replaced while being opened", fs.ErrNotExist)
+
+func openExistingOnce(name string, o *Options, explicit *Options) (*Table, error) {
 	flag := os.O_RDWR
 	if o.ReadOnly {
 		flag = os.O_RDONLY
@@ -235,14 +254,20 @@ func openExisting(name string, o *Options, explicit *Options) (*Table, error) {
 		return fail(err)
 	}
 	lock, err := openLockObject(name, o, info.UID)
-	if err != nil {
-		return fail(err)
-	}
-	if lock != nil {
-		if li, err := lock.Stat(); err != nil || li.Ino != g.lockInode {
+	if err == nil && lock != nil {
+		if li, serr := lock.Stat(); serr != nil || li.Ino != g.lockInode {
 			lock.Close()
-			return fail(fmt.Errorf("%w: lock object %s is not the one the table was created with", ErrCorrupt, lock.Name()))
+			err = fmt.Errorf("%w: lock object %s is not the one the table was created with", ErrCorrupt, lock.Name())
 		}
+	}
+	if err != nil {
+		// Damage, unless the table was removed meanwhile (Remove takes
+		// the table's name first, then its lock object's).
+		base, _ := shm.CleanName(name)
+		if ino, ierr := inodeAt(shm.Dir + "/" + base); ierr != nil || ino != info.Ino {
+			err = errMoved
+		}
+		return fail(err)
 	}
 	return attach(sh, lock, name, g, o, extent{})
 }
