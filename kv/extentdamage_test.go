@@ -7,16 +7,16 @@ import (
 	"testing"
 )
 
-// extentDamageTable is a table of about 10,000 keys in four shards, each
-// grown several times, so that shard 0's extent lies inside its span, not
-// at its start. It returns every key and value and shard 0's keys.
-func extentDamageTable(t *testing.T) (string, *Table, map[string]string, []string) {
+// extentDamageTable is a table of n keys in four shards, each grown
+// several times, so that shard 0's extent lies inside its span, not at its
+// start. It returns every key and value and shard 0's keys.
+func extentDamageTable(t *testing.T, n int) (string, *Table, map[string]string, []string) {
 	t.Helper()
 	name := uniqueName(t)
 	tb := openTable(t, name, &Options{MaxMemory: 64 << 20, MaxKeySize: 32, MaxValueSize: 64})
 	want := map[string]string{}
 	var shard0 []string
-	for i := range 10_000 {
+	for i := range n {
 		k, v := fmt.Sprint("key-", i), fmt.Sprint("value of key ", i)
 		mustSet(t, tb, k, v)
 		want[k] = v
@@ -26,7 +26,7 @@ func extentDamageTable(t *testing.T) (string, *Table, map[string]string, []strin
 	}
 	var st Stats
 	tb.Stats(&st)
-	if st.Shards < 2 || st.Grows == 0 || len(shard0) < 1000 {
+	if st.Shards < 2 || st.Grows == 0 || len(shard0) < n/10 {
 		t.Fatalf("%d shards, %d grows, %d keys in shard 0: the test wants a grown shard 0 among others", st.Shards, st.Grows, len(shard0))
 	}
 	return name, tb, want, shard0
@@ -87,7 +87,7 @@ func repairAll(t *testing.T, tb *Table, want map[string]string) *Report {
 func TestExtentWordOffByOne(t *testing.T) {
 	for _, delta := range []int64{-1, +1} {
 		t.Run(fmt.Sprint(delta), func(t *testing.T) {
-			name, tb, want, shard0 := extentDamageTable(t)
+			name, tb, want, shard0 := extentDamageTable(t, 10_000)
 			s := &tb.shards[0]
 			w := s.ctlLoad(ctlExtent)
 			bad := uint64(int64(w) + delta)
@@ -160,7 +160,9 @@ func TestExtentWordOffByOne(t *testing.T) {
 // wrong) or harmless, and Repair brings every key back each time, with
 // nothing dropped.
 func TestExtentWordEveryBit(t *testing.T) {
-	_, tb, want, shard0 := extentDamageTable(t)
+	// Fewer keys than the 10,000: Repair rebuilds every shard 64
+	// times here.
+	_, tb, want, shard0 := extentDamageTable(t, 2000)
 	s := &tb.shards[0]
 	w := s.ctlLoad(ctlExtent)
 	sample := shard0[:100]
@@ -190,7 +192,7 @@ func TestExtentWordEveryBit(t *testing.T) {
 // the extent reads shard 0 as ErrCorrupt, never as absent; Check names
 // the damage; Repair describes the extent again, dropping nothing.
 func TestExtentSelfDescriptionDamaged(t *testing.T) {
-	name, tb, want, shard0 := extentDamageTable(t)
+	name, tb, want, shard0 := extentDamageTable(t, 2000)
 	v := viewOf(t, &tb.shards[0])
 	for _, field := range []int64{extSelfWord, extSelfShard, extGeneration, extSelfSum} {
 		at := v.hdr + field/8
@@ -221,7 +223,7 @@ func TestExtentSelfDescriptionDamaged(t *testing.T) {
 // and counts its entries lost, the other shards stay whole, and Check
 // still names it.
 func TestExtentLostWholly(t *testing.T) {
-	_, tb, want, shard0 := extentDamageTable(t)
+	_, tb, want, shard0 := extentDamageTable(t, 2000)
 	s := &tb.shards[0]
 	v := viewOf(t, s)
 	w := s.ctlLoad(ctlExtent)

@@ -116,8 +116,9 @@ package kv
 //	128   - slots              slot count 8-byte words: the index
 //	 -    - data               the rest: the log, size - 128 - slots*8 bytes
 //
-// Bytes 48..80 are the extent's self-description, written once, before
-// the extent word that publishes it (grow.go, open.go): a reader trusts an
+// Bytes 48..80 are the extent's self-description, written before the
+// extent word that publishes it (grow.go, open.go), and again only by a
+// Repair that finds one of its words damaged (repair.go): a reader trusts an
 // extent word only when the header at the place it names describes that
 // shard and exactly that word (extent.go), so a damaged word reads as
 // ErrCorrupt, not as an extent of garbage; and Repair finds a shard's

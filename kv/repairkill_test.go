@@ -35,9 +35,11 @@ func TestKillSweepRepairExtent(t *testing.T) {
 	tb := openTable(t, name, &Options{MaxMemory: 1 << 20, MaxKeySize: 16, MaxValueSize: 64})
 	want := map[string]string{}
 	var st Stats
-	for i := 0; st.Grows < 3; i++ {
+	// One grow puts the extent past the span's start, which is all the
+	// sweep needs; each more would add its slots to the rebuild's steps.
+	for i := 0; st.Grows < 1; i++ {
 		if i > 20000 {
-			t.Fatal("the shard never grew three times")
+			t.Fatal("the shard never grew")
 		}
 		k, v := fmt.Sprint("k", i), fmt.Sprint("value-", i)
 		mustSet(t, tb, k, v)
