@@ -85,7 +85,11 @@ func (t *Table) Check() (rep *Report, err error) {
 		if w := s.ctlLoad(ctlExtent); s.extentProblem(w) != "" && s.ctlLoad(ctlExtent) == w {
 			rep.add(i, -1, "%s; 'check --repair' rewrites it", s.extentProblem(w))
 		}
+		// The bound is on waiting for writers: the time the check of
+		// the copy takes does not count against it.
+		start := time.Now()
 		rep.Entries += c.check(i, rep)
+		deadline = deadline.Add(time.Since(start))
 	}
 	return rep, nil
 }
@@ -144,9 +148,11 @@ func (t *Table) copyShard(s *shard, img *[]byte, deadline time.Time) (c shard, o
 // Check to report. Otherwise it copies under the sequence counter, or
 // around a writer that holds the shard still (stopped, or dead beside a
 // read-only handle) once it has judged so, so that Check reports the
-// shard as that writer left it; and past the deadline around any writer.
-// A copy around a live writer mid-write that shows problems is taken
-// only past the deadline, or it would report a write under way.
+// shard as that writer left it; and past the deadline around any writer
+// that holds the counter still across the copy: a copy that a writer
+// changed under it then is torn, and gives ErrLockTimeout, not its
+// problems. A copy around a live writer mid-write that shows problems is
+// taken only past the deadline, or it would report a write under way.
 func (t *Table) copyAround(s *shard, copyOut func() (shard, bool), deadline time.Time) (shard, bool, error) {
 	a := t.around(s, deadline)
 	a.lockFree = true
@@ -170,10 +176,16 @@ func (t *Table) copyAround(s *shard, copyOut func() (shard, bool), deadline time
 		if seq&1 == 0 || mv == moveAround {
 			c, ok := copyOut()
 			loadFence() // the copy's loads before the counter's
+			moved := s.ctlLoad(ctlSeq) != seq
 			if time.Now().After(deadline) {
+				if moved {
+					// A copy a writer changed under it is torn: its
+					// problems would be the write's, not the shard's.
+					return shard{}, false, ErrLockTimeout
+				}
 				return c, ok, nil
 			}
-			if s.ctlLoad(ctlSeq) != seq {
+			if moved {
 				continue
 			}
 			if !ok || seq&1 == 0 || a.w == 0 || a.probed && a.owner == ownerDead {

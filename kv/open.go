@@ -20,7 +20,8 @@ import (
 // Open opens the table name, creating it if it does not exist (see
 // Options.NoCreate and Options.Exclusive). A nil opts means the defaults.
 // The name follows shm's rules: an optional leading '/', then 1 to 255 bytes
-// with no '/' and no NUL.
+// with no '/' and no NUL. A table is not created under a name of a lock
+// object's form (IsLockObject): that fails with shm.ErrInvalidName.
 //
 // Creation is atomic: a table is built whole under no name and then linked
 // into place, never replacing one, so a name either does not exist or names
@@ -95,6 +96,11 @@ func create(name string, o *Options) (t *Table, err error) {
 		return nil, err
 	}
 	base, _ := shm.CleanName(name)
+	if IsLockObject(base) {
+		// Such a table would pass for an orphan lock object (ls --all,
+		// Remove), and could be another table's lock object.
+		return nil, fmt.Errorf("shmkv: create /%s: %w: the form of a lock object's name (%s followed by hex digits)", base, shm.ErrInvalidName, lockObjectPrefix)
+	}
 	g.seed = rand.Uint64()
 	g.created = time.Now().UnixNano()
 	lock, err := createLockObject(base, o)
