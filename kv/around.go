@@ -42,8 +42,8 @@ import (
 // or ErrOwnerDead (a dead one, to a read-only handle), remembering the
 // verdict (stall.failing), so that a later read of the unchanged shard,
 // whose read around fails again, answers at once. With no holder at all,
-// a read-only handle answers ErrCorrupt at once: nobody will change the
-// shard. And writers that keep changing the shard under every attempt
+// a read-only handle answers ErrCorrupt once a second read around, after
+// a pause, fails with nothing changed: nobody will change the shard. And writers that keep changing the shard under every attempt
 // until the deadline get ErrLockTimeout too.
 
 const (
@@ -68,8 +68,11 @@ type stall struct {
 
 // stallPair packs a lock word and a counter. Only pairs with a held lock
 // are remembered, so none is 0. Two pairs that differ only above the
-// counter's low 32 bits compare equal; that costs nothing but a wait
-// skipped, since every read around is checked on its own (tryGet).
+// counter's low 32 bits compare equal: a read then skips the wait for a
+// stuck writer, which is sound since every read around is checked on its
+// own (tryGet), or, if reading around fails, answers a remembered failure
+// at once instead of after the wait. Either takes 2^31 writes, all under
+// one lock word, between two looks.
 func stallPair(w uint32, seq uint64) uint64 { return uint64(w)<<32 | seq&(1<<32-1) }
 
 // move is what around.next tells its caller to do.

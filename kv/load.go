@@ -98,6 +98,13 @@ const loadCheckInterval = 100 * time.Millisecond
 // waiting or new, runs its own load. If storing the loaded value fails
 // (ErrFull, say), GetOrLoad returns the value with that error.
 //
+// The one-load promise holds while the key's shard has a free claim
+// record: a shard holds eight loads under way at once (of keys whose
+// hashes place them there). A caller that finds all eight held by live
+// loaders of other keys does not wait for them: it runs its own load,
+// returns what it loads and does not store it, so several such callers of
+// one key may each load.
+//
 // ctx bounds the wait for another caller's load: a waiter whose ctx ends
 // returns ctx's error, and disturbs neither the loader nor the other
 // waiters. load runs in the calling goroutine, and is not given ctx; it

@@ -23,8 +23,15 @@ func (s *shard) rebuild() error {
 	// Readers that read around a writer inside its section (tryGet's dirty
 	// reads) ignore the counter's parity but not its changes: a move by two,
 	// keeping it odd, tells one whose probe overlapped the emptied index.
-	s.ctlAdd(ctlSeq, 2)
+	// The flag goes first: a reader loads the counter, then the flags, so
+	// one that sees the counter moved also sees the flag (or the flag
+	// cleared by a rebuild that has ended), and one that loaded the counter
+	// before the move sees it changed at its last check. The other order
+	// let a reader load the moved counter and the flag not yet set, probe
+	// the emptying index, and pass its last check once the rebuild cleared
+	// the flag: a false miss.
 	s.ctlStore(ctlFlags, flagRebuild)
+	s.ctlAdd(ctlSeq, 2)
 	s.carryMarks()
 	for i := range s.mask + 1 {
 		s.setSlot(i, slotEmpty)
