@@ -112,7 +112,10 @@ func TestGetOrLoadOnceAcrossProcesses(t *testing.T) {
 
 // TestGetOrLoadLoaderKilled: the loader is SIGKILLed mid-load; its waiters
 // in other processes notice, one of them loads, exactly once more, and
-// all finish within 1.5 s of the kill.
+// all finish within 3 s of the kill. The takeover itself takes about
+// loadCheckInterval and the new load 50 ms; the rest of the bound is for
+// three race-instrumented children to write and exit on a loaded machine
+// (CI saw 2.1 s with other jobs running): a bound on liveness, not speed.
 func TestGetOrLoadLoaderKilled(t *testing.T) {
 	name := uniqueName(t)
 	openTable(t, name, small)
@@ -138,8 +141,8 @@ func TestGetOrLoadLoaderKilled(t *testing.T) {
 		}
 		values = append(values, strings.TrimSpace(strings.ReplaceAll(out, "loading", "")))
 	}
-	if took := time.Since(killed); took > 1500*time.Millisecond {
-		t.Errorf("the waiters finished %v after the kill, want within 1.5 s", took)
+	if took := time.Since(killed); took > 3*time.Second {
+		t.Errorf("the waiters finished %v after the kill, want within 3 s", took)
 	}
 	if n := loads(); n != 2 {
 		t.Errorf("%d loads, want 2 (the killed one and one more)", n)
