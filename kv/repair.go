@@ -175,7 +175,15 @@ func (t *Table) repairExtent(s *shard, rep *Report) (v shard, refound, ok bool) 
 	if e, ok := decodeExtent(w, s.spanStart, s.spanEnd); ok {
 		d := s.describedAt(e.off)
 		if v = s.at(e); v.logWalks() && d.oneWordOff(s, w) {
-			v.gen = max(d.gen, 1)
+			// The generation is kept only if the checksum vouches for it:
+			// a damaged one (say all ones) would pass into the next
+			// grow's, which could wrap to 0, a generation no reader
+			// accepts. No other extent of the shard was found to order
+			// this one against, so 1 serves.
+			v.gen = 1
+			if d.gen != 0 && d.sum == selfSum(s.seed, w, uint64(s.index), d.gen) {
+				v.gen = d.gen
+			}
 			v.describe(e, v.gen)
 			rep.add(i, -1, "rewrote the self-description of the extent at %d", e.off)
 			return v, true, true
