@@ -83,6 +83,17 @@ func decodeExtent(w uint64, start, end int64) (extent, bool) {
 	return e, ok
 }
 
+// decode is decodeExtent over s's span, and in an evicting table it also
+// wants room for the ghost and a log after the index: at() places the
+// ghost last, and a word (and a self-description, forged with the seed
+// any opener reads) naming less would place the logs at negative sizes
+// and offsets. newExtent gives every extent of an evicting table at least
+// minData of log beside its ghost (the first one at least initialData).
+func (s *shard) decode(w uint64) (extent, bool) {
+	e, ok := decodeExtent(w, s.spanStart, s.spanEnd)
+	return e, ok && (!s.evict || e.dataBytes()-ghostBytes(e.slots) >= minData)
+}
+
 // selfSum is the checksum of an extent's self-description: of the table's
 // seed, then the words at bytes 48..72 of its header (layout.go).
 func selfSum(seed, word, shard, gen uint64) uint64 {
@@ -143,7 +154,7 @@ func (d selfDescription) valid(s *shard, off int64) bool {
 	if d.sum != selfSum(s.seed, d.word, d.shard, d.gen) || d.shard != uint64(s.index) || d.gen == 0 {
 		return false
 	}
-	e, ok := decodeExtent(d.word, s.spanStart, s.spanEnd)
+	e, ok := s.decode(d.word)
 	return ok && e.off == off
 }
 
@@ -167,7 +178,7 @@ func (s *shard) described(e extent) (uint64, bool) {
 // "" if nothing is: it names an extent of s's span whose header describes
 // it. It reads the header afresh, not through the views current caches.
 func (s *shard) extentProblem(w uint64) string {
-	e, ok := decodeExtent(w, s.spanStart, s.spanEnd)
+	e, ok := s.decode(w)
 	if !ok {
 		return fmt.Sprintf("extent word %#x names no extent of the shard's span", w)
 	}
@@ -248,7 +259,7 @@ func (s *shard) current() (*shard, bool) {
 	if v := cache.Load(); v != nil && v.ext.word() == w {
 		return v, true
 	}
-	e, ok := decodeExtent(w, s.spanStart, s.spanEnd)
+	e, ok := s.decode(w)
 	if !ok {
 		return nil, false
 	}

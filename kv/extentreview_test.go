@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"testing"
@@ -35,4 +36,50 @@ func TestExtentDamagedGenerationGrows(t *testing.T) {
 		t.Fatalf("after a grow, %d of shard 0's keys read right and %d ErrCorrupt", right, corrupt)
 	}
 	mustCheck(t, again)
+}
+
+// TestExtentForgedGhostLargerThanData: a peer forges, with the table's
+// seed, a self-described extent of an evicting table whose ghost is
+// larger than what follows its index. Reads, Check and Repair must give
+// errors, not panic or read out of bounds.
+func TestExtentForgedGhostLargerThanData(t *testing.T) {
+	name := uniqueName(t)
+	tb := openTable(t, name, &Options{MaxMemory: 64 << 20, MaxKeySize: 32, MaxValueSize: 64, Eviction: EvictLRU})
+	var keys []string
+	for i := range 200 {
+		k := fmt.Sprint("key-", i)
+		mustSet(t, tb, k, "v")
+		if tb.shardFor(hashKey(tb.g.seed, []byte(k))).index == 0 {
+			keys = append(keys, k)
+		}
+	}
+	s := &tb.shards[0]
+	v := viewOf(t, s)
+	slots := 1 << 12
+	e := extent{off: v.ext.off, slots: slots, size: roundUp(extHeaderSize+int64(slots)*slotSize+2048, pageSize)}
+	if _, ok := decodeExtent(e.word(), s.spanStart, s.spanEnd); !ok {
+		t.Fatalf("forged extent %+v does not decode in [%d, %d)", e, s.spanStart, s.spanEnd)
+	}
+	t.Logf("forged %+v: data %d bytes, ghost %d", e, e.dataBytes(), ghostBytes(slots))
+	s.describe(e, 99)
+	s.ctlStore(ctlExtent, e.word())
+	fresh := openTable(t, name, &Options{NoCreate: true})
+	for _, k := range keys {
+		if got, ok, err := fresh.Get(nil, []byte(k)); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("Get(%q) = %q, %v, %v; want ErrCorrupt", k, got, ok, err)
+		}
+		if err := fresh.Set([]byte(k), []byte("w")); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("Set(%q): %v; want ErrCorrupt", k, err)
+		}
+	}
+	rep, err := fresh.Check()
+	if err != nil || len(rep.Problems) == 0 || rep.Problems[0].Shard != 0 {
+		t.Fatalf("Check: %v, %v; want shard 0 named", rep, err)
+	}
+	t.Logf("check: %v", rep.Problems[0])
+	rep, err = fresh.Repair()
+	if err != nil || len(rep.Problems) == 0 || rep.Problems[0].Shard != 0 {
+		t.Fatalf("Repair: %v, %v; want shard 0 named", rep, err)
+	}
+	t.Logf("repair: %v (%d dropped)", rep.Problems, rep.Dropped)
 }

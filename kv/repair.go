@@ -119,7 +119,7 @@ func (t *Table) repairExtent(s *shard, rep *Report) (v shard, refound, ok bool) 
 	w := s.ctlLoad(ctlExtent)
 	problem := s.extentProblem(w)
 	if problem == "" {
-		e, _ := decodeExtent(w, s.spanStart, s.spanEnd)
+		e, _ := s.decode(w)
 		v = s.at(e)
 		v.gen, _ = s.described(e)
 		return v, false, true
@@ -172,7 +172,7 @@ func (t *Table) repairExtent(s *shard, rep *Report) (v shard, refound, ok bool) 
 	}
 	// No extent describes itself. One that the word still names, one
 	// word of whose self-description is damaged, is described again.
-	if e, ok := decodeExtent(w, s.spanStart, s.spanEnd); ok {
+	if e, ok := s.decode(w); ok {
 		d := s.describedAt(e.off)
 		if v = s.at(e); v.logWalks() && d.oneWordOff(s, w) {
 			// The generation is kept only if the checksum vouches for it:
@@ -208,7 +208,7 @@ func (t *Table) findExtents(s *shard) ([]foundExtent, error) {
 	err := dataRanges(t.sh.Fd(), s.spanStart, s.spanEnd, func(a, b int64) {
 		for off := roundUp(a, pageSize); off+extHeaderSize <= b; off += pageSize {
 			if d := s.describedAt(off); d.valid(s, off) {
-				e, _ := decodeExtent(d.word, s.spanStart, s.spanEnd)
+				e, _ := s.decode(d.word)
 				v := s.at(e)
 				found = append(found, foundExtent{e: e, gen: d.gen, walks: v.logWalks()})
 			}
