@@ -83,3 +83,32 @@ func TestExtentForgedGhostLargerThanData(t *testing.T) {
 	}
 	t.Logf("repair: %v (%d dropped)", rep.Problems, rep.Dropped)
 }
+
+// TestExtentRefoundSmallerReportsLoss: Repair refinds, for a shard whose
+// word is damaged, a newer extent (here forged by a peer) of fewer slots
+// than the entries the shard's counters held. It may adopt it (the
+// description is whole), but must report what the shard lost, not
+// "0 dropped".
+func TestExtentRefoundSmallerReportsLoss(t *testing.T) {
+	_, tb, want, shard0 := extentDamageTable(t, 2000)
+	s := &tb.shards[0]
+	v := viewOf(t, s)
+	off := s.spanStart
+	if off+pageSize > v.ext.off {
+		off = v.ext.end()
+	}
+	e := extent{off: off, slots: minSlots, size: pageSize}
+	if _, ok := s.decode(e.word()); !ok {
+		t.Fatalf("forged extent %+v does not decode", e)
+	}
+	s.describe(e, v.gen+5)
+	s.ctlStore(ctlExtent, v.ext.word()-1)
+	rep, err := tb.Repair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("repair: %v (%d dropped, %d entries)", rep.Problems, rep.Dropped, rep.Entries)
+	if lost := len(want) - rep.Entries; rep.Dropped < lost {
+		t.Fatalf("Repair kept %d of %d entries (shard 0 had %d) and reported %d dropped", rep.Entries, len(want), len(shard0), rep.Dropped)
+	}
+}

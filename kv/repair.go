@@ -99,8 +99,10 @@ func (t *Table) repairShard(i int, rep *Report) error {
 	live := s.ctlLoad(ctlLiveEntries)
 	// A shard whose extent was found again may have lost what its log
 	// does not hold: say how much, by the counters it had (which may
-	// themselves be damaged, so this is what they claimed).
-	if refound && counted > live+dropped && counted <= uint64(s.keyCap) {
+	// themselves be damaged, so this is what they claimed, at most what
+	// any extent holds). Not bounded by the found extent's index: one
+	// smaller than the lost one is exactly when the most was lost.
+	if counted = min(counted, uint64(maxSlots)); refound && counted > live+dropped {
 		lost := counted - live - dropped
 		rep.add(i, -1, "lost: %d entries the shard's counters held are not in the log of the extent found", lost)
 		rep.Dropped += int(lost)
