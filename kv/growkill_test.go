@@ -72,7 +72,8 @@ func (img extentImage) restore(t *testing.T, name string) {
 // TestKillSweepGrow kills a writer before each step of a Set that grows
 // its shard: each store of the build and the publish, and each allocation
 // and release. After every death the table has every acknowledged entry,
-// the interrupted one wholly or not at all, Check finds nothing, the next
+// the interrupted one wholly or not at all, Check finds nothing, Repair
+// drops and reports nothing, the next
 // writer's Set grows the shard after all, and no memory is left behind.
 func TestKillSweepGrow(t *testing.T) {
 	name := uniqueName(t)
@@ -139,6 +140,11 @@ func TestKillSweepGrow(t *testing.T) {
 			t.Fatalf("step %d: %q = %q", n, key, got)
 		}
 		mustCheck(t, tb)
+		// Repair after the death (it takes the lock without lockShard's
+		// recovery) finds the word and its extent whole and drops nothing.
+		if rep, err := tb.Repair(); err != nil || rep.Dropped != 0 || len(rep.Problems) != 0 {
+			t.Fatalf("step %d: Repair: %v, %v", n, rep, err)
+		}
 		// The next writer finishes what the dead one could not: the key is
 		// stored and the shard grown.
 		mustSet(t, tb, key, value)
