@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"math"
 	"testing"
+	"time"
+
+	"github.com/shmkv/shmkv/internal/testproc"
 )
 
 // TestExtentDamagedGenerationGrows: a generation damaged to the largest
@@ -111,4 +114,41 @@ func TestExtentRefoundSmallerReportsLoss(t *testing.T) {
 	if lost := len(want) - rep.Entries; rep.Dropped != lost {
 		t.Fatalf("Repair kept %d of %d entries (shard 0 had %d) and reported %d dropped", rep.Entries, len(want), len(shard0), rep.Dropped)
 	}
+}
+
+// TestRepairBesideGrowingWriters: Repair, run again and again on a whole
+// table while another process writes it (flipping a key and adding new
+// ones, so that the shard grows) and another reads it, finds nothing to
+// drop and nothing wrong, and the reader never sees a torn or missing
+// value: Repair's extent checks, its rebuild and its releases are safe
+// beside live users of the table.
+func TestRepairBesideGrowingWriters(t *testing.T) {
+	const d = "1500ms"
+	name := uniqueName(t)
+	tb := openTable(t, name, &Options{MaxMemory: 16 << 20, MaxValueSize: 2048})
+	mustSet(t, tb, "flip", string(patternA))
+	cmds := []*testproc.Child{
+		startChild(t, "flip", name, d, "grow"),
+		startChild(t, "read-soak", name, d),
+	}
+	end := time.Now().Add(1200 * time.Millisecond)
+	repairs := 0
+	for time.Now().Before(end) {
+		rep, err := tb.Repair()
+		if err != nil {
+			t.Fatalf("Repair %d: %v", repairs, err)
+		}
+		if rep.Dropped != 0 || len(rep.Problems) != 0 {
+			t.Fatalf("Repair %d of a whole table: %d dropped, %v", repairs, rep.Dropped, rep.Problems)
+		}
+		repairs++
+	}
+	waitAll(t, cmds)
+	var st Stats
+	tb.Stats(&st)
+	t.Logf("%d repairs, %d grows", repairs, st.Grows)
+	if st.Grows == 0 {
+		t.Error("the shard never grew under Repair")
+	}
+	mustCheck(t, tb)
 }
