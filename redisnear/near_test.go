@@ -161,7 +161,12 @@ func childMiss(args []string) error {
 	fmt.Println("ready")
 	startAt, _ := strconv.ParseInt(args[3], 10, 64)
 	time.Sleep(time.Until(time.Unix(0, startAt)))
-	v, err := c.Get(context.Background(), nil, args[2])
+	return printGet(c, args[2])
+}
+
+// printGet reads key through c and prints its value, or <absent>.
+func printGet(c *Client, key string) error {
+	v, err := c.Get(context.Background(), nil, key)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		fmt.Println("<absent>")
@@ -187,14 +192,8 @@ func childCold(args []string) error {
 		return err
 	}
 	defer c.Close()
-	v, err := c.Get(context.Background(), nil, args[2])
-	switch {
-	case errors.Is(err, ErrNotFound):
-		fmt.Println("<absent>")
-	case err != nil:
+	if err := printGet(c, args[2]); err != nil {
 		return err
-	default:
-		fmt.Println(string(v))
 	}
 	var st Stats
 	c.Stats(&st)
