@@ -50,9 +50,10 @@ const (
 	// stuckAfter is how long a lock holder that may be alive must leave
 	// the shard's lock word and counter unchanged before readers read
 	// around it. Writers do no system call and no allocation inside a
-	// write section except on rare paths (a grow, a rebuild), so a live,
-	// running writer seldom holds one that long; one that does is read
-	// around as well, which is sound (tryGet), only less often needed.
+	// write section except on rare paths (a grow, a rebuild, a Repair),
+	// so a live, running writer seldom holds one that long; one that does
+	// is read around as well, which is sound (tryGet), only less often
+	// needed.
 	stuckAfter = 2 * time.Millisecond
 	// aroundPause is how long a reader pauses between looks at a shard
 	// whose writer is at work.
@@ -100,6 +101,7 @@ type around struct {
 	probed    bool
 	unchanged int  // reads around that failed with nobody holding the lock and nothing changing
 	repair    bool // a read-write handle takes a free lock: the index may need rebuilding
+	takeOver  bool // a read-write handle found the remembered holder dead: skip the memo
 }
 
 func (t *Table) around(s *shard, deadline time.Time) around {
@@ -138,13 +140,10 @@ func (a *around) next() (move, error) {
 		return moveAround, nil
 	}
 	p := stallPair(w, seq)
-	if a.memo.around.Load() == p || a.memo.failing.Load() == p {
+	if !a.takeOver && (a.memo.around.Load() == p || a.memo.failing.Load() == p) {
 		return moveAround, nil
 	}
-	if !a.probed {
-		a.owner, a.probed = t.probeOwner(w), true
-	}
-	if a.owner == ownerDead {
+	if a.holderDead() {
 		if !t.readOnly {
 			// As lockSlow takes over after its sleep: in the sleep
 			// state, since waiters may be asleep on the word.
@@ -166,6 +165,15 @@ func (a *around) next() (move, error) {
 		return moveAround, nil
 	}
 	return moveWait, nil
+}
+
+// holderDead reports whether the lock word of the last look is held by a
+// process that is provably dead, probing it once per change of the pair.
+func (a *around) holderDead() bool {
+	if !a.probed {
+		a.owner, a.probed = a.t.probeOwner(a.w), true
+	}
+	return a.owner == ownerDead
 }
 
 // locked readies the shard whose lock this read just took.
@@ -208,10 +216,15 @@ func (a *around) failed() error {
 		return nil
 	}
 	a.memo.failing.Store(p)
-	if !a.probed {
-		a.owner, a.probed = t.probeOwner(a.w), true
-	}
-	if a.owner == ownerDead {
+	if a.holderDead() {
+		if !t.readOnly && !a.takeOver {
+			// The holder died after its stall was remembered, which
+			// keeps next from looking at it again: a read-write handle
+			// takes its lock over and recovers the shard, as it would
+			// have at a first look.
+			a.takeOver = true
+			return nil
+		}
 		return ErrOwnerDead
 	}
 	return ErrLockTimeout

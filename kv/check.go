@@ -82,8 +82,9 @@ func (t *Table) Check() (rep *Report, err error) {
 		// The copy went by a view that may have checked the extent's
 		// header long ago (current): check it again, and call it damage
 		// if the word did not change meanwhile (a grow).
-		if w := s.ctlLoad(ctlExtent); s.extentProblem(w) != "" && s.ctlLoad(ctlExtent) == w {
-			rep.add(i, -1, "%s; 'check --repair' rewrites it", s.extentProblem(w))
+		w := s.ctlLoad(ctlExtent)
+		if what := s.extentProblem(w); what != "" && s.ctlLoad(ctlExtent) == w {
+			rep.add(i, -1, "%s; 'check --repair' rewrites it", what)
 		}
 		// The bound is on waiting for writers: the time the check of
 		// the copy takes does not count against it.
@@ -188,7 +189,17 @@ func (t *Table) copyAround(s *shard, copyOut func() (shard, bool), deadline time
 			if moved {
 				continue
 			}
-			if !ok || seq&1 == 0 || a.w == 0 || a.probed && a.owner == ownerDead {
+			if !ok || seq&1 == 0 || a.w == 0 {
+				return c, ok, nil
+			}
+			if a.holderDead() {
+				if !t.readOnly && !a.takeOver {
+					// Remembered as stalled, the holder has died since:
+					// recover the shard under its lock (next) and copy it
+					// then, as a first look would have.
+					a.takeOver = true
+					continue
+				}
 				return c, ok, nil
 			}
 			// A live writer's section is under way, held still: stopped,

@@ -35,7 +35,7 @@ import (
 //     new one. A grower that dies after the commit leaves a shard whose
 //     recovery rebuilds the new extent's index from its log.
 //  6. Give back the old extent's memory (a punched hole). A reader still
-//     copying from it (it loaded the old extent word before step 4) sees
+//     copying from it (it loaded the old extent word before step 5) sees
 //     zeros and retries; but its touch re-allocates the page it reads
 //     (tmpfs fills holes on a read fault), so the retired word stays set,
 //     and a second release a second later (releaseStale) gives back what

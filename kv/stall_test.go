@@ -34,7 +34,7 @@ func childSharedWriter(args []string) error {
 // write (the counter odd), as role (lock-die, or lock-flag-die, which also
 // flags the shard and empties its index), as uid if it is not 0, and
 // stops it there with SIGSTOP. It is killed when the test ends.
-func stoppedWriter(t *testing.T, name, key, role string, uid int) {
+func stoppedWriter(t *testing.T, name, key, role string, uid int) *testproc.Child {
 	t.Helper()
 	var w *testproc.Child
 	if uid != 0 {
@@ -48,6 +48,7 @@ func stoppedWriter(t *testing.T, name, key, role string, uid int) {
 	}
 	waitStopped(t, w.Cmd.Process.Pid)
 	t.Cleanup(w.Kill) // SIGKILL ends a stopped process too
+	return w
 }
 
 // waitStopped waits until process pid is in the stopped state.
@@ -240,6 +241,56 @@ func TestReadersBesideStoppedRebuild(t *testing.T) {
 				t.Fatalf("%s = %q, want %q", k, got, v)
 			}
 		}
+	}
+}
+
+// TestStalledWriterDiesThenReadWriteReadRecovers: a read-write handle
+// remembers a writer stopped mid-rebuild as stalled and answers
+// ErrLockTimeout; once that writer is killed, with its lock word and
+// counter as they were, the handle's next read takes the dead writer's
+// lock over, recovers the shard and reads the key, instead of answering
+// ErrOwnerDead from the remembered stall for good.
+func TestStalledWriterDiesThenReadWriteReadRecovers(t *testing.T) {
+	name := uniqueName(t)
+	tb := openTable(t, name, &Options{Keys: 1000, Memory: 1 << 20})
+	want, same := stallKeys(t, tb, 100)
+	w := stoppedWriter(t, name, "k", "lock-flag-die", 0)
+	if _, _, err := tb.Get(nil, []byte(same[0])); !errors.Is(err, ErrLockTimeout) {
+		t.Fatalf("Get beside a stopped rebuild = %v, want ErrLockTimeout", err)
+	}
+	w.Kill()
+	for _, k := range same {
+		if got, _ := mustGet(t, tb, k); got != want[k] {
+			t.Fatalf("%s = %q after the stalled writer died, want %q", k, got, want[k])
+		}
+	}
+	ro := openTable(t, name, &Options{ReadOnly: true})
+	if got, _ := mustGet(t, ro, same[0]); got != want[same[0]] {
+		t.Fatalf("read-only %s = %q, want %q", same[0], got, want[same[0]])
+	}
+}
+
+// TestStalledWriterDiesThenCheckRecovers is the same for Check: a
+// read-write handle's Check beside a writer stopped mid-rebuild remembers
+// the stall; once the writer is killed, the next Check takes its lock
+// over, recovers the shard and finds it clean, instead of reporting the
+// dead writer's half-rebuilt index as damage.
+func TestStalledWriterDiesThenCheckRecovers(t *testing.T) {
+	name := uniqueName(t)
+	tb := openTable(t, name, &Options{Keys: 1000, Memory: 1 << 20})
+	want, _ := stallKeys(t, tb, 100)
+	w := stoppedWriter(t, name, "k", "lock-flag-die", 0)
+	tb.Check() // beside the stopped writer: whatever it says, it remembers the stall
+	w.Kill()
+	rep, err := tb.Check()
+	if err != nil {
+		t.Fatalf("Check after the stalled writer died: %v", err)
+	}
+	if len(rep.Problems) > 0 {
+		t.Fatalf("Check after the stalled writer died: %d problems, first %v", len(rep.Problems), rep.Problems[0])
+	}
+	if rep.Entries < len(want) {
+		t.Fatalf("Check after the stalled writer died counts %d entries, want at least %d", rep.Entries, len(want))
 	}
 }
 
