@@ -45,9 +45,15 @@ func TestIncrNegativeAndWhich(t *testing.T) {
 	}
 	// An unknown shorthand that is not a number is still a usage error.
 	mustRun(t, 2, nil, "incr", name, "n", "-x")
+	// A negative number after a flag that takes a value is that flag's
+	// value, for the command to judge, not an argument.
+	r := mustRun(t, 2, nil, "stats", name, "--watch", "--count", "-1")
+	if !strings.Contains(r.stderr, "--count -1 is negative") {
+		t.Errorf("stats --count -1: stderr %q", r.stderr)
+	}
 
 	mustRun(t, 0, nil, "set", name, "s", "abc")
-	r := mustRun(t, 2, nil, "incr", name, "s")
+	r = mustRun(t, 2, nil, "incr", name, "s")
 	if want := "shmkv: incr " + name + " \"s\": value is not a decimal integer\n"; r.stderr != want {
 		t.Errorf("incr of a string: stderr %q, want %q", r.stderr, want)
 	}

@@ -127,19 +127,36 @@ var negativeNumber = regexp.MustCompile(`^-[0-9]+(\.[0-9]+)?$`)
 
 // protectNegatives hides each negative number before the first "--" from
 // the flag parser behind a leading NUL, which no argument from a command
-// line can hold; revealNegatives takes it off the parsed arguments.
-func protectNegatives(args []string) []string {
+// line can hold; revealNegatives takes it off the parsed arguments. A
+// number that is the value of the flag before it ('--count -1') is left
+// to the parser, which gives it to that flag.
+func protectNegatives(fs *pflag.FlagSet, args []string) []string {
 	out := make([]string, len(args))
 	copy(out, args)
 	for i, a := range out {
 		if a == "--" {
 			break
 		}
-		if negativeNumber.MatchString(a) {
+		if negativeNumber.MatchString(a) && (i == 0 || !takesValue(fs, args[i-1])) {
 			out[i] = "\x00" + a
 		}
 	}
 	return out
+}
+
+// takesValue reports whether arg is a flag of fs, written without '=',
+// whose value is the next argument.
+func takesValue(fs *pflag.FlagSet, arg string) bool {
+	var f *pflag.Flag
+	switch {
+	case strings.Contains(arg, "="):
+		return false
+	case strings.HasPrefix(arg, "--"):
+		f = fs.Lookup(arg[2:])
+	case len(arg) == 2 && arg[0] == '-':
+		f = fs.ShorthandLookup(arg[1:])
+	}
+	return f != nil && f.NoOptDefVal == ""
 }
 
 func revealNegatives(args []string) []string {
@@ -180,7 +197,7 @@ func (m *Main) dispatch(args []string) error {
 		return usageError("", "unknown command %q", name)
 	}
 	fs, run := newFlagSet(c)
-	if err := fs.Parse(protectNegatives(args[1:])); err != nil {
+	if err := fs.Parse(protectNegatives(fs, args[1:])); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			m.printCommandHelp(c, fs)
 			return nil
