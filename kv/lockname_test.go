@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/shmkv/shmkv/shm"
@@ -18,7 +19,7 @@ import (
 // a name.
 func TestCreateRefusesLockObjectName(t *testing.T) {
 	name := fmt.Sprintf("/%s%x", lockObjectPrefix, rand.Uint64())
-	for _, o := range []Options{*small, {Exclusive: true}} {
+	for _, o := range []Options{*small, {Exclusive: true}, {NoCreate: true}, {ReadOnly: true}} {
 		tb, err := Open(name, &o)
 		if err == nil {
 			tb.Close()
@@ -31,9 +32,25 @@ func TestCreateRefusesLockObjectName(t *testing.T) {
 		if !errors.Is(err, shm.ErrInvalidName) {
 			t.Errorf("Open(%s, exclusive %v): %v, want ErrInvalidName", name, o.Exclusive, err)
 		}
+		if n := strings.Count(err.Error(), "shmkv:"); n != 1 {
+			t.Errorf("Open(%s): %q says shmkv: %d times", name, err, n)
+		}
 		t.Logf("exclusive %v: %v", o.Exclusive, err)
 	}
 	if !absent(name[1:]) {
 		t.Errorf("%s exists", name)
+	}
+	// A live table's lock object, opened as a table, is refused too, at
+	// once: it never holds a header, which Open waited InitTimeout for.
+	table := uniqueName(t)
+	openTable(t, table, small)
+	lo, err := LockObjectName(table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []Options{{NoCreate: true}, {ReadOnly: true}} {
+		if _, err := Open(lo, &o); !errors.Is(err, shm.ErrInvalidName) {
+			t.Errorf("Open(%s, read-only %v) of a live table's lock object: %v, want ErrInvalidName", lo, o.ReadOnly, err)
+		}
 	}
 }

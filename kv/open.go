@@ -32,8 +32,15 @@ func Open(name string, opts *Options) (t *Table, err error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	if _, err := shm.CleanName(name); err != nil {
+	base, err := shm.CleanName(name)
+	if err != nil {
 		return nil, wrapOp(fmt.Sprintf("open %q", name), err)
+	}
+	if IsLockObject(base) {
+		// Such a table would pass for an orphan lock object (ls --all,
+		// Remove), and could be another table's lock object; opening
+		// one as a table would wait for a header it never gets.
+		return nil, wrapOp("open /"+base, fmt.Errorf("%w: the form of a lock object's name (%s followed by hex digits), which is no table", shm.ErrInvalidName, lockObjectPrefix))
 	}
 	if o.ReadOnly || o.NoCreate {
 		return openExisting(name, &o, opts)
@@ -96,16 +103,11 @@ func create(name string, o *Options) (t *Table, err error) {
 		return nil, err
 	}
 	base, _ := shm.CleanName(name)
-	if IsLockObject(base) {
-		// Such a table would pass for an orphan lock object (ls --all,
-		// Remove), and could be another table's lock object.
-		return nil, fmt.Errorf("shmkv: create /%s: %w: the form of a lock object's name (%s followed by hex digits)", base, shm.ErrInvalidName, lockObjectPrefix)
-	}
 	g.seed = rand.Uint64()
 	g.created = time.Now().UnixNano()
 	lock, err := createLockObject(base, o)
 	if err != nil {
-		return nil, fmt.Errorf("shmkv: create /%s: %w", base, err)
+		return nil, wrapOp("create /"+base, err)
 	}
 	var need int64 // the memory the table takes at creation, once known
 	defer func() {
@@ -210,10 +212,10 @@ func createError(base string, mapped, need int64, err error) error {
 		}
 	case errors.Is(err, syscall.ENOMEM) && op == "mmap":
 		if limit := addressSpaceLimit(); limit != 0 {
-			err = fmt.Errorf("%w; mapping the table takes %d bytes of address space, and this process's limit (RLIMIT_AS, ulimit -v) is %d bytes in all; a smaller MaxMemory maps less", err, mapped, limit)
+			err = fmt.Errorf("%w; mapping the table takes %d bytes of address space, and this process's limit (RLIMIT_AS, ulimit -v) is %d bytes in all; a smaller maximum memory (Options.MaxMemory, shmkv's --max-memory) maps less", err, mapped, limit)
 		}
 	}
-	return fmt.Errorf("shmkv: create /%s: %w", base, err)
+	return wrapOp("create /"+base, err)
 }
 
 // openExisting opens the existing table name. A table removed, or removed
