@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,6 +139,11 @@ func TestDamagedExtentWord(t *testing.T) {
 	if r.code == 0 || listed == 0 || listed >= n || !strings.Contains(r.stderr, "shards [0]") {
 		t.Fatalf("keys of a table with shard 0 damaged: exit %d, %d keys, stderr %q", r.code, listed, r.stderr)
 	}
+	// A listing that cannot be written says so, not only what it skipped.
+	full := errors.New("stdout is full")
+	if err := (&Main{Stdout: failingWriter{full}, Stderr: io.Discard}).Run([]string{"keys", name}); !errors.Is(err, full) {
+		t.Errorf("keys to a failing stdout: %v, want its write error", err)
+	}
 	file := filepath.Join(t.TempDir(), "dump")
 	if r := run(t, nil, "dump", name, file); r.code == 0 || !strings.Contains(r.stderr, "shards [0]") {
 		t.Fatalf("dump of a table with shard 0 damaged: exit %d, stderr %q", r.code, r.stderr)
@@ -158,3 +165,8 @@ func TestDamagedExtentWord(t *testing.T) {
 		t.Errorf("after repair keys lists %d, want %d", got, n)
 	}
 }
+
+// failingWriter fails every write with err.
+type failingWriter struct{ err error }
+
+func (w failingWriter) Write([]byte) (int, error) { return 0, w.err }

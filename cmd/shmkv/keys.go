@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"sort"
 
 	"github.com/shmkv/shmkv/kv"
@@ -25,7 +26,7 @@ var keysCmd = &command{
 	},
 }
 
-func runKeys(m *Main, name, prefix string, asJSON bool) (rerr error) {
+func runKeys(m *Main, name, prefix string, asJSON bool) error {
 	t, err := openExisting(name, true)
 	if err != nil {
 		return err
@@ -43,17 +44,25 @@ func runKeys(m *Main, name, prefix string, asJSON bool) (rerr error) {
 	if err != nil && !errors.Is(err, kv.ErrCorrupt) {
 		return opError("keys", name, err)
 	}
-	if err != nil {
-		defer func() { rerr = opError("keys", name, err) }()
+	if werr := writeKeys(m.Stdout, keys, asJSON); werr != nil {
+		return werr
 	}
+	if err != nil {
+		return opError("keys", name, err)
+	}
+	return nil
+}
+
+// writeKeys writes keys sorted, one a line or as a JSON array.
+func writeKeys(out io.Writer, keys []string, asJSON bool) error {
 	sort.Strings(keys)
 	if asJSON {
 		if keys == nil {
 			keys = []string{}
 		}
-		return json.NewEncoder(m.Stdout).Encode(keys)
+		return json.NewEncoder(out).Encode(keys)
 	}
-	w := bufio.NewWriter(m.Stdout)
+	w := bufio.NewWriter(out)
 	for _, k := range keys {
 		w.WriteString(k)
 		w.WriteByte('\n')
