@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -56,7 +57,8 @@ func (t *Table) Range(fn func(key, value []byte) bool) (err error) {
 	}
 	switch {
 	case len(lost) > 0:
-		return fmt.Errorf("%w: shards %v unreadable and skipped (%v), %d damaged entries skipped; 'shmkv check' says why", ErrCorrupt, lost, lostErr, damaged)
+		cause := strings.TrimPrefix(lostErr.Error(), ErrCorrupt.Error()+": ")
+		return fmt.Errorf("%w: shards %v unreadable and skipped (%s), %d damaged entries skipped; 'shmkv check' says why", ErrCorrupt, lost, cause, damaged)
 	case damaged > 0:
 		return fmt.Errorf("%w: %d damaged entries skipped; 'shmkv check --repair' drops them", ErrCorrupt, damaged)
 	}

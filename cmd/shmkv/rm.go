@@ -41,10 +41,18 @@ func runRm(name string, force bool) error {
 	isTable, err := kv.IsTable(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		// The table may be gone, removed by hand, and have left its lock
-		// object: Remove removes that, or says there is nothing.
-		switch rerr := kv.Remove(name); {
+		// object: Remove of the lock object's own name removes that, and
+		// only that (a table of the name made meanwhile makes it refuse),
+		// or says there is nothing.
+		lock, lerr := kv.LockObjectName(name)
+		if lerr != nil {
+			return describe(name, lerr)
+		}
+		switch rerr := kv.Remove(lock); {
 		case rerr == nil:
 			return nil
+		case errors.Is(rerr, kv.ErrLockObjectInUse):
+			return fmt.Errorf("rm %s: the table was made again meanwhile; run rm again to remove it", name)
 		case !errors.Is(rerr, fs.ErrNotExist):
 			return fmt.Errorf("rm %s: %v", name, rerr)
 		}
