@@ -84,8 +84,8 @@ func IsLockObject(name string) bool {
 	if err != nil || !strings.HasPrefix(base, lockObjectPrefix) {
 		return false
 	}
-	_, err = strconv.ParseUint(base[len(lockObjectPrefix):], 16, 64)
-	return err == nil && len(base) > len(lockObjectPrefix) && len(base) <= len(lockObjectPrefix)+16
+	v, err := strconv.ParseUint(base[len(lockObjectPrefix):], 16, 64)
+	return err == nil && base == lockObjectPrefix+strconv.FormatUint(v, 16)
 }
 
 // lockObjectMode gives read and write to the classes that mode lets write,

@@ -381,9 +381,10 @@ func attach(sh, lock *shm.Shm, name string, g geometry, o *Options, first extent
 		if first.size != 0 {
 			e := first
 			e.off = t.shards[i].spanStart
-			// Plain atomic stores, no steps of a kill sweep: the object
-			// has no name yet, and a creator killed here leaves nothing
-			// (create).
+			// The description by plain atomic stores, no steps of a
+			// kill sweep, which would count one per word for every
+			// shard: the object has no name yet, and a creator killed
+			// here leaves nothing (create).
 			t.shards[i].writeDescription(e, 1, func(i int64, v uint64) { atomic.StoreUint64(&t.r.w[i], v) })
 			t.shards[i].ctlStore(ctlExtent, e.word())
 		}
