@@ -6,6 +6,12 @@
 //	cd bench && go run . -full    # every workload; what RESULTS.md holds
 //	cd bench && go run . -stampede 8   # 8 processes miss the same keys: count the loads
 //	cd bench && go run . -hitratio 5000000   # hit ratios against otter, ristretto, golang-lru
+//	cd bench && go run . -charts RESULTS.md -out .   # redraw the two charts from RESULTS.md's figures
+//
+// The charts (throughput.svg, hitratio.svg) are drawn from the figures
+// RESULTS.md records, as rounded there; after a new run is recorded, or the
+// drawing changes, -charts draws them again, and TestCommittedChartsSVG
+// fails until it has.
 //
 // shmkv runs twice: as a user gets it, and with Options.SkipReadChecksums.
 // Peers: a Go map under sync.RWMutex (the ceiling for a table in RAM) and a

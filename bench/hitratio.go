@@ -265,34 +265,67 @@ func writeHitRatio(w io.Writer, rs []hitResult, n int) {
 }
 
 // writeHitRatioSVG draws the hit ratios as bars, a group for each stream,
-// with the best possible hit ratio of a Zipf stream marked on its group.
+// with the best possible hit ratio of a Zipf stream marked across its group
+// by a dashed line and given in a row of its own below the bars.
 func writeHitRatioSVG(w io.Writer, rs []hitResult, n int) {
-	const rowH, barH, left, width = 14, 11, 230, 900
+	const rowH, barH, plotW, barGap = 14.0, 11.0, 600.0, 4.0
+	const best = "best possible"
 	colors := []string{"#d62728", "#1f77b4", "#2ca02c", "#7f7f7f"}
-	x := func(ratio float64) float64 { return ratio * (width - left - 60) }
-	height := 70 + len(rs)*(len(hitCacheNames)*rowH+12)
-	fmt.Fprintf(w, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">`+"\n", width, height)
-	fmt.Fprintf(w, `<text x="10" y="20" font-size="14">Hit ratio, cache-aside, %d requests a stream, equal capacity in entries (black tick: the best possible)</text>`+"\n", n)
+	cacheLine := func(r hitResult) string { return fmt.Sprintf("cache %.1f%%, %d entries", r.share*100, r.entries) }
+	groupW, nameW := 0.0, textWidth(best, chartFontSize)
+	for _, r := range rs {
+		groupW = max(groupW, textWidth(r.stream, chartFontSize), textWidth(cacheLine(r), chartFontSize))
+	}
+	for _, name := range hitCacheNames {
+		nameW = max(nameW, textWidth(name, chartFontSize))
+	}
+	left := chartMargin + groupW + 14 + nameW + 6
+	x := func(ratio float64) float64 { return ratio * plotW }
+	var c svgChart
+	c.text(chartMargin, 24, 14, "start", fmt.Sprintf("Hit ratio, cache-aside, %s requests a stream, equal capacity in entries", thousands(n)), "")
+	c.text(chartMargin, 42, chartFontSize, "start",
+		"Dashed line: the best possible hit ratio, the share of requests that go to as many of the most popular keys as the cache holds",
+		`fill="#555"`)
+	const axisY = 64.0
+	top := axisY + 8
+	bottom := top
+	for _, r := range rs {
+		bottom += float64(len(hitCacheNames))*rowH + 12
+		if r.optimum > 0 {
+			bottom += rowH
+		}
+	}
 	for p := 0; p <= 100; p += 20 {
 		gx := left + x(float64(p)/100)
-		fmt.Fprintf(w, `<line x1="%.0f" y1="30" x2="%.0f" y2="%d" stroke="#ddd"/><text x="%.0f" y="42" fill="#666">%d%%</text>`+"\n", gx, gx, height-10, gx+2, p)
+		c.line(gx, top-4, gx, bottom, `stroke="#ddd"`)
+		c.text(gx, axisY, chartFontSize, "middle", fmt.Sprintf("%d%%", p), `fill="#555"`)
 	}
-	y := 55
+	y := top
 	for _, r := range rs {
-		top := y
-		fmt.Fprintf(w, `<text x="10" y="%d">%s</text><text x="10" y="%d" fill="#666">%.1f%%, %d entries</text>`+"\n", y+10, escape(r.stream), y+24, r.share*100, r.entries)
+		groupTop := y
+		c.text(chartMargin, y+10, chartFontSize, "start", r.stream, "")
+		c.text(chartMargin, y+24, chartFontSize, "start", cacheLine(r), `fill="#555"`)
+		ox := left + x(r.optimum)
 		for i, name := range hitCacheNames {
 			v := r.ratios[name]
-			fmt.Fprintf(w, `<text x="%d" y="%d" text-anchor="end">%s</text>`, left-5, y+9, name)
-			fmt.Fprintf(w, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`, left, y, x(v), barH, colors[i%len(colors)])
-			fmt.Fprintf(w, `<text x="%.1f" y="%d" fill="#333">%.1f%%</text>`+"\n", float64(left)+x(v)+4, y+9, 100*v)
+			c.text(left-6, y+9, chartFontSize, "end", name, "")
+			c.rect(left, y, x(v), barH, colors[i%len(colors)])
+			label := fmt.Sprintf("%.1f%%", 100*v)
+			lx := left + x(v) + barGap
+			// A label the dashed line would cross goes just right of it.
+			if r.optimum > 0 && ox >= left+x(v)-1 && ox <= lx+textWidth(label, chartFontSize)+2 {
+				lx = ox + barGap
+			}
+			c.text(lx, y+9, chartFontSize, "start", label, `fill="#333"`)
 			y += rowH
 		}
 		if r.optimum > 0 {
-			ox := float64(left) + x(r.optimum)
-			fmt.Fprintf(w, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#000" stroke-width="1.5" stroke-dasharray="3,2"/>`+"\n", ox, top-2, ox, y)
+			c.text(left-6, y+9, chartFontSize, "end", best, "")
+			c.text(ox+barGap, y+9, chartFontSize, "start", fmt.Sprintf("%.1f%%", 100*r.optimum), "")
+			c.line(ox, groupTop-2, ox, y+rowH-1, `stroke="#000" stroke-width="1.5" stroke-dasharray="3,2"`)
+			y += rowH
 		}
 		y += 12
 	}
-	fmt.Fprintln(w, "</svg>")
+	c.writeTo(w)
 }

@@ -60,7 +60,15 @@ func main() {
 	stampede := flag.Int("stampede", 0, "instead of the throughput run: this many processes miss the same keys at once; count the loads")
 	hitratio := flag.Int("hitratio", 0, "instead of the throughput run: replay key streams of this many requests through shmkv and the in-process caches, and report hit ratios")
 	near := flag.Int("near", 0, "instead of the throughput run: this many processes read keys through redisnear and through rueidis's client-side cache, against a redis-server of the run's own")
+	charts := flag.String("charts", "", "draw throughput.svg and hitratio.svg again from the figures recorded in this RESULTS.md, running nothing")
 	flag.Parse()
+	if *charts != "" {
+		if err := drawCharts(*charts, *out); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *near > 0 {
 		r, err := runNear(*near)
 		if err != nil {
@@ -260,8 +268,7 @@ func save(dir string, rs []Result, header string) error {
 	if err := writeCSV(&csvb, rs); err != nil {
 		return err
 	}
-	title := fmt.Sprintf("Throughput, %d keys, %d-byte values, uniform, one worker (log scale)", rs[0].Keys, rs[0].ValueSize)
-	writeSVG(&svg, rs, title)
+	writeSVG(&svg, rs, throughputTitle(rs))
 	for name, b := range map[string][]byte{"results.md": md.Bytes(), "results.csv": csvb.Bytes(), "throughput.svg": svg.Bytes()} {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 			return err

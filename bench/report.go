@@ -153,50 +153,69 @@ func writeSVG(w io.Writer, rs []Result, title string) {
 	}
 	var storeNames []string
 	seen := map[string]bool{}
+	nameW := 0.0
+	maxRate := 1.0
 	for _, r := range sel {
 		if !seen[r.Store] {
 			seen[r.Store] = true
 			storeNames = append(storeNames, r.Store)
 		}
-	}
-	const rowH, barH, left, width = 16, 13, 170, 900
-	maxRate := 1.0
-	for _, r := range sel {
+		nameW = max(nameW, textWidth(r.Store, chartFontSize))
 		maxRate = max(maxRate, r.OpsPerSec)
 	}
-	decades := math.Ceil(math.Log10(maxRate))
+	const rowH, barH, plotW, barGap = 16.0, 13.0, 640.0, 4.0
+	// The axis starts at 1k ops/s and ends at the decade above the
+	// fastest store, at least one decade on.
+	decades := max(math.Ceil(math.Log10(maxRate)), 4)
+	left := chartMargin + nameW + 8 // the store names end 6 px before the bars
 	x := func(rate float64) float64 {
-		if rate < 1e3 {
+		if rate <= 1e3 {
 			return 0
 		}
-		return (math.Log10(rate) - 3) / (decades - 3) * (width - left - 20)
+		return (math.Log10(rate) - 3) / (decades - 3) * plotW
 	}
-	height := 60 + len(ops)*(len(storeNames)*rowH+24)
-	fmt.Fprintf(w, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">`+"\n", width, height)
-	fmt.Fprintf(w, `<text x="10" y="20" font-size="14">%s</text>`+"\n", escape(title))
+	var c svgChart
+	c.text(chartMargin, 24, 14, "start", title, "")
+	const axisY = 44.0
+	top := axisY + 8
+	bottom := top + float64(len(ops))*(rowH+float64(len(storeNames))*rowH+8)
 	for d := 3.0; d <= decades; d++ {
 		gx := left + x(math.Pow(10, d))
-		fmt.Fprintf(w, `<line x1="%.0f" y1="30" x2="%.0f" y2="%d" stroke="#ddd"/><text x="%.0f" y="42" fill="#666">%s ops/s</text>`+"\n",
-			gx, gx, height-10, gx+2, humanRate(math.Pow(10, d)))
+		c.line(gx, top-4, gx, bottom, `stroke="#ddd"`)
+		c.text(gx, axisY, chartFontSize, "middle", decadeLabel(d), `fill="#555"`)
 	}
-	colors := []string{"#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"}
-	y := 55
+	// The unit once, after the last decade's label.
+	c.text(left+plotW+textWidth(decadeLabel(decades), chartFontSize)/2+6, axisY, chartFontSize, "start", "ops/s", `fill="#555"`)
+	y := top
 	for _, op := range ops {
-		fmt.Fprintf(w, `<text x="10" y="%d" font-weight="bold">%s</text>`+"\n", y+10, op)
-		y += 16
+		c.text(chartMargin, y+11, chartFontSize, "start", op, `font-weight="bold"`)
+		y += rowH
 		for i, name := range storeNames {
 			for _, r := range sel {
 				if r.Op == op && r.Store == name {
-					fmt.Fprintf(w, `<text x="%d" y="%d" text-anchor="end">%s</text>`, left-5, y+10, escape(name))
-					fmt.Fprintf(w, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`, left, y, x(r.OpsPerSec), barH, colors[i%len(colors)])
-					fmt.Fprintf(w, `<text x="%.1f" y="%d" fill="#333">%s</text>`+"\n", float64(left)+x(r.OpsPerSec)+4, y+10, humanRate(r.OpsPerSec))
+					c.text(left-6, y+10, chartFontSize, "end", name, "")
+					c.rect(left, y, x(r.OpsPerSec), barH, storeColors[i%len(storeColors)])
+					c.text(left+x(r.OpsPerSec)+barGap, y+10, chartFontSize, "start", humanRate(r.OpsPerSec), `fill="#333"`)
 				}
 			}
 			y += rowH
 		}
 		y += 8
 	}
-	fmt.Fprintln(w, "</svg>")
+	c.writeTo(w)
+}
+
+// storeColors holds a color for each store of the throughput chart, none
+// twice for up to 13 stores: with fewer colors than stores, the old chart
+// drew Redis pipelined in shmkv's red.
+var storeColors = []string{"#d62728", "#ff9896", "#1f77b4", "#aec7e8", "#2ca02c", "#98df8a",
+	"#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#ff7f0e"}
+
+// decadeLabel names 10^d ops/s for the axis: 1k, 10k, 100k, 1M, 10M.
+func decadeLabel(d float64) string {
+	units := []string{"", "k", "M", "G", "T"}
+	i := min(int(d)/3, len(units)-1)
+	return fmt.Sprintf("%.0f%s", math.Pow(10, d-3*float64(i)), units[i])
 }
 
 func escape(s string) string {
