@@ -2,12 +2,16 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/shmkv/shmkv/internal/testproc"
+	"github.com/shmkv/shmkv/kv"
 	"github.com/shmkv/shmkv/shm"
 )
 
@@ -90,4 +94,17 @@ func TestLsOrphanLockObjects(t *testing.T) {
 	if !slices.Contains(rows, lsJSON{Name: orphan, OrphanLockObject: true}) {
 		t.Errorf("ls --all --json has no orphan row for %s: %+v", orphan, rows)
 	}
+}
+
+// oddTableName returns a unique table name ending in suffix, which may
+// hold any byte but '/' and NUL, and removes the table when the test ends.
+func oddTableName(t *testing.T, suffix string) string {
+	t.Helper()
+	name := testproc.UniqueName("cli") + suffix
+	t.Cleanup(func() {
+		if err := kv.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	return name
 }
