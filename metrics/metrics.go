@@ -7,7 +7,8 @@
 //
 // Counters are totals over every process that has used the table (see
 // kv.Stats for how reads are counted); gauges are the table's state when
-// read. Every sample carries the table's name in the label "table". Every
+// read. Every sample carries the table's name in the label "table" (as
+// TableLabel writes it). Every
 // field of kv.Stats is exported, but Gets, which is the sum of
 // shmkv_reads_total over its results.
 package metrics
@@ -18,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/shmkv/shmkv/kv"
 )
@@ -89,7 +91,7 @@ var Families = []*Family{
 // dst and returns the result, in the order of Families. It allocates
 // nothing when dst has room for them.
 func Samples(dst []Sample, table string, st *kv.Stats) []Sample {
-	table = strings.TrimPrefix(table, "/")
+	table = TableLabel(table)
 	add := func(f *Family, v uint64, labels ...string) {
 		s := Sample{Family: f, Value: float64(v)}
 		s.LabelValues[0] = table
@@ -157,6 +159,49 @@ func WriteText(w io.Writer, samples []Sample) error {
 		bw.WriteByte('\n')
 	}
 	return bw.Flush()
+}
+
+// TableLabel is the value of the label "table" for the table called name:
+// the name without its leading '/', as it is when it is printable text
+// (valid UTF-8 of printable characters, strconv.IsPrint, not starting with
+// '"'), and otherwise Go-quoted by strconv.Quote ("bad\xff", with the
+// quotes), which is how the shmkv command prints such a name too. A table
+// name may hold any byte but '/' and NUL, and Prometheus takes only UTF-8
+// label values (client_golang refuses others, and its text parser fails
+// on them), so a name is never passed on as it is unless it is text; the
+// quoted form is valid UTF-8 and starts with '"', which no name passed as
+// it is does, so two tables never share a label value. It allocates only
+// for a name it quotes.
+func TableLabel(name string) string {
+	name = strings.TrimPrefix(name, "/")
+	if isText(name) {
+		return name
+	}
+	return strconv.Quote(name)
+}
+
+// isText reports whether s is valid UTF-8 of printable characters, not
+// starting with a double quote, so that it is shown as it is.
+func isText(s string) bool {
+	if strings.HasPrefix(s, `"`) {
+		return false
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c < ' ' || c == 0x7f {
+				return false
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 || !strconv.IsPrint(r) {
+			return false
+		}
+		i += n
+	}
+	return true
 }
 
 var (

@@ -2,8 +2,10 @@ package metrics
 
 import (
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/shmkv/shmkv/kv"
 )
@@ -94,12 +96,53 @@ shmkv_table_info{eviction="lru",table="demo"} 1
 }
 
 // TestLabelEscaping: a table name may hold any byte but '/' and NUL,
-// quotes, backslashes and newlines among them.
+// quotes, backslashes and newlines among them. A printable one is the
+// label as it is, escaped as the format wants; any other is Go-quoted
+// first (TableLabel), then escaped.
 func TestLabelEscaping(t *testing.T) {
-	var b strings.Builder
-	WriteText(&b, Samples(nil, "a\"b\\c\nd", &someStats)[:1])
-	if !strings.Contains(b.String(), `shmkv_reads_total{result="hit",table="a\"b\\c\nd"} 9`+"\n") {
-		t.Errorf("escaped sample missing from\n%s", b.String())
+	for name, want := range map[string]string{
+		`a"b\c`:      `table="a\"b\\c"`,
+		"a\"b\\c\nd": `table="\"a\\\"b\\\\c\\nd\""`,
+	} {
+		var b strings.Builder
+		WriteText(&b, Samples(nil, name, &someStats)[:1])
+		if line := `shmkv_reads_total{result="hit",` + want + "} 9\n"; !strings.Contains(b.String(), line) {
+			t.Errorf("%q: no line %s in\n%s", name, line, b.String())
+		}
+	}
+}
+
+// TestTableLabel: a name that is not printable UTF-8 text, or that starts
+// with a quote, is labelled Go-quoted; every other name as it is. No two
+// names share a label.
+func TestTableLabel(t *testing.T) {
+	for name, want := range map[string]string{
+		"/demo":      "demo",
+		"café-ü 1":   "café-ü 1",
+		`back\xff`:   `back\xff`,
+		"back\xff":   `"back\xff"`,
+		"\xff\xfe":   `"\xff\xfe"`,
+		"tab\there":  `"tab\there"`,
+		"bell\a":     `"bell\a"`,
+		"nl\n":       `"nl\n"`,
+		"del\x7f":    `"del\x7f"`,
+		"nbsp\u00a0": `"nbsp\u00a0"`,
+		"fffd\ufffd": "fffd\ufffd",
+		`"quoted"`:   `"\"quoted\""`,
+		`in"side`:    `in"side`,
+	} {
+		got := TableLabel(name)
+		if got != want {
+			t.Errorf("TableLabel(%q) = %q, want %q", name, got, want)
+		}
+		if !utf8.ValidString(got) {
+			t.Errorf("TableLabel(%q) = %q: not UTF-8", name, got)
+		}
+		if strings.HasPrefix(got, `"`) {
+			if back, err := strconv.Unquote(got); err != nil || back != strings.TrimPrefix(name, "/") {
+				t.Errorf("TableLabel(%q) = %q does not unquote to the name: %q, %v", name, got, back, err)
+			}
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -25,7 +26,13 @@ var nameSeq atomic.Int64
 // operations so that the counters are not all zero.
 func newTable(t *testing.T) *kv.Table {
 	t.Helper()
-	name := fmt.Sprintf("shmkv-test-prom-%d-%d", os.Getpid(), nameSeq.Add(1))
+	return newTableNamed(t, "")
+}
+
+// newTableNamed is newTable with suffix at the end of the table's name.
+func newTableNamed(t *testing.T, suffix string) *kv.Table {
+	t.Helper()
+	name := fmt.Sprintf("shmkv-test-prom-%d-%d", os.Getpid(), nameSeq.Add(1)) + suffix
 	t.Cleanup(func() {
 		if err := kv.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("cleanup: %v", err)
@@ -164,5 +171,43 @@ func TestPedanticRegistry(t *testing.T) {
 	reg.MustRegister(NewCollector(newTable(t), newTable(t)))
 	if _, err := reg.Gather(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestNamesThatAreNotText: a table name may hold any byte but '/' and NUL,
+// and Prometheus takes only UTF-8 label values. A name that is not UTF-8
+// (the collector panicked on it) or holds a control character is labelled
+// Go-quoted, by the collector and in the text alike, which Prometheus's
+// parser reads back; the labels unquote to the names. A quote inside a
+// name is text: labelled as it is. No two labels are the same.
+func TestNamesThatAreNotText(t *testing.T) {
+	tables := []*kv.Table{newTableNamed(t, "-\xff\xfe"), newTableNamed(t, "-\x01\n"), newTableNamed(t, `-"`)}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewCollector(tables...))
+	if _, err := reg.Gather(); err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]bool{}
+	for _, tb := range tables {
+		if err := testutil.CollectAndCompare(NewCollector(tb), strings.NewReader(text(t, tb))); err != nil {
+			t.Errorf("%q: %v", tb.Name(), err)
+		}
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		fams, err := p.TextToMetricFamilies(strings.NewReader(text(t, tb)))
+		if err != nil {
+			t.Fatalf("%q: %v", tb.Name(), err)
+		}
+		label := fams["shmkv_entries"].Metric[0].Label[0].GetValue()
+		if !strings.HasSuffix(tb.Name(), `"`) {
+			if name, err := strconv.Unquote(label); err != nil || "/"+name != tb.Name() {
+				t.Errorf("table %q labelled %q, which unquotes to %q, %v", tb.Name(), label, name, err)
+			}
+		} else if "/"+label != tb.Name() {
+			t.Errorf("table %q labelled %q, not its name", tb.Name(), label)
+		}
+		labels[label] = true
+	}
+	if len(labels) != len(tables) {
+		t.Errorf("%d tables, %d labels: %v", len(tables), len(labels), labels)
 	}
 }

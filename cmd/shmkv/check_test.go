@@ -1,12 +1,15 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -170,3 +173,79 @@ func TestDamagedExtentWord(t *testing.T) {
 type failingWriter struct{ err error }
 
 func (w failingWriter) Write([]byte) (int, error) { return 0, w.err }
+
+// TestCheckJSON: check --json prints the Report as one stable object;
+// exit statuses are those of the text. The repair's report goes beside
+// the check after it.
+func TestCheckJSON(t *testing.T) {
+	name := tableName(t)
+	mustRun(t, 1, nil, "check", name, "--json")
+	mustRun(t, 0, nil, "create", name, "--max-memory", "1MiB", "--max-value", "1KiB")
+	for _, k := range []string{"a", "b", "c"} {
+		mustRun(t, 0, nil, "set", name, k, strings.Repeat(k, 100))
+	}
+	var st kv.Stats
+	openWriter(t, name).Stats(&st)
+	r := mustRun(t, 0, nil, "check", name, "--json")
+	if want := fmt.Sprintf(`{"name":%q,"clean":true,"shards":%d,"entries":3,"problems":[]}`+"\n", name, st.Shards); r.stdout != want {
+		t.Fatalf("check --json = %q, want %q", r.stdout, want)
+	}
+	b := mapObject(t, name)
+	i := strings.Index(string(b), strings.Repeat("b", 100))
+	if i < 0 {
+		t.Fatal("value not found in the region")
+	}
+	b[i+50] = 'X'
+	r = mustRun(t, 1, nil, "check", name, "--json")
+	var got checkJSON
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("check --json = %q: %v", r.stdout, err)
+	}
+	if got.Clean || got.Name != name || len(got.Problems) != 1 || got.Repair != nil ||
+		got.Problems[0].Shard < 0 || got.Problems[0].Offset < 0 || !strings.Contains(got.Problems[0].What, `key "b" fails its checksum`) {
+		t.Fatalf("check --json of a damaged table = %q", r.stdout)
+	}
+	p := got.Problems[0]
+	if want := fmt.Sprintf(`{"shard":%d,"offset":%d,"what":%q}`, p.Shard, p.Offset, p.What); !strings.Contains(r.stdout, `,"problems":[`+want+`]}`) {
+		t.Errorf("check --json = %q, want the problem %s", r.stdout, want)
+	}
+	if !strings.Contains(r.stderr, "--repair") {
+		t.Errorf("check --json of a damaged table said %q on stderr", r.stderr)
+	}
+	r = mustRun(t, 0, nil, "check", name, "--repair", "--json")
+	got = checkJSON{}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("check --repair --json = %q: %v", r.stdout, err)
+	}
+	if !got.Clean || got.Entries != 2 || len(got.Problems) != 0 || got.Repair == nil || got.Repair.Dropped != 1 ||
+		got.Repair.Entries != 2 || len(got.Repair.Problems) == 0 || strings.Count(r.stdout, "\n") != 1 {
+		t.Fatalf("check --repair --json = %q", r.stdout)
+	}
+}
+
+// TestCheckNamesNotText: check names a table whose name is not printable
+// text Go-quoted in its text, on one line, and by the output's rule in
+// JSON (base64 when not UTF-8).
+func TestCheckNamesNotText(t *testing.T) {
+	for _, suffix := range []string{"-\x01\n", "-\xff\xfe"} {
+		name := oddTableName(t, suffix)
+		mustRun(t, 0, nil, "set", name, "k", "v")
+		r := mustRun(t, 0, nil, "check", name)
+		if !strings.HasPrefix(r.stdout, strconv.Quote(name)+": clean, 1 entries in ") || strings.Count(r.stdout, "\n") != 1 {
+			t.Errorf("check %q = %q", name, r.stdout)
+		}
+		r = mustRun(t, 0, nil, "check", name, "--json")
+		var got map[string]any
+		if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+			t.Fatal(err)
+		}
+		back, _ := got["name"].(string)
+		if b64, ok := got["name_base64"].(string); ok {
+			b, _ := base64.StdEncoding.DecodeString(b64)
+			back = string(b)
+		}
+		if back != name || got["clean"] != true {
+			t.Errorf("check %q --json = %q", name, r.stdout)
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -128,4 +130,71 @@ func TestGetWithEveryRegistrySlotTaken(t *testing.T) {
 		t.Fatalf("get = %q", r.stdout)
 	}
 	mustRun(t, 0, nil, "ttl", name, "k")
+}
+
+// TestGetJSON: get --json prints the key and the value by the rule of
+// 'shmkv help output': text as a JSON string, bytes that are not UTF-8 as
+// base64 beside it; decoding gives back the bytes exactly.
+func TestGetJSON(t *testing.T) {
+	name := tableName(t)
+	mustRun(t, 0, nil, "create", name)
+	w := openWriter(t, name)
+	for _, e := range [][2]string{
+		{"k", "v"},
+		{"\xff\xfe", "line one\nline two"},
+		{"text", "\x00\xff bin"},
+		{"<&>", ""},
+	} {
+		if err := w.Set([]byte(e[0]), []byte(e[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for key, want := range map[string]string{
+		"k":        `{"key":"k","value":"v"}`,
+		"\xff\xfe": `{"key_base64":"//4=","value":"line one\nline two"}`,
+		"text":     `{"key":"text","value_base64":"AP8gYmlu"}`,
+		"<&>":      `{"key":"<&>","value":""}`,
+	} {
+		r := mustRun(t, 0, nil, "get", name, key, "--json")
+		if r.stdout != want+"\n" {
+			t.Errorf("get %q --json = %q, want %q", key, r.stdout, want+"\n")
+		}
+		k, v := decodeKeyValue(t, r.stdout)
+		got, _, _ := w.Get(nil, []byte(key))
+		if string(k) != key || string(v) != string(got) {
+			t.Errorf("get %q --json decodes to %q = %q, want %q", key, k, v, got)
+		}
+	}
+	if r := mustRun(t, 1, nil, "get", name, "missing", "--json"); r.stdout != "" {
+		t.Errorf("get --json of a missing key printed %q", r.stdout)
+	}
+}
+
+// decodeKeyValue decodes one JSON object of the output's rule and returns
+// its key and value as bytes, requiring exactly one form of each that is
+// there.
+func decodeKeyValue(t *testing.T, line string) (key, value []byte) {
+	t.Helper()
+	var o map[string]string
+	if err := json.Unmarshal([]byte(line), &o); err != nil {
+		t.Fatalf("%q: %v", line, err)
+	}
+	field := func(name string) []byte {
+		text, isText := o[name]
+		b64, isB64 := o[name+"_base64"]
+		switch {
+		case isText && isB64:
+			t.Fatalf("%q: both %s and %s_base64", line, name, name)
+		case isB64:
+			b, err := base64.StdEncoding.DecodeString(b64)
+			if err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+			return b
+		case isText:
+			return []byte(text)
+		}
+		return nil
+	}
+	return field("key"), field("value")
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"sort"
@@ -15,13 +14,15 @@ import (
 var keysCmd = &command{
 	name:  "keys",
 	usage: "keys NAME [--prefix P] [--json]",
-	summary: "Print the table's keys, sorted, one a line; with --json, a JSON array of\n" +
-		"strings. Keys are printed as stored; use 'shmkv dump' for a binary-safe copy.",
-	example: "shmkv keys demo --prefix user:",
+	summary: "Print the table's keys, sorted by their bytes, one a line; a key that is not\n" +
+		"printable text is printed Go-quoted (\"a\\nb\", \"\\xff\"). With --json, a JSON\n" +
+		"array of objects, {\"key\": ...} or {\"key_base64\": ...} for a key that is not\n" +
+		"UTF-8 ('shmkv help output').",
+	example: "shmkv keys demo --prefix user:\nshmkv keys demo --json | jq -r '.[].key'",
 	nargs:   exactly(1),
 	setup: func(f *pflag.FlagSet) runFunc {
 		prefix := f.String("prefix", "", "only keys that start with `P`")
-		asJSON := f.Bool("json", false, "print a JSON array")
+		asJSON := f.Bool("json", false, "print a JSON array of {\"key\": ...} objects")
 		return func(m *Main, args []string) error { return runKeys(m, args[0], *prefix, *asJSON) }
 	},
 }
@@ -53,18 +54,20 @@ func runKeys(m *Main, name, prefix string, asJSON bool) error {
 	return nil
 }
 
-// writeKeys writes keys sorted, one a line or as a JSON array.
+// writeKeys writes keys sorted, one a line or as a JSON array, by the rule
+// of 'shmkv help output'.
 func writeKeys(out io.Writer, keys []string, asJSON bool) error {
 	sort.Strings(keys)
 	if asJSON {
-		if keys == nil {
-			keys = []string{}
+		objs := make([]keyJSON, len(keys))
+		for i, k := range keys {
+			objs[i] = newKeyJSON([]byte(k))
 		}
-		return json.NewEncoder(out).Encode(keys)
+		return writeJSON(out, objs)
 	}
 	w := bufio.NewWriter(out)
 	for _, k := range keys {
-		w.WriteString(k)
+		w.WriteString(printable(k))
 		w.WriteByte('\n')
 	}
 	return w.Flush()

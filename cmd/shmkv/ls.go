@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"text/tabwriter"
 	"time"
 
 	"github.com/shmkv/shmkv/kv"
@@ -12,7 +16,9 @@ import (
 var lsCmd = &command{
 	name:  "ls",
 	usage: "ls [--all] [--json]",
-	summary: "List the shmkv tables in /dev/shm, with their size and entry count. --all\n" +
+	summary: "List the shmkv tables in /dev/shm, with their size and entry count, under a\n" +
+		"header, in aligned columns; a name that is not printable text is printed\n" +
+		"Go-quoted ('shmkv help output'). --all\n" +
 		"also lists orphan lock objects: the companion a table keeps its processes'\n" +
 		"liveness locks in, left without its table by a creator that was killed or a\n" +
 		"table removed by hand (rm /dev/shm/NAME); 'shmkv rm' removes them.",
@@ -25,9 +31,12 @@ var lsCmd = &command{
 	},
 }
 
-// lsJSON is the stable shape of one table in 'shmkv ls --json'.
+// lsJSON is the stable shape of one table in 'shmkv ls --json'. Name is
+// the name; JSON output moves one that is not UTF-8 to NameBase64
+// (forJSON), by the rule of 'shmkv help output'.
 type lsJSON struct {
-	Name       string `json:"name"`
+	Name       string `json:"name,omitempty"`
+	NameBase64 string `json:"name_base64,omitempty"`
 	TotalBytes uint64 `json:"total_bytes"`
 	Entries    uint64 `json:"entries"`
 	Error      string `json:"error,omitempty"`
@@ -65,21 +74,50 @@ func runLs(m *Main, asJSON, all bool) error {
 		}
 	}
 	if asJSON {
+		for i := range rows {
+			rows[i] = rows[i].forJSON()
+		}
 		return json.NewEncoder(m.Stdout).Encode(rows)
 	}
-	for _, r := range rows {
-		if r.OrphanLockObject {
-			fmt.Fprintf(m.Stdout, "%-32s orphan lock object: its table is gone; 'shmkv rm %s' removes it\n", r.Name, r.Name)
-			continue
-		}
-		if r.Error != "" {
-			fmt.Fprintf(m.Stdout, "%-32s %s\n", r.Name, r.Error)
-			continue
-		}
-		fmt.Fprintf(m.Stdout, "%-32s %10s %12d entries\n", r.Name, humanBytes(r.TotalBytes), r.Entries)
+	if err := writeLs(m.Stdout, rows); err != nil {
+		return err
 	}
 	if !all && len(orphans) > 0 {
 		fmt.Fprintf(m.Stderr, "shmkv: and %d orphan lock object(s), whose table is gone: 'shmkv ls --all' lists them\n", len(orphans))
 	}
 	return nil
+}
+
+// forJSON is r with a name that is not UTF-8 in NameBase64.
+func (r lsJSON) forJSON() lsJSON {
+	n := newNameJSON(r.Name)
+	r.Name, r.NameBase64 = n.Name, n.NameBase64
+	return r
+}
+
+// writeLs writes rows under a header, in columns aligned as text/tabwriter
+// aligns them (two spaces between), without trailing blanks; each name
+// and note by printable, so that none breaks its line or the columns.
+func writeLs(out io.Writer, rows []lsJSON) error {
+	var b bytes.Buffer
+	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSIZE\tENTRIES\tNOTE")
+	for _, r := range rows {
+		name := printable(r.Name)
+		switch {
+		case r.OrphanLockObject:
+			fmt.Fprintf(tw, "%s\t-\t-\torphan lock object: its table is gone; 'shmkv rm %s' removes it\n", name, name)
+		case r.Error != "":
+			fmt.Fprintf(tw, "%s\t-\t-\t%s\n", name, printable(r.Error))
+		default:
+			fmt.Fprintf(tw, "%s\t%s\t%d\t\n", name, humanBytes(r.TotalBytes), r.Entries)
+		}
+	}
+	tw.Flush()
+	w := bufio.NewWriter(out)
+	for line := range bytes.Lines(b.Bytes()) {
+		w.Write(bytes.TrimRight(line, " \n"))
+		w.WriteByte('\n')
+	}
+	return w.Flush()
 }

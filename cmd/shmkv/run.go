@@ -179,7 +179,10 @@ func (m *Main) dispatch(args []string) error {
 	case "help", "-h", "--help":
 		switch {
 		case len(args) > 2:
-			return usageError("", "usage: shmkv help [COMMAND]")
+			return usageError("", "usage: shmkv help [COMMAND | output]")
+		case len(args) == 2 && args[1] == "output":
+			fmt.Fprint(m.Stdout, outputHelp)
+			return nil
 		case len(args) == 2:
 			c := lookup(args[1])
 			if c == nil {
@@ -277,7 +280,8 @@ func (m *Main) printUsage() {
 	fmt.Fprintln(w, "1024, KB, MB, GB, TB powers of 1000 (4GB is 4000000000 bytes).")
 	fmt.Fprintln(w, "Exit status: 0 done; 1 not found: a missing key or table, for every command")
 	fmt.Fprintln(w, "(and for check, problems found); 2 usage error or failure.")
-	fmt.Fprintln(w, "Run 'shmkv COMMAND --help' for a command's flags and an example.")
+	fmt.Fprintln(w, "Run 'shmkv COMMAND --help' for a command's flags and an example, and")
+	fmt.Fprintln(w, "'shmkv help output' for how keys, values and names print (--json, binary).")
 }
 
 func firstSentence(s string) string {

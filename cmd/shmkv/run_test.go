@@ -19,6 +19,13 @@ func TestUsage(t *testing.T) {
 				t.Errorf("%v does not list %s", args, c.name)
 			}
 		}
+		if !strings.Contains(r.stdout, "'shmkv help output'") {
+			t.Errorf("%v does not point to 'shmkv help output'", args)
+		}
+	}
+	// The one rule for keys, values and names, in JSON and in text.
+	if r := mustRun(t, 0, nil, "help", "output"); !strings.Contains(r.stdout, `"key_base64"`) || !strings.Contains(r.stdout, "strconv.Quote") {
+		t.Errorf("help output = %q", r.stdout)
 	}
 	r = mustRun(t, 2, nil, "frobnicate")
 	if !strings.Contains(r.stderr, `unknown command "frobnicate"`) {

@@ -6,10 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shmkv/shmkv/kv"
 	"github.com/shmkv/shmkv/metrics"
@@ -78,6 +80,146 @@ func TestStatsPrometheus(t *testing.T) {
 		}
 	}
 	mustRun(t, 2, nil, "stats", name, "--prometheus", "--json")
+}
+
+// TestStatsPrometheusOddNames: a table name that is not UTF-8 text, or
+// holds a control character or a quote, still gives an exposition that a
+// strict reader of the text format accepts, its label the name as 'shmkv
+// ls' shows it (Go-quoted when it is not printable), which unquotes to the
+// name. Before, the label carried the name's bytes as they were: not UTF-8.
+func TestStatsPrometheusOddNames(t *testing.T) {
+	for _, suffix := range []string{"-\xff\xfe", "-\x01\n\t", `-"\`} {
+		name := oddTableName(t, suffix)
+		mustRun(t, 0, nil, "set", name, "k", "v")
+		r := mustRun(t, 0, nil, "stats", name, "--prometheus")
+		samples, err := parseExposition(r.stdout)
+		if err != nil {
+			t.Fatalf("%q: %v in\n%s", name, err, r.stdout)
+		}
+		want := name
+		if suffix != `-"\` {
+			want = strconv.Quote(name)
+		}
+		got := samples[`shmkv_entries`]
+		if len(got) != 1 || got[0].labels["table"] != want || got[0].value != 1 {
+			t.Errorf("%q: shmkv_entries %+v, want table=%s and 1", name, got, want)
+		}
+		if label := got[0].labels["table"]; strings.HasPrefix(label, `"`) {
+			if back, err := strconv.Unquote(label); err != nil || back != name {
+				t.Errorf("%q: label %q unquotes to %q, %v", name, label, back, err)
+			}
+		}
+	}
+}
+
+// sample is one parsed line of the exposition.
+type sample struct {
+	labels map[string]string
+	value  float64
+}
+
+var (
+	metricName = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
+	labelName  = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+)
+
+// parseExposition reads the Prometheus text format (version 0.0.4) as
+// strictly as Prometheus's own parser: HELP and TYPE comments for a family
+// before its samples, names by the format's rules, label values UTF-8 with
+// only \\, \" and \n escaped, values floats, every line ended by '\n'. It
+// returns the samples by metric name.
+func parseExposition(text string) (map[string][]sample, error) {
+	if !strings.HasSuffix(text, "\n") {
+		return nil, fmt.Errorf("the text does not end with a newline")
+	}
+	out := map[string][]sample{}
+	typed := map[string]bool{}
+	for i, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		bad := func(why string) error { return fmt.Errorf("line %d %q: %s", i+1, line, why) }
+		if !utf8.ValidString(line) {
+			return nil, bad("not UTF-8")
+		}
+		if rest, ok := strings.CutPrefix(line, "# "); ok {
+			f := strings.SplitN(rest, " ", 3)
+			if len(f) < 3 || (f[0] != "HELP" && f[0] != "TYPE") || !metricName.MatchString(f[1]) {
+				return nil, bad("not a HELP or TYPE line")
+			}
+			if f[0] == "TYPE" {
+				if f[2] != "counter" && f[2] != "gauge" {
+					return nil, bad("unknown type")
+				}
+				typed[f[1]] = true
+			}
+			continue
+		}
+		brace := strings.IndexByte(line, '{')
+		if brace < 0 || !metricName.MatchString(line[:brace]) || !typed[line[:brace]] {
+			return nil, bad("no known metric name before '{'")
+		}
+		s := sample{labels: map[string]string{}}
+		rest := line[brace+1:]
+		for {
+			eq := strings.Index(rest, `="`)
+			if eq < 0 || !labelName.MatchString(rest[:eq]) {
+				return nil, bad("no label name")
+			}
+			name := rest[:eq]
+			rest = rest[eq+2:]
+			var v strings.Builder
+			for {
+				if rest == "" {
+					return nil, bad("label value not closed")
+				}
+				c := rest[0]
+				rest = rest[1:]
+				if c == '"' {
+					break
+				}
+				if c == '\n' {
+					return nil, bad("raw newline in a label value")
+				}
+				if c == '\\' {
+					if rest == "" {
+						return nil, bad("escape at the end")
+					}
+					switch rest[0] {
+					case '\\':
+						v.WriteByte('\\')
+					case '"':
+						v.WriteByte('"')
+					case 'n':
+						v.WriteByte('\n')
+					default:
+						return nil, bad("unknown escape")
+					}
+					rest = rest[1:]
+					continue
+				}
+				v.WriteByte(c)
+			}
+			if _, dup := s.labels[name]; dup {
+				return nil, bad("label twice")
+			}
+			s.labels[name] = v.String()
+			if r, ok := strings.CutPrefix(rest, ","); ok {
+				rest = r
+				continue
+			}
+			r, ok := strings.CutPrefix(rest, "} ")
+			if !ok {
+				return nil, bad("labels not closed by '} '")
+			}
+			rest = r
+			break
+		}
+		val, err := strconv.ParseFloat(rest, 64)
+		if err != nil {
+			return nil, bad("value: " + err.Error())
+		}
+		s.value = val
+		out[line[:brace]] = append(out[line[:brace]], s)
+	}
+	return out, nil
 }
 
 // TestStatsWatchLines: into a pipe, --watch writes a header and then one

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -44,4 +46,32 @@ func TestCreateEviction(t *testing.T) {
 		t.Errorf("stats after overfilling:\n%s", r.stdout)
 	}
 	mustRun(t, 2, nil, "create", tableName(t), "--eviction", "fifo")
+}
+
+// TestTTLJSON: ttl --json prints the key by the output's rule and the
+// milliseconds left, -1 for a key that does not expire, as Redis's PTTL.
+func TestTTLJSON(t *testing.T) {
+	name := tableName(t)
+	mustRun(t, 0, nil, "create", name)
+	w := openWriter(t, name)
+	w.Set([]byte("\xff\xfe"), []byte("v"))
+	w.SetTTL([]byte("a\nb"), []byte("v"), time.Hour)
+	if r := mustRun(t, 0, nil, "ttl", name, "\xff\xfe", "--json"); r.stdout != `{"key_base64":"//4=","ttl_ms":-1}`+"\n" {
+		t.Errorf("ttl --json of a key without expiry = %q", r.stdout)
+	}
+	r := mustRun(t, 0, nil, "ttl", name, "a\nb", "--json")
+	var got struct {
+		Key   *string `json:"key"`
+		TTLMs *int64  `json:"ttl_ms"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || got.Key == nil || *got.Key != "a\nb" ||
+		got.TTLMs == nil || *got.TTLMs <= 59*60*1000 || *got.TTLMs > 60*60*1000 {
+		t.Fatalf("ttl --json = %q (%v)", r.stdout, err)
+	}
+	if want := fmt.Sprintf(`{"key":"a\nb","ttl_ms":%d}`+"\n", *got.TTLMs); r.stdout != want {
+		t.Errorf("ttl --json = %q, want %q", r.stdout, want)
+	}
+	if r := mustRun(t, 1, nil, "ttl", name, "missing", "--json"); r.stdout != "" {
+		t.Errorf("ttl --json of a missing key printed %q", r.stdout)
+	}
 }
