@@ -36,6 +36,7 @@ type dumpWriter struct {
 	sum   *xxhash.Digest
 	count uint64
 	buf   [binary.MaxVarintLen64]byte
+	werr  error // the first write error, after which nothing is written
 }
 
 func newDumpWriter(w io.Writer) *dumpWriter {
@@ -45,9 +46,14 @@ func newDumpWriter(w io.Writer) *dumpWriter {
 }
 
 func (d *dumpWriter) write(b []byte) {
-	d.w.Write(b)
+	if d.werr == nil {
+		_, d.werr = d.w.Write(b)
+	}
 	d.sum.Write(b)
 }
+
+// err is the first error writing met.
+func (d *dumpWriter) err() error { return d.werr }
 
 func (d *dumpWriter) field(b []byte) {
 	d.write(d.buf[:binary.PutUvarint(d.buf[:], uint64(len(b)))])
@@ -62,6 +68,9 @@ func (d *dumpWriter) record(key, value []byte) {
 
 // close writes the trailer and flushes.
 func (d *dumpWriter) close() error {
+	if d.werr != nil {
+		return d.werr
+	}
 	d.w.WriteByte(0)
 	d.w.Write(d.buf[:binary.PutUvarint(d.buf[:], d.count)])
 	var sum [8]byte
