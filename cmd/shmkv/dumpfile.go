@@ -21,7 +21,11 @@ import (
 //	          before the zero byte
 //
 // A file cut short lacks its trailer, and a changed byte fails the
-// checksum, so load can refuse both before it writes anything.
+// checksum, so load can refuse both before it writes anything. For the
+// same reason load needs no count at the front: it reads and checks the
+// whole dump before it makes a table, and sizes the table from what it
+// read, so that version 1 stays the only format (a header count would
+// have meant a version 2 and two readers, for nothing load could use).
 const dumpMagic = "shmkv-dump1"
 
 // maxDumpField bounds a length read from a dump, so that a hostile file

@@ -179,7 +179,11 @@ func optionError(err error) (msg string, ok bool) {
 	}
 	switch {
 	case oe.Existing:
-		return fmt.Sprintf("%s %s, the table has %s", flag, val(oe.Value, 0), val(oe.Table, 0)), true
+		have := val(oe.Table, 0)
+		if oe.IsSize() && oe.Table >= 1024 && have == strconv.FormatInt(oe.Table, 10) {
+			have += " (" + humanBytes(uint64(oe.Table)) + ")" // no unit holds it whole
+		}
+		return fmt.Sprintf("%s %s, the table has %s", flag, val(oe.Value, 0), have), true
 	case oe.MaxOption != "" && oe.Value > oe.Max:
 		return fmt.Sprintf("%s %s is more than %s %s", flag, val(oe.Value, 0), optionFlags[oe.MaxOption], val(oe.Max, 0)), true
 	}

@@ -100,5 +100,8 @@ func flagSize(n int64, dir int) string {
 	} else {
 		tenths = math.Ceil(tenths)
 	}
+	if math.Mod(tenths, 10) == 0 {
+		return strconv.FormatFloat(tenths/10, 'f', 0, 64) + string(units[i]) + "iB"
+	}
 	return strconv.FormatFloat(tenths/10, 'f', 1, 64) + string(units[i]) + "iB"
 }
