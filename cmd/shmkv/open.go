@@ -39,7 +39,7 @@ func openForRead(name string) (*kv.Table, error) {
 // missing table is not found, exit status 1, for every command: the one
 // rule, so that a script tells "no such table" from a failure alike
 // whichever command it ran. Every command it advises works as written in
-// the case it is advised for (advice_test.go runs them).
+// the case it is advised for (open_test.go runs them).
 func describe(name string, err error) error {
 	switch {
 	case err == nil:
@@ -128,8 +128,8 @@ func opError(op, name string, err error) error {
 }
 
 // fullAdvice says what makes room in the full table name: on a full
-// /dev/shm, memory freed there; else a copy in a table with twice the
-// ceiling, made by commands that work as written.
+// /dev/shm, memory freed there; else a copy in a new table with twice the
+// ceiling, by a pipeline that works as written.
 func fullAdvice(name string, err error) string {
 	if strings.Contains(err.Error(), "/dev/shm is full") {
 		return "free memory in /dev/shm ('df -h /dev/shm'; 'shmkv ls' lists the tables and the memory each takes)"
@@ -141,10 +141,9 @@ func fullAdvice(name string, err error) string {
 	var st kv.Stats
 	t.Stats(&st)
 	t.Close()
-	larger := name + "-2"
-	pipe := strings.TrimSuffix(advise("dump", []string{name}), "'") + " | " + strings.TrimPrefix(advise("load", []string{larger}), "'")
-	return fmt.Sprintf("delete keys, or copy it into a table with a higher ceiling: %s, then %s",
-		advise("create", []string{larger}, "--max-memory", flagSize(2*int64(st.MaxBytes), 1)), pipe)
+	load := advise("load", []string{name + "-2"}, "--max-memory", flagSize(2*int64(st.MaxBytes), 1))
+	pipe := strings.TrimSuffix(advise("dump", []string{name}), "'") + " | " + strings.TrimPrefix(load, "'")
+	return "delete keys, or copy it into a table with twice the ceiling: " + pipe
 }
 
 // optionFlags are the flags that set kv's Options fields.
