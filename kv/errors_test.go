@@ -46,3 +46,45 @@ func TestErrorTexts(t *testing.T) {
 		t.Errorf("Open of a garbage object: %v", err)
 	}
 }
+
+// TestOptionError: an option Open cannot meet is an *OptionError that names
+// the field, with its range or the table's value, matches
+// ErrInvalidOptions, and says sizes in binary units with one "shmkv:".
+func TestOptionError(t *testing.T) {
+	name := uniqueName(t)
+	openTable(t, name, &Options{MaxKeySize: 1024})
+	for _, c := range []struct {
+		name string
+		o    *Options
+		want OptionError
+		text string
+	}{
+		{uniqueName(t), &Options{MaxMemory: 1}, OptionError{Option: "MaxMemory", Value: 1, Min: minMaxMemory, Max: maxMaxMemory, InRange: true},
+			"shmkv: invalid options: Options.MaxMemory 1 B is out of range (64 KiB to 5.3 TiB)"},
+		{uniqueName(t), &Options{MaxMemory: 1 << 20, Memory: 2 << 20}, OptionError{Option: "Memory", Value: 2 << 20, Max: 1 << 20, MaxOption: "MaxMemory", InRange: true},
+			"shmkv: invalid options: Options.Memory 2 MiB is out of range (0 B to 1 MiB, Options.MaxMemory)"},
+		{uniqueName(t), &Options{Keys: -3}, OptionError{Option: "Keys", Value: -3, Max: maxShards * maxSlots / 2, InRange: true},
+			"shmkv: invalid options: Options.Keys -3 is out of range (0 to 549755813888)"},
+		{uniqueName(t), &Options{MaxValueSize: MaxValueLimit + 1}, OptionError{Option: "MaxValueSize", Value: MaxValueLimit + 1, Max: MaxValueLimit, InRange: true},
+			"shmkv: invalid options: Options.MaxValueSize 1.0 GiB is out of range (0 B to 1 GiB)"},
+		{name, &Options{MaxKeySize: 64}, OptionError{Option: "MaxKeySize", Value: 64, Existing: true, Table: 1024},
+			"shmkv: open /" + name + ": invalid options: Options.MaxKeySize 64 B, the table has 1 KiB"},
+		{name, &Options{Eviction: EvictLRU}, OptionError{Option: "Eviction", Value: int64(EvictLRU), Existing: true, Table: int64(NoEviction)},
+			"shmkv: open /" + name + ": invalid options: Options.Eviction lru, the table has none"},
+		{uniqueName(t), &Options{Exclusive: true, NoCreate: true}, OptionError{Option: "Exclusive", Value: 1, Reason: "Options.Exclusive and Options.NoCreate together"},
+			"shmkv: invalid options: Options.Exclusive and Options.NoCreate together"},
+	} {
+		_, err := Open(c.name, c.o)
+		var oe *OptionError
+		if !errors.As(err, &oe) || !errors.Is(err, ErrInvalidOptions) {
+			t.Errorf("Open(%+v) = %v, want an *OptionError matching ErrInvalidOptions", c.o, err)
+			continue
+		}
+		if *oe != c.want {
+			t.Errorf("Open(%+v): %+v, want %+v", c.o, *oe, c.want)
+		}
+		if err.Error() != c.text {
+			t.Errorf("Open(%+v): %q, want %q", c.o, err.Error(), c.text)
+		}
+	}
+}

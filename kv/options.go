@@ -11,7 +11,9 @@ import (
 // default. The geometry fields (MaxMemory, Keys, Memory, MaxKeySize,
 // MaxValueSize, Eviction) shape a new table; for an existing one the header
 // decides, and a limit that is set and that the existing table does not
-// have is ErrInvalidOptions.
+// have is ErrInvalidOptions. Open reports a field it cannot meet as an
+// *OptionError, which names the field and gives its allowed range or the
+// existing table's value.
 //
 // A table needs no size: it starts small and grows as keys and data
 // arrive, while other processes use it, up to MaxMemory.
@@ -179,25 +181,27 @@ func (o *Options) withDefaults() Options {
 func (o *Options) validate() error {
 	switch {
 	case o.MaxMemory < minMaxMemory || o.MaxMemory > maxMaxMemory:
-		return fmt.Errorf("%w: MaxMemory %d (%d to %d)", ErrInvalidOptions, o.MaxMemory, minMaxMemory, maxMaxMemory)
+		return &OptionError{Option: "MaxMemory", Value: o.MaxMemory, Min: minMaxMemory, Max: maxMaxMemory, InRange: true}
 	case o.Keys < 0 || int64(o.Keys) > maxShards*maxSlots/2:
-		return fmt.Errorf("%w: Keys %d", ErrInvalidOptions, o.Keys)
+		return &OptionError{Option: "Keys", Value: int64(o.Keys), Max: maxShards * maxSlots / 2, InRange: true}
 	case o.Memory < 0 || o.Memory > o.MaxMemory:
-		return fmt.Errorf("%w: Memory %d beyond MaxMemory %d", ErrInvalidOptions, o.Memory, o.MaxMemory)
+		return &OptionError{Option: "Memory", Value: o.Memory, Max: o.MaxMemory, MaxOption: "MaxMemory", InRange: true}
 	case o.MaxKeySize < 1 || o.MaxKeySize > MaxKeyLimit:
-		return fmt.Errorf("%w: MaxKeySize %d (1 to %d)", ErrInvalidOptions, o.MaxKeySize, MaxKeyLimit)
+		return &OptionError{Option: "MaxKeySize", Value: int64(o.MaxKeySize), Min: 1, Max: MaxKeyLimit, InRange: true}
 	case o.MaxValueSize < 0 || o.MaxValueSize > MaxValueLimit:
-		return fmt.Errorf("%w: MaxValueSize %d (0 to %d)", ErrInvalidOptions, o.MaxValueSize, MaxValueLimit)
+		return &OptionError{Option: "MaxValueSize", Value: int64(o.MaxValueSize), Max: MaxValueLimit, InRange: true}
 	case o.Mode&^os.ModePerm != 0:
-		return fmt.Errorf("%w: Mode %v has bits beyond the permissions", ErrInvalidOptions, o.Mode)
-	case o.LockTimeout < 0 || o.InitTimeout < 0:
-		return fmt.Errorf("%w: negative timeout", ErrInvalidOptions)
+		return &OptionError{Option: "Mode", Value: int64(o.Mode), Reason: fmt.Sprintf("Options.Mode %v has bits beyond the permissions", o.Mode)}
+	case o.LockTimeout < 0:
+		return &OptionError{Option: "LockTimeout", Value: int64(o.LockTimeout), Reason: fmt.Sprintf("Options.LockTimeout %v is negative", o.LockTimeout)}
+	case o.InitTimeout < 0:
+		return &OptionError{Option: "InitTimeout", Value: int64(o.InitTimeout), Reason: fmt.Sprintf("Options.InitTimeout %v is negative", o.InitTimeout)}
 	case o.Eviction > EvictLRU:
-		return fmt.Errorf("%w: Eviction %v", ErrInvalidOptions, o.Eviction)
+		return &OptionError{Option: "Eviction", Value: int64(o.Eviction), Min: int64(NoEviction), Max: int64(EvictLRU), InRange: true}
 	case o.Exclusive && o.NoCreate:
-		return fmt.Errorf("%w: Exclusive and NoCreate together", ErrInvalidOptions)
+		return &OptionError{Option: "Exclusive", Value: 1, Reason: "Options.Exclusive and Options.NoCreate together"}
 	case o.ReadOnly && o.Exclusive:
-		return fmt.Errorf("%w: ReadOnly cannot create a table", ErrInvalidOptions)
+		return &OptionError{Option: "Exclusive", Value: 1, Reason: "Options.ReadOnly cannot create a table (Options.Exclusive)"}
 	}
 	return nil
 }
@@ -209,15 +213,18 @@ func checkAgainst(o *Options, g *geometry) error {
 	if o == nil {
 		return nil
 	}
+	differs := func(option string, value, table int64) error {
+		return &OptionError{Option: option, Value: value, Existing: true, Table: table}
+	}
 	switch {
 	case o.Eviction != NoEviction && uint32(o.Eviction) != g.eviction:
-		return fmt.Errorf("%w: Eviction %v, the table has %v", ErrInvalidOptions, o.Eviction, Policy(g.eviction))
+		return differs("Eviction", int64(o.Eviction), int64(g.eviction))
 	case o.MaxKeySize != 0 && o.MaxKeySize != g.maxKey:
-		return fmt.Errorf("%w: MaxKeySize %d, the table has %d", ErrInvalidOptions, o.MaxKeySize, g.maxKey)
+		return differs("MaxKeySize", int64(o.MaxKeySize), int64(g.maxKey))
 	case o.MaxValueSize != 0 && o.MaxValueSize != g.maxValue:
-		return fmt.Errorf("%w: MaxValueSize %d, the table has %d", ErrInvalidOptions, o.MaxValueSize, g.maxValue)
+		return differs("MaxValueSize", int64(o.MaxValueSize), int64(g.maxValue))
 	case o.MaxMemory != 0 && o.MaxMemory != g.maxMemory:
-		return fmt.Errorf("%w: MaxMemory %d, the table has %d", ErrInvalidOptions, o.MaxMemory, g.maxMemory)
+		return differs("MaxMemory", o.MaxMemory, g.maxMemory)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 
 	"github.com/shmkv/shmkv/kv"
@@ -52,20 +53,28 @@ func runCreate(m *Main, name string, f *createFlags) error {
 		return usageError("create", "--keys %d is negative", f.keys)
 	}
 	o := kv.Options{
-		Exclusive:    true,
-		MaxMemory:    int64(f.maxMemory),
-		Keys:         f.keys,
-		Memory:       int64(f.memory),
-		MaxKeySize:   int(min(f.maxKey, kv.MaxKeyLimit+1)),
-		MaxValueSize: int(min(f.maxValue, kv.MaxValueLimit+1)),
+		Exclusive: true,
+		MaxMemory: int64(f.maxMemory),
+		Keys:      f.keys,
+		Memory:    int64(f.memory),
+		// Clamped only where int is narrower than the flag: kv's range
+		// check then says the value the user gave.
+		MaxKeySize:   int(min(int64(f.maxKey), math.MaxInt)),
+		MaxValueSize: int(min(int64(f.maxValue), math.MaxInt)),
 		Eviction:     kv.Policy(f.eviction),
 		Mode:         os.FileMode(f.mode),
 	}
 	t, err := kv.Open(name, &o)
 	switch {
 	case errors.Is(err, fs.ErrExist):
-		return fmt.Errorf("table %s exists; use it as it is, or remove it first with 'shmkv rm %s'", name, name)
+		if ok, _ := kv.IsTable(name); !ok {
+			return fmt.Errorf("%s exists and is not a shmkv table; use another name, or if it is not needed, remove it first with %s", name, rmAdvice(name))
+		}
+		return fmt.Errorf("table %s exists; use it as it is, or remove it first with %s", name, rmAdvice(name))
 	case errors.Is(err, kv.ErrInvalidOptions):
+		if msg, ok := optionError(err); ok {
+			return usageError("create", "%s", msg)
+		}
 		return usageError("create", "%v", err)
 	case err != nil:
 		return describe(name, err)

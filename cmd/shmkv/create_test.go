@@ -61,3 +61,48 @@ func TestCreateModeThenUse(t *testing.T) {
 		mustRun(t, 0, nil, "rm", name)
 	}
 }
+
+// TestCreateOptionErrors: an option kv refuses is said with the flag's
+// name and sizes as the flags take them, never kv's field names.
+func TestCreateOptionErrors(t *testing.T) {
+	for _, c := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--max-memory", "1"}, "shmkv: --max-memory 1 is out of range (64KiB to 5.3TiB); run 'shmkv create --help'\n"},
+		{[]string{"--max-memory", "10T"}, "shmkv: --max-memory 10TiB is out of range (64KiB to 5.3TiB); run 'shmkv create --help'\n"},
+		{[]string{"--max-memory", "1GiB", "--memory", "2GiB"}, "shmkv: --memory 2GiB is more than --max-memory 1GiB; run 'shmkv create --help'\n"},
+		{[]string{"--max-key", "2MiB"}, "shmkv: --max-key 2MiB is out of range (1 to 1MiB); run 'shmkv create --help'\n"},
+		{[]string{"--max-value", "1234567890"}, "shmkv: --max-value 1234567890 is out of range (1 to 1GiB); run 'shmkv create --help'\n"},
+	} {
+		r := mustRun(t, 2, nil, append([]string{"create", tableName(t)}, c.flags...)...)
+		if r.stderr != c.want {
+			t.Errorf("%v: %q, want %q", c.flags, r.stderr, c.want)
+		}
+	}
+	// Each bound as printed is a valid value.
+	n := tableName(t)
+	mustRun(t, 0, nil, "create", n, "--max-memory", "5.3TiB")
+	mustRun(t, 0, nil, "rm", n)
+	mustRun(t, 0, nil, "create", n, "--max-memory", "64KiB")
+}
+
+// TestCreateExistsAdvice: the rm that create advises for a name in use
+// removes it as written, whether it is a table or another object.
+func TestCreateExistsAdvice(t *testing.T) {
+	for _, isTable := range []bool{true, false} {
+		name := tableName(t)
+		if isTable {
+			mustRun(t, 0, nil, "create", name)
+		} else if err := os.WriteFile(shmPath(name), []byte("not a table"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := mustRun(t, 2, nil, "create", name)
+		cmds := advised(t, r.stderr)
+		if len(cmds) != 1 || cmds[0][0][1] != "rm" {
+			t.Fatalf("advice %q", r.stderr)
+		}
+		runAdvised(t, cmds[0])
+		mustRun(t, 0, nil, "create", name)
+	}
+}

@@ -2,9 +2,13 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/shmkv/shmkv/kv"
@@ -94,4 +98,90 @@ func TestLoadBadDumps(t *testing.T) {
 		_ = what
 	}
 	mustRun(t, 2, nil, "load", tableName(t), filepath.Join(t.TempDir(), "missing.dump"))
+}
+
+// brokenAfter fails every write after the first n bytes.
+type brokenAfter struct {
+	w io.Writer
+	n int
+}
+
+func (f *brokenAfter) Write(p []byte) (int, error) {
+	if len(p) > f.n {
+		n, _ := f.w.Write(p[:f.n])
+		f.n = 0
+		return n, errors.New("injected write error")
+	}
+	f.n -= len(p)
+	return f.w.Write(p)
+}
+
+// TestDumpFailureKeepsOldFile: a dump that fails midway (a write error
+// injected into its file) leaves the file it was to replace byte for byte
+// as it was, and no temporary file beside it; one that succeeds replaces
+// it whole, keeping its mode.
+func TestDumpFailureKeepsOldFile(t *testing.T) {
+	name := tableName(t)
+	mustRun(t, 0, nil, "create", name)
+	tb := openWriter(t, name)
+	for i := range 5000 {
+		if err := tb.Set(fmt.Appendf(nil, "key-%d", i), bytes.Repeat([]byte{byte(i)}, 100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "d.dump")
+	old := []byte("the old dump, which must survive")
+	if err := os.WriteFile(file, old, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{0, 100, 70000, 300000} {
+		dumpFileWriter = func(f *os.File) io.Writer { return &brokenAfter{w: f, n: n} }
+		r := mustRun(t, 2, nil, "dump", name, file)
+		dumpFileWriter = func(f *os.File) io.Writer { return f }
+		if !strings.Contains(r.stderr, "injected write error") {
+			t.Errorf("failing after %d bytes: stderr %q", n, r.stderr)
+		}
+		if got, err := os.ReadFile(file); err != nil || !bytes.Equal(got, old) {
+			t.Fatalf("failing after %d bytes: the old file is now %d bytes (%v)", n, len(got), err)
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+			t.Fatalf("failing after %d bytes: %d files left in the directory", n, len(ents))
+		}
+	}
+	mustRun(t, 0, nil, "dump", name, file)
+	fi, err := os.Stat(file)
+	if err != nil || fi.Mode().Perm() != 0o640 {
+		t.Fatalf("the replaced file: %v, %v", fi.Mode(), err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("%d files left in the directory", len(ents))
+	}
+	copyName := tableName(t)
+	mustRun(t, 0, nil, "load", copyName, file)
+	if got := entries(t, copyName); len(got) != 5000 {
+		t.Fatalf("the dump loads %d entries", len(got))
+	}
+	// A path that is not a regular file is written in place.
+	mustRun(t, 0, nil, "dump", name, "/dev/null")
+}
+
+// TestDumpRefusesTerminal: binary is not written to a terminal, as gzip
+// refuses; a FILE or a redirection is.
+func TestDumpRefusesTerminal(t *testing.T) {
+	_, term := openTerminal(t)
+	name := tableName(t)
+	mustRun(t, 0, nil, "set", name, "k", "v")
+	for _, args := range [][]string{{"dump", name}, {"dump", name, "-"}} {
+		var errb bytes.Buffer
+		err := (&Main{Stdin: strings.NewReader(""), Stdout: term, Stderr: &errb}).Run(args)
+		if ExitCode(err) != 2 || !strings.Contains(errb.String(), "refusing to write binary to a terminal") {
+			t.Errorf("%v to a terminal: exit %d, %q", args, ExitCode(err), errb.String())
+		}
+	}
+	file := filepath.Join(t.TempDir(), "d")
+	var errb bytes.Buffer
+	if err := (&Main{Stdin: strings.NewReader(""), Stdout: term, Stderr: &errb}).Run([]string{"dump", name, file}); err != nil {
+		t.Errorf("dump to a FILE with a terminal for stdout: %v", err)
+	}
 }

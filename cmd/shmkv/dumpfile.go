@@ -21,7 +21,11 @@ import (
 //	          before the zero byte
 //
 // A file cut short lacks its trailer, and a changed byte fails the
-// checksum, so load can refuse both before it writes anything.
+// checksum, so load can refuse both before it writes anything. For the
+// same reason load needs no count at the front: it reads and checks the
+// whole dump before it makes a table, and sizes the table from what it
+// read, so that version 1 stays the only format (a header count would
+// have meant a version 2 and two readers, for nothing load could use).
 const dumpMagic = "shmkv-dump1"
 
 // maxDumpField bounds a length read from a dump, so that a hostile file
@@ -36,6 +40,7 @@ type dumpWriter struct {
 	sum   *xxhash.Digest
 	count uint64
 	buf   [binary.MaxVarintLen64]byte
+	werr  error // the first write error, after which nothing is written
 }
 
 func newDumpWriter(w io.Writer) *dumpWriter {
@@ -45,9 +50,14 @@ func newDumpWriter(w io.Writer) *dumpWriter {
 }
 
 func (d *dumpWriter) write(b []byte) {
-	d.w.Write(b)
+	if d.werr == nil {
+		_, d.werr = d.w.Write(b)
+	}
 	d.sum.Write(b)
 }
+
+// err is the first error writing met.
+func (d *dumpWriter) err() error { return d.werr }
 
 func (d *dumpWriter) field(b []byte) {
 	d.write(d.buf[:binary.PutUvarint(d.buf[:], uint64(len(b)))])
@@ -62,6 +72,9 @@ func (d *dumpWriter) record(key, value []byte) {
 
 // close writes the trailer and flushes.
 func (d *dumpWriter) close() error {
+	if d.werr != nil {
+		return d.werr
+	}
 	d.w.WriteByte(0)
 	d.w.Write(d.buf[:binary.PutUvarint(d.buf[:], d.count)])
 	var sum [8]byte

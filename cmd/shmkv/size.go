@@ -74,3 +74,34 @@ func humanBytes(n uint64) string {
 	}
 	return fmt.Sprintf("%.1f %ciB", f, units[i])
 }
+
+// flagSize writes n as a SIZE flag takes it, so that it can be given back:
+// in the largest binary unit that holds it whole (64KiB), else with one
+// decimal, rounded down (dir < 0) or up (dir > 0) so that the text is
+// still on the same side of a limit, else (dir == 0) as a byte count.
+func flagSize(n int64, dir int) string {
+	const units = "KMGTPE"
+	if n < 1024 {
+		return strconv.FormatInt(n, 10)
+	}
+	i, div := 0, int64(1024)
+	for i < len(units)-1 && n/div >= 1024 {
+		i, div = i+1, div*1024
+	}
+	switch {
+	case n%div == 0:
+		return fmt.Sprintf("%d%ciB", n/div, units[i])
+	case dir == 0:
+		return strconv.FormatInt(n, 10)
+	}
+	tenths := float64(n) * 10 / float64(div)
+	if dir < 0 {
+		tenths = math.Floor(tenths)
+	} else {
+		tenths = math.Ceil(tenths)
+	}
+	if math.Mod(tenths, 10) == 0 {
+		return strconv.FormatFloat(tenths/10, 'f', 0, 64) + string(units[i]) + "iB"
+	}
+	return strconv.FormatFloat(tenths/10, 'f', 1, 64) + string(units[i]) + "iB"
+}
