@@ -106,7 +106,7 @@ func writeLs(out io.Writer, rows []lsJSON) error {
 		name := printable(r.Name)
 		switch {
 		case r.OrphanLockObject:
-			fmt.Fprintf(tw, "%s\t-\t-\torphan lock object: its table is gone; 'shmkv rm %s' removes it\n", name, name)
+			fmt.Fprintf(tw, "%s\t-\t-\torphan lock object: its table is gone; %s removes it\n", name, advise("rm", []string{r.Name}))
 		case r.Error != "":
 			fmt.Fprintf(tw, "%s\t-\t-\t%s\n", name, printable(r.Error))
 		default:
