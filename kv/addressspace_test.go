@@ -142,7 +142,7 @@ func TestExistingTableOverAddressLimit(t *testing.T) {
 		"shmkv: open /" + name + ": not enough address space to map the table",
 		"mmap /" + name + ": cannot allocate memory",
 		fmt.Sprintf("mapping it takes %d bytes", total),
-		fmt.Sprintf("(RLIMIT_AS, ulimit -v) is %d bytes", issueLimit),
+		fmt.Sprintf("(RLIMIT_AS, ulimit -v) is %d bytes", int64(issueLimit)),
 		"raise ulimit -v", "Options.MaxMemory", "--max-memory",
 	} {
 		if !strings.Contains(msg, want) {
@@ -163,7 +163,7 @@ func TestExplicitCeilingOverAddressLimit(t *testing.T) {
 	for _, want := range []string{
 		"shmkv: create /" + name + ": not enough address space to map the table (mmap (the new, still unnamed object): cannot allocate memory)",
 		"(for a maximum memory of 1073741824 bytes)",
-		fmt.Sprintf("(RLIMIT_AS, ulimit -v) is %d bytes", issueLimit),
+		fmt.Sprintf("(RLIMIT_AS, ulimit -v) is %d bytes", int64(issueLimit)),
 		"raise ulimit -v", "Options.MaxMemory", "--max-memory",
 	} {
 		if !strings.Contains(msg, want) {

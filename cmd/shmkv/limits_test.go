@@ -55,7 +55,7 @@ func TestUnderAddressLimit(t *testing.T) {
 	}
 	for _, want := range []string{
 		"shmkv: open /" + big + ": not enough address space to map the table",
-		"mapping it takes ", "(RLIMIT_AS, ulimit -v) is " + strconv.Itoa(4<<30) + " bytes",
+		"mapping it takes ", "(RLIMIT_AS, ulimit -v) is " + strconv.FormatInt(4<<30, 10) + " bytes",
 		"raise ulimit -v", "--max-memory",
 	} {
 		if !strings.Contains(stderr, want) {
