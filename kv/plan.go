@@ -68,6 +68,12 @@ func defaultMaxMemory() int64 {
 // (minMaxMemory) nor below o.Memory, which it must hold; if no ceiling
 // fits the share, that least one is taken if its mapping fits what the
 // limit leaves at all, and otherwise the error is ErrAddressSpace.
+//
+// Only RLIMIT_AS counts the mapping. Strict overcommit
+// (vm.overcommit_memory=2) does not: the kernel charges commit to private
+// writable mappings only (accountable_mapping, in mm/mmap.c or, in recent
+// kernels, mm/vma.h), and charges a tmpfs file page by page as it is given
+// memory (shmem_acct_blocks, mm/shmem.c); see README, Deploying.
 func fitAddressSpace(o *Options) error {
 	limit := addressSpaceLimit()
 	if limit == 0 {
