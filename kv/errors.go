@@ -70,6 +70,19 @@ var (
 	// ErrLockObjectInUse reports a Remove of a lock object (IsLockObject)
 	// that its table, or a creator of its table, still needs.
 	ErrLockObjectInUse = errors.New("shmkv: lock object in use")
+	// ErrAddressSpace reports that this process may not map the table:
+	// every handle maps the table's whole object, about six times its
+	// maximum memory (Options.MaxMemory) though only what the table holds
+	// takes memory, and that passes the process's address-space limit
+	// (RLIMIT_AS, ulimit -v). The error returned names the table, the
+	// bytes its mapping takes, the limit and what to do: raise the limit,
+	// or create the table with a smaller maximum memory. It also matches
+	// the failed mmap's error (syscall.ENOMEM) when there was one. A
+	// table created with the default maximum memory gets one small enough
+	// to fit the limit (see Options.MaxMemory), so this comes from a table
+	// created elsewhere with a larger one, from an explicit MaxMemory, or
+	// from a limit too tight for even the smallest table.
+	ErrAddressSpace = errors.New("shmkv: not enough address space to map the table")
 )
 
 // tooLarge is ErrKeyTooLarge or ErrValueTooLarge (sentinel) for a key or
@@ -105,6 +118,52 @@ var errNotInteger error = notNumberError("shmkv: value is not a decimal integer"
 // errOverflow is ErrNotNumber for cur+delta outside the int64 range.
 func errOverflow(cur, delta int64) error {
 	return notNumberError(fmt.Sprintf("shmkv: value %d plus %d overflows a 64-bit integer", cur, delta))
+}
+
+// addressSpaceError is ErrAddressSpace for a table whose mapping takes
+// need bytes, under a limit of limit bytes of which used (VmSize) were in
+// use, or -1 if unknown. maxMemory is the table's ceiling, or 0 if
+// unknown (an existing table whose header could not be mapped); err is the
+// failed mmap, or nil when the mapping was not tried.
+type addressSpaceError struct {
+	need, maxMemory int64
+	limit           uint64
+	used            int64
+	opening         bool // an existing table, rather than a new one
+	least           bool // a new table with the least ceiling a table has
+	err             error
+}
+
+func (e *addressSpaceError) Error() string {
+	var b strings.Builder
+	b.WriteString(ErrAddressSpace.Error())
+	if e.err != nil {
+		fmt.Fprintf(&b, " (%v)", e.err)
+	}
+	fmt.Fprintf(&b, ": mapping it takes %d bytes", e.need)
+	if e.maxMemory > 0 {
+		fmt.Fprintf(&b, " (for a maximum memory of %d bytes)", e.maxMemory)
+	}
+	fmt.Fprintf(&b, ", and this process's address-space limit (RLIMIT_AS, ulimit -v) is %d bytes", e.limit)
+	if e.used >= 0 {
+		fmt.Fprintf(&b, ", %d of them in use", e.used)
+	}
+	switch {
+	case e.least:
+		b.WriteString("; no smaller table maps less: raise ulimit -v")
+	case e.opening:
+		b.WriteString("; raise ulimit -v, or, where the limit allows, dump the table, remove it and load the dump into one created with a smaller maximum memory (Options.MaxMemory, shmkv create --max-memory)")
+	default:
+		b.WriteString("; raise ulimit -v, or give the table a smaller maximum memory (Options.MaxMemory, shmkv create --max-memory)")
+	}
+	return b.String()
+}
+
+func (e *addressSpaceError) Unwrap() []error {
+	if e.err == nil {
+		return []error{ErrAddressSpace}
+	}
+	return []error{ErrAddressSpace, e.err}
 }
 
 // wrapOp is err from op (such as "open /name") said with one "shmkv:"

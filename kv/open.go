@@ -45,8 +45,11 @@ func Open(name string, opts *Options) (t *Table, err error) {
 	if o.ReadOnly || o.NoCreate {
 		return openExisting(name, &o, opts)
 	}
+	// A default ceiling fits the address-space limit; one that was asked
+	// for is kept, and a mapping it makes too large fails.
+	fit := opts == nil || opts.MaxMemory == 0
 	if o.Exclusive {
-		return create(name, &o)
+		return create(name, &o, fit)
 	}
 	// Open or create. Each step can lose a race with another process
 	// creating or removing the name; a few rounds settle it.
@@ -55,7 +58,7 @@ func Open(name string, opts *Options) (t *Table, err error) {
 		if !errors.Is(err, fs.ErrNotExist) {
 			return t, err
 		}
-		t, err = create(name, &o)
+		t, err = create(name, &o, fit)
 		if !errors.Is(err, fs.ErrExist) {
 			return t, err
 		}
@@ -96,13 +99,19 @@ func Remove(name string) error {
 // fails with an error matching fs.ErrExist if the name exists by then. A
 // create that fails removes the lock object it opened unless another
 // creator is using it; one killed at any point leaves at most the name's
-// (empty, reusable) lock object behind.
-func create(name string, o *Options) (t *Table, err error) {
+// (empty, reusable) lock object behind. fit says that o.MaxMemory is the
+// default, to be lowered to fit the address-space limit.
+func create(name string, o *Options, fit bool) (t *Table, err error) {
+	base, _ := shm.CleanName(name)
+	if fit {
+		if err := fitAddressSpace(o); err != nil {
+			return nil, wrapOp("create /"+base, err)
+		}
+	}
 	g, first, err := plan(o)
 	if err != nil {
 		return nil, err
 	}
-	base, _ := shm.CleanName(name)
 	g.seed = rand.Uint64()
 	g.created = time.Now().UnixNano()
 	lock, err := createLockObject(base, o)
@@ -114,7 +123,7 @@ func create(name string, o *Options) (t *Table, err error) {
 		if err != nil {
 			dropLockObject(lock, base)
 			lock.Close()
-			err = createError(base, g.totalSize, need, err)
+			err = createError(base, g, need, err)
 		}
 	}()
 	sysStep()
@@ -193,9 +202,9 @@ func create(name string, o *Options) (t *Table, err error) {
 // createError names what a failed create was making, and for the two
 // ways a machine runs out of room for a table says which limit it met: a
 // full /dev/shm (ENOSPC from fallocate) or the address-space limit
-// (ENOMEM from mmap, under ulimit -v). The object has no name yet, so the
-// system call's own error names none.
-func createError(base string, mapped, need int64, err error) error {
+// (ENOMEM from mmap, under ulimit -v: ErrAddressSpace). The object has no
+// name yet, so the system call's own error names none.
+func createError(base string, g geometry, need int64, err error) error {
 	op := ""
 	if pe, ok := err.(*os.PathError); ok {
 		op = pe.Op
@@ -212,7 +221,7 @@ func createError(base string, mapped, need int64, err error) error {
 		}
 	case errors.Is(err, syscall.ENOMEM) && op == "mmap":
 		if limit := addressSpaceLimit(); limit != 0 {
-			err = fmt.Errorf("%w; mapping the table takes %d bytes of address space, and this process's limit (RLIMIT_AS, ulimit -v) is %d bytes in all; a smaller maximum memory (Options.MaxMemory, shmkv's --max-memory) maps less", err, mapped, limit)
+			err = &addressSpaceError{need: g.totalSize, maxMemory: g.maxMemory, limit: limit, used: addressSpaceUsed(), err: err}
 		}
 	}
 	return wrapOp("create /"+base, err)
@@ -254,13 +263,27 @@ func openExistingOnce(name string, o *Options, explicit *Options) (*Table, error
 	if err != nil {
 		return fail(err)
 	}
+	// Both the header's read and attach map the whole object: under an
+	// address-space limit too small for it, say so, and what to do.
+	var maxMemory int64
+	asError := func(err error) (error, bool) {
+		var pe *os.PathError
+		if errors.As(err, &pe) && pe.Op == "mmap" && errors.Is(err, syscall.ENOMEM) {
+			if limit := addressSpaceLimit(); limit != 0 {
+				return &addressSpaceError{need: info.Size, maxMemory: maxMemory, limit: limit, used: addressSpaceUsed(), opening: true, err: err}, true
+			}
+		}
+		return err, false
+	}
 	g, err := readHeader(sh, info, o)
 	if err == nil {
 		err = checkAgainst(explicit, &g)
 	}
 	if err != nil {
+		err, _ = asError(err)
 		return fail(err)
 	}
+	maxMemory = g.maxMemory
 	lock, err := openLockObject(name, o, info.UID)
 	if err == nil && lock != nil {
 		if li, serr := lock.Stat(); serr != nil || li.Ino != g.lockInode {
@@ -277,7 +300,11 @@ func openExistingOnce(name string, o *Options, explicit *Options) (*Table, error
 		}
 		return fail(err)
 	}
-	return attach(sh, lock, name, g, o, extent{})
+	t, err := attach(sh, lock, name, g, o, extent{})
+	if err, ok := asError(err); ok {
+		return nil, wrapOp("open "+sh.Name(), err)
+	}
+	return t, err
 }
 
 // readHeader checks the object's owner, waits a bounded time for a creator

@@ -23,8 +23,12 @@ type Options struct {
 	// included. Below it a table grows instead of refusing or evicting;
 	// at it, a NoEviction table refuses new entries with ErrFull and an
 	// EvictLRU table evicts. Default: a quarter of the /dev/shm
-	// filesystem's size (1 GiB if that cannot be read). Recorded in the
-	// header. Each grow checks the ceiling before it allocates, counting
+	// filesystem's size (1 GiB if that cannot be read), lowered under an
+	// address-space limit (RLIMIT_AS, ulimit -v) until mapping the table,
+	// which every process does whole and which takes about six times the
+	// ceiling in address space (not memory), takes at most a quarter of
+	// the address space the limit leaves the process; see ErrAddressSpace.
+	// A MaxMemory that is set is never lowered. Recorded in the header. Each grow checks the ceiling before it allocates, counting
 	// every extent whole, though a log gets its memory only as its head
 	// reaches it; grows of different shards at the same moment can pass
 	// the ceiling by at most the extents they add together. A table at its

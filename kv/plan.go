@@ -1,9 +1,12 @@
 package kv
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"math/bits"
+	"os"
+	"strconv"
 )
 
 // Planning a new table: how many shards, how large each shard's first
@@ -31,6 +34,18 @@ const (
 	// logSlack is how much larger than its expected live data a shard's
 	// log is made when Keys or Memory says what to expect.
 	logSlack = 1.5
+	// addressSpaceShare: under a finite address-space limit (RLIMIT_AS,
+	// ulimit -v), a default ceiling is lowered until mapping the table
+	// takes at most 1/addressSpaceShare of the address space the limit
+	// leaves the process. A quarter, because the rest is not this table's
+	// to take: the Go runtime reserves address space as its heap grows
+	// (in 64 MiB arenas) and for thread stacks (8 MiB each under cgo),
+	// and the process may open more tables, each of whose defaults takes
+	// a quarter of what is left by then, so that any number of them
+	// leaves room. Under ulimit -v 4G a Go process maps about 1.2 GiB
+	// before it opens anything, so a default table there maps about
+	// 700 MiB, for a ceiling of about 115 MiB, and 2 GiB stay free.
+	addressSpaceShare = 4
 )
 
 // defaultMaxMemory is a quarter of the /dev/shm filesystem, or 1 GiB if
@@ -41,6 +56,84 @@ func defaultMaxMemory() int64 {
 		size = 1 << 30
 	}
 	return min(max(size, minMaxMemory), maxMaxMemory)
+}
+
+// fitAddressSpace lowers o.MaxMemory, which is the default, so that
+// mapping the table takes at most the share of the address space that the
+// process's limit (RLIMIT_AS) leaves it: every handle maps the whole
+// object, spanFactor times the ceiling and the sections before the spans,
+// and a mapping past the limit fails. It leaves o alone when there is no
+// limit, when the table fits, or when plan rejects o anyway (create
+// reports that). The ceiling goes no lower than the least a table has
+// (minMaxMemory) nor below o.Memory, which it must hold; if no ceiling
+// fits the share, that least one is taken if its mapping fits what the
+// limit leaves at all, and otherwise the error is ErrAddressSpace.
+//
+// Only RLIMIT_AS counts the mapping. Strict overcommit
+// (vm.overcommit_memory=2) does not: the kernel charges commit to private
+// writable mappings only (accountable_mapping, in mm/mmap.c or, in recent
+// kernels, mm/vma.h), and charges a tmpfs file page by page as it is given
+// memory (shmem_acct_blocks, mm/shmem.c); see README, Deploying.
+func fitAddressSpace(o *Options) error {
+	limit := addressSpaceLimit()
+	if limit == 0 {
+		return nil
+	}
+	used := addressSpaceUsed()
+	left := int64(min(limit, uint64(maxTotalSize))) - max(used, 0)
+	budget := max(left, 0) / addressSpaceShare
+	g, _, err := plan(o)
+	if err != nil || g.totalSize <= budget {
+		return nil
+	}
+	least := max(int64(minMaxMemory), o.Memory)
+	// Each round takes off a sixth of the excess (a page at least): the
+	// mapping is spanFactor times the ceiling plus sections that shrink,
+	// if at all, with it, so a round or two settles it.
+	for m := min(o.MaxMemory, budget/spanFactor) &^ (pageSize - 1); m >= least; {
+		p := *o
+		p.MaxMemory = m
+		g, _, err := plan(&p)
+		if err != nil {
+			break
+		}
+		if g.totalSize <= budget {
+			o.MaxMemory = m
+			return nil
+		}
+		m = (m - max((g.totalSize-budget+spanFactor-1)/spanFactor, pageSize)) &^ (pageSize - 1)
+	}
+	p := *o
+	p.MaxMemory = least
+	if g, _, err := plan(&p); err == nil {
+		if g.totalSize <= left {
+			o.MaxMemory = least
+			return nil
+		}
+		return &addressSpaceError{need: g.totalSize, maxMemory: least, limit: limit, used: used, least: least == minMaxMemory}
+	}
+	return nil
+}
+
+// addressSpaceUsed returns the address space this process maps now
+// (VmSize in /proc/self/status), what RLIMIT_AS is checked against, or -1
+// if it cannot be read.
+func addressSpaceUsed() int64 {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for line := range bytes.Lines(status) {
+		if rest, ok := bytes.CutPrefix(line, []byte("VmSize:")); ok {
+			f := bytes.Fields(rest) // "1227180 kB"
+			if len(f) == 2 && string(f[1]) == "kB" {
+				if kb, err := strconv.ParseInt(string(f[0]), 10, 64); err == nil {
+					return kb << 10
+				}
+			}
+		}
+	}
+	return -1
 }
 
 // plan chooses the geometry of a new table for o, which has its defaults,

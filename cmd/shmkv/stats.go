@@ -118,6 +118,9 @@ func runStats(m *Main, name string, o *statsFlags) error {
 			MaxKeySize: st.MaxKeySize, MaxValueSize: st.MaxValueSize,
 		})
 	}
+	if warning := shmWarning(shmSize(), st.MaxBytes); warning != "" {
+		fmt.Fprintf(m.Stderr, "shmkv: warning: %s\n", warning)
+	}
 	w := m.Stdout
 	fmt.Fprintf(w, "table       %s\n", name)
 	fmt.Fprintf(w, "entries     %d (room for %d before growing)\n", st.Entries, st.KeyCapacity)
@@ -136,4 +139,32 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// smallShm: a /dev/shm smaller than this is small, its quarter (kv's
+// default maximum memory) under 256 MiB. Docker gives a container 64 MiB
+// unless told otherwise, and so a default table there 16 MiB.
+const smallShm = 1 << 30
+
+// shmWarning is what stats says, besides its figures, about a table whose
+// maximum memory is maxBytes on a host whose /dev/shm is size bytes (0 if
+// unknown): a warning when /dev/shm is small (under smallShm) and the
+// table's ceiling is at least a quarter of it, which is the default a
+// table created here gets, or more; "" otherwise. A table given a ceiling
+// below that on purpose, or by kv to fit an address-space limit, gets
+// none.
+func shmWarning(size int64, maxBytes uint64) string {
+	if size <= 0 || size >= smallShm || maxBytes < uint64(size/4) {
+		return ""
+	}
+	var what string
+	switch {
+	case maxBytes == uint64(size/4):
+		what = fmt.Sprintf("the table's maximum memory, %s, is the default: a quarter of /dev/shm, which is only %s", humanBytes(maxBytes), humanBytes(uint64(size)))
+	case maxBytes > uint64(size):
+		what = fmt.Sprintf("the table's maximum memory is %s, but /dev/shm, which holds every table here, is only %s", humanBytes(maxBytes), humanBytes(uint64(size)))
+	default:
+		what = fmt.Sprintf("the table's maximum memory, %s, is more than a quarter of /dev/shm, which holds every table here and is only %s", humanBytes(maxBytes), humanBytes(uint64(size)))
+	}
+	return what + "; give /dev/shm more room (docker run --shm-size 1g; compose: shm_size: 1gb; Kubernetes: an emptyDir with medium: Memory and a sizeLimit, mounted at /dev/shm; a host: mount -o remount,size=1G /dev/shm) and create the table again with a larger --max-memory (see README, Deploying)"
 }
