@@ -141,6 +141,14 @@ func create(name string, o *Options, fit bool) (t *Table, err error) {
 	index, logBytes := firstLogBytes(v)
 	ghost, ghostBytes := v.ghostRange()
 	need = g.extentsOffset + int64(g.shards)*(index+logBytes+ghostBytes)
+	// A table that needs more than /dev/shm has free is refused before any
+	// of it is allocated: fallocate takes what there is before it fails,
+	// and where /dev/shm is as large as the machine's memory the kernel's
+	// out-of-memory killer ends some process before fallocate can fail.
+	if free := shmFilesystemFree(); free >= 0 && need > free {
+		sh.Close()
+		return nil, syscall.ENOSPC
+	}
 	err = sh.SetSize(g.totalSize)
 	if err == nil {
 		err = sh.AllocateRange(0, g.extentsOffset)
@@ -217,7 +225,7 @@ func createError(base string, g geometry, need int64, err error) error {
 	switch {
 	case errors.Is(err, syscall.ENOSPC):
 		if free := shmFilesystemFree(); free >= 0 {
-			err = fmt.Errorf("%w; the table needs %d bytes of memory at creation, and %s has %d free (see df %s)", err, need, shm.Dir, free, shm.Dir)
+			err = fmt.Errorf("%w; the table needs %s of memory at creation, and %s has %s free (see df %s)", err, sizeText(need), shm.Dir, sizeText(free), shm.Dir)
 		}
 	case errors.Is(err, syscall.ENOMEM) && op == "mmap":
 		if limit := addressSpaceLimit(); limit != 0 {

@@ -161,7 +161,8 @@ func plan(o *Options) (geometry, extent, error) {
 		data = max(data, roundUp(int64(bytes), 8))
 	}
 	if slots > maxSlots || data > maxData {
-		return g, extent{}, fmt.Errorf("%w: Keys %d and Memory %d need more than one shard can hold", ErrInvalidOptions, o.Keys, o.Memory)
+		return g, extent{}, &OptionError{Option: "Keys", Value: int64(o.Keys), Reason: fmt.Sprintf(
+			"Options.Keys %d and Options.Memory %s need more than one shard can hold", o.Keys, sizeText(o.Memory))}
 	}
 	// With nothing expected, the first extent is one page, whatever it
 	// holds beside the log; otherwise the log is what was asked for.
@@ -169,10 +170,17 @@ func plan(o *Options) (geometry, extent, error) {
 	g.span = roundUp(max(spanFactor*o.MaxMemory/int64(g.shards), 3*first.size), pageSize)
 	g.place()
 	if start := g.extentsOffset + int64(g.shards)*first.size; start > o.MaxMemory {
-		return g, extent{}, fmt.Errorf("%w: MaxMemory %d cannot hold the %d bytes the table starts with", ErrInvalidOptions, o.MaxMemory, start)
+		if start > maxMaxMemory {
+			return g, extent{}, &OptionError{Option: "Keys", Value: int64(o.Keys), Reason: fmt.Sprintf(
+				"Options.Keys %d and Options.Memory %s need %s at creation, more than the largest Options.MaxMemory, %s",
+				o.Keys, sizeText(o.Memory), sizeText(start), sizeText(maxMaxMemory))}
+		}
+		// The smallest ceiling that holds what the table starts with.
+		return g, extent{}, &OptionError{Option: "MaxMemory", Value: o.MaxMemory, Min: start, Max: maxMaxMemory, InRange: true}
 	}
 	if g.totalSize > maxTotalSize {
-		return g, extent{}, fmt.Errorf("%w: the table would span %d bytes", ErrInvalidOptions, g.totalSize)
+		return g, extent{}, &OptionError{Option: "Keys", Value: int64(o.Keys), Reason: fmt.Sprintf(
+			"Options.Keys %d makes a table of %s, more than the %s one may map", o.Keys, sizeText(g.totalSize), sizeText(maxTotalSize))}
 	}
 	return g, first, nil
 }

@@ -153,6 +153,16 @@ var optionFlags = map[string]string{
 	"Eviction": "--eviction", "Mode": "--mode",
 }
 
+// optionNames turns the Options fields a kv.OptionError's Reason names
+// into the flags that set them.
+var optionNames = func() *strings.Replacer {
+	var pairs []string
+	for field, flag := range optionFlags {
+		pairs = append(pairs, "Options."+field, flag)
+	}
+	return strings.NewReplacer(pairs...)
+}()
+
 // optionError says an invalid option as the command line gave it: the
 // flag's name, and sizes as SIZE flags take them. ok is false for an
 // error that names no flag.
@@ -162,8 +172,11 @@ func optionError(err error) (msg string, ok bool) {
 		return "", false
 	}
 	flag, ok := optionFlags[oe.Option]
-	if !ok || (oe.Reason != "" && !oe.Existing && !oe.InRange) {
+	if !ok {
 		return "", false
+	}
+	if !oe.Existing && !oe.InRange {
+		return optionNames.Replace(oe.Reason), true
 	}
 	val := func(n int64, dir int) string {
 		switch {
