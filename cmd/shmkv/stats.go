@@ -47,7 +47,7 @@ type statsFlags struct {
 
 // statsJSON is the stable shape of 'shmkv stats --json'.
 type statsJSON struct {
-	Name         string  `json:"name"`
+	nameJSON
 	Entries      uint64  `json:"entries"`
 	BytesUsed    uint64  `json:"bytes_used"`
 	BytesFree    uint64  `json:"bytes_free"`
@@ -109,7 +109,7 @@ func runStats(m *Main, name string, o *statsFlags) error {
 	}
 	if asJSON {
 		return json.NewEncoder(m.Stdout).Encode(statsJSON{
-			Name: name, Entries: st.Entries, BytesUsed: st.BytesUsed, BytesFree: st.BytesFree,
+			nameJSON: newNameJSON(name), Entries: st.Entries, BytesUsed: st.BytesUsed, BytesFree: st.BytesFree,
 			TotalBytes: st.TotalBytes, MaxBytes: st.MaxBytes, Grows: st.Grows, Gets: st.Gets, Hits: st.Hits, Misses: st.Misses, HitRate: hitRate,
 			Sets: st.Sets, Deletes: st.Deletes, LockWaits: st.LockWaits, ReadRetries: st.ReadRetries,
 			Recoveries: st.Recoveries, Damaged: st.Damaged, Rebuilds: st.Rebuilds, Shards: st.Shards,
@@ -122,7 +122,7 @@ func runStats(m *Main, name string, o *statsFlags) error {
 		fmt.Fprintf(m.Stderr, "shmkv: warning: %s\n", warning)
 	}
 	w := m.Stdout
-	fmt.Fprintf(w, "table       %s\n", name)
+	fmt.Fprintf(w, "table       %s\n", printable(name))
 	fmt.Fprintf(w, "entries     %d (room for %d before growing)\n", st.Entries, st.KeyCapacity)
 	fmt.Fprintf(w, "memory      %s of at most %s in shared memory; %s used by entries, %s free before growing; grew %d times\n",
 		humanBytes(st.TotalBytes), humanBytes(st.MaxBytes), humanBytes(st.BytesUsed), humanBytes(st.BytesFree), st.Grows)

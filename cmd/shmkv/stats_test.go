@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -348,4 +349,27 @@ func TestStatsWatchFlagsNeedWatch(t *testing.T) {
 		}
 	}
 	mustRun(t, 0, nil, "stats", name, "--watch", "--interval", "10ms", "--count", "1")
+}
+
+// TestStatsOddNames: stats --json gives a name that is not UTF-8 in
+// name_base64, which decodes to it, and the text output Go-quotes a name
+// that is not printable text, so that it keeps to its line.
+func TestStatsOddNames(t *testing.T) {
+	name := oddTableName(t, "-\xff\n")
+	mustRun(t, 0, nil, "set", name, "k", "v")
+	r := mustRun(t, 0, nil, "stats", name, "--json")
+	var got struct {
+		Name       *string `json:"name"`
+		NameBase64 string  `json:"name_base64"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	if back, err := base64.StdEncoding.DecodeString(got.NameBase64); got.Name != nil || err != nil || string(back) != name {
+		t.Errorf("stats --json: name %v, name_base64 %q (%q, %v), want only name_base64 of %q", got.Name, got.NameBase64, back, err, name)
+	}
+	r = mustRun(t, 0, nil, "stats", name)
+	if first, _, _ := strings.Cut(r.stdout, "\n"); first != "table       "+strconv.Quote(name) {
+		t.Errorf("stats: first line %q, want the name quoted", first)
+	}
 }

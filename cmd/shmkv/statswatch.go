@@ -95,7 +95,7 @@ func percent(ratio float64) string {
 // is cleared first, so the figures change in place.
 func drawWatch(w io.Writer, name string, interval time.Duration, st *kv.Stats, r *watchRates) {
 	fmt.Fprint(w, "\x1b[H\x1b[2J")
-	fmt.Fprintf(w, "shmkv %s, every %v (Ctrl-C stops)\n\n", name, interval)
+	fmt.Fprintf(w, "shmkv %s, every %v (Ctrl-C stops)\n\n", printable(name), interval)
 	fmt.Fprintf(w, "reads/s      %12.0f   hits/s %.0f, misses/s %.0f\n", r.reads, r.hits, r.misses)
 	ratio := percent(r.hitRatio)
 	if r.hitRatio >= 0 {
