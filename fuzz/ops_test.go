@@ -118,7 +118,7 @@ func FuzzOps(f *testing.F) {
 				}
 			case 7:
 				loaded := false
-				got, err := tb.GetOrLoad(context.Background(), nil, key, func() ([]byte, time.Duration, error) {
+				got, err := tb.GetOrLoad(context.Background(), nil, key, func(context.Context, []byte) ([]byte, time.Duration, error) {
 					loaded = true
 					return value(), 0, nil
 				})

@@ -73,7 +73,7 @@ var sweepOps = []sweepOp{
 func getOrLoadSweep(tb *Table) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	v, err := tb.GetOrLoad(ctx, nil, []byte("loaded"), func() ([]byte, time.Duration, error) { return []byte("loaded value"), 0, nil })
+	v, err := tb.GetOrLoad(ctx, nil, []byte("loaded"), func(context.Context, []byte) ([]byte, time.Duration, error) { return []byte("loaded value"), 0, nil })
 	if err == nil && string(v) != "loaded value" {
 		err = fmt.Errorf("GetOrLoad gave %q", v)
 	}

@@ -172,9 +172,10 @@ func ExampleTable_GetOrLoad() {
 	defer kv.Remove(name)
 	defer t.Close()
 
-	// The load says how long what it returns is to live in the table.
-	query := func() ([]byte, time.Duration, error) {
-		fmt.Println("querying the database")
+	// The load is given ctx and the key, so one function serves every key;
+	// it says how long what it returns is to live in the table.
+	query := func(ctx context.Context, key []byte) ([]byte, time.Duration, error) {
+		fmt.Printf("querying the database for %s\n", key)
 		return []byte("alice"), time.Minute, nil
 	}
 	// The first call misses and loads; the second finds what it stored.
@@ -183,7 +184,7 @@ func ExampleTable_GetOrLoad() {
 		fmt.Println(string(v), err)
 	}
 	// Output:
-	// querying the database
+	// querying the database for user:42
 	// alice <nil>
 	// alice <nil>
 }

@@ -376,7 +376,7 @@ func runFeaturesExact(t *testing.T, seed uint64, opts Options, nkeys int, evict 
 			}
 			kind, v, d := rng.IntN(loadKinds), value(), ttl()
 			ran := 0
-			load := func() ([]byte, time.Duration, error) {
+			load := func(context.Context, []byte) ([]byte, time.Duration, error) {
 				ran++
 				switch kind {
 				case loadFail:
