@@ -212,3 +212,44 @@ func ExampleTable_Watch() {
 	fmt.Println(string(v), err)
 	// Output: v2 <nil>
 }
+
+// A lock with a lease, as Redis's SET key token NX PX makes one: the
+// holder takes it with a token of its own, renews the lease while it
+// works, and releases it only if it is still its own. A holder that dies
+// or stalls loses the lock when its lease runs out, and its late release
+// cannot delete the lock of the next holder.
+func ExampleTable_CompareAndDelete() {
+	name := fmt.Sprintf("example-lock-%d", os.Getpid())
+	t, err := kv.Open(name, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer kv.Remove(name)
+	defer t.Close()
+
+	lock := []byte("lock:nightly-report")
+	me := fmt.Appendf(nil, "pid %d, start %d", os.Getpid(), time.Now().UnixNano()) // unique to this holder
+	const lease = 30 * time.Second
+
+	taken, err := t.SetIfAbsentTTL(lock, me, lease)
+	fmt.Println("taken:", taken, err)
+	taken, _ = t.SetIfAbsentTTL(lock, []byte("another worker"), lease)
+	fmt.Println("taken by another:", taken)
+
+	// While working: renew the lease, if the lock is still this holder's.
+	renewed, _ := t.CompareAndSwapTTL(lock, me, me, lease)
+	fmt.Println("renewed:", renewed)
+
+	// Done: release it, if it is still this holder's.
+	released, _ := t.CompareAndDelete(lock, me)
+	fmt.Println("released:", released)
+	released, _ = t.CompareAndDelete(lock, me)
+	fmt.Println("released again:", released)
+	// Output:
+	// taken: true <nil>
+	// taken by another: false
+	// renewed: true
+	// released: true
+	// released again: false
+}
