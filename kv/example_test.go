@@ -1,10 +1,12 @@
 package kv_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/shmkv/shmkv/kv"
@@ -252,4 +254,40 @@ func ExampleTable_CompareAndDelete() {
 	// renewed: true
 	// released: true
 	// released again: false
+}
+
+func ExampleTable_All() {
+	name := fmt.Sprintf("example-all-%d", os.Getpid())
+	t, err := kv.Open(name, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer kv.Remove(name)
+	defer t.Close()
+	t.Set([]byte("user:1"), []byte("alice"))
+	t.Set([]byte("user:2"), []byte("bob"))
+	t.Set([]byte("config"), []byte("v1"))
+
+	// The slices are valid until the next iteration: keep a copy.
+	users := map[string]string{}
+	for key, value := range t.All(&err) {
+		if bytes.HasPrefix(key, []byte("user:")) {
+			users[string(key)] = string(value)
+		}
+	}
+	if err != nil {
+		fmt.Println(err) // damage skipped, or a shard that could not be read
+	}
+	fmt.Println(users)
+
+	var keys []string
+	for key := range t.Keys([]byte("user:"), &err) {
+		keys = append(keys, string(key))
+	}
+	slices.Sort(keys) // a table has no order
+	fmt.Println(keys, err)
+	// Output:
+	// map[user:1:alice user:2:bob]
+	// [user:1 user:2] <nil>
 }
