@@ -19,7 +19,7 @@ import (
 // keeps the shard's index unreadable for a second (or LockTimeout if
 // shorter), and with ErrOwnerDead, on a read-only handle, if a dead one
 // left it so and nobody recovers it within that second; in both cases at
-// once for later reads while the shard stays so (see around.go).
+// once for later reads while the shard stays so.
 func (t *Table) Get(dst, key []byte) (value []byte, found bool, err error) {
 	value, _, found, err = t.getMeta(dst, key)
 	return value, found, err
