@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"os"
 	"slices"
 	"time"
@@ -290,4 +291,77 @@ func ExampleTable_All() {
 	// Output:
 	// map[user:1:alice user:2:bob]
 	// [user:1 user:2] <nil>
+}
+
+// The README's examples. They are compiled, not run: they open tables by
+// the names a program would use, which a test must not touch. The README
+// test (internal/doccheck) checks that each of the README's Go blocks is
+// here as it is there.
+
+// db stands for the caller's database in the README's example of
+// GetOrLoad.
+var db userDB
+
+type userDB struct{}
+
+func (userDB) QueryUser(ctx context.Context, key []byte) ([]byte, error) {
+	return []byte("alice"), ctx.Err()
+}
+
+func Example_readmeLibrary() {
+	t, err := kv.Open("sessions", nil) // creates it with defaults if absent
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer t.Close()
+	err = t.Set([]byte("user:42"), []byte("alice"))
+	buf := make([]byte, 0, 64)
+	buf, found, err := t.Get(buf[:0], []byte("user:42")) // appends; no allocation
+	n, err := t.Add([]byte("visits"), 1)                 // atomic, stored as decimal text
+
+	// Every entry, a shard at a time; key and value are valid until the next
+	// iteration. The error is set after the loop: damage skipped, say.
+	for key, value := range t.All(&err) {
+		fmt.Printf("%s=%s\n", key, value)
+	}
+
+	// A lock with a lease, as Redis's SET NX PX makes one; only its holder
+	// (token) renews or releases it.
+	token := fmt.Appendf(nil, "pid %d", os.Getpid()) // unique to this holder
+	taken, err := t.SetIfAbsentTTL([]byte("lock:report"), token, 30*time.Second)
+	renewed, err := t.CompareAndSwapTTL([]byte("lock:report"), token, token, 30*time.Second)
+	released, err := t.CompareAndDelete([]byte("lock:report"), token)
+
+	fmt.Println(buf, found, n, taken, renewed, released, err)
+}
+
+func Example_readmeLoad() {
+	t, err := kv.Open("sessions", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer t.Close()
+	buf := make([]byte, 0, 64)
+
+	ctx := context.Background() // or the request's
+
+	// On a miss, one caller on the host runs the load; the others, in any
+	// process, sleep until its value is stored. A dead loader is replaced.
+	// The load is given the caller's ctx and the key: one function serves
+	// every key, and says how long its value lives.
+	loadUser := func(ctx context.Context, key []byte) ([]byte, time.Duration, error) {
+		v, err := db.QueryUser(ctx, key)
+		return v, time.Minute, err
+	}
+	v, err := t.GetOrLoad(ctx, buf[:0], []byte("user:42"), loadUser)
+
+	// A change at the source: drop the key, and keep a load of it under way
+	// from storing what it read before the change.
+	deleted, err := t.Invalidate([]byte("user:42"))
+
+	// Sleep until another process changes the key (woken by a futex, no polling).
+	v, version, err := t.GetVersion(buf[:0], []byte("config"))
+	v, version, err = t.Watch(ctx, v[:0], []byte("config"), version)
+
+	fmt.Println(v, deleted, version, err)
 }
