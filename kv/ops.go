@@ -221,9 +221,9 @@ const maxPooledTouch = 64 << 10
 // process dies during it, and its new expiry time is a change that Watch
 // reports (a key's version covers its expiry time). A Touch that changes
 // nothing (ttl 0 or less on a key that never expires) writes nothing.
-// Only the shard's lock orders it against other writes: a value written
-// by another process while Touch runs is either the one Touch extends, or
-// written after it.
+// Beside other writers of the key it is atomic too: it extends the value
+// the key holds at that moment, and never stores back a value another
+// writer has replaced meanwhile.
 func (t *Table) Touch(key []byte, ttl time.Duration) (found bool, err error) {
 	if err := t.checkWrite(key, 0); err != nil {
 		return false, err
