@@ -104,7 +104,7 @@ func runStampedeWorker(spec string) error {
 		time.Sleep(j.LoadTime)
 		return []byte("loaded"), nil
 	}
-	loader := func() ([]byte, time.Duration, error) {
+	loader := func(context.Context, []byte) ([]byte, time.Duration, error) {
 		v, err := load()
 		return v, 0, err
 	}

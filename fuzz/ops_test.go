@@ -46,7 +46,7 @@ func FuzzOps(f *testing.F) {
 				}
 				return bytes.Repeat([]byte{n}, int(n))
 			}
-			switch op % 9 {
+			switch op % 12 {
 			case 0:
 				v := value()
 				err := tb.Set(key, v)
@@ -118,7 +118,7 @@ func FuzzOps(f *testing.F) {
 				}
 			case 7:
 				loaded := false
-				got, err := tb.GetOrLoad(context.Background(), nil, key, func() ([]byte, time.Duration, error) {
+				got, err := tb.GetOrLoad(context.Background(), nil, key, func(context.Context, []byte) ([]byte, time.Duration, error) {
 					loaded = true
 					return value(), 0, nil
 				})
@@ -132,6 +132,59 @@ func FuzzOps(f *testing.F) {
 				case !has && err != kv.ErrFull:
 					t.Fatalf("step %d: GetOrLoad = %q, %v", step, got, err)
 				}
+			case 9:
+				old := []byte(want)
+				if next()%2 == 0 {
+					old = value()
+				}
+				del, err := tb.CompareAndDelete(key, old)
+				wantDel := has && string(old) == want
+				if err != nil || del != wantDel {
+					t.Fatalf("step %d: CompareAndDelete = %v, %v; want %v", step, del, err, wantDel)
+				}
+				if del {
+					delete(model, string(key))
+				}
+			case 10:
+				// The TTL forms, with a time no run reaches.
+				v := value()
+				if next()%2 == 0 {
+					stored, err := tb.SetIfAbsentTTL(key, v, time.Hour)
+					if err == kv.ErrFull && !has {
+						break
+					}
+					if err != nil || stored == has {
+						t.Fatalf("step %d: SetIfAbsentTTL = %v, %v; present %v", step, stored, err, has)
+					}
+					if stored {
+						model[string(key)] = string(v)
+					}
+					break
+				}
+				old := []byte(want)
+				if next()%2 == 0 {
+					old = value()
+				}
+				swapped, err := tb.CompareAndSwapTTL(key, old, v, time.Hour)
+				wantSwap := has && string(old) == want
+				if err == kv.ErrFull && wantSwap {
+					break
+				}
+				if err != nil || swapped != wantSwap {
+					t.Fatalf("step %d: CompareAndSwapTTL = %v, %v; want %v", step, swapped, err, wantSwap)
+				}
+				if swapped {
+					model[string(key)] = string(v)
+				}
+			case 11:
+				ttl := time.Duration(next()%2) * time.Hour
+				found, err := tb.Touch(key, ttl)
+				if err == kv.ErrFull && has {
+					break
+				}
+				if err != nil || found != has {
+					t.Fatalf("step %d: Touch(%v) = %v, %v; present %v", step, ttl, found, err, has)
+				}
 			case 8:
 				del, err := tb.Invalidate(key)
 				if err != nil || del != has {
@@ -140,8 +193,18 @@ func FuzzOps(f *testing.F) {
 				delete(model, string(key))
 			case 6:
 				seen := map[string]string{}
-				if err := tb.Range(func(k, v []byte) bool { seen[string(k)] = string(v); return true }); err != nil {
-					t.Fatal(err)
+				if next()%2 == 0 {
+					if err := tb.Range(func(k, v []byte) bool { seen[string(k)] = string(v); return true }); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					var err error
+					for k, v := range tb.All(&err) {
+						seen[string(k)] = string(v)
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
 				}
 				if len(seen) != len(model) {
 					t.Fatalf("step %d: Range saw %d, model %d", step, len(seen), len(model))

@@ -3,6 +3,7 @@ package kv
 import (
 	"fmt"
 	"testing"
+	"time"
 )
 
 func TestZeroAllocations(t *testing.T) {
@@ -17,6 +18,7 @@ func TestZeroAllocations(t *testing.T) {
 	mustSet(t, tb, string(key), string(value))
 	dst := make([]byte, 0, 1024)
 	missing := []byte("fedcba9876543210")
+	lock := []byte("lock")
 	var st Stats
 	for name, fn := range map[string]func(){
 		"Get hit":  func() { tb.Get(dst[:0], key) },
@@ -30,6 +32,14 @@ func TestZeroAllocations(t *testing.T) {
 			tb.Delete(key)
 			tb.Set(key, value)
 		},
+		"CompareAndSwapTTL": func() {
+			tb.CompareAndSwapTTL(key, value, value, time.Hour)
+		},
+		"SetIfAbsentTTL, CompareAndDelete": func() {
+			tb.SetIfAbsentTTL(lock, value, time.Hour)
+			tb.CompareAndDelete(lock, value)
+		},
+		"Touch": func() { tb.Touch(key, time.Hour) },
 		"Stats": func() { tb.Stats(&st) },
 	} {
 		if n := testing.AllocsPerRun(1000, fn); n != 0 {

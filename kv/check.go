@@ -12,8 +12,8 @@ type Report struct {
 	Entries  int       // live entries found in the logs
 	Problems []Problem // everything found wrong, in shard order
 	// Dropped is, after Repair, how many damaged entries or stretches of
-	// log it dropped, and how many entries it found lost with a damaged
-	// extent word (repair.go).
+	// log it dropped, and how many entries it found lost with a shard's
+	// damaged extent word (see Repair).
 	Dropped int
 }
 
@@ -45,7 +45,7 @@ func (p Problem) String() string {
 // A read-only handle, which may not lock, copies each shard optimistically
 // and reports a dead writer's lock as a problem. Neither waits for a writer
 // that holds a shard still (stopped, say): a shard it holds is copied as
-// it stands once it has held it a few milliseconds (around.go).
+// it stands once it has held it a few milliseconds.
 func (t *Table) Check() (rep *Report, err error) {
 	defer t.guard(debug.SetPanicOnFault(true), &err)
 	if t.closed.Load() {

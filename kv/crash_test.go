@@ -26,17 +26,54 @@ func init() {
 	children["crash-op"] = childCrashOp
 }
 
-// sweepOp is one interrupted write: what it does, and the values its key
-// may have afterwards (absent is "").
+// sweepOp is one interrupted write: what it does, and the states its key
+// may have afterwards: its value (absent is ""), and with ttl, " ttl" if
+// it has an expiry time.
 type sweepOp struct {
 	lru    bool // runs on an lru table, in TestKillSweepEviction
 	name   string
 	key    string
 	before string
 	after  string
+	ttl    bool // the state says whether the key expires
 	do     func(tb *Table) error
 	// then, if set, must succeed after every step, in the parent.
 	then func(tb *Table) error
+}
+
+// state reads the state of o's key through tb, as before and after
+// describe it.
+func (o *sweepOp) state(tb *Table) (string, error) {
+	v, found, err := tb.Get(nil, []byte(o.key))
+	if err != nil || !found || !o.ttl {
+		return string(v), err
+	}
+	d, found, err := tb.TTL([]byte(o.key))
+	if err != nil || !found {
+		return "", fmt.Errorf("TTL of a key Get found: %v, %v", found, err)
+	}
+	if d != NoExpiry {
+		return string(v) + " ttl", nil
+	}
+	return string(v), nil
+}
+
+// mustState is state that fails the test on an error.
+func (o *sweepOp) mustState(t *testing.T, tb *Table) string {
+	t.Helper()
+	got, err := o.state(tb)
+	if err != nil {
+		t.Fatalf("state of %q: %v", o.key, err)
+	}
+	return got
+}
+
+// wantTrue turns a write's report that it did nothing into an error.
+func wantTrue(ok bool, err error) error {
+	if err == nil && !ok {
+		err = errors.New("the write did nothing")
+	}
+	return err
 }
 
 var bigValue = strings.Repeat("B", 3000)
@@ -61,6 +98,18 @@ var sweepOps = []sweepOp{
 		return err
 	}},
 	{name: "get or load", key: "loaded", after: "loaded value", do: getOrLoadSweep, then: getOrLoadSweep},
+	{name: "set if absent with ttl", key: "lease", after: "holder ttl", ttl: true, do: func(tb *Table) error {
+		return wantTrue(tb.SetIfAbsentTTL([]byte("lease"), []byte("holder"), time.Hour))
+	}},
+	{name: "compare and swap with ttl", key: "k3", before: "value 3", after: "renewed ttl", ttl: true, do: func(tb *Table) error {
+		return wantTrue(tb.CompareAndSwapTTL([]byte("k3"), []byte("value 3"), []byte("renewed"), time.Hour))
+	}},
+	{name: "compare and delete", key: "k4", before: "value 4", do: func(tb *Table) error {
+		return wantTrue(tb.CompareAndDelete([]byte("k4"), []byte("value 4")))
+	}},
+	{name: "touch", key: "k5", before: "value 5", after: "value 5 ttl", ttl: true, do: func(tb *Table) error {
+		return wantTrue(tb.Touch([]byte("k5"), time.Hour))
+	}},
 	{lru: true, name: "set evicting", key: "fresh", after: "evicts to fit", do: func(tb *Table) error {
 		return tb.Set([]byte("fresh"), []byte("evicts to fit"))
 	}},
@@ -73,7 +122,7 @@ var sweepOps = []sweepOp{
 func getOrLoadSweep(tb *Table) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	v, err := tb.GetOrLoad(ctx, nil, []byte("loaded"), func() ([]byte, time.Duration, error) { return []byte("loaded value"), 0, nil })
+	v, err := tb.GetOrLoad(ctx, nil, []byte("loaded"), func(context.Context, []byte) ([]byte, time.Duration, error) { return []byte("loaded value"), 0, nil })
 	if err == nil && string(v) != "loaded value" {
 		err = fmt.Errorf("GetOrLoad gave %q", v)
 	}
@@ -179,7 +228,7 @@ func TestKillSweep(t *testing.T) {
 			if killed || err != nil || steps < 3 {
 				t.Fatalf("counting run: %q, killed %v", out, killed)
 			}
-			if got, _ := mustGet(t, tb, o.key); got != o.after {
+			if got := o.mustState(t, tb); got != o.after {
 				t.Fatalf("the uninterrupted write left %q = %q", o.key, got)
 			}
 			t.Logf("%d stores", steps)
@@ -200,8 +249,8 @@ func TestKillSweep(t *testing.T) {
 						t.Fatalf("step %d: read-only Get(%q) = %q, %v, %v; want %q", n, k, got, ok, err, v)
 					}
 				}
-				if got, _, err := ro.Get(nil, []byte(o.key)); err != nil || string(got) != o.before && string(got) != o.after {
-					t.Fatalf("step %d: read-only Get(%q) = %q, %v; want %q or %q", n, o.key, got, err, o.before, o.after)
+				if got, err := o.state(ro); err != nil || got != o.before && got != o.after {
+					t.Fatalf("step %d: read-only read of %q = %q, %v; want %q or %q", n, o.key, got, err, o.before, o.after)
 				}
 				for k, v := range want {
 					if k == o.key {
@@ -211,7 +260,7 @@ func TestKillSweep(t *testing.T) {
 						t.Fatalf("step %d: acknowledged %q = %q, %v; want %q", n, k, got, ok, v)
 					}
 				}
-				got, _ := mustGet(t, tb, o.key)
+				got := o.mustState(t, tb)
 				switch got {
 				case o.before:
 					sawBefore = true

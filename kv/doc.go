@@ -6,13 +6,13 @@
 //	t, err := kv.Open("sessions", nil) // creates it with defaults if absent
 //	...
 //	err = t.Set([]byte("user:42"), []byte("alice"))
-//	buf, found, err := t.Get(buf[:0], []byte("user:42"))
+//	v, found, err := t.Get(nil, []byte("user:42")) // appends to its first argument
 //
 // # Shape
 //
-// The object starts with a header that declares the whole layout (see
-// layout.go); an opener takes every size and offset from it, after checking
-// each against the object's size. The table is split into a power-of-two
+// The object starts with a header that declares the whole layout; an
+// opener takes every size and offset from it, after checking each against
+// the object's size. The table is split into a power-of-two
 // number of shards, each with its own lock, sequence counter, index and data
 // area, so that writers of unrelated keys rarely meet. Keys are hashed with
 // xxhash64 seeded from the header.
@@ -27,7 +27,7 @@
 // A table needs no size. Each shard's index and log live together in one
 // extent of a sparse object, and a shard short of room moves into a larger
 // extent while readers go on reading the old one, publishing it with one
-// atomic store (grow.go). The table grows so up to Options.MaxMemory, the
+// atomic store. The table grows so up to Options.MaxMemory, the
 // most shared memory it may take; there a table refuses new keys with
 // ErrFull, or evicts if it was created with EvictLRU.
 //
@@ -91,7 +91,9 @@
 // be read again, expired entries first: by S3-FIFO, new keys wait in a
 // small log and leave it unless read, so keys read once and scans of cold
 // keys do not push out the keys read often. Otherwise a full table refuses
-// new entries with ErrFull. See evict.go and space.go.
+// new entries with ErrFull. SetIfAbsentTTL and CompareAndSwapTTL store an
+// expiry time as they write; Touch gives a key a new one, keeping its
+// value.
 //
 // # Loading once, and waiting for a change
 //
@@ -102,8 +104,8 @@
 // about a tenth of a second; one whose store cannot take the shard's lock
 // (held past LockTimeout by a stopped process) still ends its claim, and
 // the key's other callers get ErrLockTimeout while the lock stays held,
-// not a wait for good (load.go). Watch sleeps until a key's value or
-// expiry changes, woken by the writer through a futex (watch.go).
+// not a wait for good. Watch sleeps until a key's value or expiry
+// changes, woken by the writer through a futex.
 //
 // # Errors
 //

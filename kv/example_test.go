@@ -1,10 +1,13 @@
 package kv_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/shmkv/shmkv/kv"
@@ -172,9 +175,10 @@ func ExampleTable_GetOrLoad() {
 	defer kv.Remove(name)
 	defer t.Close()
 
-	// The load says how long what it returns is to live in the table.
-	query := func() ([]byte, time.Duration, error) {
-		fmt.Println("querying the database")
+	// The load is given ctx and the key, so one function serves every key;
+	// it says how long what it returns is to live in the table.
+	query := func(ctx context.Context, key []byte) ([]byte, time.Duration, error) {
+		fmt.Printf("querying the database for %s\n", key)
 		return []byte("alice"), time.Minute, nil
 	}
 	// The first call misses and loads; the second finds what it stored.
@@ -183,7 +187,7 @@ func ExampleTable_GetOrLoad() {
 		fmt.Println(string(v), err)
 	}
 	// Output:
-	// querying the database
+	// querying the database for user:42
 	// alice <nil>
 	// alice <nil>
 }
@@ -210,4 +214,154 @@ func ExampleTable_Watch() {
 	v, _, err := t.Watch(ctx, nil, []byte("config"), version)
 	fmt.Println(string(v), err)
 	// Output: v2 <nil>
+}
+
+// A lock with a lease, as Redis's SET key token NX PX makes one: the
+// holder takes it with a token of its own, renews the lease while it
+// works, and releases it only if it is still its own. A holder that dies
+// or stalls loses the lock when its lease runs out, and its late release
+// cannot delete the lock of the next holder.
+func ExampleTable_CompareAndDelete() {
+	name := fmt.Sprintf("example-lock-%d", os.Getpid())
+	t, err := kv.Open(name, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer kv.Remove(name)
+	defer t.Close()
+
+	lock := []byte("lock:nightly-report")
+	me := fmt.Appendf(nil, "pid %d, start %d", os.Getpid(), time.Now().UnixNano()) // unique to this holder
+	const lease = 30 * time.Second
+
+	taken, err := t.SetIfAbsentTTL(lock, me, lease)
+	fmt.Println("taken:", taken, err)
+	taken, _ = t.SetIfAbsentTTL(lock, []byte("another worker"), lease)
+	fmt.Println("taken by another:", taken)
+
+	// While working: renew the lease, if the lock is still this holder's.
+	renewed, _ := t.CompareAndSwapTTL(lock, me, me, lease)
+	fmt.Println("renewed:", renewed)
+
+	// Done: release it, if it is still this holder's.
+	released, _ := t.CompareAndDelete(lock, me)
+	fmt.Println("released:", released)
+	released, _ = t.CompareAndDelete(lock, me)
+	fmt.Println("released again:", released)
+	// Output:
+	// taken: true <nil>
+	// taken by another: false
+	// renewed: true
+	// released: true
+	// released again: false
+}
+
+func ExampleTable_All() {
+	name := fmt.Sprintf("example-all-%d", os.Getpid())
+	t, err := kv.Open(name, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer kv.Remove(name)
+	defer t.Close()
+	t.Set([]byte("user:1"), []byte("alice"))
+	t.Set([]byte("user:2"), []byte("bob"))
+	t.Set([]byte("config"), []byte("v1"))
+
+	// The slices are valid until the next iteration: keep a copy.
+	users := map[string]string{}
+	for key, value := range t.All(&err) {
+		if bytes.HasPrefix(key, []byte("user:")) {
+			users[string(key)] = string(value)
+		}
+	}
+	if err != nil {
+		fmt.Println(err) // damage skipped, or a shard that could not be read
+	}
+	fmt.Println(users)
+
+	var keys []string
+	for key := range t.Keys([]byte("user:"), &err) {
+		keys = append(keys, string(key))
+	}
+	slices.Sort(keys) // a table has no order
+	fmt.Println(keys, err)
+	// Output:
+	// map[user:1:alice user:2:bob]
+	// [user:1 user:2] <nil>
+}
+
+// The README's examples. They are compiled, not run: they open tables by
+// the names a program would use, which a test must not touch. The README
+// test (internal/doccheck) checks that each of the README's Go blocks is
+// here as it is there.
+
+// db stands for the caller's database in the README's example of
+// GetOrLoad.
+var db userDB
+
+type userDB struct{}
+
+func (userDB) QueryUser(ctx context.Context, key []byte) ([]byte, error) {
+	return []byte("alice"), ctx.Err()
+}
+
+func Example_readmeLibrary() {
+	t, err := kv.Open("sessions", nil) // creates it with defaults if absent
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer t.Close()
+	err = t.Set([]byte("user:42"), []byte("alice"))
+	buf := make([]byte, 0, 64)
+	buf, found, err := t.Get(buf[:0], []byte("user:42")) // appends; no allocation
+	n, err := t.Add([]byte("visits"), 1)                 // atomic, stored as decimal text
+
+	// Every entry, a shard at a time; key and value are valid until the next
+	// iteration. The error is set after the loop: damage skipped, say.
+	for key, value := range t.All(&err) {
+		fmt.Printf("%s=%s\n", key, value)
+	}
+
+	// A lock with a lease, as Redis's SET NX PX makes one; only its holder
+	// (token) renews or releases it.
+	token := fmt.Appendf(nil, "pid %d", os.Getpid()) // unique to this holder
+	taken, err := t.SetIfAbsentTTL([]byte("lock:report"), token, 30*time.Second)
+	renewed, err := t.CompareAndSwapTTL([]byte("lock:report"), token, token, 30*time.Second)
+	released, err := t.CompareAndDelete([]byte("lock:report"), token)
+
+	fmt.Println(buf, found, n, taken, renewed, released, err)
+}
+
+func Example_readmeLoad() {
+	t, err := kv.Open("sessions", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer t.Close()
+	buf := make([]byte, 0, 64)
+
+	ctx := context.Background() // or the request's
+
+	// On a miss, one caller on the host runs the load; the others, in any
+	// process, sleep until its value is stored. A dead loader is replaced.
+	// The load is given the caller's ctx and the key: one function serves
+	// every key, and says how long its value lives.
+	loadUser := func(ctx context.Context, key []byte) ([]byte, time.Duration, error) {
+		v, err := db.QueryUser(ctx, key)
+		return v, time.Minute, err
+	}
+	v, err := t.GetOrLoad(ctx, buf[:0], []byte("user:42"), loadUser)
+
+	// A change at the source: drop the key, and keep a load of it under way
+	// from storing what it read before the change.
+	deleted, err := t.Invalidate([]byte("user:42"))
+
+	// Sleep until another process changes the key (woken by a futex, no polling).
+	v, version, err := t.GetVersion(buf[:0], []byte("config"))
+	v, version, err = t.Watch(ctx, v[:0], []byte("config"), version)
+
+	fmt.Println(v, deleted, version, err)
 }

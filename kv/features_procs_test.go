@@ -679,7 +679,7 @@ func (c *featWorker) getOrLoad(tab int, key string) {
 	v, d := c.value(key), c.fakeTTL()
 	sleep := time.Duration(20+c.rng.IntN(130)) * time.Millisecond
 	ran := 0
-	load := func() ([]byte, time.Duration, error) {
+	load := func(context.Context, []byte) ([]byte, time.Duration, error) {
 		ran++
 		c.stats["loads"]++
 		release := c.loading(tab, key)
@@ -1048,7 +1048,7 @@ func runFeaturesProcs(t *testing.T, seed uint64) {
 				var ran atomic.Int32
 				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 				defer cancel()
-				got, err := tb.GetOrLoad(ctx, nil, []byte(key), func() ([]byte, time.Duration, error) {
+				got, err := tb.GetOrLoad(ctx, nil, []byte(key), func(context.Context, []byte) ([]byte, time.Duration, error) {
 					ran.Add(1)
 					return featValue(key, "parent", 0, 10), 0, nil
 				})

@@ -78,9 +78,13 @@ import (
 // claims are all held by live loaders loads without one and does not
 // store the result, which no Invalidate could have reached.
 
-// Loader loads the value of a key GetOrLoad missed, and says how long it
-// is to live in the table (0 or less: no expiry).
-type Loader func() (value []byte, ttl time.Duration, err error)
+// Loader loads the value of key, which GetOrLoad missed, and says how long
+// it is to live in the table (0 or less: no expiry). ctx is GetOrLoad's.
+// key is the slice given to GetOrLoad: the loader may read it while it
+// runs, and must neither modify it nor keep it after it returns (a key
+// changed under it is not stored). Passing the key lets one Loader, a
+// plain function, serve every key, with no closure made per call.
+type Loader func(ctx context.Context, key []byte) (value []byte, ttl time.Duration, err error)
 
 // loadCheckInterval is how long a waiter sleeps before it checks that the
 // loader is alive: a dead loader's key is taken over within about this.
@@ -107,9 +111,9 @@ const loadCheckInterval = 100 * time.Millisecond
 //
 // ctx bounds the wait for another caller's load: a waiter whose ctx ends
 // returns ctx's error, and disturbs neither the loader nor the other
-// waiters. load runs in the calling goroutine, and is not given ctx; it
-// should bound itself, since its waiters wait for it as long as its
-// process lives and their ctx lets them. Each look at the key's shard
+// waiters. load runs in the calling goroutine, with ctx and key; it should
+// heed ctx, or bound itself otherwise, since its waiters wait for it as
+// long as its process lives and their own ctx lets them. Each look at the key's shard
 // under its lock waits for the lock as every write does, up to
 // Options.LockTimeout and not bounded by ctx: if a live process holds the
 // lock longer (it is stopped, say), GetOrLoad returns ErrLockTimeout; a
@@ -130,7 +134,7 @@ func (t *Table) GetOrLoad(ctx context.Context, dst, key []byte, load Loader) ([]
 		}
 		if found {
 			if t.refresh > 0 && meta.expires != 0 && time.Unix(0, int64(meta.expires)).Sub(t.now()) < t.refresh {
-				return t.refreshAhead(v, dst, key, load)
+				return t.refreshAhead(ctx, v, dst, key, load)
 			}
 			return v, nil
 		}
@@ -145,12 +149,12 @@ func (t *Table) GetOrLoad(ctx context.Context, dst, key []byte, load Loader) ([]
 		case loadHit:
 			return out, nil
 		case loadOwn:
-			out, _, err := t.loadClaimed(dst, key, load, c)
+			out, _, err := t.loadClaimed(ctx, dst, key, load, c)
 			return out, err
 		case loadUnclaimed:
 			// No claim, so no Invalidate could reach this load: what it
 			// returns is not stored.
-			v, _, err := load()
+			v, _, err := load(ctx, key)
 			if err != nil {
 				return dst, err
 			}
@@ -178,12 +182,12 @@ const (
 // the key, this caller loads and stores it and returns the new value;
 // otherwise it returns current at once. A refresh whose load fails leaves
 // the current value, which is returned, and the next hit tries again.
-func (t *Table) refreshAhead(current, dst, key []byte, load Loader) ([]byte, error) {
+func (t *Table) refreshAhead(ctx context.Context, current, dst, key []byte, load Loader) ([]byte, error) {
 	step, _, c, err := t.claimOrWait(dst, key, true)
 	if err != nil || step != loadOwn {
 		return current, nil
 	}
-	out, loaded, err := t.loadClaimed(dst, key, load, c)
+	out, loaded, err := t.loadClaimed(ctx, dst, key, load, c)
 	if !loaded {
 		return current, nil
 	}
@@ -270,9 +274,9 @@ func (t *Table) claimOrWait(dst, key []byte, refresh bool) (step loadStep, out [
 // unless an Invalidate of the key came first (storeClaimed), and ends the
 // claim however load returns, panics included. loaded reports whether
 // load succeeded; err is then the store's.
-func (t *Table) loadClaimed(dst, key []byte, load Loader, c claim) (out []byte, loaded bool, err error) {
+func (t *Table) loadClaimed(ctx context.Context, dst, key []byte, load Loader, c claim) (out []byte, loaded bool, err error) {
 	defer t.endClaim(c)
-	v, ttl, err := load()
+	v, ttl, err := load(ctx, key)
 	if err != nil {
 		return dst, false, err
 	}
@@ -284,12 +288,20 @@ func (t *Table) loadClaimed(dst, key []byte, load Loader, c claim) (out []byte, 
 // has marked it stale since. The check and the store are made under the
 // shard's lock, which Invalidate takes too: a load that raced an
 // invalidation never installs what it loaded.
+//
+// The key is hashed again: the loader was given the caller's key and may
+// have changed it, which Loader forbids. A key that no longer hashes as it
+// did when the claim was taken is not stored, so that no entry is filed
+// under another key's hash.
 func (t *Table) storeClaimed(key, value []byte, ttl time.Duration, c claim) (err error) {
 	defer t.guard(debug.SetPanicOnFault(true), &err)
 	if err := t.checkWrite(key, len(value)); err != nil {
 		return err
 	}
-	h := c.h
+	h := hashKey(t.g.seed, key)
+	if h != c.h {
+		return nil
+	}
 	return t.update(key, h, ttl > 0, func(s shard, l lookup, now int64) error {
 		if c.word() != c.heldBy(t.owner) || c.tag() != h|1 || c.stale() {
 			return nil

@@ -58,7 +58,7 @@ func childGetOrLoad(tb *Table, args []string) error {
 
 // getOrLoad is GetOrLoad with a load that stores everything with ttl.
 func getOrLoad(tb *Table, ctx context.Context, dst, key []byte, ttl time.Duration, load func() ([]byte, error)) ([]byte, error) {
-	return tb.GetOrLoad(ctx, dst, key, func() ([]byte, time.Duration, error) {
+	return tb.GetOrLoad(ctx, dst, key, func(context.Context, []byte) ([]byte, time.Duration, error) {
 		v, err := load()
 		return v, ttl, err
 	})
@@ -302,7 +302,7 @@ func TestGetOrLoadHitAllocs(t *testing.T) {
 	tb := newTable(t, small)
 	mustSet(t, tb, "k", "v")
 	key, buf := []byte("k"), make([]byte, 0, 16)
-	load := Loader(func() ([]byte, time.Duration, error) { return nil, 0, errors.New("loaded") })
+	load := Loader(func(context.Context, []byte) ([]byte, time.Duration, error) { return nil, 0, errors.New("loaded") })
 	ctx := context.Background()
 	if n := testing.AllocsPerRun(100, func() { tb.GetOrLoad(ctx, buf[:0], key, load) }); n != 0 {
 		t.Errorf("%v allocations a hit", n)
@@ -330,7 +330,7 @@ func BenchmarkGetOrLoadHit(b *testing.B) {
 	tb.Set(key, make([]byte, 64))
 	dst := make([]byte, 0, 128)
 	ctx := context.Background()
-	load := Loader(func() ([]byte, time.Duration, error) { return nil, 0, errors.New("loaded") })
+	load := Loader(func(context.Context, []byte) ([]byte, time.Duration, error) { return nil, 0, errors.New("loaded") })
 	b.ReportAllocs()
 	for b.Loop() {
 		dst, _ = tb.GetOrLoad(ctx, dst[:0], key, load)
@@ -543,5 +543,61 @@ func TestInvalidateAll(t *testing.T) {
 	}
 	if n := tb.Len(); n != 0 {
 		t.Errorf("%d keys after InvalidateAll", n)
+	}
+}
+
+// TestGetOrLoadLoaderArgs: the loader is given GetOrLoad's ctx and key, on
+// a claimed load and on a refresh ahead, so that one plain function can
+// serve every key.
+func TestGetOrLoadLoaderArgs(t *testing.T) {
+	type ctxKey struct{}
+	tb := newTable(t, &Options{RefreshAhead: time.Hour})
+	ctx := context.WithValue(context.Background(), ctxKey{}, "mine")
+	var seen []string
+	load := func(ctx context.Context, key []byte) ([]byte, time.Duration, error) {
+		seen = append(seen, fmt.Sprintf("%s %v", key, ctx.Value(ctxKey{})))
+		return append([]byte("value of "), key...), time.Minute, nil
+	}
+	for _, k := range []string{"a", "b"} {
+		v, err := tb.GetOrLoad(ctx, nil, []byte(k), load)
+		if err != nil || string(v) != "value of "+k {
+			t.Fatalf("GetOrLoad(%s): %q, %v", k, v, err)
+		}
+	}
+	// Both keys expire within RefreshAhead: a hit refreshes.
+	if v, err := tb.GetOrLoad(ctx, nil, []byte("a"), load); err != nil || string(v) != "value of a" {
+		t.Fatalf("refresh: %q, %v", v, err)
+	}
+	if want := []string{"a mine", "b mine", "a mine"}; fmt.Sprint(seen) != fmt.Sprint(want) {
+		t.Errorf("the loader saw %q, want %q", seen, want)
+	}
+}
+
+// TestGetOrLoadLoaderModifiesKey: a loader that breaks Loader's rule and
+// changes the key it was given gets its value returned, but nothing is
+// stored under either key, and the table stays sound.
+func TestGetOrLoadLoaderModifiesKey(t *testing.T) {
+	tb := newTable(t, small)
+	key := []byte("key-1")
+	v, err := tb.GetOrLoad(context.Background(), nil, key, func(_ context.Context, key []byte) ([]byte, time.Duration, error) {
+		key[len(key)-1] = '2'
+		return []byte("v"), 0, nil
+	})
+	if err != nil || string(v) != "v" {
+		t.Fatalf("GetOrLoad: %q, %v", v, err)
+	}
+	for _, k := range []string{"key-1", "key-2"} {
+		if got, found := mustGet(t, tb, k); found {
+			t.Errorf("%s was stored: %q", k, got)
+		}
+	}
+	mustCheck(t, tb)
+	// The claim ended: the next caller loads.
+	v, err = getOrLoad(tb, context.Background(), nil, []byte("key-1"), 0, func() ([]byte, error) { return []byte("w"), nil })
+	if err != nil || string(v) != "w" {
+		t.Fatalf("GetOrLoad after: %q, %v", v, err)
+	}
+	if got, _ := mustGet(t, tb, "key-1"); got != "w" {
+		t.Errorf("key-1 = %q, want w", got)
 	}
 }

@@ -63,7 +63,7 @@ func childLoadKill(args []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	arm(tb, at)
-	v, err := tb.GetOrLoad(ctx, nil, key, func() ([]byte, time.Duration, error) {
+	v, err := tb.GetOrLoad(ctx, nil, key, func(context.Context, []byte) ([]byte, time.Duration, error) {
 		if holder != nil {
 			held = holder.shardFor(hashKey(holder.g.seed, key))
 			if err := holder.lockShard(held); err != nil {

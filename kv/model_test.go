@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"testing"
+	"time"
 )
 
 var (
@@ -73,7 +74,7 @@ func runModel(t *testing.T, seed uint64, opts Options, nkeys, maxVal int, bigKey
 	for step := range *modelOps {
 		k := keyOf()
 		want, has := model[string(k)]
-		switch op := rng.IntN(100); {
+		switch op := rng.IntN(106); {
 		case op < 30:
 			v := valueOf()
 			if err := tb.Set(k, v); err != nil {
@@ -145,9 +146,59 @@ func runModel(t *testing.T, seed uint64, opts Options, nkeys, maxVal int, bigKey
 			if tb.Len() != len(model) {
 				fail(step, "Len = %d, model %d", tb.Len(), len(model))
 			}
-		default:
+		case op < 100:
 			tb.Close()
 			tb = openTable(t, name, nil)
+		case op < 102:
+			old := []byte(want)
+			if rng.IntN(3) == 0 {
+				old = valueOf()
+			}
+			deleted, err := tb.CompareAndDelete(k, old)
+			wantDel := has && string(old) == want
+			if err != nil || deleted != wantDel {
+				fail(step, "CompareAndDelete = %v, %v; want %v", deleted, err, wantDel)
+			}
+			if wantDel {
+				delete(model, string(k))
+			}
+		default:
+			// The TTL forms, with a time to live no run reaches: to the
+			// model, the forms without.
+			switch rng.IntN(3) {
+			case 0:
+				v := valueOf()
+				stored, err := tb.SetIfAbsentTTL(k, v, time.Hour)
+				if err != nil || stored == has {
+					fail(step, "SetIfAbsentTTL = %v, %v; key present %v", stored, err, has)
+				}
+				if !has {
+					model[string(k)] = string(v)
+				}
+			case 1:
+				old := []byte(want)
+				if rng.IntN(3) == 0 {
+					old = valueOf()
+				}
+				nv := valueOf()
+				swapped, err := tb.CompareAndSwapTTL(k, old, nv, time.Hour)
+				wantSwap := has && string(old) == want
+				if err != nil || swapped != wantSwap {
+					fail(step, "CompareAndSwapTTL = %v, %v; want %v", swapped, err, wantSwap)
+				}
+				if wantSwap {
+					model[string(k)] = string(nv)
+				}
+			default:
+				ttl := time.Hour
+				if rng.IntN(2) == 0 {
+					ttl = 0
+				}
+				found, err := tb.Touch(k, ttl)
+				if err != nil || found != has {
+					fail(step, "Touch(%v) = %v, %v; key present %v", ttl, found, err, has)
+				}
+			}
 		}
 		if step%2000 == 0 {
 			if rep := mustCheck(t, tb); rep.Entries != len(model) {

@@ -4,6 +4,7 @@ import (
 	"math"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -18,7 +19,7 @@ import (
 // keeps the shard's index unreadable for a second (or LockTimeout if
 // shorter), and with ErrOwnerDead, on a read-only handle, if a dead one
 // left it so and nobody recovers it within that second; in both cases at
-// once for later reads while the shard stays so (see around.go).
+// once for later reads while the shard stays so.
 func (t *Table) Get(dst, key []byte) (value []byte, found bool, err error) {
 	value, _, found, err = t.getMeta(dst, key)
 	return value, found, err
@@ -97,17 +98,26 @@ func expiresAt(now int64, ttl time.Duration) uint64 {
 // SetIfAbsent stores value under key only if key has no value, and reports
 // whether it stored it.
 func (t *Table) SetIfAbsent(key, value []byte) (stored bool, err error) {
+	return t.SetIfAbsentTTL(key, value, 0)
+}
+
+// SetIfAbsentTTL is SetIfAbsent of a value that expires ttl from now, as
+// SetTTL stores it (0 or less: never). A key whose time is up is absent,
+// so this is Redis's SET key value NX PX: a lock with a lease, which
+// passes to another taker once its holder stops renewing it, or dies
+// (see the example of CompareAndDelete).
+func (t *Table) SetIfAbsentTTL(key, value []byte, ttl time.Duration) (stored bool, err error) {
 	defer t.guard(debug.SetPanicOnFault(true), &err)
 	if err := t.checkWrite(key, len(value)); err != nil {
 		return false, err
 	}
 	h := hashKey(t.g.seed, key)
-	err = t.update(key, h, false, func(s shard, l lookup, now int64) error {
+	err = t.update(key, h, ttl > 0, func(s shard, l lookup, now int64) error {
 		stored = false
 		if l.present() {
 			return nil
 		}
-		if err := s.store(key, h, value, 0, l, now); err != nil {
+		if err := s.store(key, h, value, expiresAt(now, ttl), l, now); err != nil {
 			return err
 		}
 		stored = true
@@ -120,12 +130,28 @@ func (t *Table) SetIfAbsent(key, value []byte) (stored bool, err error) {
 // reports whether it did; the key keeps its expiry time. An absent key
 // never matches.
 func (t *Table) CompareAndSwap(key, old, new []byte) (swapped bool, err error) {
+	return t.compareAndSwap(key, old, new, 0, true, false)
+}
+
+// CompareAndSwapTTL is CompareAndSwap that also gives the key a new
+// expiry time, ttl from now, as SetTTL does (0 or less: never). With new
+// equal to old it renews a lease only while it is still the holder's:
+// see the example of CompareAndDelete.
+func (t *Table) CompareAndSwapTTL(key, old, new []byte, ttl time.Duration) (swapped bool, err error) {
+	return t.compareAndSwap(key, old, new, ttl, false, false)
+}
+
+// compareAndSwap stores new under key if key's value is old: with its
+// expiry time as it was if keep, else ttl from now. With same, the caller
+// stores the value it compares (new is old) and only the expiry time may
+// change: if it would not, nothing is written.
+func (t *Table) compareAndSwap(key, old, new []byte, ttl time.Duration, keep, same bool) (swapped bool, err error) {
 	defer t.guard(debug.SetPanicOnFault(true), &err)
 	if err := t.checkWrite(key, len(new)); err != nil {
 		return false, err
 	}
 	h := hashKey(t.g.seed, key)
-	err = t.update(key, h, false, func(s shard, l lookup, now int64) error {
+	err = t.update(key, h, !keep && ttl > 0, func(s shard, l lookup, now int64) error {
 		swapped = false
 		if !l.present() {
 			return nil
@@ -136,14 +162,93 @@ func (t *Table) CompareAndSwap(key, old, new []byte) (swapped bool, err error) {
 		if l.hdr.vlen != len(old) || !s.equalAt(l.hdr.valueAt(l.off), old) {
 			return nil
 		}
-		// The new value keeps the key's expiry time.
-		if err := s.store(key, h, new, l.hdr.expires, l, now); err != nil {
+		expires := l.hdr.expires
+		if !keep {
+			expires = expiresAt(now, ttl)
+		}
+		if same && expires == l.hdr.expires {
+			swapped = true
+			return nil
+		}
+		if err := s.store(key, h, new, expires, l, now); err != nil {
 			return err
 		}
 		swapped = true
 		return nil
 	})
 	return swapped, err
+}
+
+// CompareAndDelete deletes key only if its value is old, and reports
+// whether it did. An absent key never matches.
+func (t *Table) CompareAndDelete(key, old []byte) (deleted bool, err error) {
+	defer t.guard(debug.SetPanicOnFault(true), &err)
+	if err := t.checkWrite(key, 0); err != nil {
+		return false, err
+	}
+	h := hashKey(t.g.seed, key)
+	err = t.update(key, h, false, func(s shard, l lookup, now int64) error {
+		deleted = false
+		if !l.present() {
+			return nil
+		}
+		if !s.verified(&l) {
+			return errDamaged(key)
+		}
+		if l.hdr.vlen != len(old) || !s.equalAt(l.hdr.valueAt(l.off), old) {
+			return nil
+		}
+		s.remove(l, now)
+		deleted = true
+		return nil
+	})
+	return deleted, err
+}
+
+// touchBuffers hold the values Touch copies out, so that a Touch
+// allocates nothing once the pool has a buffer large enough.
+var touchBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledTouch is the largest buffer Touch gives back to the pool: a
+// rare huge value should not stay pinned in every P's pool.
+const maxPooledTouch = 64 << 10
+
+// Touch gives key a new expiry time, ttl from now, as SetTTL does (0 or
+// less: never), without changing its value, and reports whether the key
+// was there. An absent or expired key is left absent.
+//
+// It is a write like any other: atomic, and kept or undone whole if its
+// process dies during it, and its new expiry time is a change that Watch
+// reports (a key's version covers its expiry time). A Touch that changes
+// nothing (ttl 0 or less on a key that never expires) writes nothing.
+// Beside other writers of the key it is atomic too: it extends the value
+// the key holds at that moment, and never stores back a value another
+// writer has replaced meanwhile.
+func (t *Table) Touch(key []byte, ttl time.Duration) (found bool, err error) {
+	if err := t.checkWrite(key, 0); err != nil {
+		return false, err
+	}
+	// The value is copied out, then stored again under the lock if it is
+	// still the key's, as CompareAndSwapTTL would: a write under the lock
+	// may not allocate, and its room-making may move or drop the entry
+	// it would copy from. A value changed in between is read again.
+	buf := touchBuffers.Get().(*[]byte)
+	defer func() {
+		if cap(*buf) <= maxPooledTouch {
+			touchBuffers.Put(buf)
+		}
+	}()
+	for {
+		v, found, err := t.Get((*buf)[:0], key)
+		*buf = v[:0]
+		if err != nil || !found {
+			return false, err
+		}
+		swapped, err := t.compareAndSwap(key, v, v, ttl, false, true)
+		if err != nil || swapped {
+			return swapped, err
+		}
+	}
 }
 
 // maxIntText is the length of the longest int64 in decimal, with its sign.

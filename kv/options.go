@@ -109,8 +109,8 @@ type Options struct {
 	// about a seventh less time, of a 1 KiB value a quarter less, of a 4 KiB
 	// value a third less (BenchmarkGetValueSize). Reads are never torn either
 	// way: a read that races a writer is detected by the shard's sequence
-	// counter, whose ordering fences make that sound without the checksum
-	// (read.go). What the checksum adds is detecting damage: a value changed
+	// counter, whose ordering fences make that sound without the checksum.
+	// What the checksum adds is detecting damage: a value changed
 	// by a stray write into the shared memory is read as ErrCorrupt with it,
 	// and as whatever it now holds without it (Check and Repair verify every
 	// checksum regardless). Reads around a dead or stopped writer verify
@@ -128,8 +128,9 @@ const (
 	NoEviction Policy = iota
 	// EvictLRU: a full table evicts entries not read recently, expired
 	// first, and keeps keys read often through scans of cold keys: the
-	// S3-FIFO policy, which beats least-recently-used (evict.go). The name
-	// says what callers ask for; the policy is better than its name.
+	// S3-FIFO policy, which beats least-recently-used: new keys wait in a
+	// small log and leave it unless read. The name says what callers ask
+	// for; the policy is better than its name.
 	EvictLRU
 )
 

@@ -1,8 +1,10 @@
 package kv
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"iter"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -15,14 +17,17 @@ import (
 // (a consistent snapshot of that shard; beside a writer stopped or dead
 // mid-write, the shard as that writer left it, its write there or not)
 // before fn sees any of it, and fn is never called under a lock, so it
-// may use the table. It does not wait for writers, and fails as Get does
-// only where a shard's index cannot be read (around.go). Every key present
-// for the whole call is seen at least once; no key deleted before the call
-// is seen. key and value are valid only until fn returns. Damage is
-// skipped, never silently: entries that fail their checksum, and a shard
-// that cannot be read at all (its extent word damaged, say), are left
-// out, the other entries and shards are visited, and Range then returns
-// an error matching ErrCorrupt that says what it skipped.
+// may use the table, writes included. It does not wait for writers, and
+// fails as Get does only where a shard's index cannot be read: then it
+// stops there, with ErrLockTimeout or ErrOwnerDead. Every key present for
+// the whole call is seen once; no key deleted before the call is seen;
+// a key written or deleted during the call is seen as its shard was when
+// copied. key and value are copies, valid only until fn returns. Damage
+// is skipped, never silently: entries that fail their checksum, and a
+// shard that cannot be read at all (its extent word damaged, say), are
+// left out, the other entries and shards are visited, and Range then
+// returns an error matching ErrCorrupt that says what it skipped, also
+// when fn stopped it after the damage was skipped.
 func (t *Table) Range(fn func(key, value []byte) bool) (err error) {
 	defer t.guard(debug.SetPanicOnFault(true), &err)
 	if t.closed.Load() {
@@ -48,10 +53,8 @@ func (t *Table) Range(fn func(key, value []byte) bool) (err error) {
 		// The bound is on waiting for writers: the time fn takes does
 		// not count against it.
 		start := time.Now()
-		for _, e := range snap.entries {
-			if !fn(snap.buf[e.key:e.value:e.value], snap.buf[e.value:e.end:e.end]) {
-				return nil
-			}
+		if !t.visit(&snap, fn) {
+			break
 		}
 		deadline = deadline.Add(time.Since(start))
 	}
@@ -63,6 +66,73 @@ func (t *Table) Range(fn func(key, value []byte) bool) (err error) {
 		return fmt.Errorf("%w: %d damaged entries skipped; 'shmkv check --repair' drops them", ErrCorrupt, damaged)
 	}
 	return nil
+}
+
+// visit calls fn for each entry of snap, until fn returns false, which it
+// reports. fn is the caller's code, and touches no shared memory through
+// Range: it runs with the caller's own fault mode, so that a fault of its
+// own is not taken for the table's (see guard).
+func (t *Table) visit(snap *snapshot, fn func(key, value []byte) bool) bool {
+	prev := debug.SetPanicOnFault(false)
+	defer debug.SetPanicOnFault(prev)
+	for _, e := range snap.entries {
+		if !fn(snap.buf[e.key:e.value:e.value], snap.buf[e.value:e.end:e.end]) {
+			return false
+		}
+	}
+	return true
+}
+
+// All returns an iterator over every entry in the table that has not
+// expired: Range as a range-over-func sequence, with its guarantees (one
+// shard's snapshot at a time; every key present throughout seen once;
+// the loop body runs under no lock and may use the table, writes
+// included).
+//
+// key and value are copies, valid until the loop body's next iteration
+// begins: a slice kept past it must be copied (bytes.Clone).
+//
+// An iterator cannot return an error, so All reports its own through err,
+// which it sets after the last iteration of every range over it, a break
+// included: nil, or what Range would return. A shard's damage is skipped
+// and the loop goes on through the rest of the table; *err then matches
+// ErrCorrupt and says what was skipped (also after a break, for damage
+// met before it). A shard whose index cannot be read ends the loop there,
+// with ErrLockTimeout or ErrOwnerDead, and a closed table ends it at once
+// with ErrClosed. err may be nil to ignore the error, a choice to make
+// knowingly: the loop then cannot tell a table it saw whole from one it
+// did not.
+//
+//	var err error
+//	for key, value := range t.All(&err) {
+//		...
+//	}
+//	if err != nil {
+//		...
+//	}
+func (t *Table) All(err *error) iter.Seq2[[]byte, []byte] {
+	return func(yield func(key, value []byte) bool) {
+		e := t.Range(yield)
+		if err != nil {
+			*err = e
+		}
+	}
+}
+
+// Keys returns an iterator over the keys in the table that begin with
+// prefix (every key, for an empty prefix), as All visits them, and reports
+// its error through err as All does. A table is not ordered: a prefix
+// saves no work, every entry is visited. For the values of those keys,
+// range over All and test the key with bytes.HasPrefix.
+func (t *Table) Keys(prefix []byte, err *error) iter.Seq[[]byte] {
+	return func(yield func(key []byte) bool) {
+		e := t.Range(func(key, _ []byte) bool {
+			return !bytes.HasPrefix(key, prefix) || yield(key)
+		})
+		if err != nil {
+			*err = e
+		}
+	}
 }
 
 // snapshot is one shard's live entries, copied out.

@@ -14,8 +14,9 @@ import (
 // a damaged key return ErrCorrupt, and Check lists the damage, until Repair
 // runs.
 //
-// A shard whose extent word is damaged (its extent's header does not
-// describe it: extent.go) has its extent found again: Repair scans the
+// A shard whose extent word (the word that places the shard's index and
+// log) is damaged, so that the header of the extent it names does not
+// describe that shard, has its extent found again: Repair scans the
 // shard's span for extent headers that describe themselves as this
 // shard's, takes the newest generation whose log bounds hold, republishes
 // it, and rebuilds from its log as above. Entries the shard's counters
@@ -26,11 +27,11 @@ import (
 //
 // It is safe to run beside other users of the table, and to kill: it works
 // on one shard at a time under the shard's lock, each drop is one atomic
-// store of a skip record (logwalk.go) over bytes that were already
-// unreadable, a republished extent is one atomic store of the word its
-// header already names, and the rebuild after is idempotent, so a Repair
-// cut short leaves a table that the next lock holder recovers and the next
-// Repair finishes. A shard whose log bounds themselves are damaged cannot
+// store of a skip record over bytes that were already unreadable, a
+// republished extent is one atomic store of the word its header already
+// names, and the rebuild after is idempotent, so a Repair cut short
+// leaves a table that the next lock holder recovers and the next Repair
+// finishes. A shard whose log bounds themselves are damaged cannot
 // be repaired; it is reported and left as it is.
 func (t *Table) Repair() (rep *Report, err error) {
 	defer t.guard(debug.SetPanicOnFault(true), &err)

@@ -8,13 +8,23 @@ import (
 
 // Stats describes a table. Filling one allocates nothing.
 //
-// Every counter is the table's, summed over every process that has used it.
-// Write-side counters are kept in the shards' control blocks under the shard
-// locks. Read-side counters (Gets, Hits, Misses, ReadRetries) are first
-// counted in the reading handle's own memory, so that a read stores
-// nothing to shared memory for them, and are added to the table's every
-// flushInterval, on Stats and on Close; read-only handles, which never write
-// to the region, are not counted.
+// The counters are the table's, not the process's: they live in the
+// table's shared memory and count the work of every process that has
+// used it, so every process that fills a Stats of the same table reads
+// the same numbers. Two processes that each export them as metrics (to
+// Prometheus, say) export the same counters twice, and a sum over the two
+// counts everything twice. Export a table's Stats from one process; or,
+// where several do, each under its own instance label, have queries take
+// one of them (max by table), never their sum. A process's own share of
+// the work is not recorded.
+//
+// The write counters are kept in the table as each write happens. Read
+// counters (Gets, Hits, Misses, ReadRetries) are first counted in the
+// reading handle's own memory, so that a read stores nothing to shared
+// memory for them, and are added to the table's about every second, on
+// Stats and on Close: another process's Stats may lag this one's reads by
+// that much. Reads by read-only handles, which never write to the table,
+// are not counted.
 type Stats struct {
 	Entries    uint64 // keys in the table
 	BytesUsed  uint64 // log bytes the live entries take, headers included

@@ -76,15 +76,15 @@ type growDenial struct {
 // user of the table sees it. Close does not wait for such calls. Instead
 // it revokes the mapping, in this order:
 //  1. The mapping's pages become an inaccessible reservation of the same
-//     addresses (shm.Mapping.Revoke): a late access faults, and the guard
-//     of the call that made it returns ErrClosed. The addresses stay
+//     addresses (shm.Mapping.Revoke): a late access faults, and the call
+//     that made it returns ErrClosed. The addresses stay
 //     reserved, so no table opened later can be mapped where a late access
 //     would land and be written by it.
 //  2. Only then is the descriptor closed, which drops this handle's
 //     liveness lock. Other processes may take over a lock it held only once
 //     nothing of this handle can write to the table any more.
-//  3. The reservation is released by a cleanup attached to t, which cannot
-//     run while any method of t is under way (see guard).
+//  3. The reservation is released once t is unreachable, which it is not
+//     while any method of t is under way.
 func (t *Table) Close() error {
 	if t.closed.Swap(true) {
 		return nil

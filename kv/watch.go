@@ -64,7 +64,8 @@ func (t *Table) GetVersion(dst, key []byte) (value []byte, version uint64, err e
 //
 // Versions change with the value or the expiry time: storing again the
 // same value with the same expiry wakes the watcher but is not a change,
-// and it waits on.
+// and it waits on; a Touch that gives the key a new expiry time is one,
+// and Watch returns the same value at a new version.
 func (t *Table) Watch(ctx context.Context, dst, key []byte, version uint64) (value []byte, next uint64, err error) {
 	if err := t.checkKey(key); err != nil {
 		return dst, 0, err

@@ -28,6 +28,11 @@ import (
 // every table's Stats, which allocates nothing and takes no shard lock. A table
 // that fails (closed, say) is reported as an invalid metric, and the
 // others still are.
+//
+// A table's counters are the table's, shared by every process that uses
+// it (see kv.Stats): every process's Collector of the same table exports
+// the same numbers. Register one in one process per table, or have
+// queries take one instance's series (max by table), never the sum.
 type Collector struct {
 	tables []*kv.Table
 	descs  map[*metrics.Family]*prometheus.Desc

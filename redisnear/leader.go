@@ -32,7 +32,7 @@ var errStepDown = errors.New("redisnear: leader stepped down")
 func (c *Client) elect(ctx context.Context) {
 	defer c.done.Done()
 	for ctx.Err() == nil {
-		_, err := c.t.GetOrLoad(ctx, nil, electionKey, func() ([]byte, time.Duration, error) {
+		_, err := c.t.GetOrLoad(ctx, nil, electionKey, func(ctx context.Context, _ []byte) ([]byte, time.Duration, error) {
 			c.lead(ctx)
 			return nil, 0, errStepDown
 		})

@@ -178,7 +178,7 @@ func (c *Client) Get(ctx context.Context, dst []byte, key string) ([]byte, error
 	}
 	n := len(dst)
 	filled := false
-	v, err := c.t.GetOrLoad(ctx, dst, []byte(key), func() ([]byte, time.Duration, error) {
+	v, err := c.t.GetOrLoad(ctx, dst, []byte(key), func(ctx context.Context, _ []byte) ([]byte, time.Duration, error) {
 		filled = true
 		return c.fill(ctx, key)
 	})
