@@ -173,11 +173,19 @@ func WriteText(w io.Writer, samples []Sample) error {
 // it is does, so two tables never share a label value. It allocates only
 // for a name it quotes.
 func TableLabel(name string) string {
-	name = strings.TrimPrefix(name, "/")
-	if isText(name) {
-		return name
+	return Printable(strings.TrimPrefix(name, "/"))
+}
+
+// Printable is s as it is when it is printable text: valid UTF-8 of
+// printable characters (strconv.IsPrint) not starting with '"'; otherwise
+// s Go-quoted by strconv.Quote, which keeps to one line, reads back with
+// strconv.Unquote, and starts with '"' as no text passed as it is does.
+// It allocates only for an s it quotes.
+func Printable(s string) string {
+	if isText(s) {
+		return s
 	}
-	return strconv.Quote(name)
+	return strconv.Quote(s)
 }
 
 // isText reports whether s is valid UTF-8 of printable characters, not

@@ -4,9 +4,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"strconv"
-	"strings"
 	"unicode/utf8"
+
+	"github.com/shmkv/shmkv/metrics"
 )
 
 // outputHelp is 'shmkv help output': the one rule for how every command
@@ -93,38 +93,9 @@ func textOrBase64(b []byte) (text, b64 *string) {
 
 // printable is s as text output shows it: as it is when it is printable
 // text not starting with '"', else Go-quoted, so that it keeps to one
-// line and reads back with strconv.Unquote. metrics.TableLabel follows the
-// same rule, so a table's label is the name ls shows.
-func printable(s string) string {
-	if isText(s) {
-		return s
-	}
-	return strconv.Quote(s)
-}
-
-// isText reports whether s is valid UTF-8 of printable characters
-// (strconv.IsPrint) that does not start with a double quote.
-func isText(s string) bool {
-	if strings.HasPrefix(s, `"`) {
-		return false
-	}
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c < ' ' || c == 0x7f {
-				return false
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 || !strconv.IsPrint(r) {
-			return false
-		}
-		i += n
-	}
-	return true
-}
+// line and reads back with strconv.Unquote. It is the rule of
+// metrics.TableLabel, so a table's label is the name ls shows.
+func printable(s string) string { return metrics.Printable(s) }
 
 // writeJSON writes v as one line of JSON, with '<', '>' and '&' as they
 // are (encoding/json's default escapes them for HTML, which output for
