@@ -117,7 +117,7 @@ var errInterrupted = errors.New("interrupted")
 // so that it removes that object and no other.
 type newTable struct {
 	path string
-	ino  uint64
+	made os.FileInfo // the object as load made it, nil if it could not stat it
 }
 
 // openLoadTarget opens the table name, or creates it sized for recs; made
@@ -172,9 +172,7 @@ func openLoadTarget(name string, recs []dumpRecord, f *loadFlags, file string) (
 			return nil, nil, describe(name, err)
 		}
 		made := &newTable{path: filepath.Join(shm.Dir, cleanName(name))}
-		if fi, serr := os.Stat(made.path); serr == nil {
-			made.ino = fi.Sys().(*syscall.Stat_t).Ino
-		}
+		made.made, _ = os.Stat(made.path)
 		return t, made, nil
 	}
 	return nil, nil, fmt.Errorf("load %s: the table was made and removed by others while load tried to open it", name)
@@ -195,7 +193,7 @@ func loadFailed(name string, t *kv.Table, made *newTable, file string, recs []du
 	if made == nil {
 		return opError("load", name, fmt.Errorf("after %d of %d entries, which the table keeps: %w", i, len(recs), err))
 	}
-	if fi, serr := os.Stat(made.path); serr == nil && fi.Sys().(*syscall.Stat_t).Ino == made.ino {
+	if fi, serr := os.Stat(made.path); serr == nil && os.SameFile(fi, made.made) {
 		if rerr := kv.Remove(name); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 			return fmt.Errorf("load %s: after %d of %d entries: %v; removing the half-loaded new table failed: %v", name, i, len(recs), err, rerr)
 		}
