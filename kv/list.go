@@ -21,12 +21,13 @@ func IsTable(name string) (bool, error) {
 	if err != nil || size < 8 {
 		return false, err
 	}
-	m, err := sh.Map(0)
+	// Read, not mapped: mapping a table takes its whole size in address
+	// space, which a process under ulimit -v may not have, and List would
+	// then leave the table out as if it were none.
+	mg, err := readMagic(sh.Fd())
 	if err != nil {
 		return false, err
 	}
-	defer m.Unmap()
-	mg := newRegion(m.Bytes()[:8]).load(offMagic / 8)
 	return mg&magicPrefixMask == magic&magicPrefixMask, nil
 }
 

@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"encoding/binary"
 	"io"
 	"os"
 	"time"
@@ -144,4 +145,19 @@ func dataRanges(fd int, start, end int64, fn func(a, b int64)) error {
 		off = b
 	}
 	return nil
+}
+
+// readMagic reads the header's first word, the magic, from the object fd
+// with pread. The creator stores the magic before it links the object
+// under its name, so an object found by name is past that store.
+func readMagic(fd int) (uint64, error) {
+	var b [8]byte
+	n, err := unix.Pread(fd, b[:], offMagic)
+	if err != nil {
+		return 0, os.NewSyscallError("pread", err)
+	}
+	if n < len(b) {
+		return 0, io.ErrUnexpectedEOF
+	}
+	return binary.LittleEndian.Uint64(b[:]), nil
 }

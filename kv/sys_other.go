@@ -23,3 +23,5 @@ func addressSpaceLimit() uint64                                      { return 0 
 func shmFilesystemFree() int64                                       { return -1 }
 func shmFilesystemSize() int64                                       { return 0 }
 func dataRanges(fd int, start, end int64, fn func(a, b int64)) error { return errors.ErrUnsupported }
+
+func readMagic(fd int) (uint64, error) { return 0, errors.ErrUnsupported }

@@ -65,4 +65,20 @@ func TestUnderAddressLimit(t *testing.T) {
 	if strings.Contains(stderr, "panic") || strings.Contains(stderr, "goroutine ") {
 		t.Errorf("a panic: %s", stderr)
 	}
+
+	// ls lists the table it cannot map, with why, rather than leaving it
+	// out as if it were no table.
+	out, stderr, code := limited("ls")
+	if code != 0 {
+		t.Fatalf("ls under the limit: exit %d: %s", code, stderr)
+	}
+	found := false
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == big {
+			found = strings.Contains(line, "not enough address space")
+		}
+	}
+	if !found {
+		t.Errorf("ls under the limit has no line for %s saying why it cannot open it:\n%s", big, out)
+	}
 }
