@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shmkv/shmkv/internal/testshm"
 	"github.com/shmkv/shmkv/kv"
 	"github.com/shmkv/shmkv/shm"
 )
@@ -53,22 +54,8 @@ func validImage(f *testing.F) []byte {
 	tb.Close()
 	// The bytes in use: the object's tail is holes (writeObject restores
 	// its size), and a smaller input fuzzes faster.
-	img := readObject(f, name)
+	img := testshm.Copy(f, name)
 	return img[:len(bytes.TrimRight(img, "\x00"))]
-}
-
-func readObject(t testing.TB, name string) []byte {
-	sh, err := shm.Open(name, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sh.Close()
-	m, err := sh.Map(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Unmap()
-	return bytes.Clone(m.Bytes())
 }
 
 // FuzzRegionBytes writes arbitrary bytes over a valid table — its header,
@@ -99,7 +86,7 @@ func FuzzRegionBytes(f *testing.F) {
 			}
 		}
 		tb.Delete([]byte{'k', 3})
-		img := readObject(t, name)
+		img := testshm.Copy(t, name)
 		off := int(at) % len(img)
 		// Header bytes mostly only give an open error: aim past them as
 		// often as not, and write the patch as words too.

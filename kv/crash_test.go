@@ -3,7 +3,6 @@
 package kv
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shmkv/shmkv/internal/testproc"
+	"github.com/shmkv/shmkv/internal/testshm"
 )
 
 // Kill sweep: a child process runs one write and kills itself just before
@@ -182,13 +182,11 @@ func childCrashOp(tb *Table, args []string) error {
 // image and restore copy the whole object out and back, so that every
 // child starts from the same bytes.
 func image(t *testing.T, name string) []byte {
-	var b []byte
-	editObject(t, name, func(m []byte) { b = bytes.Clone(m) })
-	return b
+	return testshm.Copy(t, name)
 }
 
 func restore(t *testing.T, name string, img []byte) {
-	editObject(t, name, func(m []byte) { copy(m, img) })
+	testshm.Edit(t, name, func(m []byte) { copy(m, img) })
 }
 
 func runCrashChild(t *testing.T, name string, op int, at int64) (stdout string, killed bool) {

@@ -2,10 +2,9 @@ package kv
 
 import (
 	"errors"
-	"os"
 	"testing"
 
-	"github.com/shmkv/shmkv/shm"
+	"github.com/shmkv/shmkv/internal/testshm"
 )
 
 // TestTruncatedUnderfoot shrinks the object while a handle has it mapped:
@@ -18,14 +17,7 @@ func TestTruncatedUnderfoot(t *testing.T) {
 		for i := range 50 {
 			mustSet(t, tb, string(rune('a'+i%26))+string(rune('0'+i/26)), "value")
 		}
-		sh, err := shm.Open(name, os.O_RDWR, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := sh.SetSize(size); err != nil {
-			t.Fatal(err)
-		}
-		sh.Close()
+		testshm.Truncate(t, name, size)
 
 		k := []byte("a0")
 		var st Stats

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shmkv/shmkv/internal/testshm"
 	"github.com/shmkv/shmkv/shm"
 )
 
@@ -61,7 +62,7 @@ func (img extentImage) restore(t *testing.T, name string) {
 			t.Fatal(err)
 		}
 	}
-	editObject(t, name, func(m []byte) {
+	testshm.Edit(t, name, func(m []byte) {
 		copy(m, img.fixed)
 		for off, b := range img.extents {
 			copy(m[off:], b)

@@ -3,30 +3,13 @@ package kv
 import (
 	"encoding/binary"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
 
-	"github.com/shmkv/shmkv/shm"
+	"github.com/shmkv/shmkv/internal/testshm"
 )
-
-// editObject maps the object under name read-write and applies edit to it.
-func editObject(t *testing.T, name string, edit func(b []byte)) {
-	t.Helper()
-	sh, err := shm.Open(name, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sh.Close()
-	m, err := sh.Map(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Unmap()
-	edit(m.Bytes())
-}
 
 func resum(h []byte) {
 	binary.LittleEndian.PutUint64(h[offChecksum:], xxhash.Sum64(h[offLayoutVersion:checksummedEnd]))
@@ -71,7 +54,7 @@ func TestBadHeaders(t *testing.T) {
 			tb := openTable(t, name, small)
 			mustSet(t, tb, "k", "v")
 			tb.Close()
-			editObject(t, name, tc.edit)
+			testshm.Edit(t, name, tc.edit)
 			for _, ro := range []bool{false, true} {
 				_, err := Open(name, &Options{NoCreate: !ro, ReadOnly: ro})
 				if !errors.Is(err, tc.want) {
@@ -87,16 +70,9 @@ func TestTruncatedObject(t *testing.T) {
 		name := uniqueName(t)
 		tb := openTable(t, name, small)
 		tb.Close()
-		sh, err := shm.Open(name, os.O_RDWR, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := sh.SetSize(size); err != nil {
-			t.Fatal(err)
-		}
-		sh.Close()
+		testshm.Truncate(t, name, size)
 		start := time.Now()
-		_, err = Open(name, &Options{NoCreate: true, InitTimeout: 50 * time.Millisecond})
+		_, err := Open(name, &Options{NoCreate: true, InitTimeout: 50 * time.Millisecond})
 		want := ErrCorrupt
 		if size < headerSize {
 			want = ErrNotInitialized
@@ -113,12 +89,7 @@ func TestTruncatedObject(t *testing.T) {
 func TestUninitializedObject(t *testing.T) {
 	// An object whose creator never published the magic.
 	name := uniqueName(t)
-	sh, err := shm.Open(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sh.Allocate(1 << 20)
-	sh.Close()
+	testshm.Plant(t, name, 1<<20, nil)
 	if _, err := Open(name, &Options{InitTimeout: 50 * time.Millisecond}); !errors.Is(err, ErrNotInitialized) {
 		t.Fatalf("Open = %v, want ErrNotInitialized", err)
 	}

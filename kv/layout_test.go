@@ -1,7 +1,6 @@
 package kv
 
 import (
-	"bytes"
 	"encoding/binary"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/shmkv/shmkv/internal/testshm"
 	"github.com/shmkv/shmkv/shm"
 )
 
@@ -209,8 +209,7 @@ func TestLayoutInATable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b []byte
-	editObject(t, name, func(m []byte) { b = bytes.Clone(m) })
+	b := testshm.Copy(t, name)
 	le := binary.LittleEndian
 	u32 := func(off int64) uint64 { return uint64(le.Uint32(b[off:])) }
 	u64 := func(off int64) uint64 { return le.Uint64(b[off:]) }

@@ -7,31 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/shmkv/shmkv/internal/testshm"
 	"github.com/shmkv/shmkv/kv"
-	"github.com/shmkv/shmkv/shm"
 )
-
-// mapObject maps the object under name read-write for a test to damage.
-func mapObject(t *testing.T, name string) []byte {
-	t.Helper()
-	sh, err := shm.Open(name, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sh.Close() })
-	m, err := sh.Map(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Unmap() })
-	return m.Bytes()
-}
 
 func TestCheck(t *testing.T) {
 	name := tableName(t)
@@ -44,7 +27,7 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("check = %q", r.stdout)
 	}
 	// Flip bytes inside a value: its checksum no longer matches.
-	b := mapObject(t, name)
+	b := testshm.Map(t, name)
 	i := strings.Index(string(b), strings.Repeat("b", 100))
 	if i < 0 {
 		t.Fatal("value not found in the region")
@@ -68,7 +51,7 @@ func TestCheckRepair(t *testing.T) {
 		mustRun(t, 0, nil, "set", name, k, v)
 		want[k] = v
 	}
-	b := mapObject(t, name)
+	b := testshm.Map(t, name)
 	i := strings.Index(string(b), "value of key 17")
 	if i < 0 {
 		t.Fatal("value not found")
@@ -132,7 +115,7 @@ func TestDamagedExtentWord(t *testing.T) {
 	if st.Shards < 2 {
 		t.Fatalf("%d shards; the test wants several", st.Shards)
 	}
-	b := mapObject(t, name)
+	b := testshm.Map(t, name)
 	le := binary.LittleEndian
 	word := le.Uint64(b[64:]) + 24 // shard 0's extent word (kv/layout.go)
 	le.PutUint64(b[word:], le.Uint64(b[word:])-1)
@@ -190,7 +173,7 @@ func TestCheckJSON(t *testing.T) {
 	if want := fmt.Sprintf(`{"name":%q,"clean":true,"shards":%d,"entries":3,"problems":[]}`+"\n", name, st.Shards); r.stdout != want {
 		t.Fatalf("check --json = %q, want %q", r.stdout, want)
 	}
-	b := mapObject(t, name)
+	b := testshm.Map(t, name)
 	i := strings.Index(string(b), strings.Repeat("b", 100))
 	if i < 0 {
 		t.Fatal("value not found in the region")

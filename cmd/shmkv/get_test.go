@@ -12,9 +12,11 @@ import (
 	"syscall"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/shmkv/shmkv/internal/testshm"
 	"github.com/shmkv/shmkv/kv"
 	"github.com/shmkv/shmkv/shm"
-	"golang.org/x/sys/unix"
 )
 
 func TestGet(t *testing.T) {
@@ -35,15 +37,7 @@ func TestGet(t *testing.T) {
 
 func TestGetNotATable(t *testing.T) {
 	name := tableName(t)
-	sh, err := shm.Open(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sh.Allocate(8192)
-	m, _ := sh.Map(0)
-	copy(m.Bytes(), "this is not a shmkv table")
-	m.Unmap()
-	sh.Close()
+	testshm.Plant(t, name, 8192, []byte("this is not a shmkv table"))
 	for _, args := range [][]string{{"get", name, "k"}, {"set", name, "k", "v"}, {"keys", name}, {"stats", name}, {"check", name}, {"dump", name}} {
 		r := mustRun(t, 2, nil, args...)
 		if !strings.Contains(r.stderr, "not a shmkv table") {
