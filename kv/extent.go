@@ -10,22 +10,17 @@ import (
 
 // Extents. A shard's index and log live together in one extent, a run of
 // whole pages inside the shard's span, named by an extent word in the
-// shard's control block (layout.go):
-//
-//	bits  0-33  offset in the object, in pages
-//	bits 34-38  log2 of the slot count
-//	bits 39-63  size, in pages
-//
-// One word, so that a grow publishes its new extent with one atomic store
-// (grow.go), and a reader that loads it sees a whole extent, old or new.
-// Words come from shared memory: every one is checked against the shard's
-// span before anything is placed by it, and against the self-description
-// in the header at the place it names (layout.go), which says which shard
-// the extent belongs to and which word publishes it, under a checksum
-// keyed by the table's seed. A word damaged into another one that still
-// lies in the span names a place whose header does not describe it: the
-// shard reads as ErrCorrupt instead of as an extent of whatever bytes lie
-// there, and Repair finds the extent again by its header.
+// shard's control block, whose bits layout.go lays out. One word, so that a
+// grow publishes its new extent with one atomic store (grow.go), and a
+// reader that loads it sees a whole extent, old or new. Words come from
+// shared memory: every one is checked against the shard's span before
+// anything is placed by it, and against the self-description in the header
+// at the place it names (layout.go), which says which shard the extent
+// belongs to and which word publishes it, under a checksum keyed by the
+// table's seed. A word damaged into another one that still lies in the span
+// names a place whose header does not describe it: the shard reads as
+// ErrCorrupt instead of as an extent of whatever bytes lie there, and
+// Repair finds the extent again by its header.
 
 // extent is a decoded extent word.
 type extent struct {

@@ -69,6 +69,7 @@ package kv
 //	 40    8 retired            an extent a grow replaced, until its memory is given back
 //	 48    8 retired at         Unix nanoseconds when retired was set
 //	 56    8 watched until      Unix nanoseconds until which a Watch may sleep on the sequence word (watch.go); 0: none
+//	 64   24 reserved           zero
 //	 88    8 live entries       entries reachable from the index
 //	 96    8 live bytes         bytes of log those entries take
 //	104    8 tombstones         deleted slots in the index
