@@ -3,8 +3,8 @@
 // is not a table: the one copy of what kv's, fuzz's and the CLI's tests
 // each wrote for themselves. Every function fails the test on an error.
 //
-// It is separate from testproc because it imports shm, whose own tests
-// import testproc: one package holding both would be an import cycle.
+// It is separate from testproc, which starts processes and knows nothing
+// of objects: one concern each.
 package testshm
 
 import (
