@@ -10,7 +10,6 @@ import (
 
 	"github.com/shmkv/shmkv/internal/testshm"
 	"github.com/shmkv/shmkv/kv"
-	"github.com/shmkv/shmkv/shm"
 )
 
 var quick = &kv.Options{InitTimeout: time.Millisecond, LockTimeout: 100 * time.Millisecond}
@@ -86,28 +85,19 @@ func FuzzRegionBytes(f *testing.F) {
 			}
 		}
 		tb.Delete([]byte{'k', 3})
-		img := testshm.Copy(t, name)
-		off := int(at) % len(img)
-		// Header bytes mostly only give an open error: aim past them as
-		// often as not, and write the patch as words too.
-		if len(patch) >= 8 && patch[0]%2 == 0 {
-			off = 4096 + off%(len(img)-4096)
-			off &^= 7
-		}
-		sh, err := shm.Open(name, 2, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := sh.Map(0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		copy(m.Bytes()[off:], patch)
-		if len(patch) >= 8 {
-			binary.LittleEndian.PutUint64(m.Bytes()[off&^7:], binary.LittleEndian.Uint64(patch))
-		}
-		m.Unmap()
-		sh.Close()
+		testshm.Edit(t, name, func(m []byte) {
+			off := int(at) % len(m)
+			// Header bytes mostly only give an open error: aim past them
+			// as often as not, and write the patch as words too.
+			if len(patch) >= 8 && patch[0]%2 == 0 {
+				off = 4096 + off%(len(m)-4096)
+				off &^= 7
+			}
+			copy(m[off:], patch)
+			if len(patch) >= 8 {
+				binary.LittleEndian.PutUint64(m[off&^7:], binary.LittleEndian.Uint64(patch))
+			}
+		})
 
 		// The handle that was open when the bytes changed, and a new one.
 		exercise(tb)
