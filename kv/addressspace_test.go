@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/shmkv/shmkv/internal/testproc"
+	"github.com/shmkv/shmkv/kv/internal/host"
 )
 
 func init() { rawChildren["address-limited"] = childAddressLimited }
@@ -82,7 +83,7 @@ func TestDefaultTableUnderAddressLimit(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's shadow memory alone passes a 4 GiB address-space limit")
 	}
-	t.Logf("/dev/shm is %d bytes; the default ceiling without a limit is %d, a mapping of about %d", shmFilesystemSize(), defaultMaxMemory(), spanFactor*defaultMaxMemory())
+	t.Logf("/dev/shm is %d bytes; the default ceiling without a limit is %d, a mapping of about %d", host.ShmSize(), defaultMaxMemory(), spanFactor*defaultMaxMemory())
 	name := uniqueName(t)
 	ch := testproc.Start(t, "SHMKV_RAW_CHILD=address-limited", "SHMKV_ARGS="+name+" new")
 	line, _ := ch.Line()

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime/debug"
 	"time"
+
+	"github.com/shmkv/shmkv/kv/internal/region"
 )
 
 // Report is what Check found. A table is healthy when Problems is empty.
@@ -52,7 +54,7 @@ func (t *Table) Check() (rep *Report, err error) {
 		return nil, ErrClosed
 	}
 	rep = &Report{Shards: t.g.shards}
-	if _, err := decodeHeader(t.r.b[:headerSize], int64(len(t.r.b))); err != nil {
+	if _, err := decodeHeader(t.r.B[:headerSize], int64(len(t.r.B))); err != nil {
 		rep.Problems = append(rep.Problems, Problem{Shard: -1, Offset: -1, What: err.Error()})
 		return rep, nil
 	}
@@ -114,11 +116,11 @@ func (t *Table) copyShard(s *shard, img *[]byte, deadline time.Time) (c shard, o
 			return shard{}, false // the caller sizes img and tries again
 		}
 		*img = (*img)[:n]
-		copy(*img, t.r.b[s.ctl*8:s.ctl*8+controlSize])
+		copy(*img, t.r.B[s.ctl*8:s.ctl*8+controlSize])
 		// Only what has memory: reading a hole would give it some. The
 		// log beyond was never written and reads as zeros.
 		have := v.data + v.lo + v.allocated()
-		m := copy((*img)[controlSize:], t.r.b[v.ext.off:have])
+		m := copy((*img)[controlSize:], t.r.B[v.ext.off:have])
 		clear((*img)[controlSize+m:])
 		return imageShard(&v, *img), true
 	}
@@ -176,7 +178,7 @@ func (t *Table) copyAround(s *shard, copyOut func() (shard, bool), deadline time
 		seq := s.ctlLoad(ctlSeq)
 		if seq&1 == 0 || mv == moveAround {
 			c, ok := copyOut()
-			loadFence() // the copy's loads before the counter's
+			region.LoadFence() // the copy's loads before the counter's
 			moved := s.ctlLoad(ctlSeq) != seq
 			if time.Now().After(deadline) {
 				if moved {
@@ -221,7 +223,7 @@ func (t *Table) copyAround(s *shard, copyOut func() (shard, bool), deadline time
 // made by copyShard.
 func imageShard(v *shard, img []byte) shard {
 	c := *v
-	c.r = newRegion(img)
+	c.r = region.New(img)
 	c.lockWord = nil
 	c.ctl = 0
 	return c.at(extent{off: controlSize, size: v.ext.size, slots: v.ext.slots})

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shmkv/shmkv/kv/internal/failpoint"
+
 	"github.com/shmkv/shmkv/internal/testproc"
 	"github.com/shmkv/shmkv/internal/testshm"
 )
@@ -164,7 +166,7 @@ func sweepSetup(t *testing.T, tb *Table) map[string]string {
 // moments no counting run can foresee.
 func arm(tb *Table, at int64) {
 	tb.stopFlusher()
-	crashAt.Store(at)
+	failpoint.CrashAt.Store(at)
 }
 
 // childCrashOp: args op-index crash-at. Opens first, then arms the
@@ -174,8 +176,8 @@ func childCrashOp(tb *Table, args []string) error {
 	at, _ := strconv.ParseInt(args[1], 10, 64)
 	arm(tb, at)
 	err := sweepOps[i].do(tb)
-	crashAt.Store(0)
-	fmt.Println(storesMade.Load())
+	failpoint.CrashAt.Store(0)
+	fmt.Println(failpoint.Steps.Load())
 	return err
 }
 
@@ -314,12 +316,12 @@ func childRecover(tb *Table, args []string) error {
 	}
 	arm(tb, at)
 	err = tb.readyLocked(s, true)
-	crashAt.Store(0)
+	failpoint.CrashAt.Store(0)
 	if err != nil {
 		return err
 	}
 	tb.unlock(s)
-	fmt.Println(storesMade.Load())
+	fmt.Println(failpoint.Steps.Load())
 	return nil
 }
 

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shmkv/shmkv/kv/internal/failpoint"
+
 	"github.com/shmkv/shmkv/internal/testproc"
 	"github.com/shmkv/shmkv/shm"
 )
@@ -26,14 +28,14 @@ func init() {
 func childCreateCrash(args []string) error {
 	at, _ := strconv.ParseInt(args[1], 10, 64)
 	mem, _ := strconv.ParseInt(args[2], 10, 64)
-	crashAt.Store(at)
+	failpoint.CrashAt.Store(at)
 	tb, err := Open(args[0], &Options{Memory: mem, Exclusive: true})
-	crashAt.Store(0)
+	failpoint.CrashAt.Store(0)
 	if err != nil {
 		return err
 	}
 	defer tb.Close()
-	fmt.Println(storesMade.Load())
+	fmt.Println(failpoint.Steps.Load())
 	return nil
 }
 

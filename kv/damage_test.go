@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/shmkv/shmkv/kv/internal/region"
 )
 
 // entryOf returns the shard of key and its entry's offset in the data area.
@@ -53,11 +55,11 @@ func TestOneBadByte(t *testing.T) {
 	want["n"] = "41"
 
 	s, l := entryOf(t, tb, "key-7")
-	tb.r.b[s.data+l.off+entryHeaderSize+int64(l.hdr.klen)+3] ^= 0x20
+	tb.r.B[s.data+l.off+entryHeaderSize+int64(l.hdr.klen)+3] ^= 0x20
 	sn, ln := entryOf(t, tb, "n")
-	tb.r.b[sn.data+ln.off+entryHeaderSize+int64(ln.hdr.klen)] = '7' // "71": still a number
+	tb.r.B[sn.data+ln.off+entryHeaderSize+int64(ln.hdr.klen)] = '7' // "71": still a number
 	s, l = entryOf(t, tb, "key-42")
-	binary.LittleEndian.PutUint64(tb.r.b[s.slots*8+int64(l.slot)*8:], 0)
+	binary.LittleEndian.PutUint64(tb.r.B[s.slots*8+int64(l.slot)*8:], 0)
 	damaged := map[string]bool{"key-7": true, "n": true}
 	// A zeroed slot word ends the probe chains through it: key-42, and any
 	// key placed past it on the same chain, hide until Repair. Check names
@@ -160,13 +162,13 @@ func TestSkipReadChecksums(t *testing.T) {
 	want := fillDamageTable(t, tb)
 	skipping := openTable(t, name, &Options{NoCreate: true, SkipReadChecksums: true})
 	s, l := entryOf(t, tb, "key-7")
-	tb.r.b[s.data+l.off+entryHeaderSize+int64(l.hdr.klen)+3] ^= 0x20
+	tb.r.B[s.data+l.off+entryHeaderSize+int64(l.hdr.klen)+3] ^= 0x20
 
 	if _, _, err := tb.Get(nil, []byte("key-7")); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("verifying Get of the damaged entry: %v, want ErrCorrupt", err)
 	}
 	got, ok, err := skipping.Get(nil, []byte("key-7"))
-	if fencedReads {
+	if region.FencedReads {
 		if damagedValue := "valUe number 7"; err != nil || !ok || string(got) != damagedValue {
 			t.Errorf("skipping Get of the damaged entry = %q, %v, %v; want %q", got, ok, err, damagedValue)
 		}
@@ -195,7 +197,7 @@ func TestDamagedHeaderCostsOneEntry(t *testing.T) {
 	tb := newTable(t, damageOptions)
 	want := fillDamageTable(t, tb)
 	s, l := entryOf(t, tb, "key-3")
-	binary.LittleEndian.PutUint64(tb.r.b[s.data+l.off:], 0xdead_beef_dead_beef)
+	binary.LittleEndian.PutUint64(tb.r.B[s.data+l.off:], 0xdead_beef_dead_beef)
 	delete(want, "key-3")
 	for k, v := range want {
 		if got, ok, err := tb.Get(nil, []byte(k)); err != nil || !ok || string(got) != v {
@@ -239,9 +241,9 @@ func TestHostileValueLength(t *testing.T) {
 		want[k] = v
 	}
 	s, l := entryOf(t, tb, "key-3")
-	w := binary.LittleEndian.Uint64(tb.r.b[s.data+l.off:])
+	w := binary.LittleEndian.Uint64(tb.r.B[s.data+l.off:])
 	w = w&^(uint64(1<<entValueBits-1)<<entKeyBits) | uint64(250<<20)<<entKeyBits
-	binary.LittleEndian.PutUint64(tb.r.b[s.data+l.off:], w)
+	binary.LittleEndian.PutUint64(tb.r.B[s.data+l.off:], w)
 	delete(want, "key-3")
 	if got, ok, err := tb.Get(nil, []byte("key-3")); ok {
 		t.Errorf("Get of the damaged key = %d bytes, %v, %v", len(got), ok, err)
@@ -296,9 +298,9 @@ func TestDamageInTheSmallLog(t *testing.T) {
 			continue
 		}
 		if len(victims) == 0 {
-			binary.LittleEndian.PutUint64(tb.r.b[s.data+l.off:], 0xdead_beef_dead_beef)
+			binary.LittleEndian.PutUint64(tb.r.B[s.data+l.off:], 0xdead_beef_dead_beef)
 		} else {
-			tb.r.b[s.data+l.hdr.valueAt(l.off)] ^= 0x40
+			tb.r.B[s.data+l.hdr.valueAt(l.off)] ^= 0x40
 		}
 		victims = append(victims, k)
 		delete(want, k)

@@ -67,15 +67,15 @@ func (s *shard) remembered(h uint64) bool {
 	if s.ghostMask == 0 {
 		return false
 	}
-	w := s.r.load(s.ghost + int64(h>>8&s.ghostMask))
-	clock := uint32(s.r.load(s.hdr + extGhostClock/8))
+	w := s.r.Load(s.ghost + int64(h>>8&s.ghostMask))
+	clock := uint32(s.r.Load(s.hdr + extGhostClock/8))
 	return w != 0 && uint32(w>>32) == uint32(h>>32) && clock-uint32(w) < uint32(s.ghostMask+1)
 }
 
 // remember records the key hashing to h as evicted.
 func (s *shard) remember(h uint64) {
-	clock := s.r.add(s.hdr+extGhostClock/8, 1)
-	s.r.store(s.ghost+int64(h>>8&s.ghostMask), h>>32<<32|uint64(uint32(clock)))
+	clock := s.r.Add(s.hdr+extGhostClock/8, 1)
+	s.r.Store(s.ghost+int64(h>>8&s.ghostMask), h>>32<<32|uint64(uint32(clock)))
 }
 
 // toSmall reports whether an entry of need bytes for l's key goes to the
@@ -91,10 +91,10 @@ func (s *shard) toSmall(need int64, l *lookup, h uint64) bool {
 	return !s.remembered(h)
 }
 
-func (s *shard) smallHead() uint64     { return s.r.load(s.hdr + extSmallHead/8) }
-func (s *shard) smallTail() uint64     { return s.r.load(s.hdr + extSmallTail/8) }
-func (s *shard) setSmallHead(p uint64) { s.r.store(s.hdr+extSmallHead/8, p) }
-func (s *shard) setSmallTail(p uint64) { s.r.store(s.hdr+extSmallTail/8, p) }
+func (s *shard) smallHead() uint64     { return s.r.Load(s.hdr + extSmallHead/8) }
+func (s *shard) smallTail() uint64     { return s.r.Load(s.hdr + extSmallTail/8) }
+func (s *shard) setSmallHead(p uint64) { s.r.Store(s.hdr+extSmallHead/8, p) }
+func (s *shard) setSmallTail(p uint64) { s.r.Store(s.hdr+extSmallTail/8, p) }
 
 // smallPad is how many bytes of skip record an entry of need bytes at
 // small log position p needs before it: the rest of the log, if the entry

@@ -107,7 +107,7 @@ func selfSum(seed, word, shard, gen uint64) uint64 {
 // stores are steps of a kill sweep (as every region store): a writer
 // killed among them leaves an extent no word names yet, which recovery
 // releases (grow.go).
-func (s *shard) describe(e extent, gen uint64) { s.writeDescription(e, gen, s.r.store) }
+func (s *shard) describe(e extent, gen uint64) { s.writeDescription(e, gen, s.r.Store) }
 
 // writeDescription is describe, with store for the region's.
 func (s *shard) writeDescription(e extent, gen uint64, store func(i int64, v uint64)) {
@@ -135,10 +135,10 @@ type selfDescription struct {
 func (s *shard) describedAt(off int64) selfDescription {
 	hdr := off / 8
 	return selfDescription{
-		word:  s.r.load(hdr + extSelfWord/8),
-		shard: s.r.load(hdr + extSelfShard/8),
-		gen:   s.r.load(hdr + extGeneration/8),
-		sum:   s.r.load(hdr + extSelfSum/8),
+		word:  s.r.Load(hdr + extSelfWord/8),
+		shard: s.r.Load(hdr + extSelfShard/8),
+		gen:   s.r.Load(hdr + extGeneration/8),
+		sum:   s.r.Load(hdr + extSelfSum/8),
 	}
 }
 
@@ -270,10 +270,10 @@ func (s *shard) current() (*shard, bool) {
 
 // The log's head and tail live in the extent's header: a new extent
 // starts a new log.
-func (s *shard) head() uint64     { return s.r.load(s.hdr + extHead/8) }
-func (s *shard) tail() uint64     { return s.r.load(s.hdr + extTail/8) }
-func (s *shard) setHead(p uint64) { s.r.store(s.hdr+extHead/8, p) }
-func (s *shard) setTail(p uint64) { s.r.store(s.hdr+extTail/8, p) }
+func (s *shard) head() uint64     { return s.r.Load(s.hdr + extHead/8) }
+func (s *shard) tail() uint64     { return s.r.Load(s.hdr + extTail/8) }
+func (s *shard) setHead(p uint64) { s.r.Store(s.hdr+extHead/8, p) }
+func (s *shard) setTail(p uint64) { s.r.Store(s.hdr+extTail/8, p) }
 
 // ghostRange is the byte offset and size of the ghost, which gets memory
 // whole when the extent is made; none outside an evicting table.

@@ -196,7 +196,7 @@ func TestExtentSelfDescriptionDamaged(t *testing.T) {
 	v := viewOf(t, &tb.shards[0])
 	for _, field := range []int64{extSelfWord, extSelfShard, extGeneration, extSelfSum} {
 		at := v.hdr + field/8
-		tb.r.store(at, tb.r.load(at)^1<<17)
+		tb.r.Store(at, tb.r.Load(at)^1<<17)
 		fresh := openTable(t, name, &Options{NoCreate: true})
 		if right, corrupt := readShard0(t, fresh, want, shard0[:100]); corrupt != 100 {
 			t.Errorf("field %d: %d keys read right, %d ErrCorrupt; want all ErrCorrupt", field, right, corrupt)
@@ -227,8 +227,8 @@ func TestExtentLostWholly(t *testing.T) {
 	s := &tb.shards[0]
 	v := viewOf(t, s)
 	w := s.ctlLoad(ctlExtent)
-	tb.r.store(v.hdr+extSelfWord/8, 0)
-	tb.r.store(v.hdr+extSelfSum/8, 0)
+	tb.r.Store(v.hdr+extSelfWord/8, 0)
+	tb.r.Store(v.hdr+extSelfSum/8, 0)
 	s.ctlStore(ctlExtent, w-1)
 	rep, err := tb.Repair()
 	if err != nil {

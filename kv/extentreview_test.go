@@ -17,7 +17,7 @@ import (
 func TestExtentDamagedGenerationGrows(t *testing.T) {
 	name, tb, want, shard0 := extentDamageTable(t, 2000)
 	v := viewOf(t, &tb.shards[0])
-	tb.r.store(v.hdr+extGeneration/8, math.MaxUint64)
+	tb.r.Store(v.hdr+extGeneration/8, math.MaxUint64)
 	fresh := openTable(t, name, &Options{NoCreate: true})
 	repairAll(t, fresh, want)
 	var st Stats

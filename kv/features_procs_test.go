@@ -16,11 +16,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/shmkv/shmkv/internal/testproc"
+	"github.com/shmkv/shmkv/kv/internal/region"
 )
 
 // The cross-process part of the model test of features together. Several
@@ -91,11 +91,13 @@ func featTableOptions(now func() time.Time) [2]*Options {
 
 // sharedClock is a fake clock every process reads: one word in a mapped
 // file, which the parent advances.
-type sharedClock struct{ m []byte }
+type sharedClock struct {
+	m []byte
+	r region.Region
+}
 
-func (c *sharedClock) word() *int64            { return (*int64)(unsafe.Pointer(&c.m[0])) }
-func (c *sharedClock) Now() time.Time          { return time.Unix(0, atomic.LoadInt64(c.word())) }
-func (c *sharedClock) Advance(d time.Duration) { atomic.AddInt64(c.word(), int64(d)) }
+func (c *sharedClock) Now() time.Time          { return time.Unix(0, int64(c.r.Load(0))) }
+func (c *sharedClock) Advance(d time.Duration) { c.r.Add(0, uint64(d)) }
 func (c *sharedClock) unmap()                  { syscall.Munmap(c.m) }
 func mapClock(path string, flag, prot int) (*sharedClock, error) {
 	f, err := os.OpenFile(path, flag, 0o600)
@@ -112,7 +114,7 @@ func mapClock(path string, flag, prot int) (*sharedClock, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sharedClock{m}, nil
+	return &sharedClock{m: m, r: region.New(m)}, nil
 }
 
 // featValue is a value of key by writer, its seq-th write, padded by pad
@@ -1194,5 +1196,5 @@ func ownerPid(tb *Table, owner uint32) int {
 	if slot >= tb.g.registrySlots {
 		return 0
 	}
-	return int(tb.r.load(tb.g.registryOffset/8 + int64(slot)*registryRecordSize/8 + regPID/8))
+	return int(tb.r.Load(tb.g.registryOffset/8 + int64(slot)*registryRecordSize/8 + regPID/8))
 }

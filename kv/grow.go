@@ -4,6 +4,8 @@ import (
 	"errors"
 	"syscall"
 	"time"
+
+	"github.com/shmkv/shmkv/kv/internal/failpoint"
 )
 
 // Growth. A shard's index and log live in one extent (extent.go); a shard
@@ -130,7 +132,7 @@ func (t *Table) grow(v *shard, slots int, data int64) (shard, error) {
 	e.off = off
 
 	v.ctlStore(ctlPending, e.word()) // 1
-	sysStep()
+	failpoint.Step()
 	// The index, and as much log as the live entries take: the log's
 	// memory grows with its head from there (logmemory.go).
 	nv := v.at(e)
@@ -148,7 +150,7 @@ func (t *Table) grow(v *shard, slots int, data int64) (shard, error) {
 		}
 		return shard{}, err
 	}
-	nv.r.store(nv.hdr+extAllocated/8, uint64(logBytes))
+	nv.r.Store(nv.hdr+extAllocated/8, uint64(logBytes))
 	n, err := nv.copyFrom(v) // 3
 	if err != nil {
 		t.sh.Release(e.off, e.size)
@@ -175,7 +177,7 @@ func (t *Table) grow(v *shard, slots int, data int64) (shard, error) {
 	}
 	v.ctlAdd(ctlGrows, 1)
 	v.endWrite()
-	sysStep()
+	failpoint.Step()
 	t.sh.Release(old.off, old.size) // 6
 	return nv, nil
 }
@@ -243,8 +245,8 @@ type copied struct {
 // which recounts them, and tries once more.
 func (s *shard) copyFrom(v *shard) (copied, error) {
 	var n copied
-	storeStep()
-	clear(s.r.b[s.slots*8 : (s.slots+int64(s.mask)+1)*8])
+	failpoint.Step()
+	clear(s.r.B[s.slots*8 : (s.slots+int64(s.mask)+1)*8])
 	from, to := v.rings(), s.rings()
 	for k, r := range from {
 		room := uint64(s.allocated())
@@ -255,8 +257,8 @@ func (s *shard) copyFrom(v *shard) (copied, error) {
 		if err != nil {
 			return n, err
 		}
-		s.r.store(s.hdr+to[k].tail/8, 0)
-		s.r.store(s.hdr+to[k].head/8, p)
+		s.r.Store(s.hdr+to[k].tail/8, 0)
+		s.r.Store(s.hdr+to[k].head/8, p)
 	}
 	return n, nil
 }
@@ -286,9 +288,9 @@ func (s *shard) copyRing(v *shard, r ring, base int64, room uint64, n *copied) (
 		}
 		a, b := v.pieces(it.off, int(it.size))
 		off := base + int64(p)
-		storeStep()
-		copy(s.r.b[s.data+off:], a)
-		copy(s.r.b[s.data+off+int64(len(a)):], b)
+		failpoint.Step()
+		copy(s.r.B[s.data+off:], a)
+		copy(s.r.B[s.data+off+int64(len(a)):], b)
 		if !s.insertCopied(h, slotValue(tagOf(h), off)|w&slotReferenced) {
 			return 0, errCorruptIndex
 		}
@@ -341,7 +343,7 @@ func (t *Table) releaseExtentAt(v *shard, field int64) {
 		return
 	}
 	if e, ok := decodeExtent(w, v.spanStart, v.spanEnd); ok && (e.end() <= v.ext.off || e.off >= v.ext.end()) {
-		sysStep()
+		failpoint.Step()
 		t.sh.Release(e.off, e.size)
 	}
 	v.ctlStore(field, 0)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shmkv/shmkv/kv/internal/failpoint"
+
 	"github.com/shmkv/shmkv/internal/testshm"
 	"github.com/shmkv/shmkv/shm"
 )
@@ -23,8 +25,8 @@ func childSetCrash(tb *Table, args []string) error {
 	at, _ := strconv.ParseInt(args[2], 10, 64)
 	arm(tb, at)
 	err := tb.Set([]byte(args[0]), []byte(args[1]))
-	crashAt.Store(0)
-	fmt.Println(storesMade.Load())
+	failpoint.CrashAt.Store(0)
+	fmt.Println(failpoint.Steps.Load())
 	return err
 }
 
@@ -36,10 +38,10 @@ type extentImage struct {
 }
 
 func takeExtentImage(t *testing.T, tb *Table) extentImage {
-	img := extentImage{fixed: append([]byte(nil), tb.r.b[:tb.g.extentsOffset]...), extents: map[int64][]byte{}}
+	img := extentImage{fixed: append([]byte(nil), tb.r.B[:tb.g.extentsOffset]...), extents: map[int64][]byte{}}
 	for i := range tb.shards {
 		v := viewOf(t, &tb.shards[i])
-		img.extents[v.ext.off] = append([]byte(nil), tb.r.b[v.ext.off:v.ext.end()]...)
+		img.extents[v.ext.off] = append([]byte(nil), tb.r.B[v.ext.off:v.ext.end()]...)
 	}
 	return img
 }

@@ -265,7 +265,7 @@ func TestAllDamage(t *testing.T) {
 	tb := newTable(t, damageOptions)
 	want := fillDamageTable(t, tb)
 	s, l := entryOf(t, tb, "key-7")
-	tb.r.b[s.data+l.off+entryHeaderSize+int64(l.hdr.klen)+3] ^= 0x20
+	tb.r.B[s.data+l.off+entryHeaderSize+int64(l.hdr.klen)+3] ^= 0x20
 	delete(want, "key-7")
 	got, err := collectAll(t, tb)
 	if !errors.Is(err, ErrCorrupt) || !maps.Equal(got, want) {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"sort"
 
+	"github.com/shmkv/shmkv/kv/internal/host"
 	"github.com/shmkv/shmkv/shm"
 )
 
@@ -24,7 +25,7 @@ func IsTable(name string) (bool, error) {
 	// Read, not mapped: mapping a table takes its whole size in address
 	// space, which a process under ulimit -v may not have, and List would
 	// then leave the table out as if it were none.
-	mg, err := readMagic(sh.Fd())
+	mg, err := host.ReadWord(int(sh.Fd()), offMagic)
 	if err != nil {
 		return false, err
 	}

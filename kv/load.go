@@ -5,6 +5,9 @@ import (
 	"math"
 	"runtime/debug"
 	"time"
+
+	"github.com/shmkv/shmkv/kv/internal/failpoint"
+	"github.com/shmkv/shmkv/kv/internal/region"
 )
 
 // Loading once per host. When a key is missing, GetOrLoad runs the
@@ -324,7 +327,7 @@ func (t *Table) endClaim(c claim) {
 		return
 	}
 	if c.end(t.owner) {
-		futexWake(c.doneWord(), math.MaxInt32)
+		region.FutexWake(c.doneWord(), math.MaxInt32)
 	}
 }
 
@@ -340,11 +343,11 @@ func claimOf(s *shard, i int) claim {
 	return claim{s: s, w: s.ctl + (ctlClaims+int64(i)*claimSize)/8}
 }
 
-func (c claim) tag() uint64       { return c.s.r.load(c.w + claimTag/8) }
-func (c claim) stale() bool       { return c.s.r.load(c.w+claimStale/8) != 0 }
-func (c claim) word() uint64      { return c.s.r.load(c.w + claimDone/8) }
+func (c claim) tag() uint64       { return c.s.r.Load(c.w + claimTag/8) }
+func (c claim) stale() bool       { return c.s.r.Load(c.w+claimStale/8) != 0 }
+func (c claim) word() uint64      { return c.s.r.Load(c.w + claimDone/8) }
 func (c claim) owner() uint32     { return uint32(c.word() >> 32) }
-func (c claim) doneWord() *uint32 { return c.s.r.lockWord(c.w + claimDone/8) }
+func (c claim) doneWord() *uint32 { return c.s.r.LockWord(c.w + claimDone/8) }
 
 // heldBy is the done word of c as owner holds it, taken at counter c.d.
 func (c claim) heldBy(owner uint32) uint64 { return uint64(owner)<<32 | uint64(c.d) }
@@ -354,25 +357,25 @@ func (c claim) heldBy(owner uint32) uint64 { return uint64(owner)<<32 | uint64(c
 // makes the record held, goes last (see the top of this file).
 func (c claim) take(tag uint64, owner uint32) uint32 {
 	done := uint32(c.word())
-	c.s.r.store(c.w+claimStale/8, 0)
-	c.s.r.store(c.w+claimStarted/8, uint64(time.Now().UnixNano()))
-	c.s.r.store(c.w+claimTag/8, tag)
-	c.s.r.store(c.w+claimDone/8, uint64(owner)<<32|uint64(done))
+	c.s.r.Store(c.w+claimStale/8, 0)
+	c.s.r.Store(c.w+claimStarted/8, uint64(time.Now().UnixNano()))
+	c.s.r.Store(c.w+claimTag/8, tag)
+	c.s.r.Store(c.w+claimDone/8, uint64(owner)<<32|uint64(done))
 	return done
 }
 
 // markStale records that the claimed key was invalidated while it loaded.
 // Under the lock.
 func (c claim) markStale() {
-	c.s.r.store(c.w+claimStale/8, 1)
+	c.s.r.Store(c.w+claimStale/8, 1)
 }
 
 // end frees the record if owner still holds it as taken at counter c.d,
 // bumping the counter, in one compare-and-swap; it reports whether it did.
 // It needs no lock.
 func (c claim) end(owner uint32) bool {
-	storeStep()
-	return c.s.r.cas(c.w+claimDone/8, c.heldBy(owner), uint64(c.d+1))
+	failpoint.Step()
+	return c.s.r.CAS(c.w+claimDone/8, c.heldBy(owner), uint64(c.d+1))
 }
 
 // wait sleeps until c's done counter moves from c.d, ctx ends, or d
@@ -395,10 +398,10 @@ func sleepOn(ctx context.Context, w *uint32, val uint32, d time.Duration) error 
 		d = min(d, max(time.Until(deadline), time.Millisecond))
 	}
 	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, func() { futexWake(w, math.MaxInt32) })
+		stop := context.AfterFunc(ctx, func() { region.FutexWake(w, math.MaxInt32) })
 		defer stop()
 	}
-	futexWait(w, val, d)
+	region.FutexWait(w, val, d)
 	return ctx.Err()
 }
 

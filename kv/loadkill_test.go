@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shmkv/shmkv/kv/internal/failpoint"
 )
 
 // Kill sweep of the load claims (load.go): a child process runs one
@@ -75,7 +77,7 @@ func childLoadKill(args []string) error {
 		}
 		return []byte("child value"), 0, nil
 	})
-	crashAt.Store(0)
+	failpoint.CrashAt.Store(0)
 	if held != nil {
 		holder.unlock(held)
 	}
@@ -85,7 +87,7 @@ func childLoadKill(args []string) error {
 		(variant == "stored" || variant == "takeover") && (err != nil || string(v) != "child value"):
 		return fmt.Errorf("GetOrLoad = %q, %v", v, err)
 	}
-	fmt.Println(storesMade.Load())
+	fmt.Println(failpoint.Steps.Load())
 	return nil
 }
 

@@ -3,15 +3,18 @@ package kv
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/shmkv/shmkv/kv/internal/host"
+	"github.com/shmkv/shmkv/kv/internal/region"
 )
 
 // The shard lock: a futex-style mutex on a 32-bit word in shared memory,
 // after the three-state design of the Go runtime's lock_futex.go.
 //
-// The futex contract this builds on (see futexWait and futexWake):
-//   - futexWait(w, v, d) sleeps only while *w == v, and returns after a
+// The futex contract this builds on (region.FutexWait and region.FutexWake):
+//   - region.FutexWait(w, v, d) sleeps only while *w == v, and returns after a
 //     wake, after d, or spuriously; the caller always re-reads the word.
-//   - futexWake(w, n) wakes up to n sleepers on w in any process that maps
+//   - region.FutexWake(w, n) wakes up to n sleepers on w in any process that maps
 //     the same object (shared futexes, never FUTEX_PRIVATE_FLAG).
 //
 // The word: bits 0-1 are the state, bits 2-31 the owner (registry slot and
@@ -34,10 +37,6 @@ import (
 // rebuilds the shard before using it. A live owner is never robbed: past
 // the caller's LockTimeout the answer is ErrLockTimeout.
 const (
-	// The futex operations, without FUTEX_PRIVATE_FLAG (128).
-	futexWaitOp = 0
-	futexWakeOp = 1
-
 	lockLocked    = 1
 	lockSleep     = 2
 	lockStateMask = 3
@@ -61,7 +60,7 @@ func (t *Table) lock(s *shard) (tookOver bool, err error) {
 
 func (t *Table) lockSlow(s *shard) (tookOver bool, err error) {
 	w := s.lockWord
-	t.r.add(s.ctl+ctlLockWaits/8, 1)
+	t.r.Add(s.ctl+ctlLockWaits/8, 1)
 	// Critical sections are short (no syscalls, no allocation): a holder on
 	// another core is usually done within a few hundred nanoseconds, far
 	// less than a futex sleep and wake cost. Spin on the word, then yield
@@ -71,7 +70,7 @@ func (t *Table) lockSlow(s *shard) (tookOver bool, err error) {
 	// not give it.
 	for i := range lockSpins {
 		if i >= lockSpins-lockYields {
-			osYield()
+			host.Yield()
 		}
 		if atomic.LoadUint32(w) == 0 && atomic.CompareAndSwapUint32(w, 0, t.owner|lockLocked) {
 			return false, nil
@@ -99,7 +98,7 @@ func (t *Table) lockSlow(s *shard) (tookOver bool, err error) {
 			v = v&^lockStateMask | lockSleep
 		}
 		s.ctlAdd(ctlWaiters, 1)
-		timedOut := futexWait(w, v, lockSlice)
+		timedOut := region.FutexWait(w, v, lockSlice)
 		s.leaveWaiters()
 		if timedOut && atomic.LoadUint32(w) == v && !t.ownerAlive(v) {
 			if atomic.CompareAndSwapUint32(w, v, t.owner|lockSleep) {
@@ -140,7 +139,7 @@ func loadLockWord(s *shard) uint32 { return atomic.LoadUint32(s.lockWord) }
 // after which it marks the word again.
 func (t *Table) unlock(s *shard) {
 	if atomic.SwapUint32(s.lockWord, 0)&lockStateMask == lockSleep {
-		if futexWake(s.lockWord, 1) == 0 && s.ctlLoad(ctlWaiters) != 0 {
+		if region.FutexWake(s.lockWord, 1) == 0 && s.ctlLoad(ctlWaiters) != 0 {
 			s.ctlStore(ctlWaiters, 0)
 		}
 	}
@@ -151,7 +150,7 @@ func (t *Table) unlock(s *shard) {
 func (s *shard) leaveWaiters() {
 	for {
 		n := s.ctlLoad(ctlWaiters)
-		if n == 0 || s.r.cas(s.ctl+ctlWaiters/8, n, n-1) {
+		if n == 0 || s.r.CAS(s.ctl+ctlWaiters/8, n, n-1) {
 			return
 		}
 	}

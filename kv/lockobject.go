@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/shmkv/shmkv/kv/internal/host"
 	"github.com/shmkv/shmkv/shm"
 )
 
@@ -147,14 +148,14 @@ func createLockObject(base string, o *Options) (*shm.Shm, error) {
 		}
 		busy := false
 		if err == nil {
-			busy, err = lockByteShared(lock.Fd(), creatorByte)
+			busy, err = host.LockByteShared(lock.Fd(), creatorByte)
 			if err != nil {
 				err = &os.PathError{Op: "fcntl F_OFD_SETLK", Path: lock.Name(), Err: err}
 			}
 		}
 		if err == nil && !busy {
 			// Locked; but a remover may have unlinked it first.
-			ino, ierr := inodeAt(shm.Dir + "/" + name)
+			ino, ierr := host.InodeAt(shm.Dir + "/" + name)
 			if ierr == nil && ino == info.Ino {
 				return lock, nil
 			}
@@ -179,7 +180,7 @@ func createLockObject(base string, o *Options) (*shm.Shm, error) {
 // on lock, base's companion, and removes it unless something still needs
 // it. lock stays open.
 func dropLockObject(lock *shm.Shm, base string) {
-	if unlockByte(lock.Fd(), creatorByte) != nil {
+	if host.UnlockByte(lock.Fd(), creatorByte) != nil {
 		return
 	}
 	removeIfUnused(lock, lockObjectName(base), func() bool { return absent(base) })
@@ -191,14 +192,14 @@ func dropLockObject(lock *shm.Shm, base string) {
 // reports whether it did.
 func removeIfUnused(lock *shm.Shm, companion string, tableGone func() bool) (bool, error) {
 	fd := lock.Fd()
-	busy, err := lockByte(fd, creatorByte)
+	busy, err := host.LockByte(fd, creatorByte)
 	if err != nil {
 		return false, &os.PathError{Op: "fcntl F_OFD_SETLK", Path: "/" + companion, Err: err}
 	}
 	if busy {
 		return false, nil
 	}
-	defer unlockByte(fd, creatorByte)
+	defer host.UnlockByte(fd, creatorByte)
 	if !tableGone() {
 		return false, nil
 	}
@@ -206,7 +207,7 @@ func removeIfUnused(lock *shm.Shm, companion string, tableGone func() bool) (boo
 	if err != nil {
 		return false, err
 	}
-	if ino, err := inodeAt(shm.Dir + "/" + companion); err != nil || ino != info.Ino {
+	if ino, err := host.InodeAt(shm.Dir + "/" + companion); err != nil || ino != info.Ino {
 		return false, nil
 	}
 	if err := shm.Remove(companion); err != nil {
@@ -220,7 +221,7 @@ func removeIfUnused(lock *shm.Shm, companion string, tableGone func() bool) (boo
 
 // absent reports whether no object is named base in /dev/shm.
 func absent(base string) bool {
-	_, err := inodeAt(shm.Dir + "/" + base)
+	_, err := host.InodeAt(shm.Dir + "/" + base)
 	return errors.Is(err, fs.ErrNotExist)
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/shmkv/shmkv/internal/testproc"
+	"github.com/shmkv/shmkv/kv/internal/host"
 	"github.com/shmkv/shmkv/shm"
 )
 
@@ -186,7 +187,7 @@ func TestCreateLargerThanShmFree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if need, free := int64(g.shards)*first.size, shmFilesystemFree(); free < 0 || need < 2*free {
+	if need, free := int64(g.shards)*first.size, host.ShmFree(); free < 0 || need < 2*free {
 		t.Fatalf("the test's table (%d bytes) is not far larger than /dev/shm's %d free bytes", need, free)
 	}
 	tb, err := Open(name, o)
@@ -302,10 +303,10 @@ func TestCreatorWaitsForRemover(t *testing.T) {
 	}
 	defer old.Close()
 	// Become the remover: the write lock on creatorByte.
-	if err := unlockByte(old.Fd(), creatorByte); err != nil {
+	if err := host.UnlockByte(old.Fd(), creatorByte); err != nil {
 		t.Fatal(err)
 	}
-	if busy, err := lockByte(old.Fd(), creatorByte); busy || err != nil {
+	if busy, err := host.LockByte(old.Fd(), creatorByte); busy || err != nil {
 		t.Fatalf("the remover's lock: busy %v, %v", busy, err)
 	}
 	oldInfo, err := old.Stat()
@@ -328,13 +329,13 @@ func TestCreatorWaitsForRemover(t *testing.T) {
 	if err := shm.Remove(companion); err != nil {
 		t.Fatal(err)
 	}
-	if err := unlockByte(old.Fd(), creatorByte); err != nil {
+	if err := host.UnlockByte(old.Fd(), creatorByte); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-got; err != nil {
 		t.Fatalf("Open after the remover: %v", err)
 	}
-	ino, err := inodeAt(filepath.Join(shm.Dir, companion))
+	ino, err := host.InodeAt(filepath.Join(shm.Dir, companion))
 	if err != nil || ino == oldInfo.Ino {
 		t.Fatalf("the lock object under the name: inode %d, %v; the unlinked one was %d", ino, err, oldInfo.Ino)
 	}

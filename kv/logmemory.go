@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
+
+	"github.com/shmkv/shmkv/kv/internal/failpoint"
 )
 
 // Memory behind a log. An extent's log takes memory only as far as its
@@ -48,7 +50,7 @@ func firstLogBytes(v shard) (index, log int64) {
 // allocated is how many bytes of s's main log, from its start, have
 // memory.
 func (s *shard) allocated() int64 {
-	return int64(min(s.r.load(s.hdr+extAllocated/8), uint64(s.size)))
+	return int64(min(s.r.Load(s.hdr+extAllocated/8), uint64(s.size)))
 }
 
 // allocateFor gives the log memory wherever store may write for an entry
@@ -89,14 +91,14 @@ func (s *shard) allocateTo(have, end int64) error {
 	// Whole pages of the object, so that the next step starts on one.
 	main := s.data + s.lo
 	to := min(roundUp(main+max(end, have+chunk), pageSize)-main, s.size)
-	sysStep()
+	failpoint.Step()
 	if err := s.t.sh.AllocateRange(main+have, to-have); err != nil {
 		if errors.Is(err, syscall.ENOSPC) {
 			return fmt.Errorf("%w: /dev/shm is full: %v", ErrFull, err)
 		}
 		return err
 	}
-	s.r.store(s.hdr+extAllocated/8, uint64(to))
+	s.r.Store(s.hdr+extAllocated/8, uint64(to))
 	return nil
 }
 

@@ -45,8 +45,8 @@ type ring struct {
 func (s *shard) mainRing() ring  { return ring{s.lo, s.size, true, extHead, extTail} }
 func (s *shard) smallRing() ring { return ring{0, s.lo, false, extSmallHead, extSmallTail} }
 
-func (s *shard) ringHead(r ring) uint64 { return s.r.load(s.hdr + r.head/8) }
-func (s *shard) ringTail(r ring) uint64 { return s.r.load(s.hdr + r.tail/8) }
+func (s *shard) ringHead(r ring) uint64 { return s.r.Load(s.hdr + r.head/8) }
+func (s *shard) ringTail(r ring) uint64 { return s.r.Load(s.hdr + r.tail/8) }
 
 // rings are the shard's logs, the small one first: a key live in both (a
 // writer died moving it to the main log, or writing its new version there)

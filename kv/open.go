@@ -12,6 +12,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/shmkv/shmkv/kv/internal/failpoint"
+	"github.com/shmkv/shmkv/kv/internal/host"
+	"github.com/shmkv/shmkv/kv/internal/region"
 	"github.com/shmkv/shmkv/shm"
 )
 
@@ -126,12 +129,12 @@ func create(name string, o *Options, fit bool) (t *Table, err error) {
 			err = createError(base, g, need, err)
 		}
 	}()
-	sysStep()
+	failpoint.Step()
 	sh, err := shm.CreateUnnamed(o.Mode)
 	if err != nil {
 		return nil, err
 	}
-	sysStep()
+	failpoint.Step()
 	// The object is sparse: its size is every span, its memory only what is
 	// allocated. Allocate the header, registry and control blocks and each
 	// shard's first extent, all but the log beyond its first chunk
@@ -145,7 +148,7 @@ func create(name string, o *Options, fit bool) (t *Table, err error) {
 	// of it is allocated: fallocate takes what there is before it fails,
 	// and where /dev/shm is as large as the machine's memory the kernel's
 	// out-of-memory killer ends some process before fallocate can fail.
-	if free := shmFilesystemFree(); free >= 0 && need > free {
+	if free := host.ShmFree(); free >= 0 && need > free {
 		sh.Close()
 		return nil, syscall.ENOSPC
 	}
@@ -164,7 +167,7 @@ func create(name string, o *Options, fit bool) (t *Table, err error) {
 		sh.Close()
 		return nil, err
 	}
-	sysStep()
+	failpoint.Step()
 	info, err := lock.Stat()
 	if err != nil {
 		sh.Close()
@@ -190,18 +193,18 @@ func create(name string, o *Options, fit bool) (t *Table, err error) {
 		return nil, err
 	}
 	for i := range t.shards {
-		t.r.store((t.shards[i].spanStart+extAllocated)/8, uint64(logBytes))
+		t.r.Store((t.shards[i].spanStart+extAllocated)/8, uint64(logBytes))
 	}
-	g.encode(t.r.b[:headerSize])
+	g.encode(t.r.B[:headerSize])
 	// The header's plain stores happen before this atomic store, and an
 	// opener's atomic load that sees the magic sees them too.
-	t.r.store(offMagic/8, magic)
-	sysStep()
+	t.r.Store(offMagic/8, magic)
+	failpoint.Step()
 	if err := sh.Link(name); err != nil {
 		t.Close()
 		return nil, err
 	}
-	sysStep()
+	failpoint.Step()
 	t.name = sh.Name()
 	lock.Close()
 	return t, nil
@@ -224,11 +227,11 @@ func createError(base string, g geometry, need int64, err error) error {
 	}
 	switch {
 	case errors.Is(err, syscall.ENOSPC):
-		if free := shmFilesystemFree(); free >= 0 {
+		if free := host.ShmFree(); free >= 0 {
 			err = fmt.Errorf("%w; the table needs %s of memory at creation, and %s has %s free (see df %s)", err, sizeText(need), shm.Dir, sizeText(free), shm.Dir)
 		}
 	case errors.Is(err, syscall.ENOMEM) && op == "mmap":
-		if limit := addressSpaceLimit(); limit != 0 {
+		if limit := host.AddressSpaceLimit(); limit != 0 {
 			err = &addressSpaceError{need: g.totalSize, maxMemory: g.maxMemory, limit: limit, used: addressSpaceUsed(), err: err}
 		}
 	}
@@ -277,7 +280,7 @@ func openExistingOnce(name string, o *Options, explicit *Options) (*Table, error
 	asError := func(err error) (error, bool) {
 		var pe *os.PathError
 		if errors.As(err, &pe) && pe.Op == "mmap" && errors.Is(err, syscall.ENOMEM) {
-			if limit := addressSpaceLimit(); limit != 0 {
+			if limit := host.AddressSpaceLimit(); limit != 0 {
 				return &addressSpaceError{need: info.Size, maxMemory: maxMemory, limit: limit, used: addressSpaceUsed(), opening: true, err: err}, true
 			}
 		}
@@ -303,7 +306,7 @@ func openExistingOnce(name string, o *Options, explicit *Options) (*Table, error
 		// Damage, unless the table was removed meanwhile (Remove takes
 		// the table's name first, then its lock object's).
 		base, _ := shm.CleanName(name)
-		if ino, ierr := inodeAt(shm.Dir + "/" + base); ierr != nil || ino != info.Ino {
+		if ino, ierr := host.InodeAt(shm.Dir + "/" + base); ierr != nil || ino != info.Ino {
 			err = errMoved
 		}
 		return fail(err)
@@ -367,8 +370,8 @@ func readHeaderBytes(sh *shm.Shm, h []byte) (uint64, error) {
 		return 0, err
 	}
 	defer m.Unmap()
-	r := newRegion(m.Bytes()[:headerSize])
-	mg := r.load(offMagic / 8)
+	r := region.New(m.Bytes()[:headerSize])
+	mg := r.Load(offMagic / 8)
 	copy(h, m.Bytes()[:headerSize])
 	return mg, nil
 }
@@ -397,11 +400,11 @@ func attach(sh, lock *shm.Shm, name string, g geometry, o *Options, first extent
 		sh:          sh,
 		lockObj:     lock,
 		mapping:     m,
-		r:           newRegion(m.Bytes()),
+		r:           region.New(m.Bytes()),
 		g:           g,
 		readOnly:    o.ReadOnly,
 		lockTimeout: o.LockTimeout,
-		verifyReads: !o.SkipReadChecksums || !fencedReads,
+		verifyReads: !o.SkipReadChecksums || !region.FencedReads,
 		refresh:     o.RefreshAhead,
 		now:         o.Now,
 		shardShift:  uint(64 - bits.TrailingZeros(uint(g.shards))),
@@ -420,7 +423,7 @@ func attach(sh, lock *shm.Shm, name string, g geometry, o *Options, first extent
 			// kill sweep, which would count one per word for every
 			// shard: the object has no name yet, and a creator killed
 			// here leaves nothing (create).
-			t.shards[i].writeDescription(e, 1, func(i int64, v uint64) { atomic.StoreUint64(&t.r.w[i], v) })
+			t.shards[i].writeDescription(e, 1, func(i int64, v uint64) { t.r.StoreUncounted(i, v) })
 			t.shards[i].ctlStore(ctlExtent, e.word())
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"math/bits"
 	"os"
 	"strconv"
+
+	"github.com/shmkv/shmkv/kv/internal/host"
 )
 
 // Planning a new table: how many shards, how large each shard's first
@@ -51,7 +53,7 @@ const (
 // defaultMaxMemory is a quarter of the /dev/shm filesystem, or 1 GiB if
 // its size cannot be read, within the limits.
 func defaultMaxMemory() int64 {
-	size := shmFilesystemSize() / 4
+	size := host.ShmSize() / 4
 	if size <= 0 {
 		size = 1 << 30
 	}
@@ -75,7 +77,7 @@ func defaultMaxMemory() int64 {
 // kernels, mm/vma.h), and charges a tmpfs file page by page as it is given
 // memory (shmem_acct_blocks, mm/shmem.c); see README, Deploying.
 func fitAddressSpace(o *Options) error {
-	limit := addressSpaceLimit()
+	limit := host.AddressSpaceLimit()
 	if limit == 0 {
 		return nil
 	}

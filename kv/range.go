@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/shmkv/shmkv/kv/internal/region"
 )
 
 // Range calls fn for every entry in the table that has not expired, one
@@ -311,7 +312,7 @@ func (s *shard) copyLive(snap *snapshot, mode copyMode, now int64) bool {
 		}
 		snap.entries = append(snap.entries, snapEntry{key: k, value: k + e.klen, end: len(snap.buf)})
 	}
-	loadFence() // the copy's loads before the counter's
+	region.LoadFence() // the copy's loads before the counter's
 	if mode == copyDirty && (s.ctlLoad(ctlFlags) != 0 || s.ctlLoad(ctlExtent) != v.ext.word()) {
 		return false
 	}

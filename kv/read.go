@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/shmkv/shmkv/kv/internal/region"
 )
 
 // Lock-free reads: a seqlock per shard.
@@ -32,9 +33,9 @@ import (
 //     first increment and sees the counter changed.
 //   - The key and value bytes are copied with plain loads, whose order
 //     relative to the counter loads Go does not promise. Fences close that
-//     gap (fence.go): a writer's storeFence after its first increment
+//     gap (package region's fences): a writer's StoreFence after its first increment
 //     (beginWrite) has every store of the section, plain copies included,
-//     observed after the counter went odd, and the reader's loadFence before
+//     observed after the counter went odd, and the reader's LoadFence before
 //     its second counter load has every load of its copy performed before
 //     it. So a copy that saw any byte a section wrote is followed by a
 //     counter load that sees that section's increment: the message passing
@@ -54,7 +55,7 @@ import (
 //     store, so its bytes are visible.
 //   - The checksum is verified too unless the handle skips it
 //     (Options.SkipReadChecksums), and always where the fences are not
-//     built (fencedReads), and on dirty reads, which have no counter to
+//     built (region.FencedReads), and on dirty reads, which have no counter to
 //     trust: an entry's bytes are never changed while it is in the log, and
 //     space is reused only after the tail has passed it, so a copy that
 //     raced a reuse is a mix of old and new bytes, which fails the checksum
@@ -136,7 +137,7 @@ func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark, 
 	ext := s.ext
 	verify = verify || dirty
 	settled := func() readResult {
-		loadFence() // the copy's loads before the counter's
+		region.LoadFence() // the copy's loads before the counter's
 		if s.ctlLoad(ctlSeq) != seq || dirty && (s.ctlLoad(ctlFlags) != 0 || s.ctlLoad(ctlExtent) != ext.word()) {
 			return readRaced
 		}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/shmkv/shmkv/kv/internal/host"
 )
 
 // Liveness. A lock word names its owner by registry slot and generation.
@@ -29,7 +31,7 @@ func (t *Table) claimSlot() error {
 	start := os.Getpid() % n
 	for k := range n {
 		i := (start + k) % n
-		busy, err := lockByte(t.lockObj.Fd(), int64(i))
+		busy, err := host.LockByte(t.lockObj.Fd(), int64(i))
 		if busy {
 			continue
 		}
@@ -37,9 +39,9 @@ func (t *Table) claimSlot() error {
 			return &os.PathError{Op: "fcntl F_OFD_SETLK", Path: t.name, Err: err}
 		}
 		rec := t.g.registryOffset/8 + int64(i)*registryRecordSize/8
-		gen := t.r.add(rec+regGeneration/8, 1)
-		t.r.store(rec+regPID/8, uint64(os.Getpid()))
-		t.r.store(rec+regClaimedAt/8, uint64(time.Now().UnixNano()))
+		gen := t.r.Add(rec+regGeneration/8, 1)
+		t.r.Store(rec+regPID/8, uint64(os.Getpid()))
+		t.r.Store(rec+regClaimedAt/8, uint64(time.Now().UnixNano()))
 		t.slot = i
 		t.owner = lockOwner(i, gen)
 		return nil
@@ -77,13 +79,13 @@ func (t *Table) probeOwner(w uint32) liveness {
 		return ownerDead // no process could have written it: a corrupt word
 	}
 	rec := t.g.registryOffset/8 + int64(slot)*registryRecordSize/8
-	if lockOwner(slot, t.r.load(rec+regGeneration/8)) != owner {
+	if lockOwner(slot, t.r.Load(rec+regGeneration/8)) != owner {
 		return ownerDead
 	}
 	if t.lockObj == nil {
 		return ownerUnknown
 	}
-	locked, err := byteWriteLocked(t.lockObj.Fd(), int64(slot))
+	locked, err := host.ByteWriteLocked(t.lockObj.Fd(), int64(slot))
 	switch {
 	case err != nil:
 		return ownerUnknown

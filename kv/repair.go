@@ -3,6 +3,9 @@ package kv
 import (
 	"fmt"
 	"runtime/debug"
+
+	"github.com/shmkv/shmkv/kv/internal/failpoint"
+	"github.com/shmkv/shmkv/kv/internal/host"
 )
 
 // Repair salvages what damage left of the table: in every shard it drops
@@ -161,7 +164,7 @@ func (t *Table) repairExtent(s *shard, rep *Report) (v shard, refound, ok bool) 
 		// finds the word whole, would not give back.
 		for _, r := range [...][2]int64{{s.spanStart, c.e.off}, {c.e.end(), s.spanEnd}} {
 			if r[1] > r[0] {
-				sysStep()
+				failpoint.Step()
 				t.sh.Release(r[0], r[1]-r[0])
 			}
 		}
@@ -208,7 +211,7 @@ type foundExtent struct {
 // extent headers that describe themselves as s's.
 func (t *Table) findExtents(s *shard) ([]foundExtent, error) {
 	var found []foundExtent
-	err := dataRanges(t.sh.Fd(), s.spanStart, s.spanEnd, func(a, b int64) {
+	err := host.DataRanges(t.sh.Fd(), s.spanStart, s.spanEnd, func(a, b int64) {
 		for off := roundUp(a, pageSize); off+extHeaderSize <= b; off += pageSize {
 			if d := s.describedAt(off); d.valid(s, off) {
 				e, _ := s.decode(d.word)

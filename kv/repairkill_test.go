@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/shmkv/shmkv/kv/internal/failpoint"
 )
 
 func init() {
@@ -20,8 +22,8 @@ func childRepairCrash(tb *Table, args []string) error {
 	at, _ := strconv.ParseInt(args[0], 10, 64)
 	arm(tb, at)
 	_, err := tb.Repair()
-	crashAt.Store(0)
-	fmt.Println(storesMade.Load())
+	failpoint.CrashAt.Store(0)
+	fmt.Println(failpoint.Steps.Load())
 	return err
 }
 

@@ -1,6 +1,11 @@
 package kv
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/shmkv/shmkv/kv/internal/failpoint"
+	"github.com/shmkv/shmkv/kv/internal/region"
+)
 
 // shard is one shard's view of the region. The table keeps one per shard
 // with the fixed places (control block, span) and limits; an operation
@@ -10,7 +15,7 @@ import "bytes"
 type shard struct {
 	t         *Table // for what only the table can do: grow (grow.go)
 	index     int
-	r         region
+	r         region.Region
 	lockWord  *uint32
 	ctl       int64 // word index of the control block
 	spanStart int64 // the bytes [spanStart, spanEnd) of the object hold this shard's extents
@@ -43,7 +48,7 @@ func newShard(t *Table, g *geometry, i int) shard {
 		t:         t,
 		index:     i,
 		r:         t.r,
-		lockWord:  t.r.lockWord(ctl + ctlLock/8),
+		lockWord:  t.r.LockWord(ctl + ctlLock/8),
 		ctl:       ctl,
 		spanStart: start,
 		spanEnd:   end,
@@ -69,12 +74,12 @@ func (s *shard) largest(need int64) int64 {
 // still live.
 func (s *shard) reserve(need int64) int64 { return 2 * s.largest(need) }
 
-func (s *shard) ctlLoad(field int64) uint64     { return s.r.load(s.ctl + field/8) }
-func (s *shard) ctlStore(field int64, v uint64) { s.r.store(s.ctl+field/8, v) }
-func (s *shard) ctlAdd(field int64, d uint64)   { s.r.add(s.ctl+field/8, d) }
+func (s *shard) ctlLoad(field int64) uint64     { return s.r.Load(s.ctl + field/8) }
+func (s *shard) ctlStore(field int64, v uint64) { s.r.Store(s.ctl+field/8, v) }
+func (s *shard) ctlAdd(field int64, d uint64)   { s.r.Add(s.ctl+field/8, d) }
 
-func (s *shard) slot(i uint64) uint64       { return s.r.load(s.slots + int64(i)) }
-func (s *shard) setSlot(i uint64, v uint64) { s.r.store(s.slots+int64(i), v) }
+func (s *shard) slot(i uint64) uint64       { return s.r.Load(s.slots + int64(i)) }
+func (s *shard) setSlot(i uint64, v uint64) { s.r.Store(s.slots+int64(i), v) }
 
 // Slot words: see layout.go. The offset is stored plus one so that no live
 // slot is 0 (empty); it is at most maxData/8, below slotReferenced, so none
@@ -104,9 +109,9 @@ func (s *shard) wrap(off int64) int64 {
 
 // word loads the 8-byte word at data offset off, which is 8-byte aligned
 // and in [0, end+size).
-func (s *shard) word(off int64) uint64 { return s.r.load((s.data + s.wrap(off)) / 8) }
+func (s *shard) word(off int64) uint64 { return s.r.Load((s.data + s.wrap(off)) / 8) }
 
-func (s *shard) setWord(off int64, v uint64) { s.r.store((s.data+s.wrap(off))/8, v) }
+func (s *shard) setWord(off int64, v uint64) { s.r.Store((s.data+s.wrap(off))/8, v) }
 
 // entryHeader is an entry's header words as loaded.
 type entryHeader struct {
@@ -171,7 +176,7 @@ func (s *shard) loadHeader(off int64) (e entryHeader, ok bool) {
 func (s *shard) pieces(off int64, n int) (a, b []byte) {
 	off = s.wrap(off)
 	first := min(int64(n), s.end-off)
-	return s.r.b[s.data+off : s.data+off+first], s.r.b[s.data+s.lo : s.data+s.lo+int64(n)-first]
+	return s.r.B[s.data+off : s.data+off+first], s.r.B[s.data+s.lo : s.data+s.lo+int64(n)-first]
 }
 
 // equalAt compares the len(b) data bytes at off with b. Lock-free readers
@@ -192,19 +197,19 @@ func (s *shard) appendAt(dst []byte, off int64, n int) []byte {
 // wrapping at the end. Only writers holding the lock call it, between the
 // two sequence increments.
 func (s *shard) writeBytes(off int64, b []byte) {
-	storeStep()
+	failpoint.Step()
 	first := min(int64(len(b)), s.end-off)
-	copy(s.r.b[s.data+off:], b[:first])
-	copy(s.r.b[s.data+s.lo:], b[first:])
+	copy(s.r.B[s.data+off:], b[:first])
+	copy(s.r.B[s.data+s.lo:], b[first:])
 }
 
 // copyWithin copies n bytes inside the data area from src to dst (both in
 // [0, end)), wrapping at the end. The two ranges must not overlap.
 func (s *shard) copyWithin(dst, src, n int64) {
-	storeStep()
+	failpoint.Step()
 	for n > 0 {
 		chunk := min(n, s.end-dst, s.end-src)
-		copy(s.r.b[s.data+dst:s.data+dst+chunk], s.r.b[s.data+src:s.data+src+chunk])
+		copy(s.r.B[s.data+dst:s.data+dst+chunk], s.r.B[s.data+src:s.data+src+chunk])
 		dst, src, n = s.wrap(dst+chunk), s.wrap(src+chunk), n-chunk
 	}
 }

@@ -160,6 +160,6 @@ func (s *shard) drop(i uint64, off int64, e *entryHeader, now int64) {
 // markReferenced records a read through slot i, which held v.
 func (s *shard) markReferenced(i, v uint64) {
 	if v&slotReferenced == 0 {
-		s.r.cas(s.slots+int64(i), v, v|slotReferenced)
+		s.r.CAS(s.slots+int64(i), v, v|slotReferenced)
 	}
 }

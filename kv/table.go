@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shmkv/shmkv/kv/internal/region"
 	"github.com/shmkv/shmkv/shm"
 )
 
@@ -16,7 +17,7 @@ type Table struct {
 	sh          *shm.Shm
 	lockObj     *shm.Shm // the lock object (lockobject.go); nil if it may not be opened
 	mapping     *shm.Mapping
-	r           region
+	r           region.Region
 	g           geometry
 	shards      []shard
 	shardShift  uint
@@ -41,7 +42,7 @@ type Table struct {
 // process memory, not in the region, so that a read makes no store to
 // shared memory for them (read.go lists the one store a read can make),
 // and in readStripes stripes, each on a cache line of its own, picked by
-// the reading goroutine's stack (stackStripe): goroutines reading at once
+// the reading goroutine's stack (region.StackStripe): goroutines reading at once
 // on different cores then mostly add to lines their own core holds, where
 // one counter per shard had every core's reads fight over the same lines
 // (a fifth of a Get with two goroutines). Stats sums the stripes.
@@ -56,9 +57,9 @@ const (
 )
 
 // stripe returns the calling goroutine's stripe of the read counters:
-// stackStripe, spread by a multiplicative hash over the stripes.
+// region.StackStripe, spread by a multiplicative hash over the stripes.
 func (t *Table) stripe() *readStripe {
-	return &t.reads[uint64(stackStripe())*0x9e3779b97f4a7c15>>(64-readStripeBits)]
+	return &t.reads[uint64(region.StackStripe())*0x9e3779b97f4a7c15>>(64-readStripeBits)]
 }
 
 // growDenial is when this handle last found a shard unable to grow, and

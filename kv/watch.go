@@ -5,6 +5,8 @@ import (
 	"math"
 	"runtime/debug"
 	"time"
+
+	"github.com/shmkv/shmkv/kv/internal/region"
 )
 
 // Waiting for a change. A key's version is its entry's checksum (with the
@@ -120,14 +122,14 @@ func (t *Table) sleepOnShard(ctx context.Context, s *shard, seq uint32, d time.D
 }
 
 // seqWord is the low half of the sequence counter, the watchers' futex.
-func (s *shard) seqWord() *uint32 { return s.r.lockWord(s.ctl + ctlSeq/8) }
+func (s *shard) seqWord() *uint32 { return s.r.LockWord(s.ctl + ctlSeq/8) }
 
 // markWatched moves the shard's "watched until" to until, if that is
 // later.
 func (s *shard) markWatched(until uint64) {
 	for {
 		cur := s.ctlLoad(ctlWatched)
-		if cur >= until || s.r.cas(s.ctl+ctlWatched/8, cur, until) {
+		if cur >= until || s.r.CAS(s.ctl+ctlWatched/8, cur, until) {
 			return
 		}
 	}
@@ -145,8 +147,8 @@ func (s *shard) wakeWatchers() {
 		return
 	}
 	if now := uint64(time.Now().UnixNano()); now > until || until-now > uint64(watchMarkAhead) {
-		s.r.cas(s.ctl+ctlWatched/8, until, 0)
+		s.r.CAS(s.ctl+ctlWatched/8, until, 0)
 		return
 	}
-	futexWake(s.seqWord(), math.MaxInt32)
+	region.FutexWake(s.seqWord(), math.MaxInt32)
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shmkv/shmkv/internal/testproc"
+	"github.com/shmkv/shmkv/kv/internal/region"
 )
 
 func init() {
@@ -30,7 +31,7 @@ func childFutexFloor(tb *Table, args []string) error {
 		v := atomic.LoadUint32(w)
 		fmt.Println("ready")
 		for atomic.LoadUint32(w) == v {
-			futexWait(w, v, 10*time.Second)
+			region.FutexWait(w, v, 10*time.Second)
 		}
 		fmt.Println("woke", time.Now().UnixNano())
 	}
@@ -220,7 +221,7 @@ func BenchmarkFutexWakeFloor(b *testing.B) {
 	word := tb.shards[0].seqWord()
 	benchWakes(b, w, func(int) {
 		atomic.AddUint32(word, 2)
-		futexWake(word, math.MaxInt32)
+		region.FutexWake(word, math.MaxInt32)
 	})
 }
 

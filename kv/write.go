@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/shmkv/shmkv/kv/internal/region"
 )
 
 // errCorruptIndex is internal: the index disagrees with the log, and a
@@ -25,7 +26,7 @@ var errCorruptIndex = errors.New("shmkv: index disagrees with the log")
 // arm64 an LDADDAL or a store-release exclusive.
 func (s *shard) beginWrite() {
 	s.ctlAdd(ctlSeq, 1)
-	storeFence()
+	region.StoreFence()
 }
 func (s *shard) endWrite() {
 	s.ctlAdd(ctlSeq, 1)
