@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/shmkv/shmkv/internal/testproc"
+	"github.com/shmkv/shmkv/kv/internal/format"
 	"github.com/shmkv/shmkv/kv/internal/host"
 )
 
@@ -69,7 +70,7 @@ func childAddressLimited(args []string) error {
 	if v, ok, err := tb.Get(nil, []byte("k")); err != nil || !ok || string(v) != "v" {
 		return fmt.Errorf("get: %q %v %v", v, ok, err)
 	}
-	fmt.Println("ok", tb.g.maxMemory, tb.g.totalSize, (int64(limit)-used)/addressSpaceShare)
+	fmt.Println("ok", tb.g.MaxMemory, tb.g.TotalSize, (int64(limit)-used)/addressSpaceShare)
 	return nil
 }
 
@@ -106,7 +107,7 @@ func TestDefaultTableUnderAddressLimit(t *testing.T) {
 	}
 	// The fit is not needlessly small: the mapping is within a page per
 	// shard and a sixth of the share of the share itself.
-	if total < share-share/spanFactor-int64(maxAutoShards)*pageSize && maxMemory < defaultMaxMemory() {
+	if total < share-share/spanFactor-int64(maxAutoShards)*format.PageSize && maxMemory < defaultMaxMemory() {
 		t.Errorf("the table maps %d bytes, far below the share %d", total, share)
 	}
 	// Without a limit the same default options keep the default.
@@ -133,7 +134,7 @@ func TestExistingTableOverAddressLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	total := tb.g.totalSize
+	total := tb.g.TotalSize
 	tb.Close()
 	if total <= issueLimit {
 		t.Fatalf("the table maps only %d bytes", total)

@@ -3,6 +3,8 @@ package kv
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
 // Reading around a writer.
@@ -119,7 +121,7 @@ func (a *around) next() (move, error) {
 		time.Sleep(aroundPause)
 	}
 	a.tries++
-	w, seq := loadLockWord(s), s.ctlLoad(ctlSeq)
+	w, seq := loadLockWord(s), s.ctlLoad(format.CtlSeq)
 	now := time.Now()
 	if a.tries == 1 || w != a.w || seq != a.seq {
 		a.w, a.seq, a.since, a.probed = w, seq, now, false
@@ -129,7 +131,7 @@ func (a *around) next() (move, error) {
 		return moveAround, nil
 	}
 	if w == 0 {
-		if !t.readOnly && (a.lockFree || a.repair || seq&1 != 0 || s.ctlLoad(ctlFlags) != 0) {
+		if !t.readOnly && (a.lockFree || a.repair || seq&1 != 0 || s.ctlLoad(format.CtlFlags) != 0) {
 			// Nobody finishes what was left, unless we do. A free lock
 			// is taken without waiting.
 			if atomic.CompareAndSwapUint32(s.lockWord, 0, t.owner|lockLocked) {
@@ -190,7 +192,7 @@ func (a *around) locked(tookOver bool) (move, error) {
 func (a *around) failed() error {
 	t, s := a.t, a.s
 	late := time.Now().After(a.deadline)
-	if loadLockWord(s) != a.w || s.ctlLoad(ctlSeq) != a.seq {
+	if loadLockWord(s) != a.w || s.ctlLoad(format.CtlSeq) != a.seq {
 		if late {
 			// Writers came and went for the whole bound, and no read
 			// got between them.

@@ -5,6 +5,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/shmkv/shmkv/kv/internal/format"
 	"github.com/shmkv/shmkv/kv/internal/region"
 )
 
@@ -53,8 +54,8 @@ func (t *Table) Check() (rep *Report, err error) {
 	if t.closed.Load() {
 		return nil, ErrClosed
 	}
-	rep = &Report{Shards: t.g.shards}
-	if _, err := decodeHeader(t.r.B[:headerSize], int64(len(t.r.B))); err != nil {
+	rep = &Report{Shards: t.g.Shards}
+	if _, err := format.DecodeHeader(t.r.B[:format.HeaderSize], int64(len(t.r.B))); err != nil {
 		rep.Problems = append(rep.Problems, Problem{Shard: -1, Offset: -1, What: err.Error()})
 		return rep, nil
 	}
@@ -74,7 +75,7 @@ func (t *Table) Check() (rep *Report, err error) {
 			return rep, fmt.Errorf("shmkv: check shard %d: %w", i, err)
 		}
 		if !ok {
-			what := s.extentProblem(s.ctlLoad(ctlExtent))
+			what := s.extentProblem(s.ctlLoad(format.CtlExtent))
 			if what == "" {
 				what = "the shard's extent changed under every copy of it"
 			}
@@ -84,8 +85,8 @@ func (t *Table) Check() (rep *Report, err error) {
 		// The copy went by a view that may have checked the extent's
 		// header long ago (current): check it again, and call it damage
 		// if the word did not change meanwhile (a grow).
-		w := s.ctlLoad(ctlExtent)
-		if what := s.extentProblem(w); what != "" && s.ctlLoad(ctlExtent) == w {
+		w := s.ctlLoad(format.CtlExtent)
+		if what := s.extentProblem(w); what != "" && s.ctlLoad(format.CtlExtent) == w {
 			rep.add(i, -1, "%s; 'check --repair' rewrites it", what)
 		}
 		// The bound is on waiting for writers: the time the check of
@@ -111,23 +112,23 @@ func (t *Table) copyShard(s *shard, img *[]byte, deadline time.Time) (c shard, o
 		if !ok {
 			return shard{}, false
 		}
-		n := controlSize + v.ext.size
+		n := format.ControlSize + v.ext.Size
 		if int64(cap(*img)) < n {
 			return shard{}, false // the caller sizes img and tries again
 		}
 		*img = (*img)[:n]
-		copy(*img, t.r.B[s.ctl*8:s.ctl*8+controlSize])
+		copy(*img, t.r.B[s.ctl*8:s.ctl*8+format.ControlSize])
 		// Only what has memory: reading a hole would give it some. The
 		// log beyond was never written and reads as zeros.
 		have := v.data + v.lo + v.allocated()
-		m := copy((*img)[controlSize:], t.r.B[v.ext.off:have])
-		clear((*img)[controlSize+m:])
+		m := copy((*img)[format.ControlSize:], t.r.B[v.ext.Off:have])
+		clear((*img)[format.ControlSize+m:])
 		return imageShard(&v, *img), true
 	}
 	// Size the copy before taking any lock: nothing allocates under one.
 	fit := func() {
-		if v, ok := s.view(); ok && int64(cap(*img)) < controlSize+v.ext.size {
-			*img = make([]byte, 0, controlSize+2*v.ext.size)
+		if v, ok := s.view(); ok && int64(cap(*img)) < format.ControlSize+v.ext.Size {
+			*img = make([]byte, 0, format.ControlSize+2*v.ext.Size)
 		}
 	}
 	for attempt := 0; ; attempt++ {
@@ -175,11 +176,11 @@ func (t *Table) copyAround(s *shard, copyOut func() (shard, bool), deadline time
 		}
 		// Optimistic, or around a writer: either way the counter must
 		// hold still across the copy (odd or not, around one).
-		seq := s.ctlLoad(ctlSeq)
+		seq := s.ctlLoad(format.CtlSeq)
 		if seq&1 == 0 || mv == moveAround {
 			c, ok := copyOut()
 			region.LoadFence() // the copy's loads before the counter's
-			moved := s.ctlLoad(ctlSeq) != seq
+			moved := s.ctlLoad(format.CtlSeq) != seq
 			if time.Now().After(deadline) {
 				if moved {
 					// A copy a writer changed under it is torn: its
@@ -212,7 +213,7 @@ func (t *Table) copyAround(s *shard, copyOut func() (shard, bool), deadline time
 			if c.check(s.index, &scratch); len(scratch.Problems) == 0 {
 				return c, ok, nil
 			}
-			for loadLockWord(s) == a.w && s.ctlLoad(ctlSeq) == seq && time.Now().Before(deadline) {
+			for loadLockWord(s) == a.w && s.ctlLoad(format.CtlSeq) == seq && time.Now().Before(deadline) {
 				time.Sleep(time.Millisecond)
 			}
 		}
@@ -226,12 +227,12 @@ func imageShard(v *shard, img []byte) shard {
 	c.r = region.New(img)
 	c.lockWord = nil
 	c.ctl = 0
-	return c.at(extent{off: controlSize, size: v.ext.size, slots: v.ext.slots})
+	return c.at(format.Extent{Off: format.ControlSize, Size: v.ext.Size, Slots: v.ext.Slots})
 }
 
 // check examines a shard image and returns how many live entries it holds.
 func (c *shard) check(i int, rep *Report) int {
-	if f := c.ctlLoad(ctlFlags); f != 0 {
+	if f := c.ctlLoad(format.CtlFlags); f != 0 {
 		rep.add(i, -1, "flagged for rebuild (%#x): a rebuild failed or is under way", f)
 	}
 	liveAt := make(map[int64]bool)
@@ -258,8 +259,8 @@ func (c *shard) check(i int, rep *Report) int {
 	for j := range c.mask + 1 {
 		v := c.slot(j)
 		switch {
-		case v == slotEmpty:
-		case v == slotTombstone:
+		case v == format.SlotEmpty:
+		case v == format.SlotTombstone:
 			tombstones++
 		default:
 			if off, ok := c.slotOffset(v); !ok || !liveAt[off] {
@@ -269,19 +270,19 @@ func (c *shard) check(i int, rep *Report) int {
 			}
 		}
 	}
-	if n := c.ctlLoad(ctlLiveEntries); n != live {
+	if n := c.ctlLoad(format.CtlLiveEntries); n != live {
 		rep.add(i, -1, "live entry counter %d, the log holds %d", n, live)
 	}
-	if n := c.ctlLoad(ctlLiveBytes); n != liveBytes {
+	if n := c.ctlLoad(format.CtlLiveBytes); n != liveBytes {
 		rep.add(i, -1, "live byte counter %d, the log holds %d", n, liveBytes)
 	}
-	if n := c.ctlLoad(ctlSmallBytes); n != smallBytes {
+	if n := c.ctlLoad(format.CtlSmallBytes); n != smallBytes {
 		rep.add(i, -1, "small log byte counter %d, the small log holds %d", n, smallBytes)
 	}
-	if n := c.ctlLoad(ctlExpiring); n != expiring {
+	if n := c.ctlLoad(format.CtlExpiring); n != expiring {
 		rep.add(i, -1, "expiring entry counter %d, the index holds %d", n, expiring)
 	}
-	if n := c.ctlLoad(ctlTombstones); n != tombstones {
+	if n := c.ctlLoad(format.CtlTombstones); n != tombstones {
 		rep.add(i, -1, "tombstone counter %d, the index holds %d", n, tombstones)
 	}
 	return int(live)
@@ -298,7 +299,7 @@ func (c *shard) checkRing(i int, r ring, head, tail uint64, rep *Report, liveAt 
 		switch {
 		case it.kind == itemDamage:
 			rep.add(i, off, "%s; 'check --repair' drops it", c.describeDamage(off, it.size))
-			if e, ok := c.loadHeader(off); ok && e.state == entryLive && uint64(e.size()) <= it.size {
+			if e, ok := c.loadHeader(off); ok && e.state == format.EntryLive && uint64(e.size()) <= it.size {
 				// Still counted and indexed as live until Repair drops it:
 				// one problem, not three.
 				live++
@@ -306,9 +307,9 @@ func (c *shard) checkRing(i int, r ring, head, tail uint64, rep *Report, liveAt 
 				liveAt[off] = true
 			}
 			continue
-		case it.kind == itemSkip || e.state == entryDead:
+		case it.kind == itemSkip || e.state == format.EntryDead:
 			continue
-		case e.state != entryLive:
+		case e.state != format.EntryLive:
 			rep.add(i, off, "entry state %#x is neither live nor dead", e.state)
 			continue
 		}
@@ -335,7 +336,7 @@ func (c *shard) keyString(off int64, e *entryHeader) string {
 
 // describeDamage says what the damaged stretch of n bytes at off was.
 func (c *shard) describeDamage(off int64, n uint64) string {
-	if e, ok := c.loadHeader(off); ok && e.state == entryLive && uint64(e.size()) <= n {
+	if e, ok := c.loadHeader(off); ok && e.state == format.EntryLive && uint64(e.size()) <= n {
 		return fmt.Sprintf("entry of key %q fails its checksum", c.keyString(off, &e))
 	}
 	return fmt.Sprintf("%d bytes of log unreadable", n)
@@ -344,14 +345,14 @@ func (c *shard) describeDamage(off int64, n uint64) string {
 // reachable reports whether a probe for hash h meets the slot pointing at
 // off before an empty slot.
 func (c *shard) reachable(h uint64, off int64) bool {
-	want := slotValue(tagOf(h), off)
+	want := slotValue(format.TagOf(h), off)
 	j := h & c.mask
 	for range c.mask + 1 {
 		v := c.slot(j)
-		if v != slotTombstone && v&^slotReferenced == want {
+		if v != format.SlotTombstone && v&^format.SlotReferenced == want {
 			return true
 		}
-		if v == slotEmpty {
+		if v == format.SlotEmpty {
 			return false
 		}
 		j = (j + 1) & c.mask

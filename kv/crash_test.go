@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shmkv/shmkv/kv/internal/failpoint"
+	"github.com/shmkv/shmkv/kv/internal/format"
 
 	"github.com/shmkv/shmkv/internal/testproc"
 	"github.com/shmkv/shmkv/internal/testshm"
@@ -148,7 +149,7 @@ func sweepSetup(t *testing.T, tb *Table) map[string]string {
 		want[k] = v
 	}
 	s := viewOf(t, &tb.shards[0])
-	need := entrySize(3, len(bigValue), false) + s.reserve(entrySize(3, len(bigValue), false))
+	need := format.EntrySize(3, len(bigValue), false) + s.reserve(format.EntrySize(3, len(bigValue), false))
 	for i := 0; s.size-int64(s.head()-s.tail()) >= need; i++ {
 		if i > 10000 {
 			t.Fatal("setup never filled the log")
@@ -306,7 +307,7 @@ func init() {
 // compare-and-swap leaves the image the sweep starts from anyway.
 func childRecover(tb *Table, args []string) error {
 	at, _ := strconv.ParseInt(args[1], 10, 64)
-	s := tb.shardFor(hashKey(tb.g.seed, []byte(args[0])))
+	s := tb.shardFor(format.HashKey(tb.g.Seed, []byte(args[0])))
 	tookOver, err := tb.lock(s)
 	if err != nil {
 		return err
@@ -374,7 +375,7 @@ func TestDeathDuringRecovery(t *testing.T) {
 	// Recovering an already recovered table changes nothing.
 	restore(t, name, dead)
 	before := snapshotAll(t, tb)
-	s := tb.shardFor(hashKey(tb.g.seed, []byte("big")))
+	s := tb.shardFor(format.HashKey(tb.g.Seed, []byte("big")))
 	if err := tb.lockShard(s); err != nil {
 		t.Fatal(err)
 	}
@@ -410,14 +411,14 @@ func TestKillSweepEviction(t *testing.T) {
 // room for an entry of 48 bytes and holds no entry that expires, while its
 // main log does.
 func smallFullOfLive(t *testing.T, tb *Table, key string) bool {
-	v := viewOf(t, tb.shardFor(hashKey(tb.g.seed, []byte(key))))
+	v := viewOf(t, tb.shardFor(format.HashKey(tb.g.Seed, []byte(key))))
 	head, tail := v.smallHead(), v.smallTail()
-	if v.ctlLoad(ctlExpiring) == 0 || head == tail || uint64(v.lo)-(head-tail) >= uint64(48+v.smallPad(head, 48)) {
+	if v.ctlLoad(format.CtlExpiring) == 0 || head == tail || uint64(v.lo)-(head-tail) >= uint64(48+v.smallPad(head, 48)) {
 		return false
 	}
 	for p := tail; p != head; {
 		it := v.itemIn(v.smallRing(), p, head, false)
-		if it.kind == itemEntry && it.hdr.state == entryLive && it.hdr.hasExpiry() {
+		if it.kind == itemEntry && it.hdr.state == format.EntryLive && it.hdr.hasExpiry() {
 			return false
 		}
 		p += it.size
@@ -476,12 +477,12 @@ func killSweepEviction(t *testing.T, opts *Options, small, expired bool) {
 		// promotes (into the full main log, which evicts) whatever the
 		// small log's size makes its tail. (Every other key by name
 		// depended on that size: it missed when the extent header grew.)
-		v := viewOf(t, tb.shardFor(hashKey(tb.g.seed, []byte(o.key))))
+		v := viewOf(t, tb.shardFor(format.HashKey(tb.g.Seed, []byte(o.key))))
 		head, tail := v.smallHead(), v.smallTail()
 		var keys []string
 		for p := tail; p != head; {
 			it := v.itemIn(v.smallRing(), p, head, false)
-			if it.kind == itemEntry && it.hdr.state == entryLive {
+			if it.kind == itemEntry && it.hdr.state == format.EntryLive {
 				keys = append(keys, v.keyString(it.off, &it.hdr))
 			}
 			p += it.size

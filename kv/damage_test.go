@@ -7,13 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shmkv/shmkv/kv/internal/format"
 	"github.com/shmkv/shmkv/kv/internal/region"
 )
 
 // entryOf returns the shard of key and its entry's offset in the data area.
 func entryOf(t *testing.T, tb *Table, key string) (*shard, lookup) {
 	t.Helper()
-	h := hashKey(tb.g.seed, []byte(key))
+	h := format.HashKey(tb.g.Seed, []byte(key))
 	st := tb.shardFor(h)
 	s := viewOf(t, st)
 	l, err := s.find([]byte(key), h, 0)
@@ -55,9 +56,9 @@ func TestOneBadByte(t *testing.T) {
 	want["n"] = "41"
 
 	s, l := entryOf(t, tb, "key-7")
-	tb.r.B[s.data+l.off+entryHeaderSize+int64(l.hdr.klen)+3] ^= 0x20
+	tb.r.B[s.data+l.off+format.EntryHeaderSize+int64(l.hdr.klen)+3] ^= 0x20
 	sn, ln := entryOf(t, tb, "n")
-	tb.r.B[sn.data+ln.off+entryHeaderSize+int64(ln.hdr.klen)] = '7' // "71": still a number
+	tb.r.B[sn.data+ln.off+format.EntryHeaderSize+int64(ln.hdr.klen)] = '7' // "71": still a number
 	s, l = entryOf(t, tb, "key-42")
 	binary.LittleEndian.PutUint64(tb.r.B[s.slots*8+int64(l.slot)*8:], 0)
 	damaged := map[string]bool{"key-7": true, "n": true}
@@ -162,7 +163,7 @@ func TestSkipReadChecksums(t *testing.T) {
 	want := fillDamageTable(t, tb)
 	skipping := openTable(t, name, &Options{NoCreate: true, SkipReadChecksums: true})
 	s, l := entryOf(t, tb, "key-7")
-	tb.r.B[s.data+l.off+entryHeaderSize+int64(l.hdr.klen)+3] ^= 0x20
+	tb.r.B[s.data+l.off+format.EntryHeaderSize+int64(l.hdr.klen)+3] ^= 0x20
 
 	if _, _, err := tb.Get(nil, []byte("key-7")); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("verifying Get of the damaged entry: %v, want ErrCorrupt", err)
@@ -242,7 +243,7 @@ func TestHostileValueLength(t *testing.T) {
 	}
 	s, l := entryOf(t, tb, "key-3")
 	w := binary.LittleEndian.Uint64(tb.r.B[s.data+l.off:])
-	w = w&^(uint64(1<<entValueBits-1)<<entKeyBits) | uint64(250<<20)<<entKeyBits
+	w = w&^(uint64(1<<format.EntValueBits-1)<<format.EntKeyBits) | uint64(250<<20)<<format.EntKeyBits
 	binary.LittleEndian.PutUint64(tb.r.B[s.data+l.off:], w)
 	delete(want, "key-3")
 	if got, ok, err := tb.Get(nil, []byte("key-3")); ok {
@@ -265,7 +266,7 @@ func TestHostileLargestCounter(t *testing.T) {
 	tb := newTable(t, damageOptions)
 	want := fillDamageTable(t, tb)
 	for _, bad := range []uint64{1 << 62, 1<<63 + 5, ^uint64(0)} {
-		tb.shards[0].ctlStore(ctlLargest, bad)
+		tb.shards[0].ctlStore(format.CtlLargest, bad)
 		for i := range 300 {
 			k, v := fmt.Sprint("key-", i%250), fmt.Sprint("value ", i, " after ", bad)
 			mustSet(t, tb, k, v)

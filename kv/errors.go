@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
 // Errors returned by this package, matched with errors.Is. An operation that
@@ -27,13 +29,13 @@ var (
 	// size. The error returned wraps it and gives the value's size and the
 	// limit.
 	ErrValueTooLarge = errors.New("shmkv: value too large")
-	// ErrCorrupt reports a region that is not a valid table: a bad magic
+	// ErrCorrupt reports a region that is not a valid table: a bad format.Magic
 	// number, a header checksum mismatch, geometry that does not fit the
 	// object, or an entry that fails its checks.
-	ErrCorrupt = errors.New("shmkv: corrupt table")
+	ErrCorrupt = format.ErrCorrupt
 	// ErrVersion reports a table written with a layout version this package
 	// does not know.
-	ErrVersion = errors.New("shmkv: incompatible layout version")
+	ErrVersion = format.ErrVersion
 	// ErrClosed reports use of a Table after Close.
 	ErrClosed = errors.New("shmkv: table closed")
 	// ErrReadOnly reports a write to a table opened read-only.

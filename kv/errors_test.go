@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
 // TestErrorTexts checks that errors give the sizes and cases behind them,
@@ -63,7 +65,7 @@ func TestOptionError(t *testing.T) {
 			"shmkv: invalid options: Options.MaxMemory 1 B is out of range (64 KiB to 5.3 TiB)"},
 		{uniqueName(t), &Options{MaxMemory: 1 << 20, Memory: 2 << 20}, OptionError{Option: "Memory", Value: 2 << 20, Max: 1 << 20, MaxOption: "MaxMemory", InRange: true},
 			"shmkv: invalid options: Options.Memory 2 MiB is out of range (0 B to 1 MiB, Options.MaxMemory)"},
-		{uniqueName(t), &Options{Keys: -3}, OptionError{Option: "Keys", Value: -3, Max: maxShards * maxSlots / 2, InRange: true},
+		{uniqueName(t), &Options{Keys: -3}, OptionError{Option: "Keys", Value: -3, Max: format.MaxShards * format.MaxSlots / 2, InRange: true},
 			"shmkv: invalid options: Options.Keys -3 is out of range (0 to 549755813888)"},
 		{uniqueName(t), &Options{MaxValueSize: MaxValueLimit + 1}, OptionError{Option: "MaxValueSize", Value: MaxValueLimit + 1, Max: MaxValueLimit, InRange: true},
 			"shmkv: invalid options: Options.MaxValueSize 1.0 GiB is out of range (0 B to 1 GiB)"},

@@ -1,6 +1,10 @@
 package kv
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/shmkv/shmkv/kv/internal/format"
+)
 
 // Eviction (EvictLRU tables): S3-FIFO (Yang et al., SOSP '23) laid over
 // two logs. Each extent of an evicting table holds, beside its index, a
@@ -26,10 +30,10 @@ import "errors"
 // through the small log without touching the main one.
 //
 // Recording use costs readers what CLOCK did: a reader sets the
-// slotReferenced bit of the slot it read through, once, with one
+// format.SlotReferenced bit of the slot it read through, once, with one
 // compare-and-swap (markReferenced). Frequency beyond that one bit is kept by
 // the cleaner, not by readers: an entry moved to the head of the main log
-// because it was read gains a credit (entCreditMask in its head word, up
+// because it was read gains a credit (format.EntCreditMask in its head word, up
 // to maxCredit), and one moved without having been read spends one. An
 // entry read in most passes so outlives one read once, as S3-FIFO's
 // two-bit counters would have it, for one bit written per pass.
@@ -49,18 +53,10 @@ import "errors"
 // grow starts an empty one.
 
 const (
-	// smallShareDen: the small log is 1/smallShareDen of an extent's log
-	// space.
-	smallShareDen = 10
 	// maxCredit is the most passes of the main log's cleaner an entry may
 	// stay for without being read.
 	maxCredit = 3
 )
-
-// ghostBytes is the size of the ghost of an extent of slots slots: a word
-// for every other slot, as many as the main log holds entries at the
-// index's usual fill.
-func ghostBytes(slots int) int64 { return int64(slots/2) * 8 }
 
 // remembered reports whether the ghost remembers the key hashing to h.
 func (s *shard) remembered(h uint64) bool {
@@ -68,13 +64,13 @@ func (s *shard) remembered(h uint64) bool {
 		return false
 	}
 	w := s.r.Load(s.ghost + int64(h>>8&s.ghostMask))
-	clock := uint32(s.r.Load(s.hdr + extGhostClock/8))
+	clock := uint32(s.r.Load(s.hdr + format.ExtGhostClock/8))
 	return w != 0 && uint32(w>>32) == uint32(h>>32) && clock-uint32(w) < uint32(s.ghostMask+1)
 }
 
 // remember records the key hashing to h as evicted.
 func (s *shard) remember(h uint64) {
-	clock := s.r.Add(s.hdr+extGhostClock/8, 1)
+	clock := s.r.Add(s.hdr+format.ExtGhostClock/8, 1)
 	s.r.Store(s.ghost+int64(h>>8&s.ghostMask), h>>32<<32|uint64(uint32(clock)))
 }
 
@@ -91,10 +87,10 @@ func (s *shard) toSmall(need int64, l *lookup, h uint64) bool {
 	return !s.remembered(h)
 }
 
-func (s *shard) smallHead() uint64     { return s.r.Load(s.hdr + extSmallHead/8) }
-func (s *shard) smallTail() uint64     { return s.r.Load(s.hdr + extSmallTail/8) }
-func (s *shard) setSmallHead(p uint64) { s.r.Store(s.hdr+extSmallHead/8, p) }
-func (s *shard) setSmallTail(p uint64) { s.r.Store(s.hdr+extSmallTail/8, p) }
+func (s *shard) smallHead() uint64     { return s.r.Load(s.hdr + format.ExtSmallHead/8) }
+func (s *shard) smallTail() uint64     { return s.r.Load(s.hdr + format.ExtSmallTail/8) }
+func (s *shard) setSmallHead(p uint64) { s.r.Store(s.hdr+format.ExtSmallHead/8, p) }
+func (s *shard) setSmallTail(p uint64) { s.r.Store(s.hdr+format.ExtSmallTail/8, p) }
 
 // smallPad is how many bytes of skip record an entry of need bytes at
 // small log position p needs before it: the rest of the log, if the entry
@@ -120,7 +116,7 @@ func (s *shard) appendSmall(need int64, h uint64, key, value []byte, expires uin
 	s.writeEntry(off, h, key, value, expires)
 	// The commit point, as setHead is for the main log.
 	s.setSmallHead(head + uint64(need))
-	s.ctlAdd(ctlSmallBytes, uint64(need))
+	s.ctlAdd(format.CtlSmallBytes, uint64(need))
 	return off
 }
 
@@ -143,12 +139,12 @@ func (s *shard) makeSmallRoom(need int64, l *lookup, now int64) (dropped bool, e
 			return dropped, errCorruptIndex
 		}
 		if uint64(s.lo)-(head-tail) >= uint64(need+s.smallPad(head, need)) {
-			if l.found || int(s.ctlLoad(ctlLiveEntries)) < s.keyCap {
+			if l.found || int(s.ctlLoad(format.CtlLiveEntries)) < s.keyCap {
 				return dropped, nil
 			}
 			// The index is full: as in S3-FIFO, the small log gives up an
 			// entry while it holds its share, and the main log otherwise.
-			if s.mainLive() > 0 && int64(s.ctlLoad(ctlSmallBytes))*smallShareDen < int64(s.ctlLoad(ctlLiveBytes)) {
+			if s.mainLive() > 0 && int64(s.ctlLoad(format.CtlSmallBytes))*format.SmallShareDen < int64(s.ctlLoad(format.CtlLiveBytes)) {
 				d, err := s.makeRoom(0, l, now)
 				return dropped || d, err
 			}
@@ -158,7 +154,7 @@ func (s *shard) makeSmallRoom(need int64, l *lookup, now int64) (dropped bool, e
 		}
 		it := s.itemIn(s.smallRing(), tail, head, false)
 		damaged := it.kind == itemDamage
-		if it.kind == itemEntry && it.hdr.state != entryDead {
+		if it.kind == itemEntry && it.hdr.state != format.EntryDead {
 			d, err := s.cleanSmallEntry(it.off, &it.hdr, l, now)
 			damaged = err == errUnindexedDamage
 			if err != nil && !damaged {
@@ -169,7 +165,7 @@ func (s *shard) makeSmallRoom(need int64, l *lookup, now int64) (dropped bool, e
 		if damaged {
 			// As in makeRoom: drop it, and have the caller rebuild the
 			// index, since a slot may point into what was dropped.
-			s.ctlAdd(ctlDamaged, 1)
+			s.ctlAdd(format.CtlDamaged, 1)
 			s.setSmallTail(tail + it.size)
 			return dropped, errCorruptIndex
 		}
@@ -189,7 +185,7 @@ var errUnindexedDamage = errors.New("shmkv: damaged entry outside the index")
 // found. An entry that fails its checksum and that no slot points at is
 // errUnindexedDamage, for the caller to drop.
 func (s *shard) cleanSmallEntry(off int64, e *entryHeader, l *lookup, now int64) (dropped bool, err error) {
-	if e.state != entryLive {
+	if e.state != format.EntryLive {
 		return false, errCorruptIndex
 	}
 	h := s.hashAt(off, e)
@@ -202,8 +198,8 @@ func (s *shard) cleanSmallEntry(off int64, e *entryHeader, l *lookup, now int64)
 	}
 	size := e.size()
 	self := lookup{found: true, off: off, hdr: *e}
-	read := v&slotReferenced != 0
-	if !isExpired(e, now) && !read && !s.mainHasRoom(size) && s.ctlLoad(ctlExpiring) != 0 {
+	read := v&format.SlotReferenced != 0
+	if !isExpired(e, now) && !read && !s.mainHasRoom(size) && s.ctlLoad(format.CtlExpiring) != 0 {
 		// Expired entries go first: before this one is evicted for want
 		// of room in the main log, the main log drops what has expired at
 		// its tail.
@@ -227,9 +223,9 @@ func (s *shard) cleanSmallEntry(off int64, e *entryHeader, l *lookup, now int64)
 		hoff := s.mainOff(head)
 		s.copyWithin(hoff, off, size)
 		s.setHead(head + uint64(size))
-		s.setSlot(i, slotValue(tagOf(h), hoff))
-		s.ctlAdd(ctlSmallBytes, -uint64(size))
-		s.ctlAdd(ctlPromotions, 1)
+		s.setSlot(i, slotValue(format.TagOf(h), hoff))
+		s.ctlAdd(format.CtlSmallBytes, -uint64(size))
+		s.ctlAdd(format.CtlPromotions, 1)
 		if l.found && l.off == off {
 			l.off = hoff
 		}
@@ -260,8 +256,8 @@ func (s *shard) reclaimMain(size int64, l *lookup, now int64) (dropped bool, err
 		if it.kind == itemDamage {
 			break
 		}
-		if it.kind == itemEntry && it.hdr.state != entryDead {
-			if it.hdr.state != entryLive {
+		if it.kind == itemEntry && it.hdr.state != format.EntryDead {
+			if it.hdr.state != format.EntryLive {
 				return dropped, errCorruptIndex
 			}
 			if !isExpired(&it.hdr, now) {
@@ -289,20 +285,20 @@ func (s *shard) reclaimMain(size int64, l *lookup, now int64) (dropped bool, err
 func (s *shard) mainHasRoom(size int64) bool {
 	head, tail := s.head(), s.tail()
 	return head >= tail && uint64(s.size)-(head-tail) >= uint64(size+s.reserve(size)) &&
-		s.mainLive()+size <= s.size-s.reserve(size) && int(s.ctlLoad(ctlLiveEntries)) < s.keyCap
+		s.mainLive()+size <= s.size-s.reserve(size) && int(s.ctlLoad(format.CtlLiveEntries)) < s.keyCap
 }
 
 // mainLive is the live bytes of the main log.
 func (s *shard) mainLive() int64 {
-	live := int64(s.ctlLoad(ctlLiveBytes))
+	live := int64(s.ctlLoad(format.CtlLiveBytes))
 	if s.lo == 0 {
 		return live // no small log: spare a table that does not evict the load
 	}
-	return live - int64(s.ctlLoad(ctlSmallBytes))
+	return live - int64(s.ctlLoad(format.CtlSmallBytes))
 }
 
 // credit is the credit of a main log entry with head word w.
-func credit(w uint64) uint64 { return w & entCreditMask >> entCreditShift }
+func credit(w uint64) uint64 { return w & format.EntCreditMask >> format.EntCreditShift }
 
 // withCredit is head word w with credit c.
-func withCredit(w, c uint64) uint64 { return w&^entCreditMask | c<<entCreditShift }
+func withCredit(w, c uint64) uint64 { return w&^format.EntCreditMask | c<<format.EntCreditShift }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
 // extentDamageTable is a table of n keys in four shards, each grown
@@ -20,7 +22,7 @@ func extentDamageTable(t *testing.T, n int) (string, *Table, map[string]string, 
 		k, v := fmt.Sprint("key-", i), fmt.Sprint("value of key ", i)
 		mustSet(t, tb, k, v)
 		want[k] = v
-		if tb.shardFor(hashKey(tb.g.seed, []byte(k))).index == 0 {
+		if tb.shardFor(format.HashKey(tb.g.Seed, []byte(k))).index == 0 {
 			shard0 = append(shard0, k)
 		}
 	}
@@ -89,12 +91,12 @@ func TestExtentWordOffByOne(t *testing.T) {
 		t.Run(fmt.Sprint(delta), func(t *testing.T) {
 			name, tb, want, shard0 := extentDamageTable(t, 10_000)
 			s := &tb.shards[0]
-			w := s.ctlLoad(ctlExtent)
+			w := s.ctlLoad(format.CtlExtent)
 			bad := uint64(int64(w) + delta)
-			if _, ok := decodeExtent(bad, s.spanStart, s.spanEnd); delta < 0 && !ok {
+			if _, ok := format.DecodeExtent(bad, s.spanStart, s.spanEnd); delta < 0 && !ok {
 				t.Fatalf("word %#x less one does not decode inside the span: the test does not reach the silent case", w)
 			}
-			s.ctlStore(ctlExtent, bad)
+			s.ctlStore(format.CtlExtent, bad)
 
 			ro := openTable(t, name, &Options{ReadOnly: true})
 			for _, h := range []*Table{tb, ro} {
@@ -137,7 +139,7 @@ func TestExtentWordOffByOne(t *testing.T) {
 			for _, p := range rep.Problems {
 				t.Logf("repair: %v", p)
 			}
-			if got := s.ctlLoad(ctlExtent); got != w {
+			if got := s.ctlLoad(format.CtlExtent); got != w {
 				t.Errorf("Repair republished %#x, the extent was %#x", got, w)
 			}
 			if right, _ := readShard0(t, ro, want, shard0); right != len(shard0) {
@@ -164,11 +166,11 @@ func TestExtentWordEveryBit(t *testing.T) {
 	// times here.
 	_, tb, want, shard0 := extentDamageTable(t, 2000)
 	s := &tb.shards[0]
-	w := s.ctlLoad(ctlExtent)
+	w := s.ctlLoad(format.CtlExtent)
 	sample := shard0[:100]
 	caught := 0
 	for bit := range 64 {
-		s.ctlStore(ctlExtent, w^1<<bit)
+		s.ctlStore(format.CtlExtent, w^1<<bit)
 		right, corrupt := readShard0(t, tb, want, sample)
 		if corrupt > 0 {
 			caught++
@@ -177,7 +179,7 @@ func TestExtentWordEveryBit(t *testing.T) {
 			t.Errorf("bit %d: %d keys read right and %d ErrCorrupt", bit, right, corrupt)
 		}
 		repairAll(t, tb, want)
-		if got := s.ctlLoad(ctlExtent); got != w {
+		if got := s.ctlLoad(format.CtlExtent); got != w {
 			t.Fatalf("bit %d: Repair republished %#x, the extent was %#x", bit, got, w)
 		}
 	}
@@ -194,7 +196,7 @@ func TestExtentWordEveryBit(t *testing.T) {
 func TestExtentSelfDescriptionDamaged(t *testing.T) {
 	name, tb, want, shard0 := extentDamageTable(t, 2000)
 	v := viewOf(t, &tb.shards[0])
-	for _, field := range []int64{extSelfWord, extSelfShard, extGeneration, extSelfSum} {
+	for _, field := range []int64{format.ExtSelfWord, format.ExtSelfShard, format.ExtGeneration, format.ExtSelfSum} {
 		at := v.hdr + field/8
 		tb.r.Store(at, tb.r.Load(at)^1<<17)
 		fresh := openTable(t, name, &Options{NoCreate: true})
@@ -211,7 +213,7 @@ func TestExtentSelfDescriptionDamaged(t *testing.T) {
 		t.Logf("field %d: check: %v", field, rep.Problems[0])
 		rep = repairAll(t, fresh, want)
 		t.Logf("field %d: repair: %v", field, rep.Problems)
-		if d := v.describedAt(v.ext.off); !d.valid(v, v.ext.off) || d.word != v.ext.word() {
+		if d := v.describedAt(v.ext.Off); !d.valid(v, v.ext.Off) || d.word != v.ext.Word() {
 			t.Fatalf("field %d: after Repair the self-description is %+v", field, d)
 		}
 		fresh.Close()
@@ -226,10 +228,10 @@ func TestExtentLostWholly(t *testing.T) {
 	_, tb, want, shard0 := extentDamageTable(t, 2000)
 	s := &tb.shards[0]
 	v := viewOf(t, s)
-	w := s.ctlLoad(ctlExtent)
-	tb.r.Store(v.hdr+extSelfWord/8, 0)
-	tb.r.Store(v.hdr+extSelfSum/8, 0)
-	s.ctlStore(ctlExtent, w-1)
+	w := s.ctlLoad(format.CtlExtent)
+	tb.r.Store(v.hdr+format.ExtSelfWord/8, 0)
+	tb.r.Store(v.hdr+format.ExtSelfSum/8, 0)
+	s.ctlStore(format.CtlExtent, w-1)
 	rep, err := tb.Repair()
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shmkv/shmkv/internal/testproc"
+	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
 // TestExtentDamagedGenerationGrows: a generation damaged to the largest
@@ -17,7 +18,7 @@ import (
 func TestExtentDamagedGenerationGrows(t *testing.T) {
 	name, tb, want, shard0 := extentDamageTable(t, 2000)
 	v := viewOf(t, &tb.shards[0])
-	tb.r.Store(v.hdr+extGeneration/8, math.MaxUint64)
+	tb.r.Store(v.hdr+format.ExtGeneration/8, math.MaxUint64)
 	fresh := openTable(t, name, &Options{NoCreate: true})
 	repairAll(t, fresh, want)
 	var st Stats
@@ -25,7 +26,7 @@ func TestExtentDamagedGenerationGrows(t *testing.T) {
 	grows := st.Grows
 	for i := 0; st.Grows == grows; i++ {
 		k := fmt.Sprint("more-", i)
-		if fresh.shardFor(hashKey(fresh.g.seed, []byte(k))).index != 0 {
+		if fresh.shardFor(format.HashKey(fresh.g.Seed, []byte(k))).index != 0 {
 			continue
 		}
 		if err := fresh.Set([]byte(k), []byte("v")); err != nil {
@@ -52,20 +53,20 @@ func TestExtentForgedGhostLargerThanData(t *testing.T) {
 	for i := range 200 {
 		k := fmt.Sprint("key-", i)
 		mustSet(t, tb, k, "v")
-		if tb.shardFor(hashKey(tb.g.seed, []byte(k))).index == 0 {
+		if tb.shardFor(format.HashKey(tb.g.Seed, []byte(k))).index == 0 {
 			keys = append(keys, k)
 		}
 	}
 	s := &tb.shards[0]
 	v := viewOf(t, s)
 	slots := 1 << 12
-	e := extent{off: v.ext.off, slots: slots, size: roundUp(extHeaderSize+int64(slots)*slotSize+2048, pageSize)}
-	if _, ok := decodeExtent(e.word(), s.spanStart, s.spanEnd); !ok {
+	e := format.Extent{Off: v.ext.Off, Slots: slots, Size: format.RoundUp(format.ExtHeaderSize+int64(slots)*format.SlotSize+2048, format.PageSize)}
+	if _, ok := format.DecodeExtent(e.Word(), s.spanStart, s.spanEnd); !ok {
 		t.Fatalf("forged extent %+v does not decode in [%d, %d)", e, s.spanStart, s.spanEnd)
 	}
-	t.Logf("forged %+v: data %d bytes, ghost %d", e, e.dataBytes(), ghostBytes(slots))
+	t.Logf("forged %+v: data %d bytes, ghost %d", e, e.DataBytes(), format.GhostBytes(slots))
 	s.describe(e, 99)
-	s.ctlStore(ctlExtent, e.word())
+	s.ctlStore(format.CtlExtent, e.Word())
 	fresh := openTable(t, name, &Options{NoCreate: true})
 	for _, k := range keys {
 		if got, ok, err := fresh.Get(nil, []byte(k)); !errors.Is(err, ErrCorrupt) {
@@ -97,15 +98,15 @@ func TestExtentRefoundSmallerReportsLoss(t *testing.T) {
 	s := &tb.shards[0]
 	v := viewOf(t, s)
 	off := s.spanStart
-	if off+pageSize > v.ext.off {
-		off = v.ext.end()
+	if off+format.PageSize > v.ext.Off {
+		off = v.ext.End()
 	}
-	e := extent{off: off, slots: minSlots, size: pageSize}
-	if _, ok := s.decode(e.word()); !ok {
+	e := format.Extent{Off: off, Slots: format.MinSlots, Size: format.PageSize}
+	if _, ok := s.decode(e.Word()); !ok {
 		t.Fatalf("forged extent %+v does not decode", e)
 	}
 	s.describe(e, v.gen+5)
-	s.ctlStore(ctlExtent, v.ext.word()-1)
+	s.ctlStore(format.CtlExtent, v.ext.Word()-1)
 	rep, err := tb.Repair()
 	if err != nil {
 		t.Fatal(err)

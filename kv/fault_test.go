@@ -5,13 +5,14 @@ import (
 	"testing"
 
 	"github.com/shmkv/shmkv/internal/testshm"
+	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
 // TestTruncatedUnderfoot shrinks the object while a handle has it mapped:
 // every operation of that handle returns an error instead of dying of
 // SIGBUS.
 func TestTruncatedUnderfoot(t *testing.T) {
-	for _, size := range []int64{headerSize, 0} {
+	for _, size := range []int64{format.HeaderSize, 0} {
 		name := uniqueName(t)
 		tb := openTable(t, name, small)
 		for i := range 50 {

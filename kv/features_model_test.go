@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
 // The model test of features together (issue 21): every feature of a table
@@ -660,7 +662,7 @@ func claimsInUse(tb *Table) []string {
 	var in []string
 	for i := range tb.shards {
 		s := &tb.shards[i]
-		for j := range claimCount {
+		for j := range format.ClaimCount {
 			c := claimOf(s, j)
 			if tag := c.tag(); c.owner() != 0 {
 				in = append(in, fmt.Sprintf("shard %d record %d tag %#x %s", i, j, tag, describeOwner(tb, c.owner())))
@@ -708,11 +710,11 @@ func diagnoseLoad(tb *Table, key []byte) (out string) {
 			out = fmt.Sprintf("(diagnosis failed: %v)", r)
 		}
 	}()
-	h := hashKey(tb.g.seed, key)
+	h := format.HashKey(tb.g.Seed, key)
 	s := tb.shardFor(h)
 	var parts []string
 	claimed := false
-	for j := range claimCount {
+	for j := range format.ClaimCount {
 		if c := claimOf(s, j); c.tag() == h|1 && c.owner() != 0 {
 			claimed = true
 			parts = append(parts, fmt.Sprintf("the key's claim (record %d, stale %v) is held by %s", j, c.stale(), describeOwner(tb, c.owner())))
@@ -735,7 +737,7 @@ func diagnoseLoad(tb *Table, key []byte) (out string) {
 		}
 	}
 	if w := loadLockWord(s); w != 0 {
-		parts = append(parts, fmt.Sprintf("the shard's lock is held by %s, sequence %d", describeOwner(tb, w&^lockStateMask), s.ctlLoad(ctlSeq)))
+		parts = append(parts, fmt.Sprintf("the shard's lock is held by %s, sequence %d", describeOwner(tb, w&^lockStateMask), s.ctlLoad(format.CtlSeq)))
 	}
 	return strings.Join(parts, "; ")
 }

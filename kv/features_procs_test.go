@@ -20,6 +20,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/shmkv/shmkv/internal/testproc"
+	"github.com/shmkv/shmkv/kv/internal/format"
 	"github.com/shmkv/shmkv/kv/internal/region"
 )
 
@@ -308,7 +309,7 @@ func (c *featWorker) readErr(tab int, key []byte, err error) bool {
 		return true
 	}
 	tb := c.tabs[tab]
-	s := tb.shardFor(hashKey(tb.g.seed, key))
+	s := tb.shardFor(format.HashKey(tb.g.Seed, key))
 	w := loadLockWord(s)
 	switch {
 	case c.ro && errors.Is(err, ErrOwnerDead):
@@ -318,7 +319,7 @@ func (c *featWorker) readErr(tab int, key []byte, err error) bool {
 		// Allowed while the dead writer's shard waits for a read-write
 		// process to recover it: counted by whether it was flagged for
 		// rebuild (died mid-rebuild, as ErrOwnerDead says) or not.
-		if s.ctlLoad(ctlFlags) != 0 {
+		if s.ctlLoad(format.CtlFlags) != 0 {
 			c.stats["readOnlyOwnerDeadFlagged"]++
 		} else {
 			c.stats["readOnlyOwnerDeadUnflagged"]++
@@ -326,14 +327,14 @@ func (c *featWorker) readErr(tab int, key []byte, err error) bool {
 	case c.ro && errors.Is(err, ErrLockTimeout):
 		// Allowed beside a live writer that is rebuilding the shard.
 		c.stats["readOnlyLockTimeouts"]++
-	case errors.Is(err, ErrLockTimeout) && s.ctlLoad(ctlFlags) != 0:
+	case errors.Is(err, ErrLockTimeout) && s.ctlLoad(format.CtlFlags) != 0:
 		// Beside a holder stopped in the middle of rebuilding the index,
 		// which no reader can read around: allowed, as for read-only
 		// handles (getReadOnly).
 		c.stats["readLockTimeoutsRebuild"]++
 	case errors.Is(err, ErrLockTimeout):
 		if w != 0 && strings.Contains(procState(ownerPid(tb, w&^lockStateMask)), "stopped") {
-			c.fail("%v: the shard's lock is held by %s, sequence %d (issue 21 item 3: a writer stopped inside a write stalls readers)", err, describeOwner(tb, w&^lockStateMask), s.ctlLoad(ctlSeq))
+			c.fail("%v: the shard's lock is held by %s, sequence %d (issue 21 item 3: a writer stopped inside a write stalls readers)", err, describeOwner(tb, w&^lockStateMask), s.ctlLoad(format.CtlSeq))
 		}
 		// Behind a live, running holder for longer than the lock
 		// timeout: a busy machine, not a stop.
@@ -767,9 +768,9 @@ func (c *featWorker) loading(tab int, key string) (release func()) {
 // item 1; a claim whose holder lives and is not stopped while no load of
 // the key runs (record, the key's load record, is free) is item 2.
 func featLoadItem(tb *Table, key []byte, ran int, record string) string {
-	h := hashKey(tb.g.seed, key)
+	h := format.HashKey(tb.g.Seed, key)
 	s := tb.shardFor(h)
-	for j := range claimCount {
+	for j := range format.ClaimCount {
 		if c := claimOf(s, j); c.tag() == h|1 {
 			owner := c.owner()
 			if owner == 0 || tb.probeOwner(owner) != ownerLive || strings.Contains(procState(ownerPid(tb, owner)), "stopped") {
@@ -1162,7 +1163,7 @@ func stopInLock(p *featProc, tabs [2]*Table, midWrite bool) bool {
 		for _, tb := range tabs {
 			for i := range tb.shards {
 				s := &tb.shards[i]
-				if w := loadLockWord(s); w != 0 && ownerPid(tb, w&^lockStateMask) == pid && (!midWrite || s.ctlLoad(ctlSeq)&1 != 0) {
+				if w := loadLockWord(s); w != 0 && ownerPid(tb, w&^lockStateMask) == pid && (!midWrite || s.ctlLoad(format.CtlSeq)&1 != 0) {
 					return true
 				}
 			}
@@ -1192,9 +1193,9 @@ func featBadValue(k string, v []byte) string {
 // ownerPid is the pid recorded in the registry slot of owner (lock-word
 // owner bits).
 func ownerPid(tb *Table, owner uint32) int {
-	slot := int(owner >> 2 & (maxProcs - 1))
-	if slot >= tb.g.registrySlots {
+	slot := int(owner >> 2 & (format.MaxProcs - 1))
+	if slot >= tb.g.RegistrySlots {
 		return 0
 	}
-	return int(tb.r.Load(tb.g.registryOffset/8 + int64(slot)*registryRecordSize/8 + regPID/8))
+	return int(tb.r.Load(tb.g.RegistryOffset/8 + int64(slot)*format.RegistryRecordSize/8 + format.RegPID/8))
 }

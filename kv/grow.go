@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/shmkv/shmkv/kv/internal/failpoint"
+	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
 // Growth. A shard's index and log live in one extent (extent.go); a shard
@@ -63,14 +64,14 @@ const growAtNum, growAtDen = 3, 4
 // or ErrFull decide. After a grow, s is the view of the new extent and l
 // the key's lookup in it.
 func (s *shard) growFor(need int64, l *lookup, key []byte, h uint64, now int64) error {
-	live := int64(s.ctlLoad(ctlLiveBytes)) + need
-	entries := int(s.ctlLoad(ctlLiveEntries))
+	live := int64(s.ctlLoad(format.CtlLiveBytes)) + need
+	entries := int(s.ctlLoad(format.CtlLiveEntries))
 	if l.found {
 		live -= l.hdr.size()
 	} else {
 		entries++
 	}
-	slots, data, want := s.ext.slots, s.end, live+s.reserve(need)
+	slots, data, want := s.ext.Slots, s.end, live+s.reserve(need)
 	if entries <= slots*maxLoadNum/maxLoadDen && want <= data*growAtNum/growAtDen {
 		return nil
 	}
@@ -79,10 +80,10 @@ func (s *shard) growFor(need int64, l *lookup, key []byte, h uint64, now int64) 
 	// as the log holds: growing one without the other would soon copy the
 	// shard again.
 	if want > data*growAtNum/growAtDen {
-		data = min(max(data+data/2, roundUp(want+want/2, 8)), maxData)
+		data = min(max(data+data/2, format.RoundUp(want+want/2, 8)), format.MaxData)
 	}
-	avg := max(live/int64(max(entries, 1)), entryHeaderSize+8)
-	for (entries > slots*maxLoadNum/maxLoadDen || data*growAtNum/growAtDen/avg > int64(slots*maxLoadNum/maxLoadDen)) && slots < maxSlots {
+	avg := max(live/int64(max(entries, 1)), format.EntryHeaderSize+8)
+	for (entries > slots*maxLoadNum/maxLoadDen || data*growAtNum/growAtDen/avg > int64(slots*maxLoadNum/maxLoadDen)) && slots < format.MaxSlots {
 		slots *= 2
 	}
 	grown, err := s.t.grow(s, slots, data)
@@ -102,12 +103,12 @@ func (s *shard) growFor(need int64, l *lookup, key []byte, h uint64, now int64) 
 // data bytes of log, and returns the view of it. See the top of this file.
 func (t *Table) grow(v *shard, slots int, data int64) (shard, error) {
 	d := &t.denials[v.index]
-	e := newExtent(0, slots, data, v.evict)
-	if at := d.at.Load(); at != 0 && time.Since(time.Unix(0, at)) < time.Second && e.size >= d.size.Load() {
+	e := format.NewExtent(0, slots, data, v.evict)
+	if at := d.at.Load(); at != 0 && time.Since(time.Unix(0, at)) < time.Second && e.Size >= d.size.Load() {
 		return shard{}, errNoGrowth
 	}
 	deny := func() (shard, error) {
-		d.size.Store(e.size)
+		d.size.Store(e.Size)
 		d.at.Store(time.Now().UnixNano())
 		return shard{}, errNoGrowth
 	}
@@ -118,43 +119,43 @@ func (t *Table) grow(v *shard, slots int, data int64) (shard, error) {
 	if err != nil {
 		return shard{}, err
 	}
-	if committed+e.size > t.g.maxMemory {
-		fitted, ok := v.fitted(t.g.maxMemory-committed, slots)
+	if committed+e.Size > t.g.MaxMemory {
+		fitted, ok := v.fitted(t.g.MaxMemory-committed, slots)
 		if !ok {
 			return deny()
 		}
 		e = fitted
 	}
-	off, ok := v.place(e.size)
+	off, ok := v.place(e.Size)
 	if !ok {
 		return deny()
 	}
-	e.off = off
+	e.Off = off
 
-	v.ctlStore(ctlPending, e.word()) // 1
+	v.ctlStore(format.CtlPending, e.Word()) // 1
 	failpoint.Step()
 	// The index, and as much log as the live entries take: the log's
 	// memory grows with its head from there (logmemory.go).
 	nv := v.at(e)
 	main := nv.data + nv.lo // the small log, before it, gets memory whole with the index
-	logBytes := min(roundUp(main+v.mainLive(), pageSize), main+nv.size) - main
-	err = t.sh.AllocateRange(e.off, main+logBytes-e.off) // 2
+	logBytes := min(format.RoundUp(main+v.mainLive(), format.PageSize), main+nv.size) - main
+	err = t.sh.AllocateRange(e.Off, main+logBytes-e.Off) // 2
 	if ghost, n := nv.ghostRange(); err == nil && n > 0 {
 		err = t.sh.AllocateRange(ghost, n)
 	}
 	if err != nil {
-		t.sh.Release(e.off, e.size)
-		v.ctlStore(ctlPending, 0)
+		t.sh.Release(e.Off, e.Size)
+		v.ctlStore(format.CtlPending, 0)
 		if errors.Is(err, syscall.ENOSPC) {
 			return deny()
 		}
 		return shard{}, err
 	}
-	nv.r.Store(nv.hdr+extAllocated/8, uint64(logBytes))
+	nv.r.Store(nv.hdr+format.ExtAllocated/8, uint64(logBytes))
 	n, err := nv.copyFrom(v) // 3
 	if err != nil {
-		t.sh.Release(e.off, e.size)
-		v.ctlStore(ctlPending, 0)
+		t.sh.Release(e.Off, e.Size)
+		v.ctlStore(format.CtlPending, 0)
 		return shard{}, err
 	}
 
@@ -162,23 +163,23 @@ func (t *Table) grow(v *shard, slots int, data int64) (shard, error) {
 	nv.describe(e, nv.gen) // 4
 	old := v.ext
 	v.beginWrite() // 5
-	v.ctlStore(ctlRetired, old.word())
-	v.ctlStore(ctlRetiredAt, uint64(time.Now().UnixNano()))
-	v.ctlStore(ctlExtent, e.word()) // the commit point
-	v.ctlStore(ctlPending, 0)
-	v.ctlStore(ctlLiveEntries, n.entries)
-	v.ctlStore(ctlLiveBytes, n.bytes)
-	v.ctlStore(ctlSmallBytes, n.small)
-	v.ctlStore(ctlExpiring, n.expiring)
-	v.ctlStore(ctlLargest, n.largest)
-	v.ctlStore(ctlTombstones, 0)
+	v.ctlStore(format.CtlRetired, old.Word())
+	v.ctlStore(format.CtlRetiredAt, uint64(time.Now().UnixNano()))
+	v.ctlStore(format.CtlExtent, e.Word()) // the commit point
+	v.ctlStore(format.CtlPending, 0)
+	v.ctlStore(format.CtlLiveEntries, n.entries)
+	v.ctlStore(format.CtlLiveBytes, n.bytes)
+	v.ctlStore(format.CtlSmallBytes, n.small)
+	v.ctlStore(format.CtlExpiring, n.expiring)
+	v.ctlStore(format.CtlLargest, n.largest)
+	v.ctlStore(format.CtlTombstones, 0)
 	if n.dropped > 0 {
-		v.ctlAdd(ctlDamaged, n.dropped)
+		v.ctlAdd(format.CtlDamaged, n.dropped)
 	}
-	v.ctlAdd(ctlGrows, 1)
+	v.ctlAdd(format.CtlGrows, 1)
 	v.endWrite()
 	failpoint.Step()
-	t.sh.Release(old.off, old.size) // 6
+	t.sh.Release(old.Off, old.Size) // 6
 	return nv, nil
 }
 
@@ -189,41 +190,41 @@ func (t *Table) grow(v *shard, slots int, data int64) (shard, error) {
 // table so grows into what the ceiling leaves instead of stopping at the
 // last extent that could grow by half. It reports false if no such extent
 // holds an eighth more entries than v's.
-func (v *shard) fitted(budget int64, slots int) (extent, bool) {
-	budget = budget / pageSize * pageSize
-	avg := max(int64(v.ctlLoad(ctlLiveBytes))/int64(max(v.ctlLoad(ctlLiveEntries), 1)), entryHeaderSize+8)
+func (v *shard) fitted(budget int64, slots int) (format.Extent, bool) {
+	budget = budget / format.PageSize * format.PageSize
+	avg := max(int64(v.ctlLoad(format.CtlLiveBytes))/int64(max(v.ctlLoad(format.CtlLiveEntries), 1)), format.EntryHeaderSize+8)
 	capacity := func(slots int, log int64) int64 {
 		return min(int64(slots*maxLoadNum/maxLoadDen), log*growAtNum/growAtDen/avg)
 	}
-	have := capacity(v.ext.slots, v.end)
-	best, most := extent{}, have+have/8
-	for s := slots; s >= v.ext.slots; s /= 2 {
-		log := budget - extHeaderSize - int64(s)*slotSize
-		ceiling := int64(maxData)
+	have := capacity(v.ext.Slots, v.end)
+	best, most := format.Extent{}, have+have/8
+	for s := slots; s >= v.ext.Slots; s /= 2 {
+		log := budget - format.ExtHeaderSize - int64(s)*format.SlotSize
+		ceiling := int64(format.MaxData)
 		if v.evict {
-			log -= ghostBytes(s)
-			ceiling -= ghostBytes(s)
+			log -= format.GhostBytes(s)
+			ceiling -= format.GhostBytes(s)
 		}
 		log = min(log, ceiling) &^ 7
 		if log < v.end {
 			continue
 		}
 		if c := capacity(s, log); c > most {
-			if e := newExtent(0, s, log, v.evict); e.size <= budget {
+			if e := format.NewExtent(0, s, log, v.evict); e.Size <= budget {
 				best, most = e, c
 			}
 		}
 	}
-	return best, best.size > 0
+	return best, best.Size > 0
 }
 
 // place finds room for an extent of size bytes in v's span beside its
 // current extent: after it if there is room, else before it.
 func (v *shard) place(size int64) (int64, bool) {
-	if after := v.ext.end(); v.spanEnd-after >= size {
+	if after := v.ext.End(); v.spanEnd-after >= size {
 		return after, true
 	}
-	if v.ext.off-v.spanStart >= size {
+	if v.ext.Off-v.spanStart >= size {
 		return v.spanStart, true
 	}
 	return 0, false
@@ -274,7 +275,7 @@ func (s *shard) copyRing(v *shard, r ring, base int64, room uint64, n *copied) (
 	for q := tail; q != head; {
 		it := v.itemIn(r, q, head, false)
 		q += it.size
-		if it.kind != itemEntry || it.hdr.state != entryLive {
+		if it.kind != itemEntry || it.hdr.state != format.EntryLive {
 			continue
 		}
 		h := v.hashAt(it.off, &it.hdr)
@@ -291,7 +292,7 @@ func (s *shard) copyRing(v *shard, r ring, base int64, room uint64, n *copied) (
 		failpoint.Step()
 		copy(s.r.B[s.data+off:], a)
 		copy(s.r.B[s.data+off+int64(len(a)):], b)
-		if !s.insertCopied(h, slotValue(tagOf(h), off)|w&slotReferenced) {
+		if !s.insertCopied(h, slotValue(format.TagOf(h), off)|w&format.SlotReferenced) {
 			return 0, errCorruptIndex
 		}
 		n.entries++
@@ -313,7 +314,7 @@ func (s *shard) copyRing(v *shard, r ring, base int64, room uint64, n *copied) (
 func (s *shard) insertCopied(h, w uint64) bool {
 	i := h & s.mask
 	for range s.mask + 1 {
-		if s.slot(i) == slotEmpty {
+		if s.slot(i) == format.SlotEmpty {
 			s.setSlot(i, w)
 			return true
 		}
@@ -329,22 +330,22 @@ func (s *shard) insertCopied(h, w uint64) bool {
 // overlaps the current extent, is cleared without releasing anything: a
 // hostile word must not make recovery punch live data.
 func (t *Table) reclaimGrow(v *shard) {
-	for _, field := range []int64{ctlPending, ctlRetired} {
+	for _, field := range []int64{format.CtlPending, format.CtlRetired} {
 		t.releaseExtentAt(v, field)
 	}
 }
 
 // releaseRetired gives back the memory of v's retired extent, if any.
-func (t *Table) releaseRetired(v *shard) { t.releaseExtentAt(v, ctlRetired) }
+func (t *Table) releaseRetired(v *shard) { t.releaseExtentAt(v, format.CtlRetired) }
 
 func (t *Table) releaseExtentAt(v *shard, field int64) {
 	w := v.ctlLoad(field)
 	if w == 0 {
 		return
 	}
-	if e, ok := decodeExtent(w, v.spanStart, v.spanEnd); ok && (e.end() <= v.ext.off || e.off >= v.ext.end()) {
+	if e, ok := format.DecodeExtent(w, v.spanStart, v.spanEnd); ok && (e.End() <= v.ext.Off || e.Off >= v.ext.End()) {
 		failpoint.Step()
-		t.sh.Release(e.off, e.size)
+		t.sh.Release(e.Off, e.Size)
 	}
 	v.ctlStore(field, 0)
 }
@@ -357,10 +358,10 @@ func (t *Table) releaseStale() {
 	cutoff := uint64(time.Now().Add(-time.Second).UnixNano())
 	for i := range t.shards {
 		s := &t.shards[i]
-		if s.ctlLoad(ctlRetired) == 0 || s.ctlLoad(ctlRetiredAt) > cutoff || !t.tryLock(s) {
+		if s.ctlLoad(format.CtlRetired) == 0 || s.ctlLoad(format.CtlRetiredAt) > cutoff || !t.tryLock(s) {
 			continue
 		}
-		if v, ok := s.view(); ok && s.ctlLoad(ctlSeq)&1 == 0 {
+		if v, ok := s.view(); ok && s.ctlLoad(format.CtlSeq)&1 == 0 {
 			t.releaseRetired(&v)
 		}
 		t.unlock(s)

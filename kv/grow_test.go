@@ -11,19 +11,20 @@ import (
 	"time"
 
 	"github.com/shmkv/shmkv/internal/testproc"
+	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
 // atCeiling reports, at the first ErrFull or eviction, whether the
 // table was really at its ceiling: the shard of key could not have grown
 // its extent by an eighth within MaxMemory (grow.go's fitted).
 func atCeiling(t *testing.T, tb *Table, key string) bool {
-	s := tb.shardFor(hashKey(tb.g.seed, []byte(key)))
+	s := tb.shardFor(format.HashKey(tb.g.Seed, []byte(key)))
 	v := viewOf(t, s)
 	committed, err := tb.committedBytes()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return committed+v.ext.size+v.ext.size/8 > tb.g.maxMemory
+	return committed+v.ext.Size+v.ext.Size/8 > tb.g.MaxMemory
 }
 
 // TestCeiling: a table grows, without refusing or evicting, until a grow
@@ -182,9 +183,9 @@ func TestGrowWhileReading(t *testing.T) {
 // memoryExpected is what tb's memory should be once no grow is under way:
 // the fixed part and each shard's current extent.
 func memoryExpected(t *testing.T, tb *Table) int64 {
-	n := tb.g.extentsOffset
+	n := tb.g.ExtentsOffset
 	for i := range tb.shards {
-		n += viewOf(t, &tb.shards[i]).ext.size
+		n += viewOf(t, &tb.shards[i]).ext.Size
 	}
 	return n
 }

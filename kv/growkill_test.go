@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/shmkv/shmkv/kv/internal/failpoint"
+	"github.com/shmkv/shmkv/kv/internal/format"
 
 	"github.com/shmkv/shmkv/internal/testshm"
 	"github.com/shmkv/shmkv/shm"
@@ -38,10 +39,10 @@ type extentImage struct {
 }
 
 func takeExtentImage(t *testing.T, tb *Table) extentImage {
-	img := extentImage{fixed: append([]byte(nil), tb.r.B[:tb.g.extentsOffset]...), extents: map[int64][]byte{}}
+	img := extentImage{fixed: append([]byte(nil), tb.r.B[:tb.g.ExtentsOffset]...), extents: map[int64][]byte{}}
 	for i := range tb.shards {
 		v := viewOf(t, &tb.shards[i])
-		img.extents[v.ext.off] = append([]byte(nil), tb.r.B[v.ext.off:v.ext.end()]...)
+		img.extents[v.ext.Off] = append([]byte(nil), tb.r.B[v.ext.Off:v.ext.End()]...)
 	}
 	return img
 }
@@ -90,7 +91,7 @@ func TestKillSweepGrow(t *testing.T) {
 		if i > 10000 {
 			t.Fatal("the shard never grew")
 		}
-		img, retired = takeExtentImage(t, tb), viewOf(t, &tb.shards[0]).ctlLoad(ctlRetired)
+		img, retired = takeExtentImage(t, tb), viewOf(t, &tb.shards[0]).ctlLoad(format.CtlRetired)
 		before := st.Grows
 		key, value = fmt.Sprint("k", i), fmt.Sprint("value-", i, strings.Repeat(".", i%30)) // no spaces: SHMKV_ARGS splits on them
 		mustSet(t, tb, key, value)
@@ -120,7 +121,7 @@ func TestKillSweepGrow(t *testing.T) {
 	if killed || err != nil || steps < 10 {
 		t.Fatalf("counting run: %q, killed %v", out, killed)
 	}
-	if _, same := img.extents[viewOf(t, &tb.shards[0]).ext.off]; same {
+	if _, same := img.extents[viewOf(t, &tb.shards[0]).ext.Off]; same {
 		t.Fatal("the uninterrupted Set did not move the shard to a new extent")
 	}
 	t.Logf("the growing Set takes %d steps", steps)
@@ -152,7 +153,7 @@ func TestKillSweepGrow(t *testing.T) {
 		// stored and the shard grown.
 		mustSet(t, tb, key, value)
 		v := viewOf(t, &tb.shards[0])
-		if p, r := v.ctlLoad(ctlPending), v.ctlLoad(ctlRetired); p != 0 {
+		if p, r := v.ctlLoad(format.CtlPending), v.ctlLoad(format.CtlRetired); p != 0 {
 			t.Fatalf("step %d: a pending grow survived recovery: %#x (retired %#x)", n, p, r)
 		}
 		blocks, err := tb.sh.Blocks()

@@ -9,10 +9,11 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/shmkv/shmkv/internal/testshm"
+	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
 func resum(h []byte) {
-	binary.LittleEndian.PutUint64(h[offChecksum:], xxhash.Sum64(h[offLayoutVersion:checksummedEnd]))
+	binary.LittleEndian.PutUint64(h[format.OffChecksum:], xxhash.Sum64(h[format.OffLayoutVersion:format.ChecksummedEnd]))
 }
 
 func TestBadHeaders(t *testing.T) {
@@ -22,30 +23,30 @@ func TestBadHeaders(t *testing.T) {
 		edit func(b []byte)
 		want error
 	}{
-		{"wrong magic", func(b []byte) { copy(b, "NOTSHMKV") }, ErrCorrupt},
-		{"magic version", func(b []byte) { le.PutUint64(b, magic&0xffff_ffff_ffff|9<<48) }, ErrVersion},
-		{"newer layout version", func(b []byte) { le.PutUint32(b[offLayoutVersion:], layoutVersion+1); resum(b) }, ErrVersion},
-		{"older layout version", func(b []byte) { le.PutUint32(b[offLayoutVersion:], layoutVersion-1); resum(b) }, ErrVersion},
-		{"bad checksum", func(b []byte) { b[offSeed] ^= 1 }, ErrCorrupt},
-		{"header size", func(b []byte) { le.PutUint32(b[offHeaderSize:], 8192); resum(b) }, ErrCorrupt},
-		{"shards zero", func(b []byte) { le.PutUint32(b[offShards:], 0); resum(b) }, ErrCorrupt},
-		{"shards not a power of two", func(b []byte) { le.PutUint32(b[offShards:], 3); resum(b) }, ErrCorrupt},
-		{"shards huge", func(b []byte) { le.PutUint32(b[offShards:], 1<<31); resum(b) }, ErrCorrupt},
-		{"registry huge", func(b []byte) { le.PutUint32(b[offRegistrySlots:], maxProcs+1); resum(b) }, ErrCorrupt},
-		{"span unaligned", func(b []byte) { le.PutUint64(b[offSpan:], 1<<20+8); resum(b) }, ErrCorrupt},
-		{"span huge", func(b []byte) { le.PutUint64(b[offSpan:], 1<<62); resum(b) }, ErrCorrupt},
-		{"max key zero", func(b []byte) { le.PutUint32(b[offMaxKey:], 0); resum(b) }, ErrCorrupt},
-		{"max value huge", func(b []byte) { le.PutUint32(b[offMaxValue:], 1<<31); resum(b) }, ErrCorrupt},
-		{"max memory huge", func(b []byte) { le.PutUint64(b[offMaxMemory:], 1<<62); resum(b) }, ErrCorrupt},
-		{"registry zero", func(b []byte) { le.PutUint32(b[offRegistrySlots:], 0); resum(b) }, ErrCorrupt},
-		{"unknown eviction", func(b []byte) { le.PutUint32(b[offEviction:], 7); resum(b) }, ErrVersion},
-		{"offsets disagree", func(b []byte) { le.PutUint64(b[offExtentsOffset:], 4096); resum(b) }, ErrCorrupt},
+		{"wrong format.Magic", func(b []byte) { copy(b, "NOTSHMKV") }, ErrCorrupt},
+		{"format.Magic version", func(b []byte) { le.PutUint64(b, format.Magic&0xffff_ffff_ffff|9<<48) }, ErrVersion},
+		{"newer layout version", func(b []byte) { le.PutUint32(b[format.OffLayoutVersion:], format.LayoutVersion+1); resum(b) }, ErrVersion},
+		{"older layout version", func(b []byte) { le.PutUint32(b[format.OffLayoutVersion:], format.LayoutVersion-1); resum(b) }, ErrVersion},
+		{"bad checksum", func(b []byte) { b[format.OffSeed] ^= 1 }, ErrCorrupt},
+		{"header size", func(b []byte) { le.PutUint32(b[format.OffHeaderSize:], 8192); resum(b) }, ErrCorrupt},
+		{"shards zero", func(b []byte) { le.PutUint32(b[format.OffShards:], 0); resum(b) }, ErrCorrupt},
+		{"shards not a power of two", func(b []byte) { le.PutUint32(b[format.OffShards:], 3); resum(b) }, ErrCorrupt},
+		{"shards huge", func(b []byte) { le.PutUint32(b[format.OffShards:], 1<<31); resum(b) }, ErrCorrupt},
+		{"registry huge", func(b []byte) { le.PutUint32(b[format.OffRegistrySlots:], format.MaxProcs+1); resum(b) }, ErrCorrupt},
+		{"span unaligned", func(b []byte) { le.PutUint64(b[format.OffSpan:], 1<<20+8); resum(b) }, ErrCorrupt},
+		{"span huge", func(b []byte) { le.PutUint64(b[format.OffSpan:], 1<<62); resum(b) }, ErrCorrupt},
+		{"max key zero", func(b []byte) { le.PutUint32(b[format.OffMaxKey:], 0); resum(b) }, ErrCorrupt},
+		{"max value huge", func(b []byte) { le.PutUint32(b[format.OffMaxValue:], 1<<31); resum(b) }, ErrCorrupt},
+		{"max memory huge", func(b []byte) { le.PutUint64(b[format.OffMaxMemory:], 1<<62); resum(b) }, ErrCorrupt},
+		{"registry zero", func(b []byte) { le.PutUint32(b[format.OffRegistrySlots:], 0); resum(b) }, ErrCorrupt},
+		{"unknown eviction", func(b []byte) { le.PutUint32(b[format.OffEviction:], 7); resum(b) }, ErrVersion},
+		{"offsets disagree", func(b []byte) { le.PutUint64(b[format.OffExtentsOffset:], 4096); resum(b) }, ErrCorrupt},
 		{"geometry beyond the object", func(b []byte) {
 			// Double the span: consistent offsets, too big an object.
-			g, _ := decodeHeader(b[:headerSize], int64(len(b)))
-			g.span *= 2
-			g.place()
-			g.encode(b[:headerSize])
+			g, _ := format.DecodeHeader(b[:format.HeaderSize], int64(len(b)))
+			g.Span *= 2
+			g.Place()
+			g.Encode(b[:format.HeaderSize])
 		}, ErrCorrupt},
 	}
 	for _, tc := range tests {
@@ -66,7 +67,7 @@ func TestBadHeaders(t *testing.T) {
 }
 
 func TestTruncatedObject(t *testing.T) {
-	for _, size := range []int64{0, 100, headerSize - 1, headerSize, headerSize + 4096} {
+	for _, size := range []int64{0, 100, format.HeaderSize - 1, format.HeaderSize, format.HeaderSize + 4096} {
 		name := uniqueName(t)
 		tb := openTable(t, name, small)
 		tb.Close()
@@ -74,7 +75,7 @@ func TestTruncatedObject(t *testing.T) {
 		start := time.Now()
 		_, err := Open(name, &Options{NoCreate: true, InitTimeout: 50 * time.Millisecond})
 		want := ErrCorrupt
-		if size < headerSize {
+		if size < format.HeaderSize {
 			want = ErrNotInitialized
 		}
 		if !errors.Is(err, want) {
@@ -87,7 +88,7 @@ func TestTruncatedObject(t *testing.T) {
 }
 
 func TestUninitializedObject(t *testing.T) {
-	// An object whose creator never published the magic.
+	// An object whose creator never published the format.Magic.
 	name := uniqueName(t)
 	testshm.Plant(t, name, 1<<20, nil)
 	if _, err := Open(name, &Options{InitTimeout: 50 * time.Millisecond}); !errors.Is(err, ErrNotInitialized) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shmkv/shmkv/internal/testproc"
+	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
 // uniqueName returns a table name no other test or process uses, and
@@ -45,7 +46,7 @@ func viewOf(t testing.TB, s *shard) *shard {
 	t.Helper()
 	v, ok := s.view()
 	if !ok {
-		t.Fatalf("shard %d has no valid extent (word %#x)", s.index, s.ctlLoad(ctlExtent))
+		t.Fatalf("shard %d has no valid extent (word %#x)", s.index, s.ctlLoad(format.CtlExtent))
 	}
 	return &v
 }

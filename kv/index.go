@@ -1,5 +1,7 @@
 package kv
 
+import "github.com/shmkv/shmkv/kv/internal/format"
+
 // The index: linear probing over a shard's slots from the hash's low bits.
 // Invariants kept under the shard lock:
 //   - every live entry in the log has exactly one slot pointing at it, and
@@ -31,18 +33,18 @@ func (s *shard) verified(l *lookup) bool { return s.checksumAt(l.off, &l.hdr) ==
 // that points outside the log, or never meets an empty slot: the caller
 // rebuilds the index from the log and tries again.
 func (s *shard) find(key []byte, h uint64, now int64) (lookup, error) {
-	tag := tagOf(h)
+	tag := format.TagOf(h)
 	i := h & s.mask
 	insertAt, haveInsert := uint64(0), false
 	for range s.mask + 1 {
 		v := s.slot(i)
 		switch {
-		case v == slotEmpty:
+		case v == format.SlotEmpty:
 			if !haveInsert {
 				insertAt = i
 			}
 			return lookup{insert: insertAt}, nil
-		case v == slotTombstone:
+		case v == format.SlotTombstone:
 			if !haveInsert {
 				insertAt, haveInsert = i, true
 			}
@@ -52,7 +54,7 @@ func (s *shard) find(key []byte, h uint64, now int64) (lookup, error) {
 				return lookup{}, errCorruptIndex
 			}
 			e, ok := s.loadHeader(off)
-			if !ok || e.state != entryLive {
+			if !ok || e.state != format.EntryLive {
 				return lookup{}, errCorruptIndex
 			}
 			if e.klen == len(key) && s.equalAt(e.keyAt(off), key) {
@@ -74,33 +76,33 @@ func (s *shard) maxTombstones() uint64 { return (s.mask + 1) / 8 }
 // ends every probe chain through it, so it becomes empty, and so do the
 // tombstones before it; otherwise it becomes a tombstone.
 func (s *shard) clearSlot(i uint64) {
-	if s.slot((i+1)&s.mask) != slotEmpty {
-		s.setSlot(i, slotTombstone)
-		s.ctlAdd(ctlTombstones, 1)
+	if s.slot((i+1)&s.mask) != format.SlotEmpty {
+		s.setSlot(i, format.SlotTombstone)
+		s.ctlAdd(format.CtlTombstones, 1)
 		return
 	}
-	s.setSlot(i, slotEmpty)
+	s.setSlot(i, format.SlotEmpty)
 	freed := uint64(0)
-	for j := (i - 1) & s.mask; j != i && s.slot(j) == slotTombstone; j = (j - 1) & s.mask {
-		s.setSlot(j, slotEmpty)
+	for j := (i - 1) & s.mask; j != i && s.slot(j) == format.SlotTombstone; j = (j - 1) & s.mask {
+		s.setSlot(j, format.SlotEmpty)
 		freed++
 	}
 	if freed > 0 {
-		s.ctlAdd(ctlTombstones, -freed)
+		s.ctlAdd(format.CtlTombstones, -freed)
 	}
 }
 
 // slotOf finds the slot that points at the entry at off, whose key hashes
 // to h, and returns its index and word.
 func (s *shard) slotOf(h uint64, off int64) (uint64, uint64, error) {
-	want := slotValue(tagOf(h), off)
+	want := slotValue(format.TagOf(h), off)
 	i := h & s.mask
 	for range s.mask + 1 {
 		v := s.slot(i)
-		if v != slotTombstone && v&^slotReferenced == want {
+		if v != format.SlotTombstone && v&^format.SlotReferenced == want {
 			return i, v, nil
 		}
-		if v == slotEmpty {
+		if v == format.SlotEmpty {
 			break
 		}
 		i = (i + 1) & s.mask

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
 var iterSeed = flag.Uint64("kv.iter.seed", 0, "seed for TestAllAndKeysModel (0: from the clock)")
@@ -265,7 +267,7 @@ func TestAllDamage(t *testing.T) {
 	tb := newTable(t, damageOptions)
 	want := fillDamageTable(t, tb)
 	s, l := entryOf(t, tb, "key-7")
-	tb.r.B[s.data+l.off+entryHeaderSize+int64(l.hdr.klen)+3] ^= 0x20
+	tb.r.B[s.data+l.off+format.EntryHeaderSize+int64(l.hdr.klen)+3] ^= 0x20
 	delete(want, "key-7")
 	got, err := collectAll(t, tb)
 	if !errors.Is(err, ErrCorrupt) || !maps.Equal(got, want) {
@@ -290,10 +292,10 @@ func TestAllStalledShard(t *testing.T) {
 	name := uniqueName(t)
 	tb := openTable(t, name, &Options{Keys: 1000, Memory: 1 << 20})
 	want, _ := stallKeys(t, tb, 300)
-	stalled := tb.shardFor(hashKey(tb.g.seed, []byte("k"))).index
+	stalled := tb.shardFor(format.HashKey(tb.g.Seed, []byte("k"))).index
 	before := map[string]string{}
 	for k, v := range want {
-		if tb.shardFor(hashKey(tb.g.seed, []byte(k))).index < stalled {
+		if tb.shardFor(format.HashKey(tb.g.Seed, []byte(k))).index < stalled {
 			before[k] = v
 		}
 	}

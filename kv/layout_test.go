@@ -10,114 +10,115 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/shmkv/shmkv/internal/testshm"
+	"github.com/shmkv/shmkv/kv/internal/format"
 	"github.com/shmkv/shmkv/shm"
 )
 
-// TestLayoutPinned pins every size and offset of layout.go's comment: a
+// TestLayoutPinned pins every size and offset of internal/format/layout.go's comment: a
 // change to any of them is a new layout version.
 func TestLayoutPinned(t *testing.T) {
 	pins := []struct {
 		name      string
 		got, want int64
 	}{
-		{"headerSize", headerSize, 4096},
-		{"registryRecordSize", registryRecordSize, 32},
-		{"controlSize", controlSize, 512},
-		{"slotSize", slotSize, 8},
-		{"entryHeaderSize", entryHeaderSize, 16},
+		{"headerSize", format.HeaderSize, 4096},
+		{"registryRecordSize", format.RegistryRecordSize, 32},
+		{"controlSize", format.ControlSize, 512},
+		{"slotSize", format.SlotSize, 8},
+		{"entryHeaderSize", format.EntryHeaderSize, 16},
 
-		{"offMagic", offMagic, 0},
-		{"offLayoutVersion", offLayoutVersion, 8},
-		{"offHeaderSize", offHeaderSize, 12},
-		{"offSeed", offSeed, 16},
-		{"offCreated", offCreated, 24},
-		{"offShards", offShards, 32},
-		{"offRegistrySlots", offRegistrySlots, 36},
-		{"offMaxKey", offMaxKey, 40},
-		{"offMaxValue", offMaxValue, 44},
-		{"offEviction", offEviction, 48},
-		{"offRegistryOffset", offRegistryOffset, 56},
-		{"offControlOffset", offControlOffset, 64},
-		{"offExtentsOffset", offExtentsOffset, 72},
-		{"offSpan", offSpan, 80},
-		{"offTotalSize", offTotalSize, 88},
-		{"offMaxMemory", offMaxMemory, 96},
-		{"offLockInode", offLockInode, 104},
-		{"offChecksum", offChecksum, 120},
+		{"offMagic", format.OffMagic, 0},
+		{"offLayoutVersion", format.OffLayoutVersion, 8},
+		{"offHeaderSize", format.OffHeaderSize, 12},
+		{"offSeed", format.OffSeed, 16},
+		{"offCreated", format.OffCreated, 24},
+		{"offShards", format.OffShards, 32},
+		{"offRegistrySlots", format.OffRegistrySlots, 36},
+		{"offMaxKey", format.OffMaxKey, 40},
+		{"offMaxValue", format.OffMaxValue, 44},
+		{"offEviction", format.OffEviction, 48},
+		{"offRegistryOffset", format.OffRegistryOffset, 56},
+		{"offControlOffset", format.OffControlOffset, 64},
+		{"offExtentsOffset", format.OffExtentsOffset, 72},
+		{"offSpan", format.OffSpan, 80},
+		{"offTotalSize", format.OffTotalSize, 88},
+		{"offMaxMemory", format.OffMaxMemory, 96},
+		{"offLockInode", format.OffLockInode, 104},
+		{"offChecksum", format.OffChecksum, 120},
 
-		{"regGeneration", regGeneration, 0},
-		{"regPID", regPID, 8},
-		{"regClaimedAt", regClaimedAt, 16},
+		{"regGeneration", format.RegGeneration, 0},
+		{"regPID", format.RegPID, 8},
+		{"regClaimedAt", format.RegClaimedAt, 16},
 
-		{"ctlLock", ctlLock, 0},
-		{"ctlSeq", ctlSeq, 8},
-		{"ctlWaiters", ctlWaiters, 16},
-		{"ctlExtent", ctlExtent, 24},
-		{"ctlPending", ctlPending, 32},
-		{"ctlRetired", ctlRetired, 40},
-		{"ctlRetiredAt", ctlRetiredAt, 48},
-		{"ctlWatched", ctlWatched, 56},
-		{"ctlLiveEntries", ctlLiveEntries, 88},
-		{"ctlLiveBytes", ctlLiveBytes, 96},
-		{"ctlTombstones", ctlTombstones, 104},
-		{"ctlFlags", ctlFlags, 112},
-		{"ctlLargest", ctlLargest, 120},
-		{"ctlSets", ctlSets, 128},
-		{"ctlDeletes", ctlDeletes, 136},
-		{"ctlLockWaits", ctlLockWaits, 144},
-		{"ctlRecoveries", ctlRecoveries, 152},
-		{"ctlRebuilds", ctlRebuilds, 160},
-		{"ctlHits", ctlHits, 168},
-		{"ctlMisses", ctlMisses, 176},
-		{"ctlReadRetries", ctlReadRetries, 184},
-		{"ctlEvictions", ctlEvictions, 192},
-		{"ctlExpirations", ctlExpirations, 200},
-		{"ctlExpiring", ctlExpiring, 208},
-		{"ctlDamaged", ctlDamaged, 216},
-		{"ctlGrows", ctlGrows, 224},
-		{"ctlSmallBytes", ctlSmallBytes, 232},
-		{"ctlPromotions", ctlPromotions, 240},
-		{"ctlWatched", ctlWatched, 56},
-		{"ctlClaims", ctlClaims, 256},
-		{"claimSize", claimSize, 32},
-		{"claimCount", claimCount, 8},
-		{"claimTag", claimTag, 0},
-		{"claimDone", claimDone, 8},
-		{"claimOwner", claimOwner, 12},
-		{"claimStarted", claimStarted, 16},
-		{"claimStale", claimStale, 24},
-		{"claims fill the control block", ctlClaims + claimCount*claimSize, controlSize},
-		{"extHead", extHead, 0},
-		{"extTail", extTail, 8},
-		{"extAllocated", extAllocated, 16},
-		{"extSmallHead", extSmallHead, 24},
-		{"extSmallTail", extSmallTail, 32},
-		{"extGhostClock", extGhostClock, 40},
-		{"extSelfWord", extSelfWord, 48},
-		{"extSelfShard", extSelfShard, 56},
-		{"extGeneration", extGeneration, 64},
-		{"extSelfSum", extSelfSum, 72},
-		{"extHeaderSize", extHeaderSize, 128},
-		{"extentOffBits", extentOffBits, 34},
-		{"extentSlotsBits", extentSlotsBits, 5},
-		{"pageSize", pageSize, 4096},
-		{"slotReferenced", int64(slotReferenced), 1 << 31},
+		{"ctlLock", format.CtlLock, 0},
+		{"ctlSeq", format.CtlSeq, 8},
+		{"ctlWaiters", format.CtlWaiters, 16},
+		{"ctlExtent", format.CtlExtent, 24},
+		{"ctlPending", format.CtlPending, 32},
+		{"ctlRetired", format.CtlRetired, 40},
+		{"ctlRetiredAt", format.CtlRetiredAt, 48},
+		{"ctlWatched", format.CtlWatched, 56},
+		{"ctlLiveEntries", format.CtlLiveEntries, 88},
+		{"ctlLiveBytes", format.CtlLiveBytes, 96},
+		{"ctlTombstones", format.CtlTombstones, 104},
+		{"ctlFlags", format.CtlFlags, 112},
+		{"ctlLargest", format.CtlLargest, 120},
+		{"ctlSets", format.CtlSets, 128},
+		{"ctlDeletes", format.CtlDeletes, 136},
+		{"ctlLockWaits", format.CtlLockWaits, 144},
+		{"ctlRecoveries", format.CtlRecoveries, 152},
+		{"ctlRebuilds", format.CtlRebuilds, 160},
+		{"ctlHits", format.CtlHits, 168},
+		{"ctlMisses", format.CtlMisses, 176},
+		{"ctlReadRetries", format.CtlReadRetries, 184},
+		{"ctlEvictions", format.CtlEvictions, 192},
+		{"ctlExpirations", format.CtlExpirations, 200},
+		{"ctlExpiring", format.CtlExpiring, 208},
+		{"ctlDamaged", format.CtlDamaged, 216},
+		{"ctlGrows", format.CtlGrows, 224},
+		{"ctlSmallBytes", format.CtlSmallBytes, 232},
+		{"ctlPromotions", format.CtlPromotions, 240},
+		{"ctlWatched", format.CtlWatched, 56},
+		{"ctlClaims", format.CtlClaims, 256},
+		{"claimSize", format.ClaimSize, 32},
+		{"claimCount", format.ClaimCount, 8},
+		{"claimTag", format.ClaimTag, 0},
+		{"claimDone", format.ClaimDone, 8},
+		{"claimOwner", format.ClaimOwner, 12},
+		{"claimStarted", format.ClaimStarted, 16},
+		{"claimStale", format.ClaimStale, 24},
+		{"claims fill the control block", format.CtlClaims + format.ClaimCount*format.ClaimSize, format.ControlSize},
+		{"extHead", format.ExtHead, 0},
+		{"extTail", format.ExtTail, 8},
+		{"extAllocated", format.ExtAllocated, 16},
+		{"extSmallHead", format.ExtSmallHead, 24},
+		{"extSmallTail", format.ExtSmallTail, 32},
+		{"extGhostClock", format.ExtGhostClock, 40},
+		{"extSelfWord", format.ExtSelfWord, 48},
+		{"extSelfShard", format.ExtSelfShard, 56},
+		{"extGeneration", format.ExtGeneration, 64},
+		{"extSelfSum", format.ExtSelfSum, 72},
+		{"extHeaderSize", format.ExtHeaderSize, 128},
+		{"format.ExtentOffBits", format.ExtentOffBits, 34},
+		{"format.ExtentSlotsBits", format.ExtentSlotsBits, 5},
+		{"pageSize", format.PageSize, 4096},
+		{"slotReferenced", int64(format.SlotReferenced), 1 << 31},
 
-		{"entHead", entHead, 0},
-		{"entChecksum", entChecksum, 8},
-		{"entExpires", entExpires, 16},
-		{"entKeyBits", entKeyBits, 21},
-		{"entValueBits", entValueBits, 31},
-		{"entExpiryBit", int64(entExpiryBit), 1 << 52},
-		{"entStateShift", entStateShift, 56},
-		{"entCreditShift", entCreditShift, 59},
-		{"entCreditMask", int64(entCreditMask), 3 << 59},
-		{"entryLive", int64(entryLive), 1},
-		{"entryDead", int64(entryDead), 2},
-		{"entryMarked", int64(entryMarked), 4},
+		{"entHead", format.EntHead, 0},
+		{"entChecksum", format.EntChecksum, 8},
+		{"entExpires", format.EntExpires, 16},
+		{"entKeyBits", format.EntKeyBits, 21},
+		{"entValueBits", format.EntValueBits, 31},
+		{"entExpiryBit", int64(format.EntExpiryBit), 1 << 52},
+		{"entStateShift", format.EntStateShift, 56},
+		{"entCreditShift", format.EntCreditShift, 59},
+		{"entCreditMask", int64(format.EntCreditMask), 3 << 59},
+		{"entryLive", int64(format.EntryLive), 1},
+		{"entryDead", int64(format.EntryDead), 2},
+		{"entryMarked", int64(format.EntryMarked), 4},
 
-		{"layoutVersion", layoutVersion, 6},
-		{"maxProcs", maxProcs, 1024},
+		{"format.LayoutVersion", format.LayoutVersion, 6},
+		{"maxProcs", format.MaxProcs, 1024},
 		{"genBits", genBits, 20},
 	}
 	for _, p := range pins {
@@ -126,78 +127,21 @@ func TestLayoutPinned(t *testing.T) {
 		}
 	}
 	var m [8]byte
-	binary.LittleEndian.PutUint64(m[:], magic)
+	binary.LittleEndian.PutUint64(m[:], format.Magic)
 	if string(m[:]) != "SHMKV\x00\x01\x00" {
-		t.Errorf("magic bytes %q", m)
+		t.Errorf("format.Magic bytes %q", m)
 	}
 	// The lock word's owner field holds every registry slot and generation.
-	if maxProcs<<2 != 1<<12 || 12+genBits != 32 {
+	if format.MaxProcs<<2 != 1<<12 || 12+genBits != 32 {
 		t.Error("lock word fields do not fill 32 bits")
 	}
-	if slotValue(^uint32(0), maxData-8)|slotReferenced == slotTombstone || slotValue(0, 0) == slotEmpty ||
-		slotValue(^uint32(0), maxData-8)&slotReferenced != 0 {
+	if slotValue(^uint32(0), format.MaxData-8)|format.SlotReferenced == format.SlotTombstone || slotValue(0, 0) == format.SlotEmpty ||
+		slotValue(^uint32(0), format.MaxData-8)&format.SlotReferenced != 0 {
 		t.Error("a live slot word can collide with empty or tombstone")
 	}
 }
 
-// TestGeometryPlaced pins the section placement for one geometry.
-func TestGeometryPlaced(t *testing.T) {
-	g := geometry{shards: 4, span: 1 << 20, maxKey: 100, maxValue: 1000, registrySlots: 1024, maxMemory: 1 << 20}
-	g.place()
-	want := geometry{registryOffset: 4096, controlOffset: 4096 + 32768, extentsOffset: 4096 + 32768 + 4096,
-		totalSize: 4096 + 32768 + 4096 + 4<<20}
-	if g.registryOffset != want.registryOffset || g.controlOffset != want.controlOffset ||
-		g.extentsOffset != want.extentsOffset || g.totalSize != want.totalSize {
-		t.Errorf("placed %+v", g)
-	}
-	if start, end := g.spanOf(2); start != g.extentsOffset+2<<20 || end != start+1<<20 {
-		t.Errorf("span 2 is [%d, %d)", start, end)
-	}
-	var h [headerSize]byte
-	g.encode(h[:])
-	back, err := decodeHeader(h[:], g.totalSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if back != g {
-		t.Errorf("decode(encode(g)) = %+v, want %+v", back, g)
-	}
-}
-
-// TestExtentWord pins the extent word's fields and its checks.
-func TestExtentWord(t *testing.T) {
-	e := newExtent(3*pageSize, 64, 10000, false)
-	if e.size != roundUp(128+64*8+10000, pageSize) || e.dataBytes() != e.size-128-512 {
-		t.Fatalf("newExtent = %+v", e)
-	}
-	w := e.word()
-	if w&(1<<34-1) != 3 || w>>34&31 != 6 || w>>39 != uint64(e.size/pageSize) {
-		t.Errorf("word %#x", w)
-	}
-	// The largest extents a grow can ask for still decode: what follows
-	// the index stays within maxData, ghost included.
-	for _, evict := range []bool{false, true} {
-		for _, slots := range []int{minSlots, 1 << 20, maxSlots} {
-			big := newExtent(0, slots, maxData, evict)
-			if _, ok := decodeExtent(big.word(), 0, 1<<46); !ok || big.dataBytes() > maxData {
-				t.Errorf("newExtent(%d slots, maxData, evict %v) = %+v, %d bytes of data: does not decode", slots, evict, big, big.dataBytes())
-			}
-		}
-	}
-	if back, ok := decodeExtent(w, 0, 1<<30); !ok || back != e {
-		t.Errorf("decode = %+v, %v", back, ok)
-	}
-	for _, span := range [][2]int64{{4 * pageSize, 1 << 30}, {0, e.end() - 1}} {
-		if _, ok := decodeExtent(w, span[0], span[1]); ok {
-			t.Errorf("an extent outside the span [%d, %d) decoded", span[0], span[1])
-		}
-	}
-	if _, ok := decodeExtent(0, 0, 1<<30); ok {
-		t.Error("word 0 decoded")
-	}
-}
-
-// TestLayoutInATable reads a real table's bytes at the offsets layout.go
+// TestLayoutInATable reads a real table's bytes at the offsets internal/format/layout.go
 // documents, written here as numbers, not through the constants the code
 // uses: the comment, the code and the bytes must agree.
 func TestLayoutInATable(t *testing.T) {
@@ -228,7 +172,7 @@ func TestLayoutInATable(t *testing.T) {
 		what      string
 		got, want uint64
 	}{
-		{"magic", u64(0), le.Uint64([]byte("SHMKV\x00\x01\x00"))},
+		{"format.Magic", u64(0), le.Uint64([]byte("SHMKV\x00\x01\x00"))},
 		{"layout version", u32(8), 6},
 		{"header size", u32(12), 4096},
 		{"shards", u32(32), uint64(st.Shards)},

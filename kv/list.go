@@ -4,12 +4,13 @@ import (
 	"os"
 	"sort"
 
+	"github.com/shmkv/shmkv/kv/internal/format"
 	"github.com/shmkv/shmkv/kv/internal/host"
 	"github.com/shmkv/shmkv/shm"
 )
 
 // IsTable reports whether the shared-memory object name begins with
-// shmkv's magic number, of any version: that is, whether it is a table
+// shmkv's format.Magic number, of any version: that is, whether it is a table
 // (perhaps corrupt, perhaps newer than this package) rather than something
 // else in /dev/shm.
 func IsTable(name string) (bool, error) {
@@ -25,14 +26,14 @@ func IsTable(name string) (bool, error) {
 	// Read, not mapped: mapping a table takes its whole size in address
 	// space, which a process under ulimit -v may not have, and List would
 	// then leave the table out as if it were none.
-	mg, err := host.ReadWord(int(sh.Fd()), offMagic)
+	mg, err := host.ReadWord(int(sh.Fd()), format.OffMagic)
 	if err != nil {
 		return false, err
 	}
-	return mg&magicPrefixMask == magic&magicPrefixMask, nil
+	return mg&magicPrefixMask == format.Magic&magicPrefixMask, nil
 }
 
-// magicPrefixMask keeps the "SHMKV\x00" part of the magic, without its
+// magicPrefixMask keeps the "SHMKV\x00" part of the format.Magic, without its
 // version.
 const magicPrefixMask = 0xffff_ffff_ffff
 

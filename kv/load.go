@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/shmkv/shmkv/kv/internal/failpoint"
+	"github.com/shmkv/shmkv/kv/internal/format"
 	"github.com/shmkv/shmkv/kv/internal/region"
 )
 
 // Loading once per host. When a key is missing, GetOrLoad runs the
 // caller's load function in exactly one caller on the host at a time; the
 // others, in any process, sleep until the value is stored. The one that
-// loads holds a claim: one of its shard's claimCount records (layout.go),
+// loads holds a claim: one of its shard's format.ClaimCount records (internal/format/layout.go),
 // naming the key by its hash (the tag) and the loading handle by its
 // lock-word owner bits, whose liveness the registry proves (registry.go).
 // The owner bits share one 64-bit word with the record's done counter,
@@ -209,7 +210,7 @@ func (t *Table) claimOrWait(dst, key []byte, refresh bool) (step loadStep, out [
 	if err := t.checkWrite(key, 0); err != nil {
 		return loadWait, dst, claim{}, err
 	}
-	h := hashKey(t.g.seed, key)
+	h := format.HashKey(t.g.Seed, key)
 	s := t.shardFor(h)
 	tag := h | 1 // never 0
 	// The clock is read under the lock, so that the key's presence is
@@ -226,7 +227,7 @@ func (t *Table) claimOrWait(dst, key []byte, refresh bool) (step loadStep, out [
 			return nil
 		}
 		free := -1
-		for i := range claimCount {
+		for i := range format.ClaimCount {
 			r := claimOf(s, i)
 			word := r.word()
 			owner := uint32(word >> 32)
@@ -250,7 +251,7 @@ func (t *Table) claimOrWait(dst, key []byte, refresh bool) (step loadStep, out [
 		if free < 0 {
 			// Every record is held; one whose loader died with no caller
 			// of its key since would stay held for good: reuse it.
-			for i := range claimCount {
+			for i := range format.ClaimCount {
 				if r := claimOf(s, i); t.probeOwner(r.owner()) == ownerDead {
 					free = i
 					break
@@ -301,7 +302,7 @@ func (t *Table) storeClaimed(key, value []byte, ttl time.Duration, c claim) (err
 	if err := t.checkWrite(key, len(value)); err != nil {
 		return err
 	}
-	h := hashKey(t.g.seed, key)
+	h := format.HashKey(t.g.Seed, key)
 	if h != c.h {
 		return nil
 	}
@@ -331,7 +332,7 @@ func (t *Table) endClaim(c claim) {
 	}
 }
 
-// claim is one claim record of a shard (layout.go).
+// claim is one claim record of a shard (internal/format/layout.go).
 type claim struct {
 	s *shard
 	w int64  // word index of the record
@@ -340,14 +341,14 @@ type claim struct {
 }
 
 func claimOf(s *shard, i int) claim {
-	return claim{s: s, w: s.ctl + (ctlClaims+int64(i)*claimSize)/8}
+	return claim{s: s, w: s.ctl + (format.CtlClaims+int64(i)*format.ClaimSize)/8}
 }
 
-func (c claim) tag() uint64       { return c.s.r.Load(c.w + claimTag/8) }
-func (c claim) stale() bool       { return c.s.r.Load(c.w+claimStale/8) != 0 }
-func (c claim) word() uint64      { return c.s.r.Load(c.w + claimDone/8) }
+func (c claim) tag() uint64       { return c.s.r.Load(c.w + format.ClaimTag/8) }
+func (c claim) stale() bool       { return c.s.r.Load(c.w+format.ClaimStale/8) != 0 }
+func (c claim) word() uint64      { return c.s.r.Load(c.w + format.ClaimDone/8) }
 func (c claim) owner() uint32     { return uint32(c.word() >> 32) }
-func (c claim) doneWord() *uint32 { return c.s.r.LockWord(c.w + claimDone/8) }
+func (c claim) doneWord() *uint32 { return c.s.r.LockWord(c.w + format.ClaimDone/8) }
 
 // heldBy is the done word of c as owner holds it, taken at counter c.d.
 func (c claim) heldBy(owner uint32) uint64 { return uint64(owner)<<32 | uint64(c.d) }
@@ -357,17 +358,17 @@ func (c claim) heldBy(owner uint32) uint64 { return uint64(owner)<<32 | uint64(c
 // makes the record held, goes last (see the top of this file).
 func (c claim) take(tag uint64, owner uint32) uint32 {
 	done := uint32(c.word())
-	c.s.r.Store(c.w+claimStale/8, 0)
-	c.s.r.Store(c.w+claimStarted/8, uint64(time.Now().UnixNano()))
-	c.s.r.Store(c.w+claimTag/8, tag)
-	c.s.r.Store(c.w+claimDone/8, uint64(owner)<<32|uint64(done))
+	c.s.r.Store(c.w+format.ClaimStale/8, 0)
+	c.s.r.Store(c.w+format.ClaimStarted/8, uint64(time.Now().UnixNano()))
+	c.s.r.Store(c.w+format.ClaimTag/8, tag)
+	c.s.r.Store(c.w+format.ClaimDone/8, uint64(owner)<<32|uint64(done))
 	return done
 }
 
 // markStale records that the claimed key was invalidated while it loaded.
 // Under the lock.
 func (c claim) markStale() {
-	c.s.r.Store(c.w+claimStale/8, 1)
+	c.s.r.Store(c.w+format.ClaimStale/8, 1)
 }
 
 // end frees the record if owner still holds it as taken at counter c.d,
@@ -375,7 +376,7 @@ func (c claim) markStale() {
 // It needs no lock.
 func (c claim) end(owner uint32) bool {
 	failpoint.Step()
-	return c.s.r.CAS(c.w+claimDone/8, c.heldBy(owner), uint64(c.d+1))
+	return c.s.r.CAS(c.w+format.ClaimDone/8, c.heldBy(owner), uint64(c.d+1))
 }
 
 // wait sleeps until c's done counter moves from c.d, ctx ends, or d
@@ -415,10 +416,10 @@ func (t *Table) Invalidate(key []byte) (deleted bool, err error) {
 	if err := t.checkWrite(key, 0); err != nil {
 		return false, err
 	}
-	h := hashKey(t.g.seed, key)
+	h := format.HashKey(t.g.Seed, key)
 	s := t.shardFor(h)
 	err = t.update(key, h, false, func(v shard, l lookup, now int64) error {
-		for i := range claimCount {
+		for i := range format.ClaimCount {
 			if c := claimOf(s, i); c.tag() == h|1 {
 				c.markStale()
 			}
@@ -466,7 +467,7 @@ func (t *Table) markAllStale() (err error) {
 		if err := t.lockShard(s); err != nil {
 			return err
 		}
-		for j := range claimCount {
+		for j := range format.ClaimCount {
 			if c := claimOf(s, j); c.owner() != 0 {
 				c.markStale()
 			}

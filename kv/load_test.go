@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/shmkv/shmkv/internal/testproc"
+	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
 func init() {
@@ -290,7 +291,7 @@ func TestGetOrLoadStores(t *testing.T) {
 	if err != nil || string(v) != "xv" {
 		t.Errorf("hit: %q, %v", v, err)
 	}
-	for i := range claimCount {
+	for i := range format.ClaimCount {
 		if c := claimOf(&tb.shards[0], i); c.owner() != 0 {
 			t.Errorf("claim %d still held: owner %#x, tag %#x", i, c.owner(), c.tag())
 		}
@@ -411,15 +412,15 @@ func TestGetOrLoadRefreshAhead(t *testing.T) {
 func TestGetOrLoadClaimsFull(t *testing.T) {
 	tb := newTable(t, small)
 	key := []byte("k")
-	s := tb.shardFor(hashKey(tb.g.seed, key))
-	for i := range claimCount {
+	s := tb.shardFor(format.HashKey(tb.g.Seed, key))
+	for i := range format.ClaimCount {
 		claimOf(s, i).take(uint64(2*i+3), tb.owner) // odd tags of no key here
 	}
 	v, err := getOrLoad(tb, context.Background(), nil, key, 0, func() ([]byte, error) { return []byte("v"), nil })
 	if err != nil || string(v) != "v" {
 		t.Fatalf("GetOrLoad = %q, %v", v, err)
 	}
-	for i := range claimCount {
+	for i := range format.ClaimCount {
 		if c := claimOf(s, i); c.tag() != uint64(2*i+3) || c.owner() != tb.owner {
 			t.Errorf("claim %d: tag %#x owner %#x", i, c.tag(), c.owner())
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/shmkv/shmkv/internal/testproc"
+	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
 func init() {
@@ -65,7 +66,7 @@ func appendLine(path, line string) error {
 // "locked", and holds it, without writing, until its stdin ends; then
 // unlocks and prints "unlocked".
 func childLockHold(tb *Table, args []string) error {
-	s := tb.shardFor(hashKey(tb.g.seed, []byte(args[0])))
+	s := tb.shardFor(format.HashKey(tb.g.Seed, []byte(args[0])))
 	if err := tb.lockShard(s); err != nil {
 		return err
 	}
@@ -279,9 +280,9 @@ func TestGetOrLoadExpiredKeyStampede(t *testing.T) {
 
 // heldClaims returns the claim records of key's shard that are held.
 func heldClaims(tb *Table, key string) []claim {
-	s := tb.shardFor(hashKey(tb.g.seed, []byte(key)))
+	s := tb.shardFor(format.HashKey(tb.g.Seed, []byte(key)))
 	var held []claim
-	for i := range claimCount {
+	for i := range format.ClaimCount {
 		if c := claimOf(s, i); c.owner() != 0 {
 			held = append(held, c)
 		}

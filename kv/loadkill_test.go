@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shmkv/shmkv/kv/internal/failpoint"
+	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
 // Kill sweep of the load claims (load.go): a child process runs one
@@ -67,7 +68,7 @@ func childLoadKill(args []string) error {
 	arm(tb, at)
 	v, err := tb.GetOrLoad(ctx, nil, key, func(context.Context, []byte) ([]byte, time.Duration, error) {
 		if holder != nil {
-			held = holder.shardFor(hashKey(holder.g.seed, key))
+			held = holder.shardFor(format.HashKey(holder.g.Seed, key))
 			if err := holder.lockShard(held); err != nil {
 				return nil, 0, err
 			}

@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shmkv/shmkv/kv/internal/format"
 	"github.com/shmkv/shmkv/kv/internal/host"
 	"github.com/shmkv/shmkv/kv/internal/region"
 )
@@ -60,7 +61,7 @@ func (t *Table) lock(s *shard) (tookOver bool, err error) {
 
 func (t *Table) lockSlow(s *shard) (tookOver bool, err error) {
 	w := s.lockWord
-	t.r.Add(s.ctl+ctlLockWaits/8, 1)
+	t.r.Add(s.ctl+format.CtlLockWaits/8, 1)
 	// Critical sections are short (no syscalls, no allocation): a holder on
 	// another core is usually done within a few hundred nanoseconds, far
 	// less than a futex sleep and wake cost. Spin on the word, then yield
@@ -83,7 +84,7 @@ func (t *Table) lockSlow(s *shard) (tookOver bool, err error) {
 			// If others are asleep, take it in the sleep state so that our
 			// unlock wakes one of them.
 			state := uint32(lockLocked)
-			if s.ctlLoad(ctlWaiters) != 0 {
+			if s.ctlLoad(format.CtlWaiters) != 0 {
 				state = lockSleep
 			}
 			if atomic.CompareAndSwapUint32(w, 0, t.owner|state) {
@@ -97,7 +98,7 @@ func (t *Table) lockSlow(s *shard) (tookOver bool, err error) {
 			}
 			v = v&^lockStateMask | lockSleep
 		}
-		s.ctlAdd(ctlWaiters, 1)
+		s.ctlAdd(format.CtlWaiters, 1)
 		timedOut := region.FutexWait(w, v, lockSlice)
 		s.leaveWaiters()
 		if timedOut && atomic.LoadUint32(w) == v && !t.ownerAlive(v) {
@@ -118,7 +119,7 @@ func (t *Table) tryLock(s *shard) bool {
 	if !atomic.CompareAndSwapUint32(s.lockWord, 0, t.owner|lockLocked) {
 		return false
 	}
-	if s.ctlLoad(ctlFlags) != 0 || s.ctlLoad(ctlSeq)&1 != 0 {
+	if s.ctlLoad(format.CtlFlags) != 0 || s.ctlLoad(format.CtlSeq)&1 != 0 {
 		t.unlock(s)
 		return false
 	}
@@ -139,8 +140,8 @@ func loadLockWord(s *shard) uint32 { return atomic.LoadUint32(s.lockWord) }
 // after which it marks the word again.
 func (t *Table) unlock(s *shard) {
 	if atomic.SwapUint32(s.lockWord, 0)&lockStateMask == lockSleep {
-		if region.FutexWake(s.lockWord, 1) == 0 && s.ctlLoad(ctlWaiters) != 0 {
-			s.ctlStore(ctlWaiters, 0)
+		if region.FutexWake(s.lockWord, 1) == 0 && s.ctlLoad(format.CtlWaiters) != 0 {
+			s.ctlStore(format.CtlWaiters, 0)
 		}
 	}
 }
@@ -149,8 +150,8 @@ func (t *Table) unlock(s *shard) {
 // under it: the count never goes below zero.
 func (s *shard) leaveWaiters() {
 	for {
-		n := s.ctlLoad(ctlWaiters)
-		if n == 0 || s.r.CAS(s.ctl+ctlWaiters/8, n, n-1) {
+		n := s.ctlLoad(format.CtlWaiters)
+		if n == 0 || s.r.CAS(s.ctl+format.CtlWaiters/8, n, n-1) {
 			return
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/shmkv/shmkv/kv/internal/format"
 	"github.com/shmkv/shmkv/kv/internal/host"
 	"github.com/shmkv/shmkv/shm"
 )
@@ -54,8 +55,8 @@ import (
 
 // creatorByte is the byte of the lock object that creators hold a read
 // lock on, and removers a write lock; registry slots use the bytes below
-// maxProcs.
-const creatorByte = maxProcs
+// format.MaxProcs.
+const creatorByte = format.MaxProcs
 
 // lockObjectPrefix starts the name of every lock object; the rest is the
 // hexadecimal hash of its table's name.

@@ -187,7 +187,7 @@ func TestCreateLargerThanShmFree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if need, free := int64(g.shards)*first.size, host.ShmFree(); free < 0 || need < 2*free {
+	if need, free := int64(g.Shards)*first.Size, host.ShmFree(); free < 0 || need < 2*free {
 		t.Fatalf("the test's table (%d bytes) is not far larger than /dev/shm's %d free bytes", need, free)
 	}
 	tb, err := Open(name, o)

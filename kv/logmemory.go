@@ -6,13 +6,14 @@ import (
 	"syscall"
 
 	"github.com/shmkv/shmkv/kv/internal/failpoint"
+	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
 // Memory behind a log. An extent's log takes memory only as far as its
 // head has gone on its first pass through it: a grown log is half again as
 // large as its data or more, and allocating it whole at the grow would
 // hold that slack in memory until the head got there. The extent header's
-// allocated word (layout.go) says how many bytes from the log's start have
+// allocated word (internal/format/layout.go) says how many bytes from the log's start have
 // memory; a writer extends it, with fallocate, before it writes past it,
 // so that a full /dev/shm is an ENOSPC the writer reports (ErrFull) and not
 // a SIGBUS at its first store into a hole.
@@ -43,14 +44,14 @@ const (
 // its page. What comes before the main log (the index, and in an evicting
 // table the small log) gets memory whole, and so does the ghost after it.
 func firstLogBytes(v shard) (index, log int64) {
-	index = v.data + v.lo - v.ext.off
-	return index, min(roundUp(index+minLogChunk, pageSize), index+v.size) - index
+	index = v.data + v.lo - v.ext.Off
+	return index, min(format.RoundUp(index+minLogChunk, format.PageSize), index+v.size) - index
 }
 
 // allocated is how many bytes of s's main log, from its start, have
 // memory.
 func (s *shard) allocated() int64 {
-	return int64(min(s.r.Load(s.hdr+extAllocated/8), uint64(s.size)))
+	return int64(min(s.r.Load(s.hdr+format.ExtAllocated/8), uint64(s.size)))
 }
 
 // allocateFor gives the log memory wherever store may write for an entry
@@ -90,7 +91,7 @@ func (s *shard) allocateTo(have, end int64) error {
 	chunk := min(max(have/16, minLogChunk), maxLogChunk)
 	// Whole pages of the object, so that the next step starts on one.
 	main := s.data + s.lo
-	to := min(roundUp(main+max(end, have+chunk), pageSize)-main, s.size)
+	to := min(format.RoundUp(main+max(end, have+chunk), format.PageSize)-main, s.size)
 	failpoint.Step()
 	if err := s.t.sh.AllocateRange(main+have, to-have); err != nil {
 		if errors.Is(err, syscall.ENOSPC) {
@@ -98,7 +99,7 @@ func (s *shard) allocateTo(have, end int64) error {
 		}
 		return err
 	}
-	s.r.Store(s.hdr+extAllocated/8, uint64(to))
+	s.r.Store(s.hdr+format.ExtAllocated/8, uint64(to))
 	return nil
 }
 
@@ -107,12 +108,12 @@ func (s *shard) allocateTo(have, end int64) error {
 // current, pending or retired, whole. Or, if more, what the object has
 // allocated (pages touched in released extents by late readers).
 func (t *Table) committedBytes() (int64, error) {
-	n := t.g.extentsOffset
+	n := t.g.ExtentsOffset
 	for i := range t.shards {
 		s := &t.shards[i]
-		for _, field := range []int64{ctlExtent, ctlPending, ctlRetired} {
-			if e, ok := decodeExtent(s.ctlLoad(field), s.spanStart, s.spanEnd); ok {
-				n += e.size
+		for _, field := range []int64{format.CtlExtent, format.CtlPending, format.CtlRetired} {
+			if e, ok := format.DecodeExtent(s.ctlLoad(field), s.spanStart, s.spanEnd); ok {
+				n += e.Size
 			}
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
 var logMemorySeed = flag.Uint64("kv.logmemory.seed", 0, "seed for TestLogMemoryAheadOfTheHead (0: from the clock)")
@@ -32,7 +34,7 @@ func TestLogMemoryFollowsTheHead(t *testing.T) {
 			tb.Stats(&st)
 			var extents int64
 			for i := range tb.shards {
-				extents += viewOf(t, &tb.shards[i]).ext.size
+				extents += viewOf(t, &tb.shards[i]).ext.Size
 			}
 			if c.opts != nil && st.TotalBytes*2 > uint64(extents) {
 				t.Errorf("created for %d keys: %d bytes allocated, extents of %d: the logs were allocated ahead of their heads", n, st.TotalBytes, extents)
@@ -82,7 +84,7 @@ func TestLogMemoryAheadOfTheHead(t *testing.T) {
 		if err := tb.Set(key, make([]byte, size)); err != nil {
 			t.Fatalf("Set %d: %v", i, err)
 		}
-		v := viewOf(t, tb.shardFor(hashKey(tb.g.seed, key)))
+		v := viewOf(t, tb.shardFor(format.HashKey(tb.g.Seed, key)))
 		if have := v.allocated(); have < v.size && int64(v.head()) > have {
 			t.Fatalf("after Set %d: main log head %d past the %d bytes allocated of %d", i, v.head(), have, v.size)
 		}

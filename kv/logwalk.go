@@ -1,5 +1,7 @@
 package kv
 
+import "github.com/shmkv/shmkv/kv/internal/format"
+
 // Walking the log. Rebuild, cleaning, Check and Repair all read a shard's
 // log from tail to head, and all must get past damage: a header that a bad
 // byte made unreadable, or an entry whose checksum no longer holds. Such
@@ -42,15 +44,17 @@ type ring struct {
 	head, tail int64 // its head and tail fields in the extent header
 }
 
-func (s *shard) mainRing() ring  { return ring{s.lo, s.size, true, extHead, extTail} }
-func (s *shard) smallRing() ring { return ring{0, s.lo, false, extSmallHead, extSmallTail} }
+func (s *shard) mainRing() ring { return ring{s.lo, s.size, true, format.ExtHead, format.ExtTail} }
+func (s *shard) smallRing() ring {
+	return ring{0, s.lo, false, format.ExtSmallHead, format.ExtSmallTail}
+}
 
 func (s *shard) ringHead(r ring) uint64 { return s.r.Load(s.hdr + r.head/8) }
 func (s *shard) ringTail(r ring) uint64 { return s.r.Load(s.hdr + r.tail/8) }
 
 // rings are the shard's logs, the small one first: a key live in both (a
 // writer died moving it to the main log, or writing its new version there)
-// is newer in the main one (layout.go).
+// is newer in the main one (internal/format/layout.go).
 func (s *shard) rings() []ring {
 	if s.lo == 0 {
 		return []ring{s.mainRing()}
@@ -111,7 +115,7 @@ func (s *shard) entryAt(off int64, room uint64, verify bool) (entryHeader, bool)
 		return e, false
 	}
 	switch e.state {
-	case entryLive, entryDead, entryLive | entryMarked:
+	case format.EntryLive, format.EntryDead, format.EntryLive | format.EntryMarked:
 	default:
 		return e, false
 	}
@@ -121,14 +125,14 @@ func (s *shard) entryAt(off int64, room uint64, verify bool) (entryHeader, bool)
 // hashAt hashes the key of the entry e at off, in place.
 func (s *shard) hashAt(off int64, e *entryHeader) uint64 {
 	a, b := s.pieces(e.keyAt(off), e.klen)
-	return hashPieces(s.seed, a, b)
+	return format.HashPieces(s.seed, a, b)
 }
 
 // checksumAt computes the checksum of the entry at off, in place; compare
-// entryChecksum.
+// format.EntryChecksum.
 func (s *shard) checksumAt(off int64, e *entryHeader) uint64 {
 	a, b := s.pieces(e.valueAt(off), e.vlen)
-	return entryChecksum(s.hashAt(off, e), e.head, e.expires, sumPieces(a, b))
+	return format.EntryChecksum(s.hashAt(off, e), e.head, e.expires, format.SumPieces(a, b))
 }
 
 // keysEqualAt compares the keys, of klen bytes each, of the entries ea at

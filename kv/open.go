@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shmkv/shmkv/kv/internal/failpoint"
+	"github.com/shmkv/shmkv/kv/internal/format"
 	"github.com/shmkv/shmkv/kv/internal/host"
 	"github.com/shmkv/shmkv/kv/internal/region"
 	"github.com/shmkv/shmkv/shm"
@@ -115,8 +116,8 @@ func create(name string, o *Options, fit bool) (t *Table, err error) {
 	if err != nil {
 		return nil, err
 	}
-	g.seed = rand.Uint64()
-	g.created = time.Now().UnixNano()
+	g.Seed = rand.Uint64()
+	g.Created = time.Now().UnixNano()
 	lock, err := createLockObject(base, o)
 	if err != nil {
 		return nil, wrapOp("create /"+base, err)
@@ -140,10 +141,10 @@ func create(name string, o *Options, fit bool) (t *Table, err error) {
 	// shard's first extent, all but the log beyond its first chunk
 	// (logmemory.go), now: on a full /dev/shm this fails with ENOSPC
 	// instead of a SIGBUS at the first touch of a sparse page.
-	v := shard{evict: g.eviction == uint32(EvictLRU)}.at(first)
+	v := shard{evict: g.Eviction == uint32(EvictLRU)}.at(first)
 	index, logBytes := firstLogBytes(v)
 	ghost, ghostBytes := v.ghostRange()
-	need = g.extentsOffset + int64(g.shards)*(index+logBytes+ghostBytes)
+	need = g.ExtentsOffset + int64(g.Shards)*(index+logBytes+ghostBytes)
 	// A table that needs more than /dev/shm has free is refused before any
 	// of it is allocated: fallocate takes what there is before it fails,
 	// and where /dev/shm is as large as the machine's memory the kernel's
@@ -152,12 +153,12 @@ func create(name string, o *Options, fit bool) (t *Table, err error) {
 		sh.Close()
 		return nil, syscall.ENOSPC
 	}
-	err = sh.SetSize(g.totalSize)
+	err = sh.SetSize(g.TotalSize)
 	if err == nil {
-		err = sh.AllocateRange(0, g.extentsOffset)
+		err = sh.AllocateRange(0, g.ExtentsOffset)
 	}
-	for i := 0; i < g.shards && err == nil; i++ {
-		start, _ := g.spanOf(i)
+	for i := 0; i < g.Shards && err == nil; i++ {
+		start, _ := g.SpanOf(i)
 		err = sh.AllocateRange(start, index+logBytes)
 		if err == nil && ghostBytes > 0 {
 			err = sh.AllocateRange(start+ghost, ghostBytes)
@@ -173,7 +174,7 @@ func create(name string, o *Options, fit bool) (t *Table, err error) {
 		sh.Close()
 		return nil, err
 	}
-	g.lockInode = info.Ino
+	g.LockInode = info.Ino
 	// attach gets a descriptor of the lock object of its own, for the
 	// table to keep: lock, with the creator's read lock, closes when the
 	// create ends.
@@ -193,12 +194,12 @@ func create(name string, o *Options, fit bool) (t *Table, err error) {
 		return nil, err
 	}
 	for i := range t.shards {
-		t.r.Store((t.shards[i].spanStart+extAllocated)/8, uint64(logBytes))
+		t.r.Store((t.shards[i].spanStart+format.ExtAllocated)/8, uint64(logBytes))
 	}
-	g.encode(t.r.B[:headerSize])
+	g.Encode(t.r.B[:format.HeaderSize])
 	// The header's plain stores happen before this atomic store, and an
-	// opener's atomic load that sees the magic sees them too.
-	t.r.Store(offMagic/8, magic)
+	// opener's atomic load that sees the format.Magic sees them too.
+	t.r.Store(format.OffMagic/8, format.Magic)
 	failpoint.Step()
 	if err := sh.Link(name); err != nil {
 		t.Close()
@@ -215,7 +216,7 @@ func create(name string, o *Options, fit bool) (t *Table, err error) {
 // full /dev/shm (ENOSPC from fallocate) or the address-space limit
 // (ENOMEM from mmap, under ulimit -v: ErrAddressSpace). The object has no
 // name yet, so the system call's own error names none.
-func createError(base string, g geometry, need int64, err error) error {
+func createError(base string, g format.Geometry, need int64, err error) error {
 	op := ""
 	if pe, ok := err.(*os.PathError); ok {
 		op = pe.Op
@@ -232,7 +233,7 @@ func createError(base string, g geometry, need int64, err error) error {
 		}
 	case errors.Is(err, syscall.ENOMEM) && op == "mmap":
 		if limit := host.AddressSpaceLimit(); limit != 0 {
-			err = &addressSpaceError{need: g.totalSize, maxMemory: g.maxMemory, limit: limit, used: addressSpaceUsed(), err: err}
+			err = &addressSpaceError{need: g.TotalSize, maxMemory: g.MaxMemory, limit: limit, used: addressSpaceUsed(), err: err}
 		}
 	}
 	return wrapOp("create /"+base, err)
@@ -294,10 +295,10 @@ func openExistingOnce(name string, o *Options, explicit *Options) (*Table, error
 		err, _ = asError(err)
 		return fail(err)
 	}
-	maxMemory = g.maxMemory
+	maxMemory = g.MaxMemory
 	lock, err := openLockObject(name, o, info.UID)
 	if err == nil && lock != nil {
-		if li, serr := lock.Stat(); serr != nil || li.Ino != g.lockInode {
+		if li, serr := lock.Stat(); serr != nil || li.Ino != g.LockInode {
 			lock.Close()
 			err = fmt.Errorf("%w: lock object %s is not the one the table was created with", ErrCorrupt, lock.Name())
 		}
@@ -311,7 +312,7 @@ func openExistingOnce(name string, o *Options, explicit *Options) (*Table, error
 		}
 		return fail(err)
 	}
-	t, err := attach(sh, lock, name, g, o, extent{})
+	t, err := attach(sh, lock, name, g, o, format.Extent{})
 	if err, ok := asError(err); ok {
 		return nil, wrapOp("open "+sh.Name(), err)
 	}
@@ -329,40 +330,40 @@ func openExistingOnce(name string, o *Options, explicit *Options) (*Table, error
 // group or other write access (Mode 0660, say) was made to be shared that
 // way. A planted lock object is refused the same way, at creation
 // (lockobject.go).
-func readHeader(sh *shm.Shm, info shm.Info, o *Options) (geometry, error) {
+func readHeader(sh *shm.Shm, info shm.Info, o *Options) (format.Geometry, error) {
 	if !o.AllowShared && int(info.UID) != os.Geteuid() {
-		return geometry{}, fmt.Errorf("%w: owner uid %d, mode %v", ErrUnsafeObject, info.UID, info.Perm)
+		return format.Geometry{}, fmt.Errorf("%w: owner uid %d, mode %v", ErrUnsafeObject, info.UID, info.Perm)
 	}
 	deadline := time.Now().Add(o.InitTimeout)
 	for {
 		size, err := sh.Size()
 		if err != nil {
-			return geometry{}, err
+			return format.Geometry{}, err
 		}
-		if size >= headerSize {
-			var h [headerSize]byte
+		if size >= format.HeaderSize {
+			var h [format.HeaderSize]byte
 			m, err := readHeaderBytes(sh, h[:])
 			if err != nil {
-				return geometry{}, err
+				return format.Geometry{}, err
 			}
-			if m == magic {
-				return decodeHeader(h[:], size)
+			if m == format.Magic {
+				return format.DecodeHeader(h[:], size)
 			}
 			if m != 0 {
-				if m&magicPrefixMask == magic&magicPrefixMask {
-					return geometry{}, fmt.Errorf("%w: magic version %#x", ErrVersion, m>>48)
+				if m&magicPrefixMask == format.Magic&magicPrefixMask {
+					return format.Geometry{}, fmt.Errorf("%w: format.Magic version %#x", ErrVersion, m>>48)
 				}
-				return geometry{}, fmt.Errorf("%w: not a shmkv table (magic %#016x)", ErrCorrupt, m)
+				return format.Geometry{}, fmt.Errorf("%w: not a shmkv table (format.Magic %#016x)", ErrCorrupt, m)
 			}
 		}
 		if time.Now().After(deadline) {
-			return geometry{}, fmt.Errorf("%w: no header after %v (size %d); remove it if its creator died", ErrNotInitialized, o.InitTimeout, size)
+			return format.Geometry{}, fmt.Errorf("%w: no header after %v (size %d); remove it if its creator died", ErrNotInitialized, o.InitTimeout, size)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 }
 
-// readHeaderBytes copies the header out of a temporary mapping, the magic
+// readHeaderBytes copies the header out of a temporary mapping, the format.Magic
 // with an atomic load first so that the rest is what its publisher wrote.
 func readHeaderBytes(sh *shm.Shm, h []byte) (uint64, error) {
 	m, err := sh.Map(0)
@@ -370,9 +371,9 @@ func readHeaderBytes(sh *shm.Shm, h []byte) (uint64, error) {
 		return 0, err
 	}
 	defer m.Unmap()
-	r := region.New(m.Bytes()[:headerSize])
-	mg := r.Load(offMagic / 8)
-	copy(h, m.Bytes()[:headerSize])
+	r := region.New(m.Bytes()[:format.HeaderSize])
+	mg := r.Load(format.OffMagic / 8)
+	copy(h, m.Bytes()[:format.HeaderSize])
 	return mg, nil
 }
 
@@ -382,7 +383,7 @@ func readHeaderBytes(sh *shm.Shm, h []byte) (uint64, error) {
 // that may not open it. A creator passes each shard's first extent, placed
 // at the start of its span; an opener passes none. On failure it closes
 // sh and lock.
-func attach(sh, lock *shm.Shm, name string, g geometry, o *Options, first extent) (*Table, error) {
+func attach(sh, lock *shm.Shm, name string, g format.Geometry, o *Options, first format.Extent) (*Table, error) {
 	closeBoth := func() {
 		sh.Close()
 		if lock != nil {
@@ -407,24 +408,24 @@ func attach(sh, lock *shm.Shm, name string, g geometry, o *Options, first extent
 		verifyReads: !o.SkipReadChecksums || !region.FencedReads,
 		refresh:     o.RefreshAhead,
 		now:         o.Now,
-		shardShift:  uint(64 - bits.TrailingZeros(uint(g.shards))),
+		shardShift:  uint(64 - bits.TrailingZeros(uint(g.Shards))),
 		reads:       make([]readStripe, readStripes),
-		denials:     make([]growDenial, g.shards),
-		views:       make([]atomic.Pointer[shard], g.shards),
-		stalls:      make([]stall, g.shards),
+		denials:     make([]growDenial, g.Shards),
+		views:       make([]atomic.Pointer[shard], g.Shards),
+		stalls:      make([]stall, g.Shards),
 	}
-	t.shards = make([]shard, g.shards)
+	t.shards = make([]shard, g.Shards)
 	for i := range t.shards {
 		t.shards[i] = newShard(t, &t.g, i)
-		if first.size != 0 {
+		if first.Size != 0 {
 			e := first
-			e.off = t.shards[i].spanStart
+			e.Off = t.shards[i].spanStart
 			// The description by plain atomic stores, no steps of a
 			// kill sweep, which would count one per word for every
 			// shard: the object has no name yet, and a creator killed
 			// here leaves nothing (create).
 			t.shards[i].writeDescription(e, 1, func(i int64, v uint64) { t.r.StoreUncounted(i, v) })
-			t.shards[i].ctlStore(ctlExtent, e.word())
+			t.shards[i].ctlStore(format.CtlExtent, e.Word())
 		}
 	}
 	if o.Populate {
@@ -450,13 +451,13 @@ func attach(sh, lock *shm.Shm, name string, g geometry, o *Options, first extent
 // header, registry and control blocks, and each shard's current extent.
 // The rest of the object is holes, which must stay holes.
 func (t *Table) populate() error {
-	if err := t.mapping.PopulateRange(0, t.g.extentsOffset); err != nil {
+	if err := t.mapping.PopulateRange(0, t.g.ExtentsOffset); err != nil {
 		return err
 	}
 	for i := range t.shards {
 		// Only what has memory: populating a hole would give it some.
 		if v, ok := t.shards[i].view(); ok {
-			if err := t.mapping.PopulateRange(v.ext.off, v.data+v.lo+v.allocated()-v.ext.off); err != nil {
+			if err := t.mapping.PopulateRange(v.ext.Off, v.data+v.lo+v.allocated()-v.ext.Off); err != nil {
 				return err
 			}
 		}
@@ -470,7 +471,7 @@ func (t *Table) recoverOwnSlot() {
 	for i := range t.shards {
 		s := &t.shards[i]
 		w := atomic.LoadUint32(s.lockWord)
-		if w == 0 || int(w>>2&(maxProcs-1)) != t.slot || w&^lockStateMask == t.owner {
+		if w == 0 || int(w>>2&(format.MaxProcs-1)) != t.slot || w&^lockStateMask == t.owner {
 			continue
 		}
 		if atomic.CompareAndSwapUint32(s.lockWord, w, t.owner|lockSleep) {

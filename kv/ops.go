@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
 // Get appends the value of key to dst and returns the result, and whether
@@ -31,7 +33,7 @@ func (t *Table) getMeta(dst, key []byte) (value []byte, meta entryMeta, found bo
 	if err := t.checkKey(key); err != nil {
 		return dst, entryMeta{}, false, err
 	}
-	h := hashKey(t.g.seed, key)
+	h := format.HashKey(t.g.Seed, key)
 	return t.get(t.shardFor(h), dst, key, h)
 }
 
@@ -75,7 +77,7 @@ func (t *Table) SetTTL(key, value []byte, ttl time.Duration) (err error) {
 	if err := t.checkWrite(key, len(value)); err != nil {
 		return err
 	}
-	h := hashKey(t.g.seed, key)
+	h := format.HashKey(t.g.Seed, key)
 	return t.update(key, h, ttl > 0, func(s shard, l lookup, now int64) error {
 		return s.store(key, h, value, expiresAt(now, ttl), l, now)
 	})
@@ -111,7 +113,7 @@ func (t *Table) SetIfAbsentTTL(key, value []byte, ttl time.Duration) (stored boo
 	if err := t.checkWrite(key, len(value)); err != nil {
 		return false, err
 	}
-	h := hashKey(t.g.seed, key)
+	h := format.HashKey(t.g.Seed, key)
 	err = t.update(key, h, ttl > 0, func(s shard, l lookup, now int64) error {
 		stored = false
 		if l.present() {
@@ -150,7 +152,7 @@ func (t *Table) compareAndSwap(key, old, new []byte, ttl time.Duration, keep, sa
 	if err := t.checkWrite(key, len(new)); err != nil {
 		return false, err
 	}
-	h := hashKey(t.g.seed, key)
+	h := format.HashKey(t.g.Seed, key)
 	err = t.update(key, h, !keep && ttl > 0, func(s shard, l lookup, now int64) error {
 		swapped = false
 		if !l.present() {
@@ -186,7 +188,7 @@ func (t *Table) CompareAndDelete(key, old []byte) (deleted bool, err error) {
 	if err := t.checkWrite(key, 0); err != nil {
 		return false, err
 	}
-	h := hashKey(t.g.seed, key)
+	h := format.HashKey(t.g.Seed, key)
 	err = t.update(key, h, false, func(s shard, l lookup, now int64) error {
 		deleted = false
 		if !l.present() {
@@ -264,7 +266,7 @@ func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
 	if err := t.checkWrite(key, 0); err != nil {
 		return 0, err
 	}
-	h := hashKey(t.g.seed, key)
+	h := format.HashKey(t.g.Seed, key)
 	err = t.update(key, h, false, func(s shard, l lookup, now int64) error {
 		var buf [maxIntText]byte
 		var cur int64
@@ -288,8 +290,8 @@ func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
 		}
 		n = cur + delta
 		out := strconv.AppendInt(buf[:0], n, 10)
-		if len(out) > t.g.maxValue {
-			return tooLarge(ErrValueTooLarge, len(out), t.g.maxValue)
+		if len(out) > t.g.MaxValue {
+			return tooLarge(ErrValueTooLarge, len(out), t.g.MaxValue)
 		}
 		return s.store(key, h, out, expires, l, now)
 	})
@@ -332,7 +334,7 @@ func (t *Table) Delete(key []byte) (deleted bool, err error) {
 	if err := t.checkWrite(key, 0); err != nil {
 		return false, err
 	}
-	h := hashKey(t.g.seed, key)
+	h := format.HashKey(t.g.Seed, key)
 	err = t.update(key, h, false, func(s shard, l lookup, now int64) error {
 		deleted = l.present()
 		if l.found {
@@ -360,7 +362,7 @@ func (t *Table) Len() (n int) {
 	}()
 	defer t.guard(debug.SetPanicOnFault(true), &err)
 	for i := range t.shards {
-		n += int(t.shards[i].ctlLoad(ctlLiveEntries))
+		n += int(t.shards[i].ctlLoad(format.CtlLiveEntries))
 	}
 	return n
 }

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
 // Options configure Open. A nil *Options, and every zero field, means the
@@ -150,7 +152,7 @@ const (
 	defaultMode        = 0o600
 	defaultLockTimeout = 10 * time.Second
 	defaultInitTimeout = 2 * time.Second
-	defaultProcs       = maxProcs
+	defaultProcs       = format.MaxProcs
 )
 
 // withDefaults returns a copy of o with every zero field filled in.
@@ -187,8 +189,8 @@ func (o *Options) validate() error {
 	switch {
 	case o.MaxMemory < minMaxMemory || o.MaxMemory > maxMaxMemory:
 		return &OptionError{Option: "MaxMemory", Value: o.MaxMemory, Min: minMaxMemory, Max: maxMaxMemory, InRange: true}
-	case o.Keys < 0 || int64(o.Keys) > maxShards*maxSlots/2:
-		return &OptionError{Option: "Keys", Value: int64(o.Keys), Max: maxShards * maxSlots / 2, InRange: true}
+	case o.Keys < 0 || int64(o.Keys) > format.MaxShards*format.MaxSlots/2:
+		return &OptionError{Option: "Keys", Value: int64(o.Keys), Max: format.MaxShards * format.MaxSlots / 2, InRange: true}
 	case o.Memory < 0 || o.Memory > o.MaxMemory:
 		return &OptionError{Option: "Memory", Value: o.Memory, Max: o.MaxMemory, MaxOption: "MaxMemory", InRange: true}
 	case o.MaxKeySize < 1 || o.MaxKeySize > MaxKeyLimit:
@@ -214,7 +216,7 @@ func (o *Options) validate() error {
 // checkAgainst reports an explicitly set limit that the existing geometry
 // g does not have. Keys and Memory are expectations, not limits: a table
 // grows to meet them, so they are not checked.
-func checkAgainst(o *Options, g *geometry) error {
+func checkAgainst(o *Options, g *format.Geometry) error {
 	if o == nil {
 		return nil
 	}
@@ -222,14 +224,22 @@ func checkAgainst(o *Options, g *geometry) error {
 		return &OptionError{Option: option, Value: value, Existing: true, Table: table}
 	}
 	switch {
-	case o.Eviction != NoEviction && uint32(o.Eviction) != g.eviction:
-		return differs("Eviction", int64(o.Eviction), int64(g.eviction))
-	case o.MaxKeySize != 0 && o.MaxKeySize != g.maxKey:
-		return differs("MaxKeySize", int64(o.MaxKeySize), int64(g.maxKey))
-	case o.MaxValueSize != 0 && o.MaxValueSize != g.maxValue:
-		return differs("MaxValueSize", int64(o.MaxValueSize), int64(g.maxValue))
-	case o.MaxMemory != 0 && o.MaxMemory != g.maxMemory:
-		return differs("MaxMemory", o.MaxMemory, g.maxMemory)
+	case o.Eviction != NoEviction && uint32(o.Eviction) != g.Eviction:
+		return differs("Eviction", int64(o.Eviction), int64(g.Eviction))
+	case o.MaxKeySize != 0 && o.MaxKeySize != g.MaxKey:
+		return differs("MaxKeySize", int64(o.MaxKeySize), int64(g.MaxKey))
+	case o.MaxValueSize != 0 && o.MaxValueSize != g.MaxValue:
+		return differs("MaxValueSize", int64(o.MaxValueSize), int64(g.MaxValue))
+	case o.MaxMemory != 0 && o.MaxMemory != g.MaxMemory:
+		return differs("MaxMemory", o.MaxMemory, g.MaxMemory)
 	}
 	return nil
 }
+
+// The largest sizes an Options may ask for.
+const (
+	// MaxKeyLimit is the largest MaxKeySize an Options may ask for.
+	MaxKeyLimit = format.MaxKeyLimit
+	// MaxValueLimit is the largest MaxValueSize an Options may ask for.
+	MaxValueLimit = format.MaxValueLimit
+)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/shmkv/shmkv/kv/internal/format"
 	"github.com/shmkv/shmkv/kv/internal/host"
 )
 
@@ -16,7 +17,7 @@ import (
 // the extents, which grow (grow.go).
 const (
 	minMaxMemory = 64 << 10
-	maxMaxMemory = maxTotalSize / spanFactor / 2
+	maxMaxMemory = format.MaxTotalSize / spanFactor / 2
 	// shardMemory: one shard for each this much of MaxMemory, up to
 	// maxAutoShards, so that writers of unrelated keys rarely meet in a
 	// large table and a small one stays small.
@@ -25,7 +26,7 @@ const (
 	// initialSlots and initialData make a shard's first extent one page
 	// when nothing is expected of it.
 	initialSlots = 32
-	initialData  = pageSize - extHeaderSize - initialSlots*slotSize
+	initialData  = format.PageSize - format.ExtHeaderSize - initialSlots*format.SlotSize
 	// spanFactor: each span holds spanFactor times its shard's share of
 	// MaxMemory, room for the current extent and a grown one beside it
 	// even when hashing gives a shard twice its share.
@@ -82,37 +83,37 @@ func fitAddressSpace(o *Options) error {
 		return nil
 	}
 	used := addressSpaceUsed()
-	left := int64(min(limit, uint64(maxTotalSize))) - max(used, 0)
+	left := int64(min(limit, uint64(format.MaxTotalSize))) - max(used, 0)
 	budget := max(left, 0) / addressSpaceShare
 	g, _, err := plan(o)
-	if err != nil || g.totalSize <= budget {
+	if err != nil || g.TotalSize <= budget {
 		return nil
 	}
 	least := max(int64(minMaxMemory), o.Memory)
 	// Each round takes off a sixth of the excess (a page at least): the
 	// mapping is spanFactor times the ceiling plus sections that shrink,
 	// if at all, with it, so a round or two settles it.
-	for m := min(o.MaxMemory, budget/spanFactor) &^ (pageSize - 1); m >= least; {
+	for m := min(o.MaxMemory, budget/spanFactor) &^ (format.PageSize - 1); m >= least; {
 		p := *o
 		p.MaxMemory = m
 		g, _, err := plan(&p)
 		if err != nil {
 			break
 		}
-		if g.totalSize <= budget {
+		if g.TotalSize <= budget {
 			o.MaxMemory = m
 			return nil
 		}
-		m = (m - max((g.totalSize-budget+spanFactor-1)/spanFactor, pageSize)) &^ (pageSize - 1)
+		m = (m - max((g.TotalSize-budget+spanFactor-1)/spanFactor, format.PageSize)) &^ (format.PageSize - 1)
 	}
 	p := *o
 	p.MaxMemory = least
 	if g, _, err := plan(&p); err == nil {
-		if g.totalSize <= left {
+		if g.TotalSize <= left {
 			o.MaxMemory = least
 			return nil
 		}
-		return &addressSpaceError{need: g.totalSize, maxMemory: least, limit: limit, used: used, least: least == minMaxMemory}
+		return &addressSpaceError{need: g.TotalSize, maxMemory: least, limit: limit, used: used, least: least == minMaxMemory}
 	}
 	return nil
 }
@@ -140,49 +141,49 @@ func addressSpaceUsed() int64 {
 
 // plan chooses the geometry of a new table for o, which has its defaults,
 // and the extent each shard starts with (at offset 0 of its span).
-func plan(o *Options) (geometry, extent, error) {
-	g := geometry{
-		maxKey: o.MaxKeySize, maxValue: o.MaxValueSize, registrySlots: defaultProcs,
-		eviction: uint32(o.Eviction), maxMemory: o.MaxMemory,
+func plan(o *Options) (format.Geometry, format.Extent, error) {
+	g := format.Geometry{
+		MaxKey: o.MaxKeySize, MaxValue: o.MaxValueSize, RegistrySlots: defaultProcs,
+		Eviction: uint32(o.Eviction), MaxMemory: o.MaxMemory,
 	}
 	shards := min(max(floorPow2(o.MaxMemory/shardMemory), ceilPow2(int64(o.Keys)/4096)), maxAutoShards)
 	if o.Keys > maxAutoShards*4096 {
-		shards = min(ceilPow2(int64(o.Keys)/4096), maxShards)
+		shards = min(ceilPow2(int64(o.Keys)/4096), format.MaxShards)
 	}
-	g.shards = int(max(shards, 1))
+	g.Shards = int(max(shards, 1))
 
 	// Hashing spreads keys unevenly: give each shard room for its share of
 	// what is expected plus four standard deviations.
 	slots, data := int64(initialSlots), int64(initialData)
 	expected := o.Keys > 0 || o.Memory > 0
 	if expected {
-		keys := float64(o.Keys) / float64(g.shards)
+		keys := float64(o.Keys) / float64(g.Shards)
 		slack := 1 + 4/math.Sqrt(max(keys, 1))
 		slots = max(slots, ceilPow2(int64(math.Ceil(keys*slack*maxLoadDen/maxLoadNum))))
-		bytes := (float64(o.Memory) + float64(o.Keys)*(entryHeaderSize+7)) * logSlack / float64(g.shards) * slack
-		data = max(data, roundUp(int64(bytes), 8))
+		bytes := (float64(o.Memory) + float64(o.Keys)*(format.EntryHeaderSize+7)) * logSlack / float64(g.Shards) * slack
+		data = max(data, format.RoundUp(int64(bytes), 8))
 	}
-	if slots > maxSlots || data > maxData {
-		return g, extent{}, &OptionError{Option: "Keys", Value: int64(o.Keys), Reason: fmt.Sprintf(
+	if slots > format.MaxSlots || data > format.MaxData {
+		return g, format.Extent{}, &OptionError{Option: "Keys", Value: int64(o.Keys), Reason: fmt.Sprintf(
 			"Options.Keys %d and Options.Memory %s need more than one shard can hold", o.Keys, sizeText(o.Memory))}
 	}
 	// With nothing expected, the first extent is one page, whatever it
 	// holds beside the log; otherwise the log is what was asked for.
-	first := newExtent(0, int(slots), data, expected && o.Eviction == EvictLRU)
-	g.span = roundUp(max(spanFactor*o.MaxMemory/int64(g.shards), 3*first.size), pageSize)
-	g.place()
-	if start := g.extentsOffset + int64(g.shards)*first.size; start > o.MaxMemory {
+	first := format.NewExtent(0, int(slots), data, expected && o.Eviction == EvictLRU)
+	g.Span = format.RoundUp(max(spanFactor*o.MaxMemory/int64(g.Shards), 3*first.Size), format.PageSize)
+	g.Place()
+	if start := g.ExtentsOffset + int64(g.Shards)*first.Size; start > o.MaxMemory {
 		if start > maxMaxMemory {
-			return g, extent{}, &OptionError{Option: "Keys", Value: int64(o.Keys), Reason: fmt.Sprintf(
+			return g, format.Extent{}, &OptionError{Option: "Keys", Value: int64(o.Keys), Reason: fmt.Sprintf(
 				"Options.Keys %d and Options.Memory %s need %s at creation, more than the largest Options.MaxMemory, %s",
 				o.Keys, sizeText(o.Memory), sizeText(start), sizeText(maxMaxMemory))}
 		}
 		// The smallest ceiling that holds what the table starts with.
-		return g, extent{}, &OptionError{Option: "MaxMemory", Value: o.MaxMemory, Min: start, Max: maxMaxMemory, InRange: true}
+		return g, format.Extent{}, &OptionError{Option: "MaxMemory", Value: o.MaxMemory, Min: start, Max: maxMaxMemory, InRange: true}
 	}
-	if g.totalSize > maxTotalSize {
-		return g, extent{}, &OptionError{Option: "Keys", Value: int64(o.Keys), Reason: fmt.Sprintf(
-			"Options.Keys %d makes a table of %s, more than the %s one may map", o.Keys, sizeText(g.totalSize), sizeText(maxTotalSize))}
+	if g.TotalSize > format.MaxTotalSize {
+		return g, format.Extent{}, &OptionError{Option: "Keys", Value: int64(o.Keys), Reason: fmt.Sprintf(
+			"Options.Keys %d makes a table of %s, more than the %s one may map", o.Keys, sizeText(g.TotalSize), sizeText(format.MaxTotalSize))}
 	}
 	return g, first, nil
 }

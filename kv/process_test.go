@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shmkv/shmkv/internal/testproc"
+	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
 // Cross-process tests re-execute the test binary in a child role, chosen by
@@ -315,7 +316,7 @@ func TestSeqlockSoak(t *testing.T) {
 // childLockAndDie: args key: takes the lock of key's shard, writes the
 // shard half way (sequence odd), reports on stdout and waits to be killed.
 func childLockAndDie(tb *Table, args []string) error {
-	s := tb.shardFor(hashKey(tb.g.seed, []byte(args[0])))
+	s := tb.shardFor(format.HashKey(tb.g.Seed, []byte(args[0])))
 	if err := tb.lockShard(s); err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/shmkv/shmkv/kv/internal/format"
 	"github.com/shmkv/shmkv/kv/internal/region"
 )
 
@@ -205,8 +206,8 @@ func (snap *snapshot) sizeFor(s *shard, attempt int) {
 	v, _ := s.view()
 	bytes, entries := uint64(v.size), uint64(v.keyCap)
 	if attempt == 0 {
-		bytes = min(s.ctlLoad(ctlLiveBytes)+s.ctlLoad(ctlLiveBytes)/4, bytes)
-		entries = min(s.ctlLoad(ctlLiveEntries)+s.ctlLoad(ctlLiveEntries)/4, entries)
+		bytes = min(s.ctlLoad(format.CtlLiveBytes)+s.ctlLoad(format.CtlLiveBytes)/4, bytes)
+		entries = min(s.ctlLoad(format.CtlLiveEntries)+s.ctlLoad(format.CtlLiveEntries)/4, entries)
 	}
 	snap.reserve(int(bytes), int(entries))
 }
@@ -217,14 +218,14 @@ func (snap *snapshot) sizeFor(s *shard, attempt int) {
 // asks for another attempt with more room.
 func (t *Table) snapshotLocked(s *shard, snap *snapshot, now int64, attempt int) (bool, error) {
 	v, ok := s.view()
-	if ok && (s.ctlLoad(ctlLiveBytes) > uint64(v.size) || s.ctlLoad(ctlLiveEntries) > uint64(v.keyCap)) {
+	if ok && (s.ctlLoad(format.CtlLiveBytes) > uint64(v.size) || s.ctlLoad(format.CtlLiveEntries) > uint64(v.keyCap)) {
 		ok = t.repair(s) == nil
 	}
 	if !ok {
 		t.unlock(s)
 		return false, ErrCorrupt
 	}
-	fits := s.ctlLoad(ctlLiveBytes) <= uint64(cap(snap.buf)) && s.ctlLoad(ctlLiveEntries) <= uint64(cap(snap.entries))
+	fits := s.ctlLoad(format.CtlLiveBytes) <= uint64(cap(snap.buf)) && s.ctlLoad(format.CtlLiveEntries) <= uint64(cap(snap.entries))
 	ok = fits && s.copyLive(snap, copyLocked, now)
 	if !ok && fits {
 		// The index disagrees with the counters or the log.
@@ -266,8 +267,8 @@ const (
 // entries.
 func (s *shard) copyLive(snap *snapshot, mode copyMode, now int64) bool {
 	snap.buf, snap.entries, snap.damaged = snap.buf[:0], snap.entries[:0], 0
-	seq := s.ctlLoad(ctlSeq)
-	if (seq&1 != 0 && mode != copyDirty) || s.ctlLoad(ctlFlags) != 0 {
+	seq := s.ctlLoad(format.CtlSeq)
+	if (seq&1 != 0 && mode != copyDirty) || s.ctlLoad(format.CtlFlags) != 0 {
 		return false
 	}
 	// As in tryGet: the extent after the counter.
@@ -278,7 +279,7 @@ func (s *shard) copyLive(snap *snapshot, mode copyMode, now int64) bool {
 	s = &v
 	for i := range s.mask + 1 {
 		v := s.slot(i)
-		if v == slotEmpty || v == slotTombstone {
+		if v == format.SlotEmpty || v == format.SlotTombstone {
 			continue
 		}
 		off, ok := s.slotOffset(v)
@@ -286,10 +287,10 @@ func (s *shard) copyLive(snap *snapshot, mode copyMode, now int64) bool {
 			return false
 		}
 		e, ok := s.loadHeader(off)
-		if ok && mode == copyDirty && e.state == entryDead && s.slot(i)&^slotReferenced == v&^slotReferenced {
+		if ok && mode == copyDirty && e.state == format.EntryDead && s.slot(i)&^format.SlotReferenced == v&^format.SlotReferenced {
 			continue // a key removed, its slot not cleared yet (tryGet)
 		}
-		if !ok || e.state != entryLive {
+		if !ok || e.state != format.EntryLive {
 			return false
 		}
 		if isExpired(&e, now) {
@@ -301,7 +302,7 @@ func (s *shard) copyLive(snap *snapshot, mode copyMode, now int64) bool {
 		k := len(snap.buf)
 		snap.buf = s.appendAt(snap.buf, e.keyAt(off), e.klen+e.vlen)
 		kv := snap.buf[k:]
-		sum := entryChecksum(hashKey(s.seed, kv[:e.klen]), e.head, e.expires, xxhash.Sum64(kv[e.klen:]))
+		sum := format.EntryChecksum(format.HashKey(s.seed, kv[:e.klen]), e.head, e.expires, xxhash.Sum64(kv[e.klen:]))
 		if sum != e.checksum {
 			if mode == copyOptimistic {
 				return false
@@ -313,8 +314,8 @@ func (s *shard) copyLive(snap *snapshot, mode copyMode, now int64) bool {
 		snap.entries = append(snap.entries, snapEntry{key: k, value: k + e.klen, end: len(snap.buf)})
 	}
 	region.LoadFence() // the copy's loads before the counter's
-	if mode == copyDirty && (s.ctlLoad(ctlFlags) != 0 || s.ctlLoad(ctlExtent) != v.ext.word()) {
+	if mode == copyDirty && (s.ctlLoad(format.CtlFlags) != 0 || s.ctlLoad(format.CtlExtent) != v.ext.Word()) {
 		return false
 	}
-	return s.ctlLoad(ctlSeq) == seq
+	return s.ctlLoad(format.CtlSeq) == seq
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/shmkv/shmkv/kv/internal/format"
 	"github.com/shmkv/shmkv/kv/internal/region"
 )
 
@@ -123,8 +124,8 @@ const (
 // A miss is trusted on the same terms: the counter unchanged, the shard
 // not flagged for rebuild before or after, its extent the same.
 func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark, verify, dirty bool) (out []byte, meta entryMeta, found bool, res readResult) {
-	seq := s.ctlLoad(ctlSeq)
-	if (seq&1 != 0 && !dirty) || s.ctlLoad(ctlFlags) != 0 {
+	seq := s.ctlLoad(format.CtlSeq)
+	if (seq&1 != 0 && !dirty) || s.ctlLoad(format.CtlFlags) != 0 {
 		return dst, entryMeta{}, false, readRaced
 	}
 	// The extent word is loaded after the counter: an extent published by
@@ -138,19 +139,19 @@ func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark, 
 	verify = verify || dirty
 	settled := func() readResult {
 		region.LoadFence() // the copy's loads before the counter's
-		if s.ctlLoad(ctlSeq) != seq || dirty && (s.ctlLoad(ctlFlags) != 0 || s.ctlLoad(ctlExtent) != ext.word()) {
+		if s.ctlLoad(format.CtlSeq) != seq || dirty && (s.ctlLoad(format.CtlFlags) != 0 || s.ctlLoad(format.CtlExtent) != ext.Word()) {
 			return readRaced
 		}
 		return readDone
 	}
-	tag := tagOf(h)
+	tag := format.TagOf(h)
 	i := h & s.mask
 	for range s.mask + 1 {
 		v := s.slot(i)
-		if v == slotEmpty {
+		if v == format.SlotEmpty {
 			break
 		}
-		if v != slotTombstone && uint32(v>>32) == tag {
+		if v != format.SlotTombstone && uint32(v>>32) == tag {
 			off, valid := s.slotOffset(v)
 			if !valid {
 				return dst, entryMeta{}, false, readRaced
@@ -160,7 +161,7 @@ func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark, 
 				return dst, entryMeta{}, false, readRaced
 			}
 			if e.klen == len(key) && s.equalAt(e.keyAt(off), key) {
-				if dirty && e.state == entryDead && s.slot(i)&^slotReferenced == v&^slotReferenced {
+				if dirty && e.state == format.EntryDead && s.slot(i)&^format.SlotReferenced == v&^format.SlotReferenced {
 					// Retired while its slot still points at it: a
 					// delete or an eviction past its commit point,
 					// whose writer has yet to clear the slot (an
@@ -168,7 +169,7 @@ func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark, 
 					i = (i + 1) & s.mask
 					continue
 				}
-				if e.state != entryLive {
+				if e.state != format.EntryLive {
 					return dst, entryMeta{}, false, readRaced
 				}
 				if e.expires != 0 && isExpired(&e, clock().UnixNano()) {
@@ -176,7 +177,7 @@ func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark, 
 				}
 				n := len(dst)
 				out = s.appendAt(dst, e.valueAt(off), e.vlen)
-				if verify && entryChecksum(h, e.head, e.expires, xxhash.Sum64(out[n:])) != e.checksum {
+				if verify && format.EntryChecksum(h, e.head, e.expires, xxhash.Sum64(out[n:])) != e.checksum {
 					if settled() == readDone {
 						return out[:n], entryMeta{}, false, readDamaged
 					}

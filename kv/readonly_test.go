@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shmkv/shmkv/internal/testproc"
+	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
 func init() {
@@ -19,18 +20,18 @@ func init() {
 // childLockFlagAndDie: args key. Takes key's shard lock and starts a
 // rebuild (the index cleared, the flag set), then waits to be killed.
 func childLockFlagAndDie(tb *Table, args []string) error {
-	s := tb.shardFor(hashKey(tb.g.seed, []byte(args[0])))
+	s := tb.shardFor(format.HashKey(tb.g.Seed, []byte(args[0])))
 	if err := tb.lockShard(s); err != nil {
 		return err
 	}
 	s.beginWrite()
-	s.ctlStore(ctlFlags, flagRebuild)
+	s.ctlStore(format.CtlFlags, format.FlagRebuild)
 	v, ok := s.view()
 	if !ok {
 		return fmt.Errorf("no extent")
 	}
 	for i := range v.mask + 1 {
-		v.setSlot(i, slotEmpty)
+		v.setSlot(i, format.SlotEmpty)
 	}
 	fmt.Println("locked")
 	time.Sleep(time.Hour)

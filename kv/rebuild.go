@@ -1,11 +1,13 @@
 package kv
 
-// rebuild derives the index from the log, which is the truth (layout.go):
+import "github.com/shmkv/shmkv/kv/internal/format"
+
+// rebuild derives the index from the log, which is the truth (internal/format/layout.go):
 // it clears every slot, walks the logs (the small one first, if any) from
 // tail to head, and inserts each live entry whose checksum holds. When two
 // live entries share a key (a writer died between appending a new version
 // and retiring the old, or while moving an entry), the later in the walk
-// wins (layout.go says why that is the newer); the loser is marked dead.
+// wins (internal/format/layout.go says why that is the newer); the loser is marked dead.
 // Damage in the log (logwalk.go) is stepped over, not indexed: it costs the
 // entries it touches, never the shard, and stays in the log for Check to
 // report and Repair to drop. It recounts the shard's counters from what it
@@ -15,7 +17,7 @@ package kv
 // two. It is idempotent: it reads only the log, and its only writes to the
 // log mark losing duplicates dead, which a second run would do again, so a
 // rebuild interrupted by a crash is simply run again by the next lock
-// holder, with the same result. flagRebuild stays set until it completes, so readers
+// holder, with the same result. format.FlagRebuild stays set until it completes, so readers
 // and writers know not to trust the index. It fails, leaving the flag set,
 // only when the log's bounds or its live entries cannot be what a table
 // holds.
@@ -30,11 +32,11 @@ func (s *shard) rebuild() error {
 	// let a reader load the moved counter and the flag not yet set, probe
 	// the emptying index, and pass its last check once the rebuild cleared
 	// the flag: a false miss.
-	s.ctlStore(ctlFlags, flagRebuild)
-	s.ctlAdd(ctlSeq, 2)
+	s.ctlStore(format.CtlFlags, format.FlagRebuild)
+	s.ctlAdd(format.CtlSeq, 2)
 	s.carryMarks()
 	for i := range s.mask + 1 {
-		s.setSlot(i, slotEmpty)
+		s.setSlot(i, format.SlotEmpty)
 	}
 	var live, liveBytes, smallBytes, expiring, largest uint64
 	for _, r := range s.rings() {
@@ -45,7 +47,7 @@ func (s *shard) rebuild() error {
 		for p := tail; p != head; {
 			it := s.itemIn(r, p, head, true)
 			p += it.size
-			if it.kind != itemEntry || it.hdr.state == entryDead {
+			if it.kind != itemEntry || it.hdr.state == format.EntryDead {
 				continue
 			}
 			e := &it.hdr
@@ -62,7 +64,7 @@ func (s *shard) rebuild() error {
 		}
 	}
 	for i := range s.mask + 1 {
-		if v := s.slot(i); v != slotEmpty && v != slotTombstone {
+		if v := s.slot(i); v != format.SlotEmpty && v != format.SlotTombstone {
 			if off, _ := s.slotOffset(v); off < s.lo {
 				e, _ := s.loadHeader(off)
 				smallBytes += uint64(e.size())
@@ -73,25 +75,25 @@ func (s *shard) rebuild() error {
 		return ErrCorrupt
 	}
 	for i := range s.mask + 1 {
-		if v := s.slot(i); v != slotEmpty && v != slotTombstone {
+		if v := s.slot(i); v != format.SlotEmpty && v != format.SlotTombstone {
 			off, _ := s.slotOffset(v)
 			if e, _ := s.loadHeader(off); e.expires != 0 {
 				expiring++
 			}
 		}
 	}
-	s.ctlStore(ctlExpiring, expiring)
-	s.ctlStore(ctlLiveEntries, live)
-	s.ctlStore(ctlLiveBytes, liveBytes)
-	s.ctlStore(ctlSmallBytes, smallBytes)
-	s.ctlStore(ctlTombstones, 0)
-	s.ctlStore(ctlLargest, largest)
-	s.ctlStore(ctlFlags, 0)
+	s.ctlStore(format.CtlExpiring, expiring)
+	s.ctlStore(format.CtlLiveEntries, live)
+	s.ctlStore(format.CtlLiveBytes, liveBytes)
+	s.ctlStore(format.CtlSmallBytes, smallBytes)
+	s.ctlStore(format.CtlTombstones, 0)
+	s.ctlStore(format.CtlLargest, largest)
+	s.ctlStore(format.CtlFlags, 0)
 	return nil
 }
 
 // carryMarks copies the referenced bits of an lru table's slots into their
-// entries' state words (entryLive|entryMarked), since clearing the slots
+// entries' state words (format.EntryLive|format.EntryMarked), since clearing the slots
 // would lose them; insertRebuilt moves them back. A rebuild that dies
 // between leaves marked states, which the next rebuild reads as live.
 func (s *shard) carryMarks() {
@@ -100,12 +102,12 @@ func (s *shard) carryMarks() {
 	}
 	for i := range s.mask + 1 {
 		v := s.slot(i)
-		if v == slotEmpty || v == slotTombstone || v&slotReferenced == 0 {
+		if v == format.SlotEmpty || v == format.SlotTombstone || v&format.SlotReferenced == 0 {
 			continue
 		}
 		if off, ok := s.slotOffset(v); ok {
-			if e, ok := s.loadHeader(off); ok && e.state == entryLive {
-				s.setWord(off+entHead, e.withState(entryLive|entryMarked))
+			if e, ok := s.loadHeader(off); ok && e.state == format.EntryLive {
+				s.setWord(off+format.EntHead, e.withState(format.EntryLive|format.EntryMarked))
 			}
 		}
 	}
@@ -114,9 +116,9 @@ func (s *shard) carryMarks() {
 // rebuiltSlot is the slot word for the entry at off, taking back a mark
 // carryMarks left in its state.
 func (s *shard) rebuiltSlot(tag uint32, off int64, e *entryHeader) uint64 {
-	if e.state == entryLive|entryMarked {
-		s.setWord(off+entHead, e.withState(entryLive))
-		return slotValue(tag, off) | slotReferenced
+	if e.state == format.EntryLive|format.EntryMarked {
+		s.setWord(off+format.EntHead, e.withState(format.EntryLive))
+		return slotValue(tag, off) | format.SlotReferenced
 	}
 	return slotValue(tag, off)
 }
@@ -126,11 +128,11 @@ func (s *shard) rebuiltSlot(tag uint32, off int64, e *entryHeader) uint64 {
 // found later, this one, is the newer, and the earlier one is marked dead.
 // It reports whether the key was new, and by how much the live bytes grew.
 func (s *shard) insertRebuilt(h uint64, off int64, e *entryHeader) (added bool, grown uint64, err error) {
-	tag := tagOf(h)
+	tag := format.TagOf(h)
 	i := h & s.mask
 	for range s.mask + 1 {
 		v := s.slot(i)
-		if v == slotEmpty {
+		if v == format.SlotEmpty {
 			s.setSlot(i, s.rebuiltSlot(tag, off, e))
 			return true, uint64(e.size()), nil
 		}
@@ -138,7 +140,7 @@ func (s *shard) insertRebuilt(h uint64, off int64, e *entryHeader) (added bool, 
 			other, _ := s.slotOffset(v)
 			o, _ := s.loadHeader(other)
 			if o.klen == e.klen && s.keysEqualAt(other, &o, off, e, e.klen) {
-				s.setWord(other+entHead, o.withState(entryDead))
+				s.setWord(other+format.EntHead, o.withState(format.EntryDead))
 				s.setSlot(i, s.rebuiltSlot(tag, off, e))
 				return false, uint64(e.size()) - uint64(o.size()), nil
 			}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/shmkv/shmkv/kv/internal/format"
 	"github.com/shmkv/shmkv/kv/internal/host"
 )
 
@@ -27,7 +28,7 @@ const genBits = 20
 // claimSlot takes a free registry slot for this handle, starting the search
 // at a place derived from the pid so that concurrent openers rarely collide.
 func (t *Table) claimSlot() error {
-	n := t.g.registrySlots
+	n := t.g.RegistrySlots
 	start := os.Getpid() % n
 	for k := range n {
 		i := (start + k) % n
@@ -38,10 +39,10 @@ func (t *Table) claimSlot() error {
 		if err != nil {
 			return &os.PathError{Op: "fcntl F_OFD_SETLK", Path: t.name, Err: err}
 		}
-		rec := t.g.registryOffset/8 + int64(i)*registryRecordSize/8
-		gen := t.r.Add(rec+regGeneration/8, 1)
-		t.r.Store(rec+regPID/8, uint64(os.Getpid()))
-		t.r.Store(rec+regClaimedAt/8, uint64(time.Now().UnixNano()))
+		rec := t.g.RegistryOffset/8 + int64(i)*format.RegistryRecordSize/8
+		gen := t.r.Add(rec+format.RegGeneration/8, 1)
+		t.r.Store(rec+format.RegPID/8, uint64(os.Getpid()))
+		t.r.Store(rec+format.RegClaimedAt/8, uint64(time.Now().UnixNano()))
 		t.slot = i
 		t.owner = lockOwner(i, gen)
 		return nil
@@ -74,12 +75,12 @@ func (t *Table) probeOwner(w uint32) liveness {
 	if !t.readOnly && owner == t.owner {
 		return ownerLive
 	}
-	slot := int(owner >> 2 & (maxProcs - 1))
-	if slot >= t.g.registrySlots {
+	slot := int(owner >> 2 & (format.MaxProcs - 1))
+	if slot >= t.g.RegistrySlots {
 		return ownerDead // no process could have written it: a corrupt word
 	}
-	rec := t.g.registryOffset/8 + int64(slot)*registryRecordSize/8
-	if lockOwner(slot, t.r.Load(rec+regGeneration/8)) != owner {
+	rec := t.g.RegistryOffset/8 + int64(slot)*format.RegistryRecordSize/8
+	if lockOwner(slot, t.r.Load(rec+format.RegGeneration/8)) != owner {
 		return ownerDead
 	}
 	if t.lockObj == nil {

@@ -5,6 +5,7 @@ import (
 	"runtime/debug"
 
 	"github.com/shmkv/shmkv/kv/internal/failpoint"
+	"github.com/shmkv/shmkv/kv/internal/format"
 	"github.com/shmkv/shmkv/kv/internal/host"
 )
 
@@ -44,7 +45,7 @@ func (t *Table) Repair() (rep *Report, err error) {
 	if t.readOnly {
 		return nil, ErrReadOnly
 	}
-	rep = &Report{Shards: t.g.shards}
+	rep = &Report{Shards: t.g.Shards}
 	for i := range t.shards {
 		if err := t.repairShard(i, rep); err != nil {
 			return rep, fmt.Errorf("shmkv: repair shard %d: %w", i, err)
@@ -64,13 +65,13 @@ func (t *Table) repairShard(i int, rep *Report) error {
 	}
 	defer t.unlock(s)
 	if tookOver {
-		s.ctlAdd(ctlRecoveries, 1)
+		s.ctlAdd(format.CtlRecoveries, 1)
 	}
-	if s.ctlLoad(ctlSeq)&1 == 0 {
+	if s.ctlLoad(format.CtlSeq)&1 == 0 {
 		s.beginWrite()
 	}
 	defer s.endWrite()
-	counted := s.ctlLoad(ctlLiveEntries)
+	counted := s.ctlLoad(format.CtlLiveEntries)
 	v, refound, ok := t.repairExtent(s, rep)
 	if !ok {
 		return nil
@@ -91,7 +92,7 @@ func (t *Table) repairShard(i int, rep *Report) error {
 				rep.Dropped++
 				dropped++
 				s.writeSkip(r, p, it.size)
-				s.ctlAdd(ctlDamaged, 1)
+				s.ctlAdd(format.CtlDamaged, 1)
 			}
 			p += it.size
 		}
@@ -100,13 +101,13 @@ func (t *Table) repairShard(i int, rep *Report) error {
 		rep.add(i, -1, "index rebuild failed: %v", err)
 		return nil
 	}
-	live := s.ctlLoad(ctlLiveEntries)
+	live := s.ctlLoad(format.CtlLiveEntries)
 	// A shard whose extent was found again may have lost what its log
 	// does not hold: say how much, by the counters it had (which may
 	// themselves be damaged, so this is what they claimed, at most what
 	// any extent holds). Not bounded by the found extent's index: one
 	// smaller than the lost one is exactly when the most was lost.
-	if counted = min(counted, uint64(maxSlots)); refound && counted > live+dropped {
+	if counted = min(counted, uint64(format.MaxSlots)); refound && counted > live+dropped {
 		lost := counted - live - dropped
 		rep.add(i, -1, "lost: %d entries the shard's counters held are not in the log of the extent found", lost)
 		rep.Dropped += int(lost)
@@ -122,7 +123,7 @@ func (t *Table) repairShard(i int, rep *Report) error {
 // it finds no extent of s.
 func (t *Table) repairExtent(s *shard, rep *Report) (v shard, refound, ok bool) {
 	i := s.index
-	w := s.ctlLoad(ctlExtent)
+	w := s.ctlLoad(format.CtlExtent)
 	problem := s.extentProblem(w)
 	if problem == "" {
 		e, _ := s.decode(w)
@@ -139,20 +140,20 @@ func (t *Table) repairExtent(s *shard, rep *Report) (v shard, refound, ok bool) 
 	// The newest extent whose log walks; an unpublished one a grower left
 	// (pending) only if there is no other: it holds a copy of the same
 	// entries, which the one it was to replace still holds.
-	pending := s.ctlLoad(ctlPending)
+	pending := s.ctlLoad(format.CtlPending)
 	best := -1
 	for j, c := range found {
 		switch {
 		case !c.walks:
-		case best < 0 || found[best].e.word() == pending && c.e.word() != pending:
+		case best < 0 || found[best].e.Word() == pending && c.e.Word() != pending:
 			best = j
-		case c.gen > found[best].gen && c.e.word() != pending:
+		case c.gen > found[best].gen && c.e.Word() != pending:
 			best = j
 		}
 	}
 	for _, c := range found {
 		if !c.walks && (best < 0 || c.gen > found[best].gen) {
-			rep.add(i, -1, "the extent at %d (generation %d) describes itself, but its log does not walk: passed over", c.e.off, c.gen)
+			rep.add(i, -1, "the extent at %d (generation %d) describes itself, but its log does not walk: passed over", c.e.Off, c.gen)
 		}
 	}
 	if best >= 0 {
@@ -162,16 +163,16 @@ func (t *Table) repairExtent(s *shard, rep *Report) (v shard, refound, ok bool) 
 		// damaged word gave memory. Give it all back first, so that a
 		// Repair killed at any step leaves no memory the next one, which
 		// finds the word whole, would not give back.
-		for _, r := range [...][2]int64{{s.spanStart, c.e.off}, {c.e.end(), s.spanEnd}} {
+		for _, r := range [...][2]int64{{s.spanStart, c.e.Off}, {c.e.End(), s.spanEnd}} {
 			if r[1] > r[0] {
 				failpoint.Step()
 				t.sh.Release(r[0], r[1]-r[0])
 			}
 		}
-		s.ctlStore(ctlPending, 0)
-		s.ctlStore(ctlRetired, 0)
-		s.ctlStore(ctlExtent, c.e.word())
-		rep.add(i, -1, "found the shard's extent at %d by its header (generation %d) and republished it as extent word %#x", c.e.off, c.gen, c.e.word())
+		s.ctlStore(format.CtlPending, 0)
+		s.ctlStore(format.CtlRetired, 0)
+		s.ctlStore(format.CtlExtent, c.e.Word())
+		rep.add(i, -1, "found the shard's extent at %d by its header (generation %d) and republished it as extent word %#x", c.e.Off, c.gen, c.e.Word())
 		v = s.at(c.e)
 		v.gen = c.gen
 		return v, true, true
@@ -179,7 +180,7 @@ func (t *Table) repairExtent(s *shard, rep *Report) (v shard, refound, ok bool) 
 	// No extent describes itself. One that the word still names, one
 	// word of whose self-description is damaged, is described again.
 	if e, ok := s.decode(w); ok {
-		d := s.describedAt(e.off)
+		d := s.describedAt(e.Off)
 		if v = s.at(e); v.logWalks() && d.oneWordOff(s, w) {
 			// The generation is kept only if the checksum vouches for it:
 			// a damaged one (say all ones) would pass into the next
@@ -187,22 +188,22 @@ func (t *Table) repairExtent(s *shard, rep *Report) (v shard, refound, ok bool) 
 			// accepts. No other extent of the shard was found to order
 			// this one against, so 1 serves.
 			v.gen = 1
-			if d.gen != 0 && d.sum == selfSum(s.seed, w, uint64(s.index), d.gen) {
+			if d.gen != 0 && d.sum == format.SelfSum(s.seed, w, uint64(s.index), d.gen) {
 				v.gen = d.gen
 			}
 			v.describe(e, v.gen)
-			rep.add(i, -1, "rewrote the self-description of the extent at %d", e.off)
+			rep.add(i, -1, "rewrote the self-description of the extent at %d", e.Off)
 			return v, true, true
 		}
 	}
-	rep.add(i, -1, "no extent of the shard describes itself in its span: its entries (%d by its counters) are lost; cannot repair", s.ctlLoad(ctlLiveEntries))
-	rep.Dropped += int(min(s.ctlLoad(ctlLiveEntries), uint64(maxSlots)))
+	rep.add(i, -1, "no extent of the shard describes itself in its span: its entries (%d by its counters) are lost; cannot repair", s.ctlLoad(format.CtlLiveEntries))
+	rep.Dropped += int(min(s.ctlLoad(format.CtlLiveEntries), uint64(format.MaxSlots)))
 	return shard{}, false, false
 }
 
 // foundExtent is an extent findExtents found by its header.
 type foundExtent struct {
-	e     extent
+	e     format.Extent
 	gen   uint64
 	walks bool // its logs' heads and tails bound them
 }
@@ -212,7 +213,7 @@ type foundExtent struct {
 func (t *Table) findExtents(s *shard) ([]foundExtent, error) {
 	var found []foundExtent
 	err := host.DataRanges(t.sh.Fd(), s.spanStart, s.spanEnd, func(a, b int64) {
-		for off := roundUp(a, pageSize); off+extHeaderSize <= b; off += pageSize {
+		for off := format.RoundUp(a, format.PageSize); off+format.ExtHeaderSize <= b; off += format.PageSize {
 			if d := s.describedAt(off); d.valid(s, off) {
 				e, _ := s.decode(d.word)
 				v := s.at(e)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/shmkv/shmkv/kv/internal/failpoint"
+	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
 func init() {
@@ -53,12 +54,12 @@ func TestKillSweepRepairExtent(t *testing.T) {
 	}
 	tb.stopFlusher() // as in TestKillSweepGrow: nothing may change the image between restores
 	s := &tb.shards[0]
-	w := s.ctlLoad(ctlExtent)
-	if _, ok := decodeExtent(w-1, s.spanStart, s.spanEnd); !ok {
+	w := s.ctlLoad(format.CtlExtent)
+	if _, ok := format.DecodeExtent(w-1, s.spanStart, s.spanEnd); !ok {
 		t.Fatalf("word %#x less one names no extent of the span: the sweep would not scan from inside it", w)
 	}
 	img := takeExtentImage(t, tb)
-	binary.LittleEndian.PutUint64(img.fixed[s.ctl*8+ctlExtent:], w-1)
+	binary.LittleEndian.PutUint64(img.fixed[s.ctl*8+format.CtlExtent:], w-1)
 	run := func(at int64) (string, bool) {
 		img.restore(t, name)
 		return runKillable(t, childEnv("repair-crash", name, strconv.FormatInt(at, 10)))
@@ -68,7 +69,7 @@ func TestKillSweepRepairExtent(t *testing.T) {
 	if killed || err != nil || steps < 3 {
 		t.Fatalf("counting run: %q, killed %v", out, killed)
 	}
-	if got := s.ctlLoad(ctlExtent); got != w {
+	if got := s.ctlLoad(format.CtlExtent); got != w {
 		t.Fatalf("the uninterrupted Repair republished %#x, the extent is %#x", got, w)
 	}
 	t.Logf("the Repair takes %d steps", steps)
@@ -89,7 +90,7 @@ func TestKillSweepRepairExtent(t *testing.T) {
 			}
 		}
 		mustCheck(t, tb)
-		if got := s.ctlLoad(ctlExtent); got != w {
+		if got := s.ctlLoad(format.CtlExtent); got != w {
 			t.Fatalf("step %d: the extent word is %#x, the extent %#x", n, got, w)
 		}
 		blocks, err := tb.sh.Blocks()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 
 	"github.com/shmkv/shmkv/kv/internal/failpoint"
+	"github.com/shmkv/shmkv/kv/internal/format"
 	"github.com/shmkv/shmkv/kv/internal/region"
 )
 
@@ -27,7 +28,7 @@ type shard struct {
 	evict     bool  // EvictLRU
 
 	// The view: set by at and view (extent.go).
-	ext       extent
+	ext       format.Extent
 	gen       uint64 // the extent's generation (its self-description)
 	hdr       int64  // word index of the extent's header
 	slots     int64  // word index of slot 0
@@ -41,22 +42,22 @@ type shard struct {
 	keyCap    int    // how many entries the index accepts
 }
 
-func newShard(t *Table, g *geometry, i int) shard {
-	ctl := (g.controlOffset + int64(i)*controlSize) / 8
-	start, end := g.spanOf(i)
+func newShard(t *Table, g *format.Geometry, i int) shard {
+	ctl := (g.ControlOffset + int64(i)*format.ControlSize) / 8
+	start, end := g.SpanOf(i)
 	return shard{
 		t:         t,
 		index:     i,
 		r:         t.r,
-		lockWord:  t.r.LockWord(ctl + ctlLock/8),
+		lockWord:  t.r.LockWord(ctl + format.CtlLock/8),
 		ctl:       ctl,
 		spanStart: start,
 		spanEnd:   end,
-		seed:      g.seed,
-		maxKey:    g.maxKey,
-		maxValue:  g.maxValue,
-		maxEntry:  g.maxEntry(),
-		evict:     g.eviction == uint32(EvictLRU),
+		seed:      g.Seed,
+		maxKey:    g.MaxKey,
+		maxValue:  g.MaxValue,
+		maxEntry:  g.MaxEntry(),
+		evict:     g.Eviction == uint32(EvictLRU),
 	}
 }
 
@@ -65,7 +66,7 @@ func newShard(t *Table, g *geometry, i int) shard {
 // table accepts, which no entry can have, is taken as that (a rebuild
 // recounts it).
 func (s *shard) largest(need int64) int64 {
-	return max(int64(min(s.ctlLoad(ctlLargest), uint64(s.maxEntry))), need)
+	return max(int64(min(s.ctlLoad(format.CtlLargest), uint64(s.maxEntry))), need)
 }
 
 // reserve is the free log a shard keeps beyond its live data when it
@@ -81,15 +82,15 @@ func (s *shard) ctlAdd(field int64, d uint64)   { s.r.Add(s.ctl+field/8, d) }
 func (s *shard) slot(i uint64) uint64       { return s.r.Load(s.slots + int64(i)) }
 func (s *shard) setSlot(i uint64, v uint64) { s.r.Store(s.slots+int64(i), v) }
 
-// Slot words: see layout.go. The offset is stored plus one so that no live
-// slot is 0 (empty); it is at most maxData/8, below slotReferenced, so none
-// is slotTombstone.
+// Slot words: see internal/format/layout.go. The offset is stored plus one so that no live
+// slot is 0 (empty); it is at most format.MaxData/8, below format.SlotReferenced, so none
+// is format.SlotTombstone.
 func slotValue(tag uint32, off int64) uint64 { return uint64(tag)<<32 | uint64(off/8+1) }
 
 // slotOffset returns the data offset a live slot word points at, and
 // whether it lies inside the data area.
 func (s *shard) slotOffset(v uint64) (int64, bool) {
-	u := int64(v & (slotReferenced - 1))
+	u := int64(v & (format.SlotReferenced - 1))
 	off := (u - 1) * 8
 	return off, u >= 1 && off < s.end
 }
@@ -117,22 +118,22 @@ func (s *shard) setWord(off int64, v uint64) { s.r.Store((s.data+s.wrap(off))/8,
 type entryHeader struct {
 	klen, vlen int
 	head       uint64 // the head word as loaded
-	state      uint64 // its state field: entryLive, entryDead, possibly with entryMarked
+	state      uint64 // its state field: format.EntryLive, format.EntryDead, possibly with format.EntryMarked
 	expires    uint64 // 0 for never
 	checksum   uint64
 }
 
-func (e *entryHeader) hasExpiry() bool { return e.head&entExpiryBit != 0 }
+func (e *entryHeader) hasExpiry() bool { return e.head&format.EntExpiryBit != 0 }
 
 // size is the log bytes the entry takes.
-func (e *entryHeader) size() int64 { return entrySize(e.klen, e.vlen, e.hasExpiry()) }
+func (e *entryHeader) size() int64 { return format.EntrySize(e.klen, e.vlen, e.hasExpiry()) }
 
 // keyAt is where the key of the entry at off starts.
 func (e *entryHeader) keyAt(off int64) int64 {
 	if e.hasExpiry() {
-		return off + entryHeaderSize + 8
+		return off + format.EntryHeaderSize + 8
 	}
-	return off + entryHeaderSize
+	return off + format.EntryHeaderSize
 }
 
 // valueAt is where its value starts.
@@ -140,7 +141,7 @@ func (e *entryHeader) valueAt(off int64) int64 { return e.keyAt(off) + int64(e.k
 
 // withState is the entry's head word with its state set to state.
 func (e *entryHeader) withState(state uint64) uint64 {
-	return e.head&^entStateMask | state<<entStateShift
+	return e.head&^format.EntStateMask | state<<format.EntStateShift
 }
 
 // loadHeader loads the header of the entry at off and checks its lengths
@@ -153,19 +154,19 @@ func (s *shard) loadHeader(off int64) (e entryHeader, ok bool) {
 	if off < 0 || off >= s.end || off%8 != 0 {
 		return e, false
 	}
-	e.head = s.word(off + entHead)
-	e.klen = int(e.head & (1<<entKeyBits - 1))
-	e.vlen = int(e.head >> entKeyBits & (1<<entValueBits - 1))
-	if e.klen < 1 || e.klen > s.maxKey || e.vlen > s.maxValue || e.head&entUnknownBits != 0 {
+	e.head = s.word(off + format.EntHead)
+	e.klen = int(e.head & (1<<format.EntKeyBits - 1))
+	e.vlen = int(e.head >> format.EntKeyBits & (1<<format.EntValueBits - 1))
+	if e.klen < 1 || e.klen > s.maxKey || e.vlen > s.maxValue || e.head&format.EntUnknownBits != 0 {
 		return e, false
 	}
 	if n := e.size(); n > s.size || off < s.lo && off+n > s.lo {
 		return e, false
 	}
-	e.state = e.head >> entStateShift & 7
-	e.checksum = s.word(off + entChecksum)
+	e.state = e.head >> format.EntStateShift & 7
+	e.checksum = s.word(off + format.EntChecksum)
 	if e.hasExpiry() {
-		e.expires = s.word(off + entExpires)
+		e.expires = s.word(off + format.EntExpires)
 	}
 	return e, true
 }

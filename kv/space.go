@@ -1,11 +1,13 @@
 package kv
 
+import "github.com/shmkv/shmkv/kv/internal/format"
+
 // Space: how a shard's log makes room for a new entry, by cleaning and, in
 // an EvictLRU table, by evicting. (When cleaning would have to work too
 // hard, or cannot make room at all, the shard grows instead, while the
 // table is below its memory ceiling: grow.go.)
 //
-// Expiry: an entry's expires word (layout.go) holds the Unix nanosecond
+// Expiry: an entry's expires word (internal/format/layout.go) holds the Unix nanosecond
 // from which it is gone. Readers compare it with their clock and report an
 // expired entry as absent, so no process returns it from that moment on,
 // whatever the others do. Its space comes back without a sweep: cleaning
@@ -15,7 +17,7 @@ package kv
 // Eviction (EvictLRU): S3-FIFO over a small log and this, the main log
 // (evict.go). The log is in write order; cleaning takes entries from its
 // tail. An entry read since cleaning last passed it has the
-// slotReferenced bit set in its slot word: cleaning moves it to the head,
+// format.SlotReferenced bit set in its slot word: cleaning moves it to the head,
 // which writes its slot afresh without the bit (a second chance) and gives
 // it a credit; an entry without the bit spends a credit to be moved, and
 // with none left is evicted while the shard is over its key or byte limit.
@@ -39,7 +41,7 @@ package kv
 // referenced mark cleared (and in an lru table its credit raised if it was
 // read, spent if not), and its slot moved. A damaged stretch at the tail,
 // or an entry there that fails its checksum and that no slot points at, is
-// dropped and counted (ctlDamaged); since a slot may point into what was
+// dropped and counted (format.CtlDamaged); since a slot may point into what was
 // dropped, makeRoom then returns errCorruptIndex and the caller rebuilds
 // the index and retries.
 //
@@ -81,11 +83,11 @@ func (s *shard) makeRoom(need int64, l *lookup, now int64) (dropped bool, err er
 		case it.kind == itemDamage:
 			// Nothing readable to keep: drop the stretch. A slot may still
 			// point into it, so have the caller rebuild the index.
-			s.ctlAdd(ctlDamaged, 1)
+			s.ctlAdd(format.CtlDamaged, 1)
 			s.setTail(tail + esz)
 			return dropped, errCorruptIndex
-		case it.kind == itemEntry && e.state != entryDead:
-			if e.state != entryLive {
+		case it.kind == itemEntry && e.state != format.EntryDead:
+			if e.state != format.EntryLive {
 				return dropped, errCorruptIndex
 			}
 			h := s.hashAt(toff, &e)
@@ -93,14 +95,14 @@ func (s *shard) makeRoom(need int64, l *lookup, now int64) (dropped bool, err er
 			if err != nil {
 				if s.checksumAt(toff, &e) != e.checksum {
 					// Damage the index never held (rebuild steps over it).
-					s.ctlAdd(ctlDamaged, 1)
+					s.ctlAdd(format.CtlDamaged, 1)
 					s.setTail(tail + esz)
 					return dropped, errCorruptIndex
 				}
 				return dropped, err
 			}
 			// Past the first pass, neither marks nor credit keep an entry.
-			read := v&slotReferenced != 0 && budget > firstPass
+			read := v&format.SlotReferenced != 0 && budget > firstPass
 			c := credit(e.head)
 			if isExpired(&e, now) || (s.evict && !limitsOK && !read && (c == 0 || budget <= firstPass)) {
 				s.drop(i, toff, &e, now)
@@ -123,14 +125,14 @@ func (s *shard) makeRoom(need int64, l *lookup, now int64) (dropped bool, err er
 						c--
 					}
 					if w := withCredit(e.head, c); w != e.head {
-						s.setWord(hoff+entHead, w)
+						s.setWord(hoff+format.EntHead, w)
 					}
 				}
 				head += esz
 				s.setHead(head)
 				// Written afresh, the slot loses its referenced bit: the
 				// entry's second chance.
-				s.setSlot(i, slotValue(tagOf(h), hoff))
+				s.setSlot(i, slotValue(format.TagOf(h), hoff))
 				if l.found && l.off == toff {
 					l.off = hoff
 				}
@@ -150,16 +152,16 @@ func isExpired(e *entryHeader, now int64) bool {
 // the counts: an eviction, or an expiration if it has expired.
 func (s *shard) drop(i uint64, off int64, e *entryHeader, now int64) {
 	if !isExpired(e, now) {
-		s.ctlAdd(ctlEvictions, 1)
+		s.ctlAdd(format.CtlEvictions, 1)
 	}
 	s.retire(off, e, now)
 	s.clearSlot(i)
-	s.ctlAdd(ctlLiveEntries, ^uint64(0))
+	s.ctlAdd(format.CtlLiveEntries, ^uint64(0))
 }
 
 // markReferenced records a read through slot i, which held v.
 func (s *shard) markReferenced(i, v uint64) {
-	if v&slotReferenced == 0 {
-		s.r.CAS(s.slots+int64(i), v, v|slotReferenced)
+	if v&format.SlotReferenced == 0 {
+		s.r.CAS(s.slots+int64(i), v, v|format.SlotReferenced)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/shmkv/shmkv/internal/testproc"
+	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
 func init() { rawChildren["shared-writer"] = childSharedWriter }
@@ -72,11 +73,11 @@ func waitStopped(t *testing.T, pid int) {
 func stallKeys(t *testing.T, tb *Table, n int) (want map[string]string, same []string) {
 	t.Helper()
 	want = map[string]string{}
-	home := tb.shardFor(hashKey(tb.g.seed, []byte("k")))
+	home := tb.shardFor(format.HashKey(tb.g.Seed, []byte("k")))
 	others := 0
 	for i := 0; others < n || len(same) < 4; i++ {
 		k, v := fmt.Sprint("k", i), fmt.Sprint("value of k", i)
-		if tb.shardFor(hashKey(tb.g.seed, []byte(k))) == home {
+		if tb.shardFor(format.HashKey(tb.g.Seed, []byte(k))) == home {
 			if len(same) == 4 {
 				continue
 			}
@@ -194,7 +195,7 @@ func TestReadersBesideStoppedWriter(t *testing.T) {
 			}
 			other := ""
 			for k := range want {
-				if tb.shardFor(hashKey(tb.g.seed, []byte(k))) != tb.shardFor(hashKey(tb.g.seed, []byte("k"))) {
+				if tb.shardFor(format.HashKey(tb.g.Seed, []byte(k))) != tb.shardFor(format.HashKey(tb.g.Seed, []byte("k"))) {
 					other = k
 					break
 				}
@@ -234,7 +235,7 @@ func TestReadersBesideStoppedRebuild(t *testing.T) {
 			}
 		}
 		for k, v := range want {
-			if h.shardFor(hashKey(h.g.seed, []byte(k))) == h.shardFor(hashKey(h.g.seed, []byte("k"))) {
+			if h.shardFor(format.HashKey(h.g.Seed, []byte(k))) == h.shardFor(format.HashKey(h.g.Seed, []byte("k"))) {
 				continue
 			}
 			if got, _ := mustGet(t, h, k); got != v {

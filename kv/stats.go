@@ -4,6 +4,8 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
 // Stats describes a table. Filling one allocates nothing.
@@ -75,37 +77,37 @@ func (t *Table) Stats(st *Stats) (err error) {
 	}
 	*st = Stats{
 		TotalBytes:   uint64(blocks),
-		MaxBytes:     uint64(t.g.maxMemory),
-		Shards:       t.g.shards,
-		MaxKeySize:   t.g.maxKey,
-		MaxValueSize: t.g.maxValue,
-		Eviction:     Policy(t.g.eviction),
+		MaxBytes:     uint64(t.g.MaxMemory),
+		Shards:       t.g.Shards,
+		MaxKeySize:   t.g.MaxKey,
+		MaxValueSize: t.g.MaxValue,
+		Eviction:     Policy(t.g.Eviction),
 	}
 	for i := range t.shards {
 		s := &t.shards[i]
-		st.Entries += s.ctlLoad(ctlLiveEntries)
-		used := s.ctlLoad(ctlLiveBytes)
+		st.Entries += s.ctlLoad(format.CtlLiveEntries)
+		used := s.ctlLoad(format.CtlLiveBytes)
 		st.BytesUsed += used
 		if v, ok := s.view(); ok {
-			st.Slots += v.ext.slots
+			st.Slots += v.ext.Slots
 			st.KeyCapacity += v.keyCap
 			if limit := uint64(v.end - v.reserve(0)); used < limit {
 				st.BytesFree += limit - used
 			}
 		}
-		st.Grows += s.ctlLoad(ctlGrows)
-		st.Sets += s.ctlLoad(ctlSets)
-		st.Deletes += s.ctlLoad(ctlDeletes)
-		st.LockWaits += s.ctlLoad(ctlLockWaits)
-		st.Recoveries += s.ctlLoad(ctlRecoveries)
-		st.Rebuilds += s.ctlLoad(ctlRebuilds)
-		st.Evictions += s.ctlLoad(ctlEvictions)
-		st.Promotions += s.ctlLoad(ctlPromotions)
-		st.Expirations += s.ctlLoad(ctlExpirations)
-		st.Damaged += s.ctlLoad(ctlDamaged)
-		st.Hits += s.ctlLoad(ctlHits)
-		st.Misses += s.ctlLoad(ctlMisses)
-		st.ReadRetries += s.ctlLoad(ctlReadRetries)
+		st.Grows += s.ctlLoad(format.CtlGrows)
+		st.Sets += s.ctlLoad(format.CtlSets)
+		st.Deletes += s.ctlLoad(format.CtlDeletes)
+		st.LockWaits += s.ctlLoad(format.CtlLockWaits)
+		st.Recoveries += s.ctlLoad(format.CtlRecoveries)
+		st.Rebuilds += s.ctlLoad(format.CtlRebuilds)
+		st.Evictions += s.ctlLoad(format.CtlEvictions)
+		st.Promotions += s.ctlLoad(format.CtlPromotions)
+		st.Expirations += s.ctlLoad(format.CtlExpirations)
+		st.Damaged += s.ctlLoad(format.CtlDamaged)
+		st.Hits += s.ctlLoad(format.CtlHits)
+		st.Misses += s.ctlLoad(format.CtlMisses)
+		st.ReadRetries += s.ctlLoad(format.CtlReadRetries)
 	}
 	st.Gets = st.Hits + st.Misses
 	return nil
@@ -189,13 +191,13 @@ func (t *Table) flushReads() {
 	// shard 0's.
 	s, prev := &t.shards[0], &f.flushed
 	if d := now.hits - prev.hits; d != 0 {
-		s.ctlAdd(ctlHits, d)
+		s.ctlAdd(format.CtlHits, d)
 	}
 	if d := now.misses - prev.misses; d != 0 {
-		s.ctlAdd(ctlMisses, d)
+		s.ctlAdd(format.CtlMisses, d)
 	}
 	if d := now.retries - prev.retries; d != 0 {
-		s.ctlAdd(ctlReadRetries, d)
+		s.ctlAdd(format.CtlReadRetries, d)
 	}
 	*prev = now
 }

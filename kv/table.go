@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shmkv/shmkv/kv/internal/format"
 	"github.com/shmkv/shmkv/kv/internal/region"
 	"github.com/shmkv/shmkv/shm"
 )
@@ -18,7 +19,7 @@ type Table struct {
 	lockObj     *shm.Shm // the lock object (lockobject.go); nil if it may not be opened
 	mapping     *shm.Mapping
 	r           region.Region
-	g           geometry
+	g           format.Geometry
 	shards      []shard
 	shardShift  uint
 	readOnly    bool
@@ -119,8 +120,8 @@ func (t *Table) checkKey(key []byte) error {
 	if t.closed.Load() {
 		return ErrClosed
 	}
-	if len(key) == 0 || len(key) > t.g.maxKey {
-		return tooLarge(ErrKeyTooLarge, len(key), t.g.maxKey)
+	if len(key) == 0 || len(key) > t.g.MaxKey {
+		return tooLarge(ErrKeyTooLarge, len(key), t.g.MaxKey)
 	}
 	return nil
 }
@@ -132,8 +133,8 @@ func (t *Table) checkWrite(key []byte, valueLen int) error {
 	if t.readOnly {
 		return ErrReadOnly
 	}
-	if valueLen > t.g.maxValue {
-		return tooLarge(ErrValueTooLarge, valueLen, t.g.maxValue)
+	if valueLen > t.g.MaxValue {
+		return tooLarge(ErrValueTooLarge, valueLen, t.g.MaxValue)
 	}
 	return nil
 }
@@ -151,10 +152,10 @@ func (t *Table) lockShard(s *shard) error {
 // readyLocked is lockShard's second half, for s just locked: it recovers
 // the shard if it must, and unlocks it again if it stays unusable.
 func (t *Table) readyLocked(s *shard, tookOver bool) error {
-	if tookOver || s.ctlLoad(ctlFlags) != 0 || s.ctlLoad(ctlSeq)&1 != 0 {
+	if tookOver || s.ctlLoad(format.CtlFlags) != 0 || s.ctlLoad(format.CtlSeq)&1 != 0 {
 		t.recoverShard(s)
 	}
-	if s.ctlLoad(ctlFlags) != 0 {
+	if s.ctlLoad(format.CtlFlags) != 0 {
 		t.unlock(s)
 		return ErrCorrupt
 	}
@@ -163,26 +164,26 @@ func (t *Table) readyLocked(s *shard, tookOver bool) error {
 
 // recoverShard recovers s under the lock: it finishes or undoes what a
 // dead grower left (grow.go) and rebuilds the index from the log. A
-// failure leaves flagRebuild set, so that every use reports ErrCorrupt and
+// failure leaves format.FlagRebuild set, so that every use reports ErrCorrupt and
 // Check can say why.
 func (t *Table) recoverShard(s *shard) {
-	if s.ctlLoad(ctlSeq)&1 == 0 {
+	if s.ctlLoad(format.CtlSeq)&1 == 0 {
 		s.beginWrite()
 	}
 	if v, ok := s.view(); ok {
 		t.reclaimGrow(&v)
 		v.rebuild()
 	} else {
-		s.ctlStore(ctlFlags, flagRebuild)
+		s.ctlStore(format.CtlFlags, format.FlagRebuild)
 	}
-	s.ctlAdd(ctlRecoveries, 1)
+	s.ctlAdd(format.CtlRecoveries, 1)
 	s.endWrite()
 }
 
 // repair recovers s, held locked, and reports whether it is usable.
 func (t *Table) repair(s *shard) error {
 	t.recoverShard(s)
-	if s.ctlLoad(ctlFlags) != 0 {
+	if s.ctlLoad(format.CtlFlags) != 0 {
 		return ErrCorrupt
 	}
 	return nil
@@ -207,7 +208,7 @@ func (t *Table) update(key []byte, h uint64, needClock bool, fn func(s shard, l 
 	}
 	defer t.unlock(s)
 	var now int64
-	if needClock || s.ctlLoad(ctlExpiring) != 0 {
+	if needClock || s.ctlLoad(format.CtlExpiring) != 0 {
 		now = t.now().UnixNano()
 	}
 	for attempt := 0; ; attempt++ {

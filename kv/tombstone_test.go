@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
 // probeStats returns the mean probe length of a hit over every live key,
@@ -16,13 +18,13 @@ func probeStats(tb *Table) (hit, miss float64) {
 		n := s.mask + 1
 		for j := range n {
 			d := uint64(0)
-			for s.slot((j+d)&s.mask) != slotEmpty && d < n {
+			for s.slot((j+d)&s.mask) != format.SlotEmpty && d < n {
 				d++
 			}
 			missSum += float64(d + 1)
 			slots++
 			v := s.slot(j)
-			if v == slotEmpty || v == slotTombstone {
+			if v == format.SlotEmpty || v == format.SlotTombstone {
 				continue
 			}
 			off, _ := s.slotOffset(v)
@@ -74,7 +76,7 @@ func TestNoSlowDeathByTombstones(t *testing.T) {
 		s := viewOf(t, &tb.shards[i])
 		// Deletes only turn live slots into tombstones; inserts rebuild
 		// past the mark: so the used slots never pass keyCap plus the mark.
-		live, tomb := s.ctlLoad(ctlLiveEntries), s.ctlLoad(ctlTombstones)
+		live, tomb := s.ctlLoad(format.CtlLiveEntries), s.ctlLoad(format.CtlTombstones)
 		if live+tomb > uint64(s.keyCap)+s.maxTombstones() {
 			t.Errorf("shard %d: %d live + %d tombstones, over %d + %d", i, live, tomb, s.keyCap, s.maxTombstones())
 		}

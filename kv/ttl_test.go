@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shmkv/shmkv/internal/testproc"
+	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
 // fakeClock is an injected clock that moves only when told.
@@ -251,7 +252,7 @@ func TestHugeTTLSaturates(t *testing.T) {
 func TestClockReadUnderLock(t *testing.T) {
 	clock := newClock()
 	tb := newTable(t, &Options{Keys: 100, Memory: 64 << 10, Now: clock.Now})
-	h := hashKey(tb.g.seed, []byte("k"))
+	h := format.HashKey(tb.g.Seed, []byte("k"))
 	s := tb.shardFor(h)
 	if err := tb.lockShard(s); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
 // TestSetIfAbsentTTL: the value is stored with its expiry; while it lives
@@ -226,7 +228,7 @@ func TestTouchDamaged(t *testing.T) {
 	fillDamageTable(t, tb)
 	skipping := openTable(t, name, &Options{NoCreate: true, SkipReadChecksums: true})
 	s, l := entryOf(t, tb, "key-7")
-	tb.r.B[s.data+l.off+entryHeaderSize+int64(l.hdr.klen)+3] ^= 0x20
+	tb.r.B[s.data+l.off+format.EntryHeaderSize+int64(l.hdr.klen)+3] ^= 0x20
 	for _, h := range []*Table{tb, skipping} {
 		if _, err := h.Touch([]byte("key-7"), time.Hour); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("Touch of a damaged entry: %v, want ErrCorrupt", err)

@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/shmkv/shmkv/kv/internal/format"
 	"github.com/shmkv/shmkv/kv/internal/region"
 )
 
@@ -52,7 +53,7 @@ func (t *Table) GetVersion(dst, key []byte) (value []byte, version uint64, err e
 	if err := t.checkKey(key); err != nil {
 		return dst, 0, err
 	}
-	h := hashKey(t.g.seed, key)
+	h := format.HashKey(t.g.Seed, key)
 	v, version, _, _, err := t.versioned(t.shardFor(h), dst, key, h)
 	return v, version, err
 }
@@ -72,7 +73,7 @@ func (t *Table) Watch(ctx context.Context, dst, key []byte, version uint64) (val
 	if err := t.checkKey(key); err != nil {
 		return dst, 0, err
 	}
-	h := hashKey(t.g.seed, key)
+	h := format.HashKey(t.g.Seed, key)
 	s := t.shardFor(h)
 	for {
 		v, next, expires, seq, err := t.versioned(s, dst, key, h)
@@ -101,7 +102,7 @@ func (t *Table) Watch(ctx context.Context, dst, key []byte, version uint64) (val
 // shard's sequence counter as they were before the read.
 func (t *Table) versioned(s *shard, dst, key []byte, h uint64) (value []byte, version, expires uint64, seq uint32, err error) {
 	defer t.guard(debug.SetPanicOnFault(true), &err)
-	seq = uint32(s.ctlLoad(ctlSeq))
+	seq = uint32(s.ctlLoad(format.CtlSeq))
 	v, meta, found, err := t.get(s, dst, key, h)
 	if err != nil || !found {
 		return v, 0, 0, seq, err
@@ -122,14 +123,14 @@ func (t *Table) sleepOnShard(ctx context.Context, s *shard, seq uint32, d time.D
 }
 
 // seqWord is the low half of the sequence counter, the watchers' futex.
-func (s *shard) seqWord() *uint32 { return s.r.LockWord(s.ctl + ctlSeq/8) }
+func (s *shard) seqWord() *uint32 { return s.r.LockWord(s.ctl + format.CtlSeq/8) }
 
 // markWatched moves the shard's "watched until" to until, if that is
 // later.
 func (s *shard) markWatched(until uint64) {
 	for {
-		cur := s.ctlLoad(ctlWatched)
-		if cur >= until || s.r.CAS(s.ctl+ctlWatched/8, cur, until) {
+		cur := s.ctlLoad(format.CtlWatched)
+		if cur >= until || s.r.CAS(s.ctl+format.CtlWatched/8, cur, until) {
 			return
 		}
 	}
@@ -142,12 +143,12 @@ func (s *shard) markWatched(until uint64) {
 // call for good; a live watcher it belonged to marks again within
 // watchSleep.
 func (s *shard) wakeWatchers() {
-	until := s.ctlLoad(ctlWatched)
+	until := s.ctlLoad(format.CtlWatched)
 	if until == 0 {
 		return
 	}
 	if now := uint64(time.Now().UnixNano()); now > until || until-now > uint64(watchMarkAhead) {
-		s.r.CAS(s.ctl+ctlWatched/8, until, 0)
+		s.r.CAS(s.ctl+format.CtlWatched/8, until, 0)
 		return
 	}
 	region.FutexWake(s.seqWord(), math.MaxInt32)

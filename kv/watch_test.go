@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shmkv/shmkv/internal/testproc"
+	"github.com/shmkv/shmkv/kv/internal/format"
 	"github.com/shmkv/shmkv/kv/internal/region"
 )
 
@@ -174,7 +175,7 @@ func TestWatchReadOnly(t *testing.T) {
 	if err != nil || string(v) != "new" || next == version {
 		t.Errorf("Watch = %q, %#x, %v", v, next, err)
 	}
-	if w := tb.shards[0].ctlLoad(ctlWatched); w != 0 {
+	if w := tb.shards[0].ctlLoad(format.CtlWatched); w != 0 {
 		t.Errorf("a read-only watcher marked the shard: %d", w)
 	}
 }
@@ -183,10 +184,10 @@ func TestWatchReadOnly(t *testing.T) {
 // mark's lapse clears it, and writes pay nothing more for them.
 func TestWatchMarkLapses(t *testing.T) {
 	tb := newTable(t, small)
-	s := tb.shardFor(hashKey(tb.g.seed, []byte("k")))
+	s := tb.shardFor(format.HashKey(tb.g.Seed, []byte("k")))
 	s.markWatched(uint64(time.Now().Add(-time.Millisecond).UnixNano()))
 	mustSet(t, tb, "k", "v")
-	if w := s.ctlLoad(ctlWatched); w != 0 {
+	if w := s.ctlLoad(format.CtlWatched); w != 0 {
 		t.Errorf("watched until %d after a write past it", w)
 	}
 }
@@ -196,17 +197,17 @@ func TestWatchMarkLapses(t *testing.T) {
 // write, which would otherwise wake the word on every write for good.
 func TestWatchMarkTooFarAhead(t *testing.T) {
 	tb := newTable(t, small)
-	s := tb.shardFor(hashKey(tb.g.seed, []byte("k")))
+	s := tb.shardFor(format.HashKey(tb.g.Seed, []byte("k")))
 	s.markWatched(^uint64(0))
 	mustSet(t, tb, "k", "v")
-	if w := s.ctlLoad(ctlWatched); w != 0 {
+	if w := s.ctlLoad(format.CtlWatched); w != 0 {
 		t.Errorf("watched until %d after a write", w)
 	}
 	// A live watcher's mark stays.
 	live := uint64(time.Now().Add(watchMarkAhead - time.Millisecond).UnixNano())
 	s.markWatched(live)
 	mustSet(t, tb, "k", "w")
-	if w := s.ctlLoad(ctlWatched); w != live {
+	if w := s.ctlLoad(format.CtlWatched); w != live {
 		t.Errorf("watched until %d after a write, want %d", w, live)
 	}
 }

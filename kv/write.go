@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/shmkv/shmkv/kv/internal/format"
 	"github.com/shmkv/shmkv/kv/internal/region"
 )
 
@@ -25,12 +26,12 @@ var errCorruptIndex = errors.New("shmkv: index disagrees with the log")
 // ones a locked instruction might not order, end with its own SFENCE), on
 // arm64 an LDADDAL or a store-release exclusive.
 func (s *shard) beginWrite() {
-	s.ctlAdd(ctlSeq, 1)
+	s.ctlAdd(format.CtlSeq, 1)
 	region.StoreFence()
 }
 func (s *shard) endWrite() {
-	s.ctlAdd(ctlSeq, 1)
-	if s.ctlLoad(ctlWatched) != 0 {
+	s.ctlAdd(format.CtlSeq, 1)
+	if s.ctlLoad(format.CtlWatched) != 0 {
 		s.wakeWatchers()
 	}
 }
@@ -43,11 +44,11 @@ func (s *shard) endWrite() {
 // entry: in a NoEviction table at its memory ceiling once expired entries
 // are dropped, never in an EvictLRU table.
 func (s *shard) store(key []byte, h uint64, value []byte, expires uint64, l lookup, now int64) error {
-	need := entrySize(len(key), len(value), expires != 0)
+	need := format.EntrySize(len(key), len(value), expires != 0)
 	if err := s.growFor(need, &l, key, h, now); err != nil {
 		return err
 	}
-	if !s.fits(need, l) && !s.evict && s.ctlLoad(ctlExpiring) == 0 {
+	if !s.fits(need, l) && !s.evict && s.ctlLoad(format.CtlExpiring) == 0 {
 		return ErrFull // nothing could be dropped to make room
 	}
 	if err := s.allocateFor(need, l); err != nil {
@@ -56,11 +57,11 @@ func (s *shard) store(key []byte, h uint64, value []byte, expires uint64, l look
 
 	s.beginWrite()
 	defer s.endWrite()
-	if !l.found && s.ctlLoad(ctlTombstones) >= s.maxTombstones() {
+	if !l.found && s.ctlLoad(format.CtlTombstones) >= s.maxTombstones() {
 		if err := s.rebuild(); err != nil {
 			return err
 		}
-		s.ctlAdd(ctlRebuilds, 1)
+		s.ctlAdd(format.CtlRebuilds, 1)
 		var err error
 		if l, err = s.find(key, h, now); err != nil {
 			return err
@@ -80,7 +81,7 @@ func (s *shard) store(key []byte, h uint64, value []byte, expires uint64, l look
 		if err == nil && l.found && l.off >= s.lo {
 			// Cleaning moved the key's old version to the main log: the
 			// new one goes there too, never into the small log while an
-			// older one is live in the main log (layout.go).
+			// older one is live in the main log (internal/format/layout.go).
 			small = false
 		}
 	}
@@ -100,8 +101,8 @@ func (s *shard) store(key []byte, h uint64, value []byte, expires uint64, l look
 			return err
 		}
 	}
-	if uint64(need) > s.ctlLoad(ctlLargest) {
-		s.ctlStore(ctlLargest, uint64(need))
+	if uint64(need) > s.ctlLoad(format.CtlLargest) {
+		s.ctlStore(format.CtlLargest, uint64(need))
 	}
 	var off int64
 	if small {
@@ -116,22 +117,22 @@ func (s *shard) store(key []byte, h uint64, value []byte, expires uint64, l look
 		s.setHead(head + uint64(need))
 	}
 
-	tag := tagOf(h)
+	tag := format.TagOf(h)
 	if l.found {
 		s.setSlot(l.slot, slotValue(tag, off))
 		s.retire(l.off, &l.hdr, now)
 	} else {
-		if s.slot(l.insert) == slotTombstone {
-			s.ctlAdd(ctlTombstones, ^uint64(0))
+		if s.slot(l.insert) == format.SlotTombstone {
+			s.ctlAdd(format.CtlTombstones, ^uint64(0))
 		}
 		s.setSlot(l.insert, slotValue(tag, off))
-		s.ctlAdd(ctlLiveEntries, 1)
+		s.ctlAdd(format.CtlLiveEntries, 1)
 	}
-	s.ctlAdd(ctlLiveBytes, uint64(need))
+	s.ctlAdd(format.CtlLiveBytes, uint64(need))
 	if expires != 0 {
-		s.ctlAdd(ctlExpiring, 1)
+		s.ctlAdd(format.CtlExpiring, 1)
 	}
-	s.ctlAdd(ctlSets, 1)
+	s.ctlAdd(format.CtlSets, 1)
 	return nil
 }
 
@@ -143,7 +144,7 @@ func (s *shard) fits(need int64, l lookup) bool {
 		if l.off >= s.lo {
 			liveBytes -= l.hdr.size()
 		}
-	} else if int(s.ctlLoad(ctlLiveEntries)) >= s.keyCap {
+	} else if int(s.ctlLoad(format.CtlLiveEntries)) >= s.keyCap {
 		return false
 	}
 	return liveBytes <= s.size-s.reserve(need)
@@ -153,15 +154,15 @@ func (s *shard) fits(need int64, l lookup) bool {
 // counts; its slot is the caller's business. An expired entry counts as an
 // expiration.
 func (s *shard) retire(off int64, e *entryHeader, now int64) {
-	s.setWord(off+entHead, e.withState(entryDead))
-	s.ctlAdd(ctlLiveBytes, -uint64(e.size()))
+	s.setWord(off+format.EntHead, e.withState(format.EntryDead))
+	s.ctlAdd(format.CtlLiveBytes, -uint64(e.size()))
 	if off < s.lo {
-		s.ctlAdd(ctlSmallBytes, -uint64(e.size()))
+		s.ctlAdd(format.CtlSmallBytes, -uint64(e.size()))
 	}
 	if e.expires != 0 {
-		s.ctlAdd(ctlExpiring, ^uint64(0))
+		s.ctlAdd(format.CtlExpiring, ^uint64(0))
 		if isExpired(e, now) {
-			s.ctlAdd(ctlExpirations, 1)
+			s.ctlAdd(format.CtlExpirations, 1)
 		}
 	}
 }
@@ -172,9 +173,9 @@ func (s *shard) remove(l lookup, now int64) {
 	// The commit point: a dead entry is skipped by every rebuild.
 	s.retire(l.off, &l.hdr, now)
 	s.clearSlot(l.slot)
-	s.ctlAdd(ctlLiveEntries, ^uint64(0))
+	s.ctlAdd(format.CtlLiveEntries, ^uint64(0))
 	if !l.expired {
-		s.ctlAdd(ctlDeletes, 1)
+		s.ctlAdd(format.CtlDeletes, 1)
 	}
 	s.endWrite()
 }
@@ -183,16 +184,16 @@ var zeroPad [8]byte
 
 // writeEntry writes a whole live entry at off, in free log space.
 func (s *shard) writeEntry(off int64, h uint64, key, value []byte, expires uint64) {
-	var hdr [entryHeaderSize + 8]byte
-	word := uint64(len(key)) | uint64(len(value))<<entKeyBits | entryLive<<entStateShift
-	n := entryHeaderSize
+	var hdr [format.EntryHeaderSize + 8]byte
+	word := uint64(len(key)) | uint64(len(value))<<format.EntKeyBits | format.EntryLive<<format.EntStateShift
+	n := format.EntryHeaderSize
 	if expires != 0 {
-		word |= entExpiryBit
-		binary.LittleEndian.PutUint64(hdr[entExpires:], expires)
+		word |= format.EntExpiryBit
+		binary.LittleEndian.PutUint64(hdr[format.EntExpires:], expires)
 		n += 8
 	}
-	binary.LittleEndian.PutUint64(hdr[entHead:], word)
-	binary.LittleEndian.PutUint64(hdr[entChecksum:], entryChecksum(h, word, expires, xxhash.Sum64(value)))
+	binary.LittleEndian.PutUint64(hdr[format.EntHead:], word)
+	binary.LittleEndian.PutUint64(hdr[format.EntChecksum:], format.EntryChecksum(h, word, expires, xxhash.Sum64(value)))
 	s.writeBytes(off, hdr[:n])
 	p := s.wrap(off + int64(n))
 	s.writeBytes(p, key)

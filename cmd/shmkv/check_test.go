@@ -60,7 +60,7 @@ func TestCheckRepair(t *testing.T) {
 	delete(want, "key17")
 	// Shard 0's extent word is at byte 24 of its control block, which
 	// starts where the header's word at byte 64 says; its slots start 128
-	// bytes into the extent (kv/layout.go). Zero the first live one.
+	// bytes into the extent (kv/internal/format/layout.go). Zero the first live one.
 	le := binary.LittleEndian
 	ext := le.Uint64(b[le.Uint64(b[64:])+24:])
 	slots := (ext&(1<<34-1))*4096 + 128
@@ -117,7 +117,7 @@ func TestDamagedExtentWord(t *testing.T) {
 	}
 	b := testshm.Map(t, name)
 	le := binary.LittleEndian
-	word := le.Uint64(b[64:]) + 24 // shard 0's extent word (kv/layout.go)
+	word := le.Uint64(b[64:]) + 24 // shard 0's extent word (kv/internal/format/layout.go)
 	le.PutUint64(b[word:], le.Uint64(b[word:])-1)
 
 	r := run(t, nil, "keys", name)

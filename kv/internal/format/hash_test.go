@@ -1,4 +1,4 @@
-package kv
+package format
 
 import (
 	"encoding/binary"
@@ -6,17 +6,22 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 )
 
 var hashSeed = flag.Uint64("kv.hash.seed", 0, "seed of TestHashKeyIsXXHashOfSeedAndKey (0: from the clock)")
 
-// TestHashKeyIsXXHashOfSeedAndKey: every path of hashKey gives xxhash64
+// TestHashKeyIsXXHashOfSeedAndKey: every path of HashKey gives xxhash64
 // of the seed's 8 little-endian bytes followed by the key, the hash the
 // layout promises, at every key length up to past the longest short path.
 func TestHashKeyIsXXHashOfSeedAndKey(t *testing.T) {
-	seed := seedFor(t, *hashSeed, "kv.hash.seed")
+	seed := *hashSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("seed %d (rerun with -kv.hash.seed=%d)", seed, seed)
 	r := rand.New(rand.NewPCG(seed, 0))
 	for n := 1; n <= 2*shortKey+9; n++ {
 		for range 20 {
@@ -26,7 +31,7 @@ func TestHashKeyIsXXHashOfSeedAndKey(t *testing.T) {
 				key[i] = byte(r.Uint32())
 			}
 			want := xxhash.Sum64(append(binary.LittleEndian.AppendUint64(nil, tableSeed), key...))
-			if got := hashKey(tableSeed, key); got != want {
+			if got := HashKey(tableSeed, key); got != want {
 				t.Fatalf("key of %d bytes, seed %#x: hashKey %#x, xxhash %#x", n, tableSeed, got, want)
 			}
 		}
@@ -40,7 +45,7 @@ func BenchmarkHashKey(b *testing.B) {
 			b.SetBytes(int64(n))
 			var sink uint64
 			for b.Loop() {
-				sink += hashKey(0x1234, key)
+				sink += HashKey(0x1234, key)
 			}
 			_ = sink
 		})

@@ -1,4 +1,4 @@
-package kv
+package format
 
 import (
 	"encoding/binary"
@@ -7,13 +7,13 @@ import (
 	"github.com/cespare/xxhash/v2"
 )
 
-// hashKey is xxhash64 of the header's seed (8 bytes, little-endian)
+// HashKey is xxhash64 of the header's seed (8 bytes, little-endian)
 // followed by the key. The seed comes from the header, so every process
 // that opens the table hashes alike; hash/maphash seeds are per process and
 // could not be shared. Keys under 24 bytes take hashShort; keys up to
 // shortKey bytes are hashed in one call from a stack buffer; longer ones
 // stream through a Digest. All give the same sum (hash_test.go).
-func hashKey(seed uint64, key []byte) uint64 {
+func HashKey(seed uint64, key []byte) uint64 {
 	if len(key) < 32-8 {
 		return hashShort(seed, key)
 	}
@@ -23,7 +23,7 @@ func hashKey(seed uint64, key []byte) uint64 {
 		n := copy(buf[8:], key)
 		return xxhash.Sum64(buf[:8+n])
 	}
-	return hashPieces(seed, key, nil)
+	return HashPieces(seed, key, nil)
 }
 
 const shortKey = 56
@@ -74,8 +74,8 @@ func xxRound(lane uint64) uint64 {
 	return bits.RotateLeft64(lane*prime2, 31) * prime1
 }
 
-// hashPieces hashes seed then a then b, as hashKey hashes seed then a‖b.
-func hashPieces(seed uint64, a, b []byte) uint64 {
+// HashPieces hashes seed then a then b, as HashKey hashes seed then a‖b.
+func HashPieces(seed uint64, a, b []byte) uint64 {
 	var s [8]byte
 	binary.LittleEndian.PutUint64(s[:], seed)
 	var d xxhash.Digest
@@ -86,8 +86,8 @@ func hashPieces(seed uint64, a, b []byte) uint64 {
 	return d.Sum64()
 }
 
-// sumPieces is xxhash64 of a‖b.
-func sumPieces(a, b []byte) uint64 {
+// SumPieces is xxhash64 of a‖b.
+func SumPieces(a, b []byte) uint64 {
 	if len(b) == 0 {
 		return xxhash.Sum64(a)
 	}
@@ -98,17 +98,17 @@ func sumPieces(a, b []byte) uint64 {
 	return d.Sum64()
 }
 
-// tagOf is the part of a hash kept in a slot word, to skip most key
+// TagOf is the part of a hash kept in a slot word, to skip most key
 // comparisons: bits 24..55, clear of the top bits that pick the shard.
-func tagOf(h uint64) uint32 { return uint32(h >> 24) }
+func TagOf(h uint64) uint32 { return uint32(h >> 24) }
 
-// entryChecksum covers every byte of an entry but its state, which
+// EntryChecksum covers every byte of an entry but its state, which
 // changes in place when the entry dies: the key through its seeded hash,
 // the value through its xxhash64, the head word without its state, and
 // the expiry, folded together by a bijective mixer so that any mix of two
 // entries' parts fails it.
-func entryChecksum(keyHash, head, expires, valueHash uint64) uint64 {
-	c := mix64(keyHash ^ head&^entInPlace)
+func EntryChecksum(keyHash, head, expires, valueHash uint64) uint64 {
+	c := mix64(keyHash ^ head&^EntInPlace)
 	c = mix64(c ^ expires)
 	return mix64(c ^ valueHash)
 }
