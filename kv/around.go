@@ -62,13 +62,6 @@ const (
 	aroundPause = 100 * time.Microsecond
 )
 
-// stall is what a handle remembers of one shard's last stall, as packed
-// (lock word, counter) pairs; 0 is none.
-type stall struct {
-	around  atomic.Uint64 // read around this pair at once
-	failing atomic.Uint64 // reading around this pair failed until a deadline
-}
-
 // stallPair packs a lock word and a counter. Only pairs with a held lock
 // are remembered, so none is 0. Two pairs that differ only above the
 // counter's low 32 bits compare equal: a read then skips the wait for a

@@ -186,72 +186,6 @@ func (e *opError) Error() string {
 
 func (e *opError) Unwrap() error { return e.err }
 
-// OptionError is the error Open returns for an Options field it cannot
-// meet: a value out of its range, or a limit an existing table does not
-// have. It matches ErrInvalidOptions (errors.Is), and errors.As gives a
-// caller the field and the numbers, so that a command can say them in its
-// own words (its flag's name, its units). Its text names the field as
-// Options.Field and gives sizes in binary units:
-//
-//	shmkv: invalid options: Options.MaxMemory 1 B is out of range (64 KiB to 5.3 TiB)
-//	shmkv: invalid options: Options.MaxKeySize 64 B, the table has 1 KiB
-type OptionError struct {
-	// Option is the name of the Options field, such as "MaxMemory".
-	Option string
-	// Value is the field's value: bytes for MaxMemory, Memory, MaxKeySize
-	// and MaxValueSize (see IsSize), a count for Keys, the Policy for
-	// Eviction, the permission bits for Mode, nanoseconds for a timeout.
-	Value int64
-	// Min and Max are the range Value must be in, when InRange is set.
-	Min, Max int64
-	// InRange says that Value is outside Min to Max, both included.
-	InRange bool
-	// MaxOption, when set, names the field whose value Max is, such as
-	// "MaxMemory" for Memory, which may not exceed it.
-	MaxOption string
-	// Existing says that the table exists, and that Table, its value for
-	// this field, differs from Value: the options contradict it.
-	Existing bool
-	Table    int64
-	// Reason says what is wrong when it is neither of the two above, in
-	// words that name the fields.
-	Reason string
-}
-
-// IsSize reports whether the option counts bytes.
-func (e *OptionError) IsSize() bool {
-	switch e.Option {
-	case "MaxMemory", "Memory", "MaxKeySize", "MaxValueSize":
-		return true
-	}
-	return false
-}
-
-func (e *OptionError) Error() string {
-	val := func(n int64) string {
-		switch {
-		case e.IsSize():
-			return sizeText(n)
-		case e.Option == "Eviction":
-			return Policy(n).String()
-		}
-		return strconv.FormatInt(n, 10)
-	}
-	prefix := ErrInvalidOptions.Error() + ": "
-	switch {
-	case e.Existing:
-		return fmt.Sprintf("%sOptions.%s %s, the table has %s", prefix, e.Option, val(e.Value), val(e.Table))
-	case e.InRange && e.MaxOption != "":
-		return fmt.Sprintf("%sOptions.%s %s is out of range (%s to %s, Options.%s)", prefix, e.Option, val(e.Value), val(e.Min), val(e.Max), e.MaxOption)
-	case e.InRange:
-		return fmt.Sprintf("%sOptions.%s %s is out of range (%s to %s)", prefix, e.Option, val(e.Value), val(e.Min), val(e.Max))
-	}
-	return prefix + e.Reason
-}
-
-// Unwrap makes an OptionError match ErrInvalidOptions.
-func (e *OptionError) Unwrap() error { return ErrInvalidOptions }
-
 // sizeText writes n bytes in the largest binary unit that holds it whole,
 // else to one decimal: "1 B", "64 KiB", "5.3 TiB".
 func sizeText(n int64) string {
@@ -267,4 +201,17 @@ func sizeText(n int64) string {
 		return fmt.Sprintf("%d %ciB", n/div, units[i])
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), units[i])
+}
+
+// errCorruptIndex is internal: the index disagrees with the log, and a
+// rebuild from the log will fix it.
+var errCorruptIndex = errors.New("shmkv: index disagrees with the log")
+
+// errUnreadable is the error for a shard that no read gets through with
+// nobody holding its lock.
+var errUnreadable = fmt.Errorf("%w: shard unreadable with no writer at work; 'shmkv check' says why", ErrCorrupt)
+
+// errDamaged is the error for a key whose entry fails its checksum.
+func errDamaged(key []byte) error {
+	return fmt.Errorf("%w: the entry of key %q fails its checksum; 'shmkv check --repair' drops it", ErrCorrupt, string(key))
 }

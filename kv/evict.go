@@ -52,12 +52,6 @@ import (
 // can make a read wrong, so the ghost is neither checked nor rebuilt, and a
 // grow starts an empty one.
 
-const (
-	// maxCredit is the most passes of the main log's cleaner an entry may
-	// stay for without being read.
-	maxCredit = 3
-)
-
 // remembered reports whether the ghost remembers the key hashing to h.
 func (s *shard) remembered(h uint64) bool {
 	if s.ghostMask == 0 {
@@ -287,18 +281,3 @@ func (s *shard) mainHasRoom(size int64) bool {
 	return head >= tail && uint64(s.size)-(head-tail) >= uint64(size+s.reserve(size)) &&
 		s.mainLive()+size <= s.size-s.reserve(size) && int(s.ctlLoad(format.CtlLiveEntries)) < s.keyCap
 }
-
-// mainLive is the live bytes of the main log.
-func (s *shard) mainLive() int64 {
-	live := int64(s.ctlLoad(format.CtlLiveBytes))
-	if s.lo == 0 {
-		return live // no small log: spare a table that does not evict the load
-	}
-	return live - int64(s.ctlLoad(format.CtlSmallBytes))
-}
-
-// credit is the credit of a main log entry with head word w.
-func credit(w uint64) uint64 { return w & format.EntCreditMask >> format.EntCreditShift }
-
-// withCredit is head word w with credit c.
-func withCredit(w, c uint64) uint64 { return w&^format.EntCreditMask | c<<format.EntCreditShift }

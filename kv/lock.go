@@ -38,9 +38,8 @@ import (
 // rebuilds the shard before using it. A live owner is never robbed: past
 // the caller's LockTimeout the answer is ErrLockTimeout.
 const (
-	lockLocked    = 1
-	lockSleep     = 2
-	lockStateMask = 3
+	lockLocked = 1
+	lockSleep  = 2
 
 	lockSpins  = 2000
 	lockYields = 8

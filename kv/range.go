@@ -219,7 +219,7 @@ func (snap *snapshot) sizeFor(s *shard, attempt int) {
 func (t *Table) snapshotLocked(s *shard, snap *snapshot, now int64, attempt int) (bool, error) {
 	v, ok := s.view()
 	if ok && (s.ctlLoad(format.CtlLiveBytes) > uint64(v.size) || s.ctlLoad(format.CtlLiveEntries) > uint64(v.keyCap)) {
-		ok = t.repair(s) == nil
+		ok = t.recoverLocked(s) == nil
 	}
 	if !ok {
 		t.unlock(s)
@@ -229,7 +229,7 @@ func (t *Table) snapshotLocked(s *shard, snap *snapshot, now int64, attempt int)
 	ok = fits && s.copyLive(snap, copyLocked, now)
 	if !ok && fits {
 		// The index disagrees with the counters or the log.
-		if t.repair(s) == nil {
+		if t.recoverLocked(s) == nil {
 			ok = s.copyLive(snap, copyLocked, now)
 		}
 	}

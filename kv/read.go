@@ -1,7 +1,6 @@
 package kv
 
 import (
-	"fmt"
 	"runtime"
 	"time"
 
@@ -200,11 +199,6 @@ func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark, 
 	return dst, entryMeta{}, false, settled()
 }
 
-// errDamaged is the error for a key whose entry fails its checksum.
-func errDamaged(key []byte) error {
-	return fmt.Errorf("%w: the entry of key %q fails its checksum; 'shmkv check --repair' drops it", ErrCorrupt, string(key))
-}
-
 // get reads key from shard s: optimistically, and if writers keep it out,
 // by getAround. It also returns the entry's expiry time.
 func (t *Table) get(s *shard, dst, key []byte, h uint64) ([]byte, entryMeta, bool, error) {
@@ -241,10 +235,6 @@ func (c *readStripe) count(found bool) error {
 // LockTimeout, if shorter, bounds it too. A read-write user takes over a
 // dead writer's lock within about lockSlice of wanting it.
 const livenessBound = time.Second
-
-// errUnreadable is the error for a shard that no read gets through with
-// nobody holding its lock.
-var errUnreadable = fmt.Errorf("%w: shard unreadable with no writer at work; 'shmkv check' says why", ErrCorrupt)
 
 // getAround is get's fallback, the ladder of around.go: it never waits
 // for a lock, and reads around a writer that holds the shard still (dead,
@@ -304,7 +294,7 @@ func (t *Table) getLocked(s *shard, c *readStripe, dst, key []byte, h uint64) ([
 	// which costs this key and not the shard's other keys.
 	out, meta, found, res := s.tryGet(dst, key, h, t.now, !t.readOnly, t.verifyReads, false)
 	if res == readRaced {
-		if err := t.repair(s); err != nil {
+		if err := t.recoverLocked(s); err != nil {
 			return dst, entryMeta{}, false, err
 		}
 		out, meta, found, res = s.tryGet(out, key, h, t.now, !t.readOnly, t.verifyReads, false)

@@ -57,6 +57,10 @@ func lockOwner(slot int, gen uint64) uint32 {
 }
 
 // liveness is what a probe of a lock word's owner found.
+// lockStateMask is the state bits of a lock word (lock.go); the rest of
+// the word names its owner.
+const lockStateMask = 3
+
 type liveness int
 
 const (

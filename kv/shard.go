@@ -214,3 +214,8 @@ func (s *shard) copyWithin(dst, src, n int64) {
 		dst, src, n = s.wrap(dst+chunk), s.wrap(src+chunk), n-chunk
 	}
 }
+
+// isExpired reports whether e has expired at now (Unix nanoseconds).
+func isExpired(e *entryHeader, now int64) bool {
+	return e.expires != 0 && now >= int64(e.expires)
+}

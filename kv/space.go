@@ -143,11 +143,6 @@ func (s *shard) makeRoom(need int64, l *lookup, now int64) (dropped bool, err er
 	}
 }
 
-// isExpired reports whether e has expired at now (Unix nanoseconds).
-func isExpired(e *entryHeader, now int64) bool {
-	return e.expires != 0 && now >= int64(e.expires)
-}
-
 // drop removes the live entry at off, whose slot is i, from the index and
 // the counts: an eviction, or an expiration if it has expired.
 func (s *shard) drop(i uint64, off int64, e *entryHeader, now int64) {
@@ -165,3 +160,36 @@ func (s *shard) markReferenced(i, v uint64) {
 		s.r.CAS(s.slots+int64(i), v, v|format.SlotReferenced)
 	}
 }
+
+// fits reports whether an entry of need bytes in the main log, replacing
+// l's entry if found, fits the shard's key and byte limits as they stand.
+func (s *shard) fits(need int64, l lookup) bool {
+	liveBytes := s.mainLive() + need
+	if l.found {
+		if l.off >= s.lo {
+			liveBytes -= l.hdr.size()
+		}
+	} else if int(s.ctlLoad(format.CtlLiveEntries)) >= s.keyCap {
+		return false
+	}
+	return liveBytes <= s.size-s.reserve(need)
+}
+
+// maxCredit is the most passes of the main log's cleaner an entry may
+// stay for without being read.
+const maxCredit = 3
+
+// mainLive is the live bytes of the main log.
+func (s *shard) mainLive() int64 {
+	live := int64(s.ctlLoad(format.CtlLiveBytes))
+	if s.lo == 0 {
+		return live // no small log: spare a table that does not evict the load
+	}
+	return live - int64(s.ctlLoad(format.CtlSmallBytes))
+}
+
+// credit is the credit of a main log entry with head word w.
+func credit(w uint64) uint64 { return w & format.EntCreditMask >> format.EntCreditShift }
+
+// withCredit is head word w with credit c.
+func withCredit(w, c uint64) uint64 { return w&^format.EntCreditMask | c<<format.EntCreditShift }

@@ -2,7 +2,6 @@ package kv
 
 import (
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"github.com/shmkv/shmkv/kv/internal/format"
@@ -111,15 +110,6 @@ func (t *Table) Stats(st *Stats) (err error) {
 	}
 	st.Gets = st.Hits + st.Misses
 	return nil
-}
-
-// readFlusher adds a handle's read counters to the table's.
-type readFlusher struct {
-	mu      sync.Mutex
-	started bool
-	flushed readCounts // what was added so far
-	stop    chan struct{}
-	done    chan struct{}
 }
 
 type readCounts struct{ hits, misses, retries uint64 }

@@ -1,0 +1,76 @@
+package kv
+
+import (
+	"encoding/binary"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/shmkv/shmkv/kv/internal/format"
+	"github.com/shmkv/shmkv/kv/internal/region"
+)
+
+// The write section: the primitives every change to a shard is made of,
+// below the writes, cleaning and growth that use them. Only a holder of
+// the shard's lock calls them.
+
+// beginWrite and endWrite bracket every change to a shard with atomic
+// increments of its sequence counter, which is odd in between. Readers that
+// see it odd, or see it change across their read, retry (read.go). The
+// counter is also what watchers sleep on: endWrite wakes them (watch.go).
+//
+// The fence after the first increment makes every store of the change,
+// plain copies included, observed after the counter went odd, which a
+// reader that skips checksums relies on (read.go). endWrite needs none:
+// its increment is an atomic read-modify-write, observed after every store
+// before it: on amd64 a LOCK XADD (memmove's non-temporal stores, the only
+// ones a locked instruction might not order, end with its own SFENCE), on
+// arm64 an LDADDAL or a store-release exclusive.
+func (s *shard) beginWrite() {
+	s.ctlAdd(format.CtlSeq, 1)
+	region.StoreFence()
+}
+func (s *shard) endWrite() {
+	s.ctlAdd(format.CtlSeq, 1)
+	if s.ctlLoad(format.CtlWatched) != 0 {
+		s.wakeWatchers()
+	}
+}
+
+// retire marks the live entry at off dead and takes it out of the live
+// counts; its slot is the caller's business. An expired entry counts as an
+// expiration.
+func (s *shard) retire(off int64, e *entryHeader, now int64) {
+	s.setWord(off+format.EntHead, e.withState(format.EntryDead))
+	s.ctlAdd(format.CtlLiveBytes, -uint64(e.size()))
+	if off < s.lo {
+		s.ctlAdd(format.CtlSmallBytes, -uint64(e.size()))
+	}
+	if e.expires != 0 {
+		s.ctlAdd(format.CtlExpiring, ^uint64(0))
+		if isExpired(e, now) {
+			s.ctlAdd(format.CtlExpirations, 1)
+		}
+	}
+}
+
+var zeroPad [8]byte
+
+// writeEntry writes a whole live entry at off, in free log space.
+func (s *shard) writeEntry(off int64, h uint64, key, value []byte, expires uint64) {
+	var hdr [format.EntryHeaderSize + 8]byte
+	word := uint64(len(key)) | uint64(len(value))<<format.EntKeyBits | format.EntryLive<<format.EntStateShift
+	n := format.EntryHeaderSize
+	if expires != 0 {
+		word |= format.EntExpiryBit
+		binary.LittleEndian.PutUint64(hdr[format.EntExpires:], expires)
+		n += 8
+	}
+	binary.LittleEndian.PutUint64(hdr[format.EntHead:], word)
+	binary.LittleEndian.PutUint64(hdr[format.EntChecksum:], format.EntryChecksum(h, word, expires, xxhash.Sum64(value)))
+	s.writeBytes(off, hdr[:n])
+	p := s.wrap(off + int64(n))
+	s.writeBytes(p, key)
+	p = s.wrap(p + int64(len(key)))
+	s.writeBytes(p, value)
+	p = s.wrap(p + int64(len(value)))
+	s.writeBytes(p, zeroPad[:(8-(len(key)+len(value))%8)%8])
+}
