@@ -405,7 +405,7 @@ func attach(sh, lock *shm.Shm, name string, g format.Geometry, o *Options, first
 		g:           g,
 		readOnly:    o.ReadOnly,
 		lockTimeout: o.LockTimeout,
-		verifyReads: !o.SkipReadChecksums || !region.FencedReads,
+		getMode:     readModeFor(o.ReadOnly, !o.SkipReadChecksums || !region.FencedReads),
 		refresh:     o.RefreshAhead,
 		now:         o.Now,
 		shardShift:  uint(64 - bits.TrailingZeros(uint(g.Shards))),

@@ -68,7 +68,7 @@ import (
 //
 // A reader makes no store a writer depends on: a reader killed mid-read
 // leaves nothing behind. Its only store to the region is the referenced
-// bit of an lru table (space.go), one compare-and-swap on a slot word
+// bit of an evicting table (space.go), one compare-and-swap on a slot word
 // the first time it reads an entry after the cleaner passed it;
 // read-only handles never make it, nor reads around a writer. (A
 // read-write handle that finds a shard needing recovery recovers it under
@@ -90,15 +90,38 @@ const (
 	readDamaged                   // the key's entry fails its checksum though the counter held
 )
 
+// readMode says how tryGet reads.
+type readMode uint8
+
+const (
+	// readMark records a hit in an evicting table as a use (space.go).
+	readMark readMode = 1 << iota
+	// readVerify checks the value copied against the entry's checksum.
+	readVerify
+	// readAround reads around a writer that holds the shard still; it
+	// always verifies.
+	readAround
+)
+
+// readModeFor is the readMode of a handle: read-only handles store
+// nothing, so they mark nothing.
+func readModeFor(readOnly, verify bool) readMode {
+	var m readMode
+	if !readOnly {
+		m |= readMark
+	}
+	if verify {
+		m |= readVerify
+	}
+	return m
+}
+
 // tryGet is one optimistic read. On any result but readDone, out still has
 // dst's contents, in a buffer that may have grown. An entry that has
 // expired by the clock is not found; the clock is read only for entries
-// that can expire. meta is the found entry's expiry time and checksum. With mark, a
-// hit in an lru table is recorded as a use (space.go). With verify, the
-// value copied is checked against the entry's checksum; dirty reads
-// always check it.
+// that can expire. meta is the found entry's expiry time and checksum.
 //
-// With dirty, the read ignores the counter's parity but not its changes:
+// With readAround, the read ignores the counter's parity but not its changes:
 // it reads around a writer that holds the shard still (around.go), dead,
 // stopped or slow, whose counter stays odd. Dirty reads are sound for the
 // reasons above (each slot word is one atomic store, each entry reached
@@ -122,7 +145,8 @@ const (
 //
 // A miss is trusted on the same terms: the counter unchanged, the shard
 // not flagged for rebuild before or after, its extent the same.
-func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark, verify, dirty bool) (out []byte, meta entryMeta, found bool, res readResult) {
+func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mode readMode) (out []byte, meta entryMeta, found bool, res readResult) {
+	dirty := mode&readAround != 0
 	seq := s.ctlLoad(format.CtlSeq)
 	if (seq&1 != 0 && !dirty) || s.ctlLoad(format.CtlFlags) != 0 {
 		return dst, entryMeta{}, false, readRaced
@@ -135,7 +159,7 @@ func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark, 
 		return dst, entryMeta{}, false, readRaced
 	}
 	ext := s.ext
-	verify = verify || dirty
+	verify := mode&readVerify != 0 || dirty
 	settled := func() readResult {
 		region.LoadFence() // the copy's loads before the counter's
 		if s.ctlLoad(format.CtlSeq) != seq || dirty && (s.ctlLoad(format.CtlFlags) != 0 || s.ctlLoad(format.CtlExtent) != ext.Word()) {
@@ -185,7 +209,7 @@ func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark, 
 				if settled() != readDone {
 					return out[:n], entryMeta{}, false, readRaced
 				}
-				if mark && s.evict {
+				if mode&readMark != 0 && s.evict {
 					s.markReferenced(i, v)
 				}
 				return out, entryMeta{e.expires, e.checksum}, true, readDone
@@ -202,10 +226,9 @@ func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mark, 
 // get reads key from shard s: optimistically, and if writers keep it out,
 // by getAround. It also returns the entry's expiry time.
 func (t *Table) get(s *shard, dst, key []byte, h uint64) ([]byte, entryMeta, bool, error) {
-	mark := !t.readOnly
 	c := t.stripe()
 	for attempt := range readRetries {
-		out, meta, found, res := s.tryGet(dst, key, h, t.now, mark, t.verifyReads, false)
+		out, meta, found, res := s.tryGet(dst, key, h, t.now, t.getMode)
 		if res == readDone {
 			return out, meta, found, c.count(found)
 		}
@@ -264,8 +287,12 @@ func (t *Table) getAround(s *shard, c *readStripe, dst, key []byte, h uint64) ([
 		if mv == moveLocked {
 			return t.getLocked(s, c, dst, key, h)
 		}
-		// A read around marks nothing: it stores nothing in the region.
-		out, meta, found, res := s.tryGet(dst, key, h, t.now, !t.readOnly && mv == moveWait, t.verifyReads, mv == moveAround)
+		mode := t.getMode
+		if mv == moveAround {
+			// A read around marks nothing: it stores nothing in the region.
+			mode = mode&^readMark | readAround
+		}
+		out, meta, found, res := s.tryGet(dst, key, h, t.now, mode)
 		switch res {
 		case readDone:
 			return out, meta, found, c.count(found)
@@ -292,12 +319,12 @@ func (t *Table) getLocked(s *shard, c *readStripe, dst, key []byte, h uint64) ([
 	defer t.unlock(s)
 	// Under the lock nothing changes: a checksum that fails now is damage,
 	// which costs this key and not the shard's other keys.
-	out, meta, found, res := s.tryGet(dst, key, h, t.now, !t.readOnly, t.verifyReads, false)
+	out, meta, found, res := s.tryGet(dst, key, h, t.now, t.getMode)
 	if res == readRaced {
 		if err := t.recoverLocked(s); err != nil {
 			return dst, entryMeta{}, false, err
 		}
-		out, meta, found, res = s.tryGet(out, key, h, t.now, !t.readOnly, t.verifyReads, false)
+		out, meta, found, res = s.tryGet(out, key, h, t.now, t.getMode)
 	}
 	switch res {
 	case readDamaged:

@@ -24,19 +24,20 @@ type Table struct {
 	shardShift  uint
 	readOnly    bool
 	lockTimeout time.Duration
-	// verifyReads: optimistic reads verify entry checksums (not if the
-	// handle skips them and the fences make that sound: read.go).
-	verifyReads bool
-	refresh     time.Duration // Options.RefreshAhead
-	now         func() time.Time
-	slot        int                     // registry slot, when read-write
-	owner       uint32                  // lock word owner bits, when read-write
-	reads       []readStripe            // this handle's read counters (readStripe)
-	denials     []growDenial            // per shard
-	views       []atomic.Pointer[shard] // per shard, the view readers last used (shard.current)
-	stalls      []stall                 // per shard, the stall readers last met (around.go)
-	flusher     readFlusher
-	closed      atomic.Bool
+	// getMode is how this handle's reads go (tryGet): they mark what they
+	// find unless the handle is read-only, and verify entry checksums
+	// unless it skips them and the fences make that sound (read.go).
+	getMode readMode
+	refresh time.Duration // Options.RefreshAhead
+	now     func() time.Time
+	slot    int                     // registry slot, when read-write
+	owner   uint32                  // lock word owner bits, when read-write
+	reads   []readStripe            // this handle's read counters (readStripe)
+	denials []growDenial            // per shard
+	views   []atomic.Pointer[shard] // per shard, the view readers last used (shard.current)
+	stalls  []stall                 // per shard, the stall readers last met (around.go)
+	flusher readFlusher
+	closed  atomic.Bool
 }
 
 // readStripe is one stripe of a handle's read statistics. They live in
