@@ -28,7 +28,7 @@ var small = &kv.Options{MaxMemory: 128 << 10, Keys: 64, Memory: 8 << 10, MaxKeyS
 
 // smallLRU is small that evicts: its extents also hold a small log and a
 // ghost.
-var smallLRU = &kv.Options{MaxMemory: 128 << 10, Keys: 64, Memory: 8 << 10, MaxKeySize: 64, MaxValueSize: 256, Eviction: kv.EvictLRU}
+var smallLRU = &kv.Options{MaxMemory: 128 << 10, Keys: 64, Memory: 8 << 10, MaxKeySize: 64, MaxValueSize: 256, Eviction: kv.EvictS3FIFO}
 
 // writeObject makes an object of exactly data's bytes under name.
 func writeObject(t testing.TB, name string, data []byte) {

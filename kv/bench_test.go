@@ -90,7 +90,7 @@ func BenchmarkTable(parent *testing.B) {
 		}{
 			{name: "shmkv", make: func(b *testing.B) benchStore { return shmkvStore{benchTable(b, n, keys, value, NoEviction)} }},
 			// An evicting table, for what its policy costs (evict.go).
-			{name: "shmkv-lru", make: func(b *testing.B) benchStore { return shmkvStore{benchTable(b, n, keys, value, EvictLRU)} }},
+			{name: "shmkv-lru", make: func(b *testing.B) benchStore { return shmkvStore{benchTable(b, n, keys, value, EvictS3FIFO)} }},
 			{name: "rwmap", make: func(b *testing.B) benchStore {
 				m := &rwMap{m: make(map[string][]byte, n)}
 				for _, k := range keys {

@@ -10,7 +10,7 @@ import (
 )
 
 // TestCacheModel runs random operations with expiry times and a moving
-// clock against a reference model, on an lru table small enough to evict
+// clock against a reference model, on an evicting table small enough to evict
 // all the time and on a none table that must never lose a key. The model
 // knows values and expiry times; eviction is the one thing it cannot
 // predict, so under lru a key the model holds may be gone, after which the
@@ -31,9 +31,9 @@ var cacheModelCases = []struct {
 	keys  int
 	evict bool
 }{
-	// The lru table's ceiling keeps it to a few hundred entries of the
+	// The evicting table's ceiling keeps it to a few hundred entries of the
 	// thousand keys; the none table may grow as it likes.
-	{"lru", Options{MaxMemory: 128 << 10, Keys: 200, Memory: 200 * 60, MaxKeySize: 32, MaxValueSize: 300, Eviction: EvictLRU}, 1000, true},
+	{"lru", Options{MaxMemory: 128 << 10, Keys: 200, Memory: 200 * 60, MaxKeySize: 32, MaxValueSize: 300, Eviction: EvictS3FIFO}, 1000, true},
 	{"none", Options{Keys: 400, Memory: 400 * 100, MaxKeySize: 32, MaxValueSize: 100}, 250, false},
 }
 
@@ -203,7 +203,7 @@ func runCacheModel(t *testing.T, seed uint64, opts Options, nkeys int, evict boo
 	tb.Stats(&st)
 	t.Logf("%d ops: %d entries, %d evictions (%d noticed), %d expirations", ops, st.Entries, st.Evictions, evicted, st.Expirations)
 	if evict && st.Evictions == 0 {
-		t.Error("the lru table never evicted: the test proved nothing about eviction")
+		t.Error("the evicting table never evicted: the test proved nothing about eviction")
 	}
 	if st.Expirations == 0 {
 		t.Error("nothing expired: the test proved nothing about expiry")

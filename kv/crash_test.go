@@ -33,7 +33,7 @@ func init() {
 // may have afterwards: its value (absent is ""), and with ttl, " ttl" if
 // it has an expiry time.
 type sweepOp struct {
-	lru    bool // runs on an lru table, in TestKillSweepEviction
+	lru    bool // runs on an evicting table, in TestKillSweepEviction
 	name   string
 	key    string
 	before string
@@ -388,7 +388,7 @@ func TestDeathDuringRecovery(t *testing.T) {
 }
 
 // TestKillSweepEviction kills a Set at every store while it evicts from a
-// full lru table: the Set is all or nothing, no key has a wrong value, no
+// full evicting table: the Set is all or nothing, no key has a wrong value, no
 // more keys are gone than the whole Set evicts, and Check is clean. In the
 // first table the Set's entry is too large for the small log and the main
 // log evicts; in the second it goes to the small log, whose cleaning moves
@@ -397,13 +397,13 @@ func TestDeathDuringRecovery(t *testing.T) {
 // entries, which its tail drops before the small log evicts anything.
 func TestKillSweepEviction(t *testing.T) {
 	t.Run("main log", func(t *testing.T) {
-		killSweepEviction(t, &Options{MaxMemory: 64 << 10, Keys: 12, Memory: 12 * 40, MaxKeySize: 16, MaxValueSize: 64, Eviction: EvictLRU}, false, false)
+		killSweepEviction(t, &Options{MaxMemory: 64 << 10, Keys: 12, Memory: 12 * 40, MaxKeySize: 16, MaxValueSize: 64, Eviction: EvictS3FIFO}, false, false)
 	})
 	t.Run("small log", func(t *testing.T) {
-		killSweepEviction(t, &Options{MaxMemory: 64 << 10, Keys: 40, Memory: 40 * 30, MaxKeySize: 16, MaxValueSize: 64, Eviction: EvictLRU}, true, false)
+		killSweepEviction(t, &Options{MaxMemory: 64 << 10, Keys: 40, Memory: 40 * 30, MaxKeySize: 16, MaxValueSize: 64, Eviction: EvictS3FIFO}, true, false)
 	})
 	t.Run("expired main log", func(t *testing.T) {
-		killSweepEviction(t, &Options{MaxMemory: 64 << 10, Keys: 40, Memory: 40 * 30, MaxKeySize: 16, MaxValueSize: 64, Eviction: EvictLRU}, false, true)
+		killSweepEviction(t, &Options{MaxMemory: 64 << 10, Keys: 40, Memory: 40 * 30, MaxKeySize: 16, MaxValueSize: 64, Eviction: EvictS3FIFO}, false, true)
 	})
 }
 

@@ -281,14 +281,14 @@ func TestHostileLargestCounter(t *testing.T) {
 	}
 }
 
-// TestDamageInTheSmallLog: a garbage header in an lru table's small log
+// TestDamageInTheSmallLog: a garbage header in an evicting table's small log
 // (evict.go), and a bad byte in another entry's value there, cost those
 // two keys alone: reads of the others are right, the damaged value is an
 // error, never a wrong value, and the small log's cleaning, when it
 // reaches the garbage, drops it and leaves the shard whole.
 func TestDamageInTheSmallLog(t *testing.T) {
 	opts := *damageOptions
-	opts.Eviction = EvictLRU
+	opts.Eviction = EvictS3FIFO
 	tb := newTable(t, &opts)
 	want := fillDamageTable(t, tb)
 	var victims []string

@@ -29,7 +29,7 @@
 // extent while readers go on reading the old one, publishing it with one
 // atomic store. The table grows so up to Options.MaxMemory, the
 // most shared memory it may take; there a table refuses new keys with
-// ErrFull, or evicts if it was created with EvictLRU.
+// ErrFull, or evicts if it was created with EvictS3FIFO.
 //
 // # Concurrency
 //
@@ -87,7 +87,7 @@
 //
 // SetTTL stores an entry that no process reads once its time is up; its
 // space comes back as the log is cleaned. A table created with
-// Options.Eviction = EvictLRU evicts, when full, what is least likely to
+// Options.Eviction = EvictS3FIFO evicts, when full, what is least likely to
 // be read again, expired entries first: by S3-FIFO, new keys wait in a
 // small log and leave it unless read, so keys read once and scans of cold
 // keys do not push out the keys read often. Otherwise a full table refuses

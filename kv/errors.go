@@ -17,7 +17,7 @@ var (
 	// ErrFull reports that the table has no room for a new entry: the key's
 	// shard is full and cannot grow, because the table is at its memory
 	// ceiling (Options.MaxMemory), its shard's span is used up, or
-	// /dev/shm is full. EvictLRU tables evict instead, except when /dev/shm
+	// /dev/shm is full. EvictS3FIFO tables evict instead, except when /dev/shm
 	// itself is full: then a write that needs new memory for its shard's
 	// log is refused with ErrFull whatever the policy.
 	ErrFull = errors.New("shmkv: table full")

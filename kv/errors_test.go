@@ -71,7 +71,7 @@ func TestOptionError(t *testing.T) {
 			"shmkv: invalid options: Options.MaxValueSize 1.0 GiB is out of range (0 B to 1 GiB)"},
 		{name, &Options{MaxKeySize: 64}, OptionError{Option: "MaxKeySize", Value: 64, Existing: true, Table: 1024},
 			"shmkv: open /" + name + ": invalid options: Options.MaxKeySize 64 B, the table has 1 KiB"},
-		{name, &Options{Eviction: EvictLRU}, OptionError{Option: "Eviction", Value: int64(EvictLRU), Existing: true, Table: int64(NoEviction)},
+		{name, &Options{Eviction: EvictS3FIFO}, OptionError{Option: "Eviction", Value: int64(EvictS3FIFO), Existing: true, Table: int64(NoEviction)},
 			"shmkv: open /" + name + ": invalid options: Options.Eviction lru, the table has none"},
 		{uniqueName(t), &Options{Exclusive: true, NoCreate: true}, OptionError{Option: "Exclusive", Value: 1, Reason: "Options.Exclusive and Options.NoCreate together"},
 			"shmkv: invalid options: Options.Exclusive and Options.NoCreate together"},

@@ -6,7 +6,7 @@ import (
 	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
-// Eviction (EvictLRU tables): S3-FIFO (Yang et al., SOSP '23) laid over
+// Eviction (EvictS3FIFO tables): S3-FIFO (Yang et al., SOSP '23) laid over
 // two logs. Each extent of an evicting table holds, beside its index, a
 // small log of about a tenth of its log space, a main log of the rest, and
 // a ghost: the hashes of keys recently evicted from the small log.

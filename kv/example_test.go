@@ -42,7 +42,7 @@ func ExampleOpen() {
 // stream of keys written once and never read.
 func ExampleOpen_cache() {
 	name := fmt.Sprintf("example-cache-%d", os.Getpid())
-	cache, err := kv.Open(name, &kv.Options{MaxMemory: 1 << 20, Eviction: kv.EvictLRU})
+	cache, err := kv.Open(name, &kv.Options{MaxMemory: 1 << 20, Eviction: kv.EvictS3FIFO})
 	if err != nil {
 		fmt.Println(err)
 		return

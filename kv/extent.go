@@ -128,7 +128,7 @@ func (s shard) at(e format.Extent) shard {
 // splitForEviction places the small log, the main log and the ghost in
 // the data of an evicting table's view. The ghost goes last, so that the
 // index and the log lie together as in a table that does not evict:
-// between them it made every read of an lru table slower.
+// between them it made every read of an evicting table slower.
 func (s *shard) splitForEviction() {
 	d := s.size - format.GhostBytes(s.ext.Slots)
 	s.ghost = (s.data + d) / 8

@@ -48,7 +48,7 @@ func TestExtentDamagedGenerationGrows(t *testing.T) {
 // errors, not panic or read out of bounds.
 func TestExtentForgedGhostLargerThanData(t *testing.T) {
 	name := uniqueName(t)
-	tb := openTable(t, name, &Options{MaxMemory: 64 << 20, MaxKeySize: 32, MaxValueSize: 64, Eviction: EvictLRU})
+	tb := openTable(t, name, &Options{MaxMemory: 64 << 20, MaxKeySize: 32, MaxValueSize: 64, Eviction: EvictS3FIFO})
 	var keys []string
 	for i := range 200 {
 		k := fmt.Sprint("key-", i)

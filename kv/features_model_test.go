@@ -83,7 +83,7 @@ var featuresExactCases = []struct {
 	evict bool
 }{
 	{"growing", Options{MaxMemory: 8 << 20, Keys: 8, Memory: 512, MaxKeySize: 32, MaxValueSize: 300}, 300, false},
-	{"evicting", Options{MaxMemory: 128 << 10, Keys: 200, Memory: 200 * 60, MaxKeySize: 32, MaxValueSize: 300, Eviction: EvictLRU}, 1000, true},
+	{"evicting", Options{MaxMemory: 128 << 10, Keys: 200, Memory: 200 * 60, MaxKeySize: 32, MaxValueSize: 300, Eviction: EvictS3FIFO}, 1000, true},
 }
 
 func runFeaturesExactCases(t *testing.T, seed uint64) {

@@ -86,7 +86,7 @@ const (
 func featTableOptions(now func() time.Time) [2]*Options {
 	return [2]*Options{
 		{MaxMemory: 4 << 20, Keys: 8, Memory: 512, MaxKeySize: 64, MaxValueSize: 512, Now: now},
-		{MaxMemory: 256 << 10, MaxKeySize: 64, MaxValueSize: 512, Eviction: EvictLRU, Now: now},
+		{MaxMemory: 256 << 10, MaxKeySize: 64, MaxValueSize: 512, Eviction: EvictS3FIFO, Now: now},
 	}
 }
 

@@ -29,13 +29,13 @@ func atCeiling(t *testing.T, tb *Table, key string) bool {
 
 // TestCeiling: a table grows, without refusing or evicting, until a grow
 // would pass its memory ceiling; then a none table refuses new keys with
-// ErrFull and an lru table evicts. The memory taken never passes the
+// ErrFull and an evicting table evicts. The memory taken never passes the
 // ceiling.
 //
 // Ceilings of several sizes, since where the last grow that fits lands
 // depends on it: the table must then grow into what the ceiling leaves.
 func TestCeiling(t *testing.T) {
-	for _, policy := range []Policy{NoEviction, EvictLRU} {
+	for _, policy := range []Policy{NoEviction, EvictS3FIFO} {
 		for _, ceiling := range []int64{1 << 20, 3 << 19, 2 << 20, 3 << 20, 5 << 20} {
 			t.Run(fmt.Sprint(policy, "/", ceiling), func(t *testing.T) { testCeiling(t, policy, ceiling, 100) })
 		}
@@ -60,8 +60,8 @@ func testCeiling(t *testing.T, policy Policy, ceiling int64, valueSize int) {
 			if policy == NoEviction && err == nil {
 				t.Fatalf("a none table evicted")
 			}
-			if policy == EvictLRU && err != nil {
-				t.Fatalf("an lru table refused: %v", err)
+			if policy == EvictS3FIFO && err != nil {
+				t.Fatalf("an evicting table refused: %v", err)
 			}
 			if !atCeiling(t, tb, key) {
 				t.Fatalf("refused or evicted at %d keys, %d of %d bytes, with room to grow", i, st.TotalBytes, st.MaxBytes)
@@ -79,7 +79,7 @@ func testCeiling(t *testing.T, policy Policy, ceiling int64, valueSize int) {
 	if st.Grows == 0 {
 		t.Error("the table never grew")
 	}
-	if policy == EvictLRU {
+	if policy == EvictS3FIFO {
 		for i := range 5000 {
 			if err := tb.Set(fmt.Appendf(nil, "more-%d", i), []byte(value)); err != nil {
 				t.Fatalf("lru Set past the ceiling: %v", err)
@@ -87,7 +87,7 @@ func testCeiling(t *testing.T, policy Policy, ceiling int64, valueSize int) {
 		}
 		tb.Stats(&st)
 		if st.TotalBytes > st.MaxBytes {
-			t.Fatalf("the lru table takes %d bytes, over %d", st.TotalBytes, st.MaxBytes)
+			t.Fatalf("the evicting table takes %d bytes, over %d", st.TotalBytes, st.MaxBytes)
 		}
 	}
 	mustCheck(t, tb)

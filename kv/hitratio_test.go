@@ -41,7 +41,7 @@ func (l *lruRef) access(k int) bool {
 // its time per request is what a cache-aside user pays, eviction included.
 func BenchmarkZipfHitRatio(b *testing.B) {
 	const space = 100_000
-	tb := newTable(b, &Options{MaxMemory: 1 << 20, MaxKeySize: 32, MaxValueSize: 64, Eviction: EvictLRU})
+	tb := newTable(b, &Options{MaxMemory: 1 << 20, MaxKeySize: 32, MaxValueSize: 64, Eviction: EvictS3FIFO})
 	var st Stats
 	tb.Stats(&st)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -81,11 +81,11 @@ func BenchmarkZipfHitRatio(b *testing.B) {
 	b.ReportMetric(float64(st.Entries), "entries")
 }
 
-// TestScanKeepsHotKeys: in a full lru table, keys read again and again
+// TestScanKeepsHotKeys: in a full evicting table, keys read again and again
 // survive a scan that writes ten times the table's capacity of keys
 // nobody reads, where LRU or CLOCK would be flushed by it (evict.go).
 func TestScanKeepsHotKeys(t *testing.T) {
-	tb := newTable(t, &Options{MaxMemory: 1 << 20, MaxKeySize: 32, MaxValueSize: 64, Eviction: EvictLRU})
+	tb := newTable(t, &Options{MaxMemory: 1 << 20, MaxKeySize: 32, MaxValueSize: 64, Eviction: EvictS3FIFO})
 	value := make([]byte, 48)
 	hot := func(i int) []byte { return fmt.Appendf(nil, "hot-%d", i) }
 	// Fill to the ceiling with keys read once or never, while a hot set is

@@ -146,7 +146,7 @@ func TestLayoutPinned(t *testing.T) {
 // uses: the comment, the code and the bytes must agree.
 func TestLayoutInATable(t *testing.T) {
 	name := uniqueName(t)
-	tb := openTable(t, name, &Options{MaxMemory: 4 << 20, MaxKeySize: 100, MaxValueSize: 1000, Eviction: EvictLRU})
+	tb := openTable(t, name, &Options{MaxMemory: 4 << 20, MaxKeySize: 100, MaxValueSize: 1000, Eviction: EvictS3FIFO})
 	mustSet(t, tb, "key", "value!")
 	var st Stats
 	tb.Stats(&st)

@@ -65,13 +65,13 @@ func TestLogMemoryFollowsTheHead(t *testing.T) {
 }
 
 // TestLogMemoryAheadOfTheHead keeps logmemory.go's invariant under the
-// writes that move the most: in an lru table whose small log promotes and
+// writes that move the most: in an evicting table whose small log promotes and
 // evicts, with entries of many sizes, no main log's head ever passes what
 // it has allocated while it has not allocated it all.
 func TestLogMemoryAheadOfTheHead(t *testing.T) {
 	seed := seedFor(t, *logMemorySeed, "kv.logmemory.seed")
 	rng := rand.New(rand.NewPCG(seed, 11))
-	tb := newTable(t, &Options{MaxMemory: 16 << 20, MaxKeySize: 32, MaxValueSize: 64 << 10, Eviction: EvictLRU})
+	tb := newTable(t, &Options{MaxMemory: 16 << 20, MaxKeySize: 32, MaxValueSize: 64 << 10, Eviction: EvictS3FIFO})
 	for i := range 30_000 {
 		key := fmt.Appendf(nil, "k%d", rng.IntN(5000))
 		if rng.IntN(3) == 0 {

@@ -24,7 +24,7 @@ type Options struct {
 	// bytes: the memory its object is given (its allocated blocks), all
 	// included. Below it a table grows instead of refusing or evicting;
 	// at it, a NoEviction table refuses new entries with ErrFull and an
-	// EvictLRU table evicts. Default: a quarter of the /dev/shm
+	// EvictS3FIFO table evicts. Default: a quarter of the /dev/shm
 	// filesystem's size (1 GiB if that cannot be read), lowered under an
 	// address-space limit (RLIMIT_AS, ulimit -v) until mapping the table,
 	// which every process does whole and which takes about six times the
@@ -70,7 +70,7 @@ type Options struct {
 	// creating the table to publish its header. Default 2s.
 	InitTimeout time.Duration
 	// Eviction is what a full new table does: NoEviction refuses new
-	// entries with ErrFull; EvictLRU evicts entries that have not been read
+	// entries with ErrFull; EvictS3FIFO evicts entries that have not been read
 	// recently, expired ones first. Recorded in the header.
 	Eviction Policy
 	// Now is the clock that expiry reads. Default time.Now; tests inject
@@ -128,20 +128,24 @@ type Policy uint32
 const (
 	// NoEviction: a full table refuses new entries with ErrFull.
 	NoEviction Policy = iota
-	// EvictLRU: a full table evicts entries not read recently, expired
-	// first, and keeps keys read often through scans of cold keys: the
-	// S3-FIFO policy, which beats least-recently-used: new keys wait in a
-	// small log and leave it unless read. The name says what callers ask
-	// for; the policy is better than its name.
-	EvictLRU
+	// EvictS3FIFO: a full table evicts entries not read recently, expired
+	// first, and keeps keys read often through scans of cold keys, by the
+	// S3-FIFO policy (Yang et al., SOSP '23), which beats least recently
+	// used: new keys wait in a small log and leave it unless read.
+	EvictS3FIFO
 )
+
+// EvictLRU is EvictS3FIFO's first name.
+//
+// Deprecated: use EvictS3FIFO; the policy never was least recently used.
+const EvictLRU = EvictS3FIFO
 
 func (p Policy) String() string {
 	switch p {
 	case NoEviction:
 		return "none"
-	case EvictLRU:
-		return "lru"
+	case EvictS3FIFO:
+		return "s3fifo"
 	}
 	return "policy(" + strconv.Itoa(int(p)) + ")"
 }
@@ -203,8 +207,8 @@ func (o *Options) validate() error {
 		return &OptionError{Option: "LockTimeout", Value: int64(o.LockTimeout), Reason: fmt.Sprintf("Options.LockTimeout %v is negative", o.LockTimeout)}
 	case o.InitTimeout < 0:
 		return &OptionError{Option: "InitTimeout", Value: int64(o.InitTimeout), Reason: fmt.Sprintf("Options.InitTimeout %v is negative", o.InitTimeout)}
-	case o.Eviction > EvictLRU:
-		return &OptionError{Option: "Eviction", Value: int64(o.Eviction), Min: int64(NoEviction), Max: int64(EvictLRU), InRange: true}
+	case o.Eviction > EvictS3FIFO:
+		return &OptionError{Option: "Eviction", Value: int64(o.Eviction), Min: int64(NoEviction), Max: int64(EvictS3FIFO), InRange: true}
 	case o.Exclusive && o.NoCreate:
 		return &OptionError{Option: "Exclusive", Value: 1, Reason: "Options.Exclusive and Options.NoCreate together"}
 	case o.ReadOnly && o.Exclusive:

@@ -169,7 +169,7 @@ func plan(o *Options) (format.Geometry, format.Extent, error) {
 	}
 	// With nothing expected, the first extent is one page, whatever it
 	// holds beside the log; otherwise the log is what was asked for.
-	first := format.NewExtent(0, int(slots), data, expected && o.Eviction == EvictLRU)
+	first := format.NewExtent(0, int(slots), data, expected && o.Eviction == EvictS3FIFO)
 	g.Span = format.RoundUp(max(spanFactor*o.MaxMemory/int64(g.Shards), 3*first.Size), format.PageSize)
 	g.Place()
 	if start := g.ExtentsOffset + int64(g.Shards)*first.Size; start > o.MaxMemory {

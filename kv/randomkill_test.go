@@ -179,7 +179,7 @@ func childReader(tb *Table, args []string) error {
 // the writer never waits on them, since readers hold no lock.
 func TestKilledReadersBlockNobody(t *testing.T) {
 	name := uniqueName(t)
-	tb := openTable(t, name, &Options{Keys: 100, Memory: 64 << 10, Eviction: EvictLRU})
+	tb := openTable(t, name, &Options{Keys: 100, Memory: 64 << 10, Eviction: EvictS3FIFO})
 	mustSet(t, tb, "r", "value")
 	rng := rand.New(rand.NewPCG(5, 6))
 	for it := range 20 {
@@ -235,7 +235,7 @@ func childCacheVictim(tb *Table, args []string) error {
 }
 
 // TestRandomKillsEvicting kills processes at random moments while they use
-// a full lru table as a cache, so that many deaths interrupt an eviction
+// a full evicting table as a cache, so that many deaths interrupt an eviction
 // or a promotion: Check is clean after every one, and every key present
 // holds a value written for that key, whole. It goes on past its
 // iterations until three deaths have left a write to recover.
@@ -246,7 +246,7 @@ func TestRandomKillsEvicting(t *testing.T) {
 	}
 	var st Stats
 	name := uniqueName(t)
-	tb := openTable(t, name, &Options{MaxMemory: 256 << 10, MaxKeySize: 16, MaxValueSize: 64, Eviction: EvictLRU})
+	tb := openTable(t, name, &Options{MaxMemory: 256 << 10, MaxKeySize: 16, MaxValueSize: 64, Eviction: EvictS3FIFO})
 	seed := seedFor(t, *killSeed, "kv.kills.seed")
 	rng := rand.New(rand.NewPCG(seed, 4))
 	for it := 0; it < iterations || st.Recoveries < 3 && it < 10*iterations; it++ {

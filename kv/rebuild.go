@@ -92,7 +92,7 @@ func (s *shard) rebuild() error {
 	return nil
 }
 
-// carryMarks copies the referenced bits of an lru table's slots into their
+// carryMarks copies the referenced bits of an evicting table's slots into their
 // entries' state words (format.EntryLive|format.EntryMarked), since clearing the slots
 // would lose them; insertRebuilt moves them back. A rebuild that dies
 // between leaves marked states, which the next rebuild reads as live.

@@ -25,7 +25,7 @@ type shard struct {
 	maxKey    int
 	maxValue  int
 	maxEntry  int64 // log bytes of the largest entry the table accepts
-	evict     bool  // EvictLRU
+	evict     bool  // EvictS3FIFO
 
 	// The view: set by at and view (extent.go).
 	ext       format.Extent
@@ -57,7 +57,7 @@ func newShard(t *Table, g *format.Geometry, i int) shard {
 		maxKey:    g.MaxKey,
 		maxValue:  g.MaxValue,
 		maxEntry:  g.MaxEntry(),
-		evict:     g.Eviction == uint32(EvictLRU),
+		evict:     g.Eviction == uint32(EvictS3FIFO),
 	}
 }
 

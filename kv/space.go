@@ -3,7 +3,7 @@ package kv
 import "github.com/shmkv/shmkv/kv/internal/format"
 
 // Space: how a shard's log makes room for a new entry, by cleaning and, in
-// an EvictLRU table, by evicting. (When cleaning would have to work too
+// an EvictS3FIFO table, by evicting. (When cleaning would have to work too
 // hard, or cannot make room at all, the shard grows instead, while the
 // table is below its memory ceiling: grow.go.)
 //
@@ -14,7 +14,7 @@ import "github.com/shmkv/shmkv/kv/internal/format"
 // drops expired entries at the log's tail, and a write or delete of the key
 // retires it.
 //
-// Eviction (EvictLRU): S3-FIFO over a small log and this, the main log
+// Eviction (EvictS3FIFO): S3-FIFO over a small log and this, the main log
 // (evict.go). The log is in write order; cleaning takes entries from its
 // tail. An entry read since cleaning last passed it has the
 // format.SlotReferenced bit set in its slot word: cleaning moves it to the head,
@@ -35,10 +35,10 @@ import "github.com/shmkv/shmkv/kv/internal/format"
 // shard holds (or need, if larger) more than need free in the log, and the
 // entry within the shard's key and byte limits (l is the key's lookup,
 // which a drop may turn into not found). At the tail, a dead entry is
-// dropped and an expired one too; in an EvictLRU table an entry nobody read
+// dropped and an expired one too; in an EvictS3FIFO table an entry nobody read
 // since cleaning last passed it and without credit is evicted while the
 // limits are exceeded; any other live entry is copied to the head, with its
-// referenced mark cleared (and in an lru table its credit raised if it was
+// referenced mark cleared (and in an evicting table its credit raised if it was
 // read, spent if not), and its slot moved. A damaged stretch at the tail,
 // or an entry there that fails its checksum and that no slot points at, is
 // dropped and counted (format.CtlDamaged); since a slot may point into what was
@@ -47,7 +47,7 @@ import "github.com/shmkv/shmkv/kv/internal/format"
 //
 // It terminates: every step drops an entry or moves one, and it stops after
 // passing over the log twice, by which time every dead and expired entry is
-// gone and, in an lru table, every entry has lost its mark and then been
+// gone and, in an evicting table, every entry has lost its mark and then been
 // evicted if need be (the second pass heeds neither marks nor credit). In
 // a NoEviction table the limits may still be exceeded then: that is
 // ErrFull, and what was moved or dropped changed nothing a reader can see.
@@ -62,7 +62,7 @@ func (s *shard) makeRoom(need int64, l *lookup, now int64) (dropped bool, err er
 	}
 	// Past one pass, readers in other processes may have marked again
 	// what the first pass cleared: the second pass ignores the marks, so
-	// that an lru table always makes room.
+	// that an evicting table always makes room.
 	firstPass := head - tail
 	budget := 2*firstPass + 1
 	for {

@@ -40,8 +40,8 @@ type Stats struct {
 	Recoveries uint64 // shards rebuilt after a dead writer or a bad index
 	Rebuilds   uint64 // index rebuilds to drop tombstones
 
-	Evictions   uint64 // entries evicted to make room (EvictLRU tables)
-	Promotions  uint64 // entries moved from the small log to the main log (EvictLRU tables)
+	Evictions   uint64 // entries evicted to make room (EvictS3FIFO tables)
+	Promotions  uint64 // entries moved from the small log to the main log (EvictS3FIFO tables)
 	Expirations uint64 // expired entries whose space was taken back
 	Damaged     uint64 // damaged entries or stretches of log dropped by cleaning or Repair
 

@@ -272,7 +272,7 @@ func TestOpenOptions(t *testing.T) {
 		{MaxKeySize: 64},
 		{MaxValueSize: 50},
 		{MaxMemory: 1 << 30},
-		{Eviction: EvictLRU},
+		{Eviction: EvictS3FIFO},
 	} {
 		if _, err := Open(name, o); !errors.Is(err, ErrInvalidOptions) {
 			t.Errorf("Open(%+v) on a table with other geometry: %v", o, err)

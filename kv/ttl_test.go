@@ -171,7 +171,7 @@ func TestExpiredSpaceReclaimed(t *testing.T) {
 // keys stay, the memory taken never passes the ceiling.
 func TestLRUKeepsHotKeys(t *testing.T) {
 	name := uniqueName(t)
-	tb := openTable(t, name, &Options{MaxMemory: 512 << 10, MaxKeySize: 32, MaxValueSize: 256, Eviction: EvictLRU})
+	tb := openTable(t, name, &Options{MaxMemory: 512 << 10, MaxKeySize: 32, MaxValueSize: 256, Eviction: EvictS3FIFO})
 	var st Stats
 	// What the ceiling holds: fill until the first eviction.
 	for i := 0; st.Evictions == 0; i++ {
@@ -205,19 +205,19 @@ func TestLRUKeepsHotKeys(t *testing.T) {
 
 func TestEvictionRecorded(t *testing.T) {
 	name := uniqueName(t)
-	openTable(t, name, &Options{Keys: 10, Eviction: EvictLRU})
-	if _, err := Open(name, &Options{Eviction: EvictLRU}); err != nil {
+	openTable(t, name, &Options{Keys: 10, Eviction: EvictS3FIFO})
+	if _, err := Open(name, &Options{Eviction: EvictS3FIFO}); err != nil {
 		t.Fatalf("reopening with the same policy: %v", err)
 	}
 	tb := openTable(t, name, nil)
 	var st Stats
 	tb.Stats(&st)
-	if st.Eviction != EvictLRU || st.Eviction.String() != "lru" {
+	if st.Eviction != EvictS3FIFO || st.Eviction.String() != "lru" {
 		t.Errorf("policy %v", st.Eviction)
 	}
 	other := uniqueName(t)
 	openTable(t, other, &Options{Keys: 10})
-	if _, err := Open(other, &Options{Eviction: EvictLRU}); !errors.Is(err, ErrInvalidOptions) {
+	if _, err := Open(other, &Options{Eviction: EvictS3FIFO}); !errors.Is(err, ErrInvalidOptions) {
 		t.Errorf("asking lru of a none table: %v", err)
 	}
 	if _, err := Open(uniqueName(t), &Options{Eviction: 7}); !errors.Is(err, ErrInvalidOptions) {
@@ -270,12 +270,12 @@ func TestClockReadUnderLock(t *testing.T) {
 	}
 }
 
-// TestLRUExpiredGoFirst: when everything a full lru table holds has
+// TestLRUExpiredGoFirst: when everything a full evicting table holds has
 // expired, new keys nobody reads take the room of the expired entries;
 // they are not evicted while expired entries hold it (evict.go).
 func TestLRUExpiredGoFirst(t *testing.T) {
 	clock := newClock()
-	tb := newTable(t, &Options{MaxMemory: 512 << 10, MaxKeySize: 32, MaxValueSize: 64, Eviction: EvictLRU, Now: clock.Now})
+	tb := newTable(t, &Options{MaxMemory: 512 << 10, MaxKeySize: 32, MaxValueSize: 64, Eviction: EvictS3FIFO, Now: clock.Now})
 	value := make([]byte, 40)
 	var st Stats
 	for i := 0; st.Evictions == 0; i++ {

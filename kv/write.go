@@ -10,7 +10,7 @@ import (
 // (grow.go), which makes s a view of the new extent. It returns ErrFull,
 // having changed nothing a reader can see, when the shard cannot take the
 // entry: in a NoEviction table at its memory ceiling once expired entries
-// are dropped, never in an EvictLRU table.
+// are dropped, never in an EvictS3FIFO table.
 func (s *shard) store(key []byte, h uint64, value []byte, expires uint64, l lookup, now int64) error {
 	need := format.EntrySize(len(key), len(value), expires != 0)
 	if err := s.growFor(need, &l, key, h, now); err != nil {

@@ -67,7 +67,7 @@ var (
 	Recoveries  = &Family{"shmkv_recoveries_total", "Shards recovered after a writer died or their index disagreed with their log.", Counter, nil}
 	Rebuilds    = &Family{"shmkv_index_rebuilds_total", "Index rebuilds that dropped tombstones.", Counter, nil}
 	Evictions   = &Family{"shmkv_evictions_total", "Entries evicted to make room.", Counter, nil}
-	Promotions  = &Family{"shmkv_promotions_total", "Entries moved from the small log to the main log, read since they were written (eviction policy lru).", Counter, nil}
+	Promotions  = &Family{"shmkv_promotions_total", "Entries moved from the small log to the main log, read since they were written (eviction policy s3fifo).", Counter, nil}
 	Expirations = &Family{"shmkv_expirations_total", "Expired entries whose space was taken back.", Counter, nil}
 	Grows       = &Family{"shmkv_grows_total", "Shards moved into larger extents.", Counter, nil}
 	Damaged     = &Family{"shmkv_damaged_entries_total", "Damaged entries or stretches of log dropped by cleaning or repair.", Counter, nil}

@@ -15,7 +15,7 @@ var someStats = kv.Stats{
 	Sets: 5, Deletes: 2, LockWaits: 1, Recoveries: 1, Rebuilds: 4,
 	Evictions: 6, Promotions: 13, Expirations: 7, Damaged: 8,
 	Gets: 10, Hits: 9, Misses: 1, ReadRetries: 11,
-	Shards: 2, Slots: 128, MaxKeySize: 1024, MaxValueSize: 1 << 20, KeyCapacity: 96, Eviction: kv.EvictLRU,
+	Shards: 2, Slots: 128, MaxKeySize: 1024, MaxValueSize: 1 << 20, KeyCapacity: 96, Eviction: kv.EvictS3FIFO,
 }
 
 // TestWriteText pins the exposition, names and all: they are an interface
@@ -50,7 +50,7 @@ shmkv_index_rebuilds_total{table="demo"} 4
 # HELP shmkv_evictions_total Entries evicted to make room.
 # TYPE shmkv_evictions_total counter
 shmkv_evictions_total{table="demo"} 6
-# HELP shmkv_promotions_total Entries moved from the small log to the main log, read since they were written (eviction policy lru).
+# HELP shmkv_promotions_total Entries moved from the small log to the main log, read since they were written (eviction policy s3fifo).
 # TYPE shmkv_promotions_total counter
 shmkv_promotions_total{table="demo"} 13
 # HELP shmkv_expirations_total Expired entries whose space was taken back.
@@ -88,7 +88,7 @@ shmkv_max_key_bytes{table="demo"} 1024
 shmkv_max_value_bytes{table="demo"} 1.048576e+06
 # HELP shmkv_table_info Always 1; the table's eviction policy in a label.
 # TYPE shmkv_table_info gauge
-shmkv_table_info{eviction="lru",table="demo"} 1
+shmkv_table_info{eviction="s3fifo",table="demo"} 1
 `
 	if got := b.String(); got != want {
 		t.Errorf("WriteText wrote\n%s\nwant\n%s", got, want)
@@ -188,7 +188,7 @@ func TestEveryStatsField(t *testing.T) {
 		case reflect.Int:
 			f.SetInt(int64(n))
 		case reflect.Uint32: // the eviction policy: a label
-			f.SetUint(uint64(kv.EvictLRU))
+			f.SetUint(uint64(kv.EvictS3FIFO))
 			continue
 		default:
 			t.Fatalf("kv.Stats.%s has kind %v: teach this test and Samples about it", v.Type().Field(i).Name, f.Kind())
@@ -200,7 +200,7 @@ func TestEveryStatsField(t *testing.T) {
 	samples := Samples(nil, "x", &st)
 	for _, s := range samples {
 		delete(want, s.Value)
-		if s.Family == Info && s.LabelValues[1] != "lru" {
+		if s.Family == Info && s.LabelValues[1] != "s3fifo" {
 			t.Errorf("eviction label %q", s.LabelValues[1])
 		}
 	}

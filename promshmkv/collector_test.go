@@ -121,7 +121,7 @@ func TestTextParses(t *testing.T) {
 		{"shmkv_sets_total", map[string]string{"table": table}, 3, dto.MetricType_COUNTER},
 		{"shmkv_deletes_total", map[string]string{"table": table}, 1, dto.MetricType_COUNTER},
 		{"shmkv_entries", map[string]string{"table": table}, 2, dto.MetricType_GAUGE},
-		{"shmkv_table_info", map[string]string{"table": table, "eviction": "lru"}, 1, dto.MetricType_GAUGE},
+		{"shmkv_table_info", map[string]string{"table": table, "eviction": "s3fifo"}, 1, dto.MetricType_GAUGE},
 	} {
 		if got := value(c.name, c.labels); got != c.want || fams[c.name].GetType() != c.typ {
 			t.Errorf("%s%v = %v (%v), want %v (%v)", c.name, c.labels, got, fams[c.name].GetType(), c.want, c.typ)

@@ -13,23 +13,23 @@ import (
 
 var createCmd = &command{
 	name:  "create",
-	usage: "create NAME [--max-memory SIZE] [--eviction none|lru] [--max-key SIZE] [--max-value SIZE] [--keys N] [--memory SIZE] [--mode 0600]",
+	usage: "create NAME [--max-memory SIZE] [--eviction none|s3fifo] [--max-key SIZE] [--max-value SIZE] [--keys N] [--memory SIZE] [--mode 0600]",
 	summary: "Create a table; flags left out take kv's defaults. Fails if NAME exists.\n" +
 		"A table starts small and grows as keys arrive, up to --max-memory, the most\n" +
 		"shared memory it may take (default: a quarter of /dev/shm). At that ceiling\n" +
-		"--eviction lru evicts keys not read recently, expired ones first; none (the\n" +
+		"--eviction s3fifo evicts keys not read recently, expired ones first; none (the\n" +
 		"default) refuses new keys. --keys and --memory say what to expect, so that\n" +
 		"the table starts that large. A SIZE is a byte count with an optional unit:\n" +
 		"4096, 64MiB, 1.5G. K, M, G, T and KiB, MiB, GiB, TiB are powers of 1024;\n" +
 		"KB, MB, GB, TB powers of 1000, as dd(1) has them: 4GB is 4000000000 bytes,\n" +
 		"4G and 4GiB are 4294967296.",
-	example: "shmkv create sessions --max-memory 2GiB --max-value 64KiB\nshmkv create cache --max-memory 256MiB --eviction lru",
+	example: "shmkv create sessions --max-memory 2GiB --max-value 64KiB\nshmkv create cache --max-memory 256MiB --eviction s3fifo",
 	nargs:   exactly(1),
 	setup: func(f *pflag.FlagSet) runFunc {
 		var o createFlags
 		f.Var(&o.maxMemory, "max-memory", "the most shared memory the table may take (default: a quarter of /dev/shm)")
 		o.eviction = policyFlag(kv.NoEviction)
-		f.Var(&o.eviction, "eviction", "what a table at its ceiling does: none or lru")
+		f.Var(&o.eviction, "eviction", "what a table at its ceiling does: none or s3fifo (lru is the same)")
 		f.Var(&o.maxKey, "max-key", "largest key (default 1KiB)")
 		f.Var(&o.maxValue, "max-value", "largest value (default 1MiB)")
 		f.IntVar(&o.keys, "keys", 0, "expect about `N` keys (optional)")

@@ -7,7 +7,8 @@ import (
 	"github.com/shmkv/shmkv/kv"
 )
 
-// policyFlag is a flag naming an eviction policy: none or lru.
+// policyFlag is a flag naming an eviction policy: none or s3fifo (lru, its
+// first name, is taken too).
 type policyFlag kv.Policy
 
 func (p *policyFlag) String() string { return kv.Policy(*p).String() }
@@ -16,10 +17,10 @@ func (p *policyFlag) Set(v string) error {
 	switch v {
 	case "none":
 		*p = policyFlag(kv.NoEviction)
-	case "lru":
-		*p = policyFlag(kv.EvictLRU)
+	case "s3fifo", "lru":
+		*p = policyFlag(kv.EvictS3FIFO)
 	default:
-		return fmt.Errorf("%q is not none or lru", v)
+		return fmt.Errorf("%q is not none or s3fifo", v)
 	}
 	return nil
 }

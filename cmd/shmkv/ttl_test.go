@@ -34,15 +34,15 @@ func TestTTL(t *testing.T) {
 func TestCreateEviction(t *testing.T) {
 	name := tableName(t)
 	r := mustRun(t, 0, nil, "create", name, "--eviction", "lru", "--max-memory", "64KiB", "--max-value", "64")
-	if !strings.Contains(r.stdout, "eviction lru") {
+	if !strings.Contains(r.stdout, "eviction s3fifo") {
 		t.Errorf("create said %q", r.stdout)
 	}
-	// A full lru table keeps taking writes.
+	// A full s3fifo table keeps taking writes.
 	for i := range 500 {
 		mustRun(t, 0, nil, "set", name, "key-"+strings.Repeat("x", i%20)+string(rune('a'+i%26)), strings.Repeat("v", 50))
 	}
 	r = mustRun(t, 0, nil, "stats", name)
-	if !strings.Contains(r.stdout, "eviction lru") || strings.Contains(r.stdout, " 0 evictions") {
+	if !strings.Contains(r.stdout, "eviction s3fifo") || strings.Contains(r.stdout, " 0 evictions") {
 		t.Errorf("stats after overfilling:\n%s", r.stdout)
 	}
 	mustRun(t, 2, nil, "create", tableName(t), "--eviction", "fifo")

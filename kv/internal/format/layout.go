@@ -30,7 +30,7 @@ package format
 //	    36    4 registry slots     processes that may have the table open read-write at once, 1..maxProcs
 //	    40    4 max key            bytes, 1..MaxKeyLimit
 //	    44    4 max value          bytes, 0..MaxValueLimit
-//	    48    4 eviction           0: none (a full table refuses new keys); 1: lru (it evicts, by S3-FIFO: kv/evict.go)
+//	    48    4 eviction           0: none (a full table refuses new keys); 1: s3fifo (it evicts, by S3-FIFO: kv/evict.go)
 //	    52    4 reserved           zero
 //	    56    8 registry offset    = 4096
 //	    64    8 control offset     = registry offset + registry slots*32, rounded up to 4096
@@ -83,7 +83,7 @@ package format
 //	168    8 hits               reads that found their key: each handle adds its own to shard 0's (kv/stats.go)
 //	176    8 misses             reads that did not, likewise
 //	184    8 read retries       optimistic reads that raced a writer, likewise
-//	192    8 evictions          live entries dropped to make room (eviction policy lru)
+//	192    8 evictions          live entries dropped to make room (eviction policy s3fifo)
 //	200    8 expirations        expired entries dropped
 //	208    8 expiring           live entries that have an expiry time
 //	216    8 damaged            damaged entries or stretches dropped by cleaning or Repair
@@ -106,9 +106,9 @@ package format
 //	 0    8 head               log position where the next entry goes (bytes, grows without bound)
 //	 8    8 tail               log position of the oldest entry
 //	16    8 allocated          bytes of the log, from its start, that have memory (kv/logmemory.go)
-//	24    8 small head         lru tables: the small log's head (kv/evict.go)
-//	32    8 small tail         lru tables: the small log's tail
-//	40    8 ghost clock        lru tables: evictions from the small log, which date ghost words
+//	24    8 small head         evicting tables: the small log's head (kv/evict.go)
+//	32    8 small tail         evicting tables: the small log's tail
+//	40    8 ghost clock        evicting tables: evictions from the small log, which date ghost words
 //	48    8 self word          the extent word that publishes this extent
 //	56    8 self shard         the shard it belongs to
 //	64    8 generation         1 for a shard's first extent, one more for each published after it
@@ -125,7 +125,7 @@ package format
 // ErrCorrupt, not as an extent of garbage; and Repair finds a shard's
 // extent again by its header when its word is damaged (kv/repair.go).
 //
-// In an lru table the data is split: the ghost, slots/2 words of evicted
+// In an evicting table the data is split: the ghost, slots/2 words of evicted
 // keys' hashes (kv/evict.go), takes its last slots*4 bytes; of the rest, the
 // small log, whose entries never wrap, takes the first tenth rounded down
 // to 8 bytes, and the main log what remains. Data offsets (in slots, and
@@ -135,7 +135,7 @@ package format
 // Slots: the open-addressing index of the shard, probed linearly from the
 // hash's low bits. A word is 0 (empty), SlotTombstone (deleted; keeps probe
 // chains intact), or tag<<32 | referenced<<31 | (offset/8 + 1), where
-// referenced is the SlotReferenced bit of lru tables, tag is bits 24..55
+// referenced is the SlotReferenced bit of evicting tables, tag is bits 24..55
 // of the key's hash, and offset is where the entry starts in the data.
 //
 // Data: used as a circular log. Entries are appended at head and may wrap
@@ -144,7 +144,7 @@ package format
 //
 //	 0    8 head               bits 0-20 key length (1..max key), 21-51 value length (0..max
 //	                           value), 52 has-expiry, 56-58 state (EntryLive, EntryDead,
-//	                           EntryMarked), 59-60 credit (lru tables, kv/evict.go); state and
+//	                           EntryMarked), 59-60 credit (evicting tables, kv/evict.go); state and
 //	                           credit change in place, outside the checksum
 //	 8    8 checksum           of the head word without its state and credit, the expiry, the key and the value
 //	16    8 expires            only with has-expiry: Unix nanoseconds from which the entry is gone
@@ -154,7 +154,7 @@ package format
 // between writing the new one and retiring the old, or while moving one),
 // the later in the log is the newer, since nothing is moved to the head
 // while a key has two (recovery resolves them first). Of two in different
-// logs of an lru table, the one in the main log is the newer, and is kept:
+// logs of an evicting table, the one in the main log is the newer, and is kept:
 // it is a copy the small log's cleaning made, or the new version a write
 // put there (a write never puts a newer version in the small log while an
 // older one is live in the main log: store, kv/write.go).
@@ -165,7 +165,7 @@ package format
 //
 // Space is reclaimed from the tail: a dead or expired entry at the tail is
 // dropped, a live one is copied to the head and its slot moved, or, in an
-// lru table, evicted if nobody has read it since cleaning last passed it
+// evicting table, evicted if nobody has read it since cleaning last passed it
 // (kv/space.go); a shard that cleaning cannot keep roomy enough grows
 // (kv/grow.go). The log is the truth and the index is derived from it: a
 // shard whose writer died, or whose index has too many tombstones, is
