@@ -310,7 +310,7 @@ func (t *Table) storeClaimed(key, value []byte, ttl time.Duration, c claim) (err
 		if c.word() != c.heldBy(t.owner) || c.tag() != h|1 || c.stale() {
 			return nil
 		}
-		return s.store(key, h, value, expiresAt(now, ttl), l, now)
+		return s.put(key, h, value, expiresAt(now, ttl), l, now)
 	})
 }
 

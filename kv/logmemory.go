@@ -54,7 +54,7 @@ func (s *shard) allocated() int64 {
 	return int64(min(s.r.Load(s.hdr+format.ExtAllocated/8), uint64(s.size)))
 }
 
-// allocateFor gives the log memory wherever store may write for an entry
+// allocateFor gives the log memory wherever put may write for an entry
 // of need bytes replacing l's: at the head, or, if cleaning will move
 // entries (the log is short of room or the shard over its limits),
 // anywhere. It runs before the write section, so readers never wait for
@@ -71,7 +71,7 @@ func (s *shard) allocateFor(need int64, l lookup) error {
 		// Cleaning the small log moves entries to the main log until the
 		// small log has room for need bytes and a skip record of less than
 		// need: less than 2*need, and one entry more; and the entry itself
-		// may then go to the main log (store).
+		// may then go to the main log (put).
 		appended = 3*need + s.largest(need)
 	}
 	end := int64(head) + appended

@@ -79,7 +79,7 @@ func (t *Table) SetTTL(key, value []byte, ttl time.Duration) (err error) {
 	}
 	h := format.HashKey(t.g.Seed, key)
 	return t.update(key, h, ttl > 0, func(s shard, l lookup, now int64) error {
-		return s.store(key, h, value, expiresAt(now, ttl), l, now)
+		return s.put(key, h, value, expiresAt(now, ttl), l, now)
 	})
 }
 
@@ -119,7 +119,7 @@ func (t *Table) SetIfAbsentTTL(key, value []byte, ttl time.Duration) (stored boo
 		if l.present() {
 			return nil
 		}
-		if err := s.store(key, h, value, expiresAt(now, ttl), l, now); err != nil {
+		if err := s.put(key, h, value, expiresAt(now, ttl), l, now); err != nil {
 			return err
 		}
 		stored = true
@@ -172,7 +172,7 @@ func (t *Table) compareAndSwap(key, old, new []byte, ttl time.Duration, keep, sa
 			swapped = true
 			return nil
 		}
-		if err := s.store(key, h, new, expires, l, now); err != nil {
+		if err := s.put(key, h, new, expires, l, now); err != nil {
 			return err
 		}
 		swapped = true
@@ -293,7 +293,7 @@ func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
 		if len(out) > t.g.MaxValue {
 			return tooLarge(ErrValueTooLarge, len(out), t.g.MaxValue)
 		}
-		return s.store(key, h, out, expires, l, now)
+		return s.put(key, h, out, expires, l, now)
 	})
 	return n, err
 }

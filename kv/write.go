@@ -4,14 +4,14 @@ import (
 	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
-// store writes key=value under the lock; l is the key's lookup, expires
+// put writes key=value under the lock; l is the key's lookup, expires
 // when the entry expires (0 never), now the writer's clock. It grows the
 // shard first if it is short of room and the table may take more memory
 // (grow.go), which makes s a view of the new extent. It returns ErrFull,
 // having changed nothing a reader can see, when the shard cannot take the
 // entry: in a NoEviction table at its memory ceiling once expired entries
 // are dropped, never in an EvictS3FIFO table.
-func (s *shard) store(key []byte, h uint64, value []byte, expires uint64, l lookup, now int64) error {
+func (s *shard) put(key []byte, h uint64, value []byte, expires uint64, l lookup, now int64) error {
 	need := format.EntrySize(len(key), len(value), expires != 0)
 	if err := s.growFor(need, &l, key, h, now); err != nil {
 		return err
