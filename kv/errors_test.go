@@ -72,7 +72,7 @@ func TestOptionError(t *testing.T) {
 		{name, &Options{MaxKeySize: 64}, OptionError{Option: "MaxKeySize", Value: 64, Existing: true, Table: 1024},
 			"shmkv: open /" + name + ": invalid options: Options.MaxKeySize 64 B, the table has 1 KiB"},
 		{name, &Options{Eviction: EvictS3FIFO}, OptionError{Option: "Eviction", Value: int64(EvictS3FIFO), Existing: true, Table: int64(NoEviction)},
-			"shmkv: open /" + name + ": invalid options: Options.Eviction lru, the table has none"},
+			"shmkv: open /" + name + ": invalid options: Options.Eviction s3fifo, the table has none"},
 		{uniqueName(t), &Options{Exclusive: true, NoCreate: true}, OptionError{Option: "Exclusive", Value: 1, Reason: "Options.Exclusive and Options.NoCreate together"},
 			"shmkv: invalid options: Options.Exclusive and Options.NoCreate together"},
 	} {

@@ -212,7 +212,7 @@ func TestEvictionRecorded(t *testing.T) {
 	tb := openTable(t, name, nil)
 	var st Stats
 	tb.Stats(&st)
-	if st.Eviction != EvictS3FIFO || st.Eviction.String() != "lru" {
+	if st.Eviction != EvictS3FIFO || st.Eviction.String() != "s3fifo" {
 		t.Errorf("policy %v", st.Eviction)
 	}
 	other := uniqueName(t)
