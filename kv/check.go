@@ -106,15 +106,15 @@ func (r *Report) add(shard int, off int64, format string, args ...any) {
 // it grows as needed, and returns a shard over the copy; ok is false when
 // the extent word names no extent. It copies as copyAround says: never
 // waiting for a lock, under one only where it was free or its holder dead.
-func (t *Table) copyShard(s *shard, img *[]byte, deadline time.Time) (c shard, ok bool, err error) {
-	copyOut := func() (shard, bool) {
+func (t *Table) copyShard(s *shard, img *[]byte, deadline time.Time) (c view, ok bool, err error) {
+	copyOut := func() (view, bool) {
 		v, ok := s.view()
 		if !ok {
-			return shard{}, false
+			return view{}, false
 		}
 		n := format.ControlSize + v.ext.Size
 		if int64(cap(*img)) < n {
-			return shard{}, false // the caller sizes img and tries again
+			return view{}, false // the caller sizes img and tries again
 		}
 		*img = (*img)[:n]
 		copy(*img, t.r.B[s.ctl*8:s.ctl*8+format.ControlSize])
@@ -135,13 +135,13 @@ func (t *Table) copyShard(s *shard, img *[]byte, deadline time.Time) (c shard, o
 		fit()
 		c, ok, err = t.copyAround(s, copyOut, deadline)
 		if err != nil {
-			return shard{}, false, err
+			return view{}, false, err
 		}
 		if ok || attempt > 2 {
 			return c, ok, nil
 		}
 		if _, valid := s.view(); !valid {
-			return shard{}, false, nil
+			return view{}, false, nil
 		}
 	}
 }
@@ -157,7 +157,7 @@ func (t *Table) copyShard(s *shard, img *[]byte, deadline time.Time) (c shard, o
 // changed under it then is torn, and gives ErrLockTimeout, not its
 // problems. A copy around a live writer mid-write that shows problems is
 // taken only past the deadline, or it would report a write under way.
-func (t *Table) copyAround(s *shard, copyOut func() (shard, bool), deadline time.Time) (shard, bool, error) {
+func (t *Table) copyAround(s *shard, copyOut func() (view, bool), deadline time.Time) (view, bool, error) {
 	a := t.around(s, deadline)
 	a.lockFree = true
 	for {
@@ -168,7 +168,7 @@ func (t *Table) copyAround(s *shard, copyOut func() (shard, bool), deadline time
 			c, ok := copyOut()
 			return c, ok, nil
 		case err != nil:
-			return shard{}, false, err
+			return view{}, false, err
 		case mv == moveLocked:
 			c, ok := copyOut()
 			t.unlock(s)
@@ -185,7 +185,7 @@ func (t *Table) copyAround(s *shard, copyOut func() (shard, bool), deadline time
 				if moved {
 					// A copy a writer changed under it is torn: its
 					// problems would be the write's, not the shard's.
-					return shard{}, false, ErrLockTimeout
+					return view{}, false, ErrLockTimeout
 				}
 				return c, ok, nil
 			}
@@ -222,7 +222,7 @@ func (t *Table) copyAround(s *shard, copyOut func() (shard, bool), deadline time
 
 // imageShard is v over a private copy of its control block and extent
 // made by copyShard.
-func imageShard(v *shard, img []byte) shard {
+func imageShard(v *view, img []byte) view {
 	c := *v
 	c.r = region.New(img)
 	c.lockWord = nil
@@ -231,24 +231,24 @@ func imageShard(v *shard, img []byte) shard {
 }
 
 // check examines a shard image and returns how many live entries it holds.
-func (c *shard) check(i int, rep *Report) int {
-	if f := c.ctlLoad(format.CtlFlags); f != 0 {
+func (v *view) check(i int, rep *Report) int {
+	if f := v.ctlLoad(format.CtlFlags); f != 0 {
 		rep.add(i, -1, "flagged for rebuild (%#x): a rebuild failed or is under way", f)
 	}
 	liveAt := make(map[int64]bool)
 	byKey := make(map[string]int64)
 	var live, liveBytes, smallBytes uint64
-	for _, r := range c.rings() {
+	for _, r := range v.rings() {
 		name := "log"
 		if !r.wraps {
 			name = "small log"
 		}
-		head, tail := c.ringHead(r), c.ringTail(r)
+		head, tail := v.ringHead(r), v.ringTail(r)
 		if head < tail || head-tail > uint64(r.size) {
 			rep.add(i, -1, "%s head %d and tail %d do not bound a log of %d bytes", name, head, tail, r.size)
 			return 0
 		}
-		n, bytes := c.checkRing(i, r, head, tail, rep, liveAt, byKey)
+		n, bytes := v.checkRing(i, r, head, tail, rep, liveAt, byKey)
 		live += n
 		liveBytes += bytes
 		if !r.wraps {
@@ -256,33 +256,33 @@ func (c *shard) check(i int, rep *Report) int {
 		}
 	}
 	var tombstones, expiring uint64
-	for j := range c.mask + 1 {
-		v := c.slot(j)
+	for j := range v.mask + 1 {
+		word := v.slot(j)
 		switch {
-		case v == format.SlotEmpty:
-		case v == format.SlotTombstone:
+		case word == format.SlotEmpty:
+		case word == format.SlotTombstone:
 			tombstones++
 		default:
-			if off, ok := c.slotOffset(v); !ok || !liveAt[off] {
+			if off, ok := v.slotOffset(word); !ok || !liveAt[off] {
 				rep.add(i, -1, "slot %d points at %d, which is not a live entry", j, off)
-			} else if e, _ := c.loadHeader(off); e.expires != 0 {
+			} else if e, _ := v.loadHeader(off); e.expires != 0 {
 				expiring++
 			}
 		}
 	}
-	if n := c.ctlLoad(format.CtlLiveEntries); n != live {
+	if n := v.ctlLoad(format.CtlLiveEntries); n != live {
 		rep.add(i, -1, "live entry counter %d, the log holds %d", n, live)
 	}
-	if n := c.ctlLoad(format.CtlLiveBytes); n != liveBytes {
+	if n := v.ctlLoad(format.CtlLiveBytes); n != liveBytes {
 		rep.add(i, -1, "live byte counter %d, the log holds %d", n, liveBytes)
 	}
-	if n := c.ctlLoad(format.CtlSmallBytes); n != smallBytes {
+	if n := v.ctlLoad(format.CtlSmallBytes); n != smallBytes {
 		rep.add(i, -1, "small log byte counter %d, the small log holds %d", n, smallBytes)
 	}
-	if n := c.ctlLoad(format.CtlExpiring); n != expiring {
+	if n := v.ctlLoad(format.CtlExpiring); n != expiring {
 		rep.add(i, -1, "expiring entry counter %d, the index holds %d", n, expiring)
 	}
-	if n := c.ctlLoad(format.CtlTombstones); n != tombstones {
+	if n := v.ctlLoad(format.CtlTombstones); n != tombstones {
 		rep.add(i, -1, "tombstone counter %d, the index holds %d", n, tombstones)
 	}
 	return int(live)
@@ -291,15 +291,15 @@ func (c *shard) check(i int, rep *Report) int {
 // checkRing examines the log r of a shard image, noting every live entry
 // in liveAt and byKey, and returns how many live entries it holds and how
 // many bytes they take.
-func (c *shard) checkRing(i int, r ring, head, tail uint64, rep *Report, liveAt map[int64]bool, byKey map[string]int64) (live, liveBytes uint64) {
+func (v *view) checkRing(i int, r ring, head, tail uint64, rep *Report, liveAt map[int64]bool, byKey map[string]int64) (live, liveBytes uint64) {
 	for p := tail; p != head; {
-		it := c.itemIn(r, p, head, true)
+		it := v.itemIn(r, p, head, true)
 		p += it.size
 		off, e := it.off, it.hdr
 		switch {
 		case it.kind == itemDamage:
-			rep.add(i, off, "%s; 'check --repair' drops it", c.describeDamage(off, it.size))
-			if e, ok := c.loadHeader(off); ok && e.state == format.EntryLive && uint64(e.size()) <= it.size {
+			rep.add(i, off, "%s; 'check --repair' drops it", v.describeDamage(off, it.size))
+			if e, ok := v.loadHeader(off); ok && e.state == format.EntryLive && uint64(e.size()) <= it.size {
 				// Still counted and indexed as live until Repair drops it:
 				// one problem, not three.
 				live++
@@ -316,12 +316,12 @@ func (c *shard) checkRing(i int, r ring, head, tail uint64, rep *Report, liveAt 
 		live++
 		liveBytes += uint64(e.size())
 		liveAt[off] = true
-		key := c.keyString(off, &e)
+		key := v.keyString(off, &e)
 		if prev, dup := byKey[key]; dup {
 			rep.add(i, off, "key %q is also live at %d", key, prev)
 		}
 		byKey[key] = off
-		if !c.reachable(c.hashAt(off, &e), off) {
+		if !v.reachable(v.hashAt(off, &e), off) {
 			rep.add(i, off, "key %q is not reachable from its home slot", key)
 		}
 	}
@@ -329,33 +329,33 @@ func (c *shard) checkRing(i int, r ring, head, tail uint64, rep *Report, liveAt 
 }
 
 // keyString copies out the key of the entry e at off.
-func (c *shard) keyString(off int64, e *entryHeader) string {
-	a, b := c.pieces(e.keyAt(off), e.klen)
+func (v *view) keyString(off int64, e *entryHeader) string {
+	a, b := v.pieces(e.keyAt(off), e.klen)
 	return string(a) + string(b)
 }
 
 // describeDamage says what the damaged stretch of n bytes at off was.
-func (c *shard) describeDamage(off int64, n uint64) string {
-	if e, ok := c.loadHeader(off); ok && e.state == format.EntryLive && uint64(e.size()) <= n {
-		return fmt.Sprintf("entry of key %q fails its checksum", c.keyString(off, &e))
+func (v *view) describeDamage(off int64, n uint64) string {
+	if e, ok := v.loadHeader(off); ok && e.state == format.EntryLive && uint64(e.size()) <= n {
+		return fmt.Sprintf("entry of key %q fails its checksum", v.keyString(off, &e))
 	}
 	return fmt.Sprintf("%d bytes of log unreadable", n)
 }
 
 // reachable reports whether a probe for hash h meets the slot pointing at
 // off before an empty slot.
-func (c *shard) reachable(h uint64, off int64) bool {
+func (v *view) reachable(h uint64, off int64) bool {
 	want := slotValue(format.TagOf(h), off)
-	j := h & c.mask
-	for range c.mask + 1 {
-		v := c.slot(j)
-		if v != format.SlotTombstone && v&^format.SlotReferenced == want {
+	j := h & v.mask
+	for range v.mask + 1 {
+		word := v.slot(j)
+		if word != format.SlotTombstone && word&^format.SlotReferenced == want {
 			return true
 		}
-		if v == format.SlotEmpty {
+		if word == format.SlotEmpty {
 			return false
 		}
-		j = (j + 1) & c.mask
+		j = (j + 1) & v.mask
 	}
 	return false
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // entryOf returns the shard of key and its entry's offset in the data area.
-func entryOf(t *testing.T, tb *Table, key string) (*shard, lookup) {
+func entryOf(t *testing.T, tb *Table, key string) (*view, lookup) {
 	t.Helper()
 	h := format.HashKey(tb.g.Seed, []byte(key))
 	st := tb.shardFor(h)

@@ -53,45 +53,45 @@ import (
 // grow starts an empty one.
 
 // remembered reports whether the ghost remembers the key hashing to h.
-func (s *shard) remembered(h uint64) bool {
-	if s.ghostMask == 0 {
+func (v *view) remembered(h uint64) bool {
+	if v.ghostMask == 0 {
 		return false
 	}
-	w := s.r.Load(s.ghost + int64(h>>8&s.ghostMask))
-	clock := uint32(s.r.Load(s.hdr + format.ExtGhostClock/8))
-	return w != 0 && uint32(w>>32) == uint32(h>>32) && clock-uint32(w) < uint32(s.ghostMask+1)
+	w := v.r.Load(v.ghost + int64(h>>8&v.ghostMask))
+	clock := uint32(v.r.Load(v.hdr + format.ExtGhostClock/8))
+	return w != 0 && uint32(w>>32) == uint32(h>>32) && clock-uint32(w) < uint32(v.ghostMask+1)
 }
 
 // remember records the key hashing to h as evicted.
-func (s *shard) remember(h uint64) {
-	clock := s.r.Add(s.hdr+format.ExtGhostClock/8, 1)
-	s.r.Store(s.ghost+int64(h>>8&s.ghostMask), h>>32<<32|uint64(uint32(clock)))
+func (v *view) remember(h uint64) {
+	clock := v.r.Add(v.hdr+format.ExtGhostClock/8, 1)
+	v.r.Store(v.ghost+int64(h>>8&v.ghostMask), h>>32<<32|uint64(uint32(clock)))
 }
 
 // toSmall reports whether an entry of need bytes for l's key goes to the
 // small log: a new key the ghost does not remember, or a key already there,
 // if the entry is small enough that the small log holds several.
-func (s *shard) toSmall(need int64, l *lookup, h uint64) bool {
-	if s.lo == 0 || need > s.lo/4 {
+func (v *view) toSmall(need int64, l *lookup, h uint64) bool {
+	if v.lo == 0 || need > v.lo/4 {
 		return false
 	}
 	if l.found {
-		return l.off < s.lo
+		return l.off < v.lo
 	}
-	return !s.remembered(h)
+	return !v.remembered(h)
 }
 
-func (s *shard) smallHead() uint64     { return s.r.Load(s.hdr + format.ExtSmallHead/8) }
-func (s *shard) smallTail() uint64     { return s.r.Load(s.hdr + format.ExtSmallTail/8) }
-func (s *shard) setSmallHead(p uint64) { s.r.Store(s.hdr+format.ExtSmallHead/8, p) }
-func (s *shard) setSmallTail(p uint64) { s.r.Store(s.hdr+format.ExtSmallTail/8, p) }
+func (v *view) smallHead() uint64     { return v.r.Load(v.hdr + format.ExtSmallHead/8) }
+func (v *view) smallTail() uint64     { return v.r.Load(v.hdr + format.ExtSmallTail/8) }
+func (v *view) setSmallHead(p uint64) { v.r.Store(v.hdr+format.ExtSmallHead/8, p) }
+func (v *view) setSmallTail(p uint64) { v.r.Store(v.hdr+format.ExtSmallTail/8, p) }
 
 // smallPad is how many bytes of skip record an entry of need bytes at
 // small log position p needs before it: the rest of the log, if the entry
 // would run past its end.
-func (s *shard) smallPad(p uint64, need int64) int64 {
-	if at := int64(p % uint64(s.lo)); at+need > s.lo {
-		return s.lo - at
+func (v *view) smallPad(p uint64, need int64) int64 {
+	if at := int64(p % uint64(v.lo)); at+need > v.lo {
+		return v.lo - at
 	}
 	return 0
 }
@@ -100,17 +100,17 @@ func (s *shard) smallPad(p uint64, need int64) int64 {
 // makeSmallRoom made room for, after a skip record if the entry would run
 // past the log's end, and commits it by moving the head. It returns the
 // entry's offset.
-func (s *shard) appendSmall(need int64, h uint64, key, value []byte, expires uint64) int64 {
-	head := s.smallHead()
-	if pad := s.smallPad(head, need); pad > 0 {
-		s.setWord(int64(head%uint64(s.lo)), uint64(pad)<<32)
+func (v *view) appendSmall(need int64, h uint64, key, value []byte, expires uint64) int64 {
+	head := v.smallHead()
+	if pad := v.smallPad(head, need); pad > 0 {
+		v.setWord(int64(head%uint64(v.lo)), uint64(pad)<<32)
 		head += uint64(pad)
 	}
-	off := int64(head % uint64(s.lo))
-	s.writeEntry(off, h, key, value, expires)
+	off := int64(head % uint64(v.lo))
+	v.writeEntry(off, h, key, value, expires)
 	// The commit point, as setHead is for the main log.
-	s.setSmallHead(head + uint64(need))
-	s.ctlAdd(format.CtlSmallBytes, uint64(need))
+	v.setSmallHead(head + uint64(need))
+	v.ctlAdd(format.CtlSmallBytes, uint64(need))
 	return off
 }
 
@@ -126,30 +126,30 @@ func (s *shard) appendSmall(need int64, h uint64, key, value []byte, expires uin
 // It terminates: each step takes one item off the small log, which is
 // empty, and has room, after as many steps as it held items; by then what
 // it held is evicted or in the main log, where makeRoom evicts.
-func (s *shard) makeSmallRoom(need int64, l *lookup, now int64) (dropped bool, err error) {
+func (v *view) makeSmallRoom(need int64, l *lookup, now int64) (dropped bool, err error) {
 	for {
-		head, tail := s.smallHead(), s.smallTail()
-		if head < tail || head-tail > uint64(s.lo) {
+		head, tail := v.smallHead(), v.smallTail()
+		if head < tail || head-tail > uint64(v.lo) {
 			return dropped, errCorruptIndex
 		}
-		if uint64(s.lo)-(head-tail) >= uint64(need+s.smallPad(head, need)) {
-			if l.found || int(s.ctlLoad(format.CtlLiveEntries)) < s.keyCap {
+		if uint64(v.lo)-(head-tail) >= uint64(need+v.smallPad(head, need)) {
+			if l.found || int(v.ctlLoad(format.CtlLiveEntries)) < v.keyCap {
 				return dropped, nil
 			}
 			// The index is full: as in S3-FIFO, the small log gives up an
 			// entry while it holds its share, and the main log otherwise.
-			if s.mainLive() > 0 && int64(s.ctlLoad(format.CtlSmallBytes))*format.SmallShareDen < int64(s.ctlLoad(format.CtlLiveBytes)) {
-				d, err := s.makeRoom(0, l, now)
+			if v.mainLive() > 0 && int64(v.ctlLoad(format.CtlSmallBytes))*format.SmallShareDen < int64(v.ctlLoad(format.CtlLiveBytes)) {
+				d, err := v.makeRoom(0, l, now)
 				return dropped || d, err
 			}
 		}
 		if head == tail {
 			return dropped, errCorruptIndex
 		}
-		it := s.itemIn(s.smallRing(), tail, head, false)
+		it := v.itemIn(v.smallRing(), tail, head, false)
 		damaged := it.kind == itemDamage
 		if it.kind == itemEntry && it.hdr.state != format.EntryDead {
-			d, err := s.cleanSmallEntry(it.off, &it.hdr, l, now)
+			d, err := v.cleanSmallEntry(it.off, &it.hdr, l, now)
 			damaged = err == errUnindexedDamage
 			if err != nil && !damaged {
 				return dropped, err
@@ -159,11 +159,11 @@ func (s *shard) makeSmallRoom(need int64, l *lookup, now int64) (dropped bool, e
 		if damaged {
 			// As in makeRoom: drop it, and have the caller rebuild the
 			// index, since a slot may point into what was dropped.
-			s.ctlAdd(format.CtlDamaged, 1)
-			s.setSmallTail(tail + it.size)
+			v.ctlAdd(format.CtlDamaged, 1)
+			v.setSmallTail(tail + it.size)
 			return dropped, errCorruptIndex
 		}
-		s.setSmallTail(tail + it.size)
+		v.setSmallTail(tail + it.size)
 	}
 }
 
@@ -178,57 +178,57 @@ var errUnindexedDamage = errors.New("shmkv: damaged entry outside the index")
 // l is the lookup of the key being written, which a drop may turn into not
 // found. An entry that fails its checksum and that no slot points at is
 // errUnindexedDamage, for the caller to drop.
-func (s *shard) cleanSmallEntry(off int64, e *entryHeader, l *lookup, now int64) (dropped bool, err error) {
+func (v *view) cleanSmallEntry(off int64, e *entryHeader, l *lookup, now int64) (dropped bool, err error) {
 	if e.state != format.EntryLive {
 		return false, errCorruptIndex
 	}
-	h := s.hashAt(off, e)
-	i, v, err := s.slotOf(h, off)
+	h := v.hashAt(off, e)
+	i, word, err := v.slotOf(h, off)
 	if err != nil {
-		if s.checksumAt(off, e) != e.checksum {
+		if v.checksumAt(off, e) != e.checksum {
 			return false, errUnindexedDamage
 		}
 		return false, err
 	}
 	size := e.size()
 	self := lookup{found: true, off: off, hdr: *e}
-	read := v&format.SlotReferenced != 0
-	if !isExpired(e, now) && !read && !s.mainHasRoom(size) && s.ctlLoad(format.CtlExpiring) != 0 {
+	read := word&format.SlotReferenced != 0
+	if !isExpired(e, now) && !read && !v.mainHasRoom(size) && v.ctlLoad(format.CtlExpiring) != 0 {
 		// Expired entries go first: before this one is evicted for want
 		// of room in the main log, the main log drops what has expired at
 		// its tail.
-		d, err := s.reclaimMain(size, l, now)
+		d, err := v.reclaimMain(size, l, now)
 		if err != nil {
 			return d, err
 		}
 		dropped = d
 	}
-	if !isExpired(e, now) && (read || s.mainHasRoom(size)) {
+	if !isExpired(e, now) && (read || v.mainHasRoom(size)) {
 		// Promote: make room in the main log (which may evict there), then
 		// copy the entry to its head. Until the small log's tail passes the
 		// original, the key has two live entries; a rebuild keeps the one
 		// in the main log (rings).
-		d, err := s.makeRoom(size, &self, now)
+		d, err := v.makeRoom(size, &self, now)
 		dropped = dropped || d
 		if err != nil {
 			return dropped, err
 		}
-		head := s.head()
-		hoff := s.mainOff(head)
-		s.copyWithin(hoff, off, size)
-		s.setHead(head + uint64(size))
-		s.setSlot(i, slotValue(format.TagOf(h), hoff))
-		s.ctlAdd(format.CtlSmallBytes, -uint64(size))
-		s.ctlAdd(format.CtlPromotions, 1)
+		head := v.head()
+		hoff := v.mainOff(head)
+		v.copyWithin(hoff, off, size)
+		v.setHead(head + uint64(size))
+		v.setSlot(i, slotValue(format.TagOf(h), hoff))
+		v.ctlAdd(format.CtlSmallBytes, -uint64(size))
+		v.ctlAdd(format.CtlPromotions, 1)
 		if l.found && l.off == off {
 			l.off = hoff
 		}
 		return dropped, nil
 	}
 	if !isExpired(e, now) {
-		s.remember(h)
+		v.remember(h)
 	}
-	s.drop(i, off, e, now)
+	v.drop(i, off, e, now)
 	if l.found && l.off == off {
 		*l = lookup{}
 	}
@@ -240,13 +240,13 @@ func (s *shard) cleanSmallEntry(off int64, e *entryHeader, l *lookup, now int64)
 // reports whether it dropped any; l is the lookup of the key being
 // written, which a drop may turn into not found. It leaves damage, and
 // everything else, to makeRoom.
-func (s *shard) reclaimMain(size int64, l *lookup, now int64) (dropped bool, err error) {
-	head, tail := s.head(), s.tail()
-	if head < tail || head-tail > uint64(s.size) {
+func (v *view) reclaimMain(size int64, l *lookup, now int64) (dropped bool, err error) {
+	head, tail := v.head(), v.tail()
+	if head < tail || head-tail > uint64(v.size) {
 		return false, errCorruptIndex
 	}
-	for tail != head && !s.mainHasRoom(size) {
-		it := s.itemAt(tail, head, false)
+	for tail != head && !v.mainHasRoom(size) {
+		it := v.itemAt(tail, head, false)
 		if it.kind == itemDamage {
 			break
 		}
@@ -257,18 +257,18 @@ func (s *shard) reclaimMain(size int64, l *lookup, now int64) (dropped bool, err
 			if !isExpired(&it.hdr, now) {
 				break
 			}
-			i, _, err := s.slotOf(s.hashAt(it.off, &it.hdr), it.off)
+			i, _, err := v.slotOf(v.hashAt(it.off, &it.hdr), it.off)
 			if err != nil {
 				return dropped, err
 			}
-			s.drop(i, it.off, &it.hdr, now)
+			v.drop(i, it.off, &it.hdr, now)
 			dropped = true
 			if l.found && l.off == it.off {
 				*l = lookup{}
 			}
 		}
 		tail += it.size
-		s.setTail(tail)
+		v.setTail(tail)
 	}
 	return dropped, nil
 }
@@ -276,8 +276,8 @@ func (s *shard) reclaimMain(size int64, l *lookup, now int64) (dropped bool, err
 // mainHasRoom reports whether the main log takes an entry of size bytes
 // without cleaning, and the index has room: the table is filling, and
 // nothing need be evicted.
-func (s *shard) mainHasRoom(size int64) bool {
-	head, tail := s.head(), s.tail()
-	return head >= tail && uint64(s.size)-(head-tail) >= uint64(size+s.reserve(size)) &&
-		s.mainLive()+size <= s.size-s.reserve(size) && int(s.ctlLoad(format.CtlLiveEntries)) < s.keyCap
+func (v *view) mainHasRoom(size int64) bool {
+	head, tail := v.head(), v.tail()
+	return head >= tail && uint64(v.size)-(head-tail) >= uint64(size+v.reserve(size)) &&
+		v.mainLive()+size <= v.size-v.reserve(size) && int(v.ctlLoad(format.CtlLiveEntries)) < v.keyCap
 }

@@ -110,31 +110,31 @@ func (s *shard) extentProblem(w uint64) string {
 
 // at returns the view of shard s over extent e: s with the extent's
 // places filled in.
-func (s shard) at(e format.Extent) shard {
-	s.ext = e
-	s.hdr = e.Off / 8
-	s.slots = (e.Off + format.ExtHeaderSize) / 8
-	s.mask = uint64(e.Slots - 1)
-	s.data = e.Off + format.ExtHeaderSize + int64(e.Slots)*format.SlotSize
-	s.keyCap = e.Slots * maxLoadNum / maxLoadDen
-	s.size, s.lo, s.ghost, s.ghostMask = e.DataBytes(), 0, 0, 0
-	if s.evict {
-		s.splitForEviction()
+func (s *shard) at(e format.Extent) view {
+	v := view{shard: *s, ext: e}
+	v.hdr = e.Off / 8
+	v.slots = (e.Off + format.ExtHeaderSize) / 8
+	v.mask = uint64(e.Slots - 1)
+	v.data = e.Off + format.ExtHeaderSize + int64(e.Slots)*format.SlotSize
+	v.keyCap = e.Slots * maxLoadNum / maxLoadDen
+	v.size = e.DataBytes()
+	if v.evict {
+		v.splitForEviction()
 	}
-	s.end = s.lo + s.size
-	return s
+	v.end = v.lo + v.size
+	return v
 }
 
 // splitForEviction places the small log, the main log and the ghost in
 // the data of an evicting table's view. The ghost goes last, so that the
 // index and the log lie together as in a table that does not evict:
 // between them it made every read of an evicting table slower.
-func (s *shard) splitForEviction() {
-	d := s.size - format.GhostBytes(s.ext.Slots)
-	s.ghost = (s.data + d) / 8
-	s.ghostMask = uint64(s.ext.Slots/2 - 1)
-	s.lo = d / format.SmallShareDen &^ 7
-	s.size = d - s.lo
+func (v *view) splitForEviction() {
+	d := v.size - format.GhostBytes(v.ext.Slots)
+	v.ghost = (v.data + d) / 8
+	v.ghostMask = uint64(v.ext.Slots/2 - 1)
+	v.lo = d / format.SmallShareDen &^ 7
+	v.size = d - v.lo
 }
 
 // view returns a copy of s over its current extent, for a writer, or
@@ -143,10 +143,10 @@ func (s *shard) splitForEviction() {
 // or a shard damaged beyond reading). It copies the
 // view readers share (current), which decoding the word and placing the
 // logs afresh on every write would cost more than.
-func (s *shard) view() (shard, bool) {
+func (s *shard) view() (view, bool) {
 	v, ok := s.current()
 	if !ok {
-		return shard{}, false
+		return view{}, false
 	}
 	return *v, true
 }
@@ -165,7 +165,7 @@ func (s *shard) view() (shard, bool) {
 // A reader that loaded a word a grow has since replaced may find its
 // extent's header already given back (zeros) and report false: it retries,
 // as on any race, and finds the sequence counter changed.
-func (s *shard) current() (*shard, bool) {
+func (s *shard) current() (*view, bool) {
 	w := s.ctlLoad(format.CtlExtent)
 	cache := &s.t.views[s.index]
 	if v := cache.Load(); v != nil && v.ext.Word() == w {
@@ -187,19 +187,19 @@ func (s *shard) current() (*shard, bool) {
 
 // The log's head and tail live in the extent's header: a new extent
 // starts a new log.
-func (s *shard) head() uint64     { return s.r.Load(s.hdr + format.ExtHead/8) }
-func (s *shard) tail() uint64     { return s.r.Load(s.hdr + format.ExtTail/8) }
-func (s *shard) setHead(p uint64) { s.r.Store(s.hdr+format.ExtHead/8, p) }
-func (s *shard) setTail(p uint64) { s.r.Store(s.hdr+format.ExtTail/8, p) }
+func (v *view) head() uint64     { return v.r.Load(v.hdr + format.ExtHead/8) }
+func (v *view) tail() uint64     { return v.r.Load(v.hdr + format.ExtTail/8) }
+func (v *view) setHead(p uint64) { v.r.Store(v.hdr+format.ExtHead/8, p) }
+func (v *view) setTail(p uint64) { v.r.Store(v.hdr+format.ExtTail/8, p) }
 
 // ghostRange is the byte offset and size of the ghost, which gets memory
 // whole when the extent is made; none outside an evicting table.
-func (s *shard) ghostRange() (off, n int64) {
-	if !s.evict {
+func (v *view) ghostRange() (off, n int64) {
+	if !v.evict {
 		return 0, 0
 	}
-	return s.ghost * 8, format.GhostBytes(s.ext.Slots)
+	return v.ghost * 8, format.GhostBytes(v.ext.Slots)
 }
 
 // mainOff is the data offset of main log position p.
-func (s *shard) mainOff(p uint64) int64 { return s.lo + int64(p%uint64(s.size)) }
+func (v *view) mainOff(p uint64) int64 { return v.lo + int64(p%uint64(v.size)) }

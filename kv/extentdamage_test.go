@@ -213,7 +213,7 @@ func TestExtentSelfDescriptionDamaged(t *testing.T) {
 		t.Logf("field %d: check: %v", field, rep.Problems[0])
 		rep = repairAll(t, fresh, want)
 		t.Logf("field %d: repair: %v", field, rep.Problems)
-		if d := v.describedAt(v.ext.Off); !d.valid(v, v.ext.Off) || d.word != v.ext.Word() {
+		if d := v.describedAt(v.ext.Off); !d.valid(&v.shard, v.ext.Off) || d.word != v.ext.Word() {
 			t.Fatalf("field %d: after Repair the self-description is %+v", field, d)
 		}
 		fresh.Close()

@@ -61,17 +61,17 @@ const growAtNum, growAtDen = 3, 4
 // growFor grows the shard, before a store of need bytes for the key of l,
 // when its index or its log is too full and the table may take more
 // memory. A shard that cannot grow carries on as it is: cleaning, evicting
-// or ErrFull decide. After a grow, s is the view of the new extent and l
+// or ErrFull decide. After a grow, v is the view of the new extent and l
 // the key's lookup in it.
-func (s *shard) growFor(need int64, l *lookup, key []byte, h uint64, now int64) error {
-	live := int64(s.ctlLoad(format.CtlLiveBytes)) + need
-	entries := int(s.ctlLoad(format.CtlLiveEntries))
+func (v *view) growFor(need int64, l *lookup, key []byte, h uint64, now int64) error {
+	live := int64(v.ctlLoad(format.CtlLiveBytes)) + need
+	entries := int(v.ctlLoad(format.CtlLiveEntries))
 	if l.found {
 		live -= l.hdr.size()
 	} else {
 		entries++
 	}
-	slots, data, want := s.ext.Slots, s.end, live+s.reserve(need)
+	slots, data, want := v.ext.Slots, v.end, live+v.reserve(need)
 	if entries <= slots*maxLoadNum/maxLoadDen && want <= data*growAtNum/growAtDen {
 		return nil
 	}
@@ -86,38 +86,38 @@ func (s *shard) growFor(need int64, l *lookup, key []byte, h uint64, now int64) 
 	for (entries > slots*maxLoadNum/maxLoadDen || data*growAtNum/growAtDen/avg > int64(slots*maxLoadNum/maxLoadDen)) && slots < format.MaxSlots {
 		slots *= 2
 	}
-	grown, err := s.t.grow(s, slots, data)
+	grown, err := v.t.grow(v, slots, data)
 	if err == errNoGrowth {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	*s = grown
-	found, err := s.find(key, h, now)
+	*v = grown
+	found, err := v.find(key, h, now)
 	*l = found
 	return err
 }
 
 // grow moves v, held locked, into a new extent of slots slots and at least
 // data bytes of log, and returns the view of it. See the top of this file.
-func (t *Table) grow(v *shard, slots int, data int64) (shard, error) {
+func (t *Table) grow(v *view, slots int, data int64) (view, error) {
 	d := &t.denials[v.index]
 	e := format.NewExtent(0, slots, data, v.evict)
 	if at := d.at.Load(); at != 0 && time.Since(time.Unix(0, at)) < time.Second && e.Size >= d.size.Load() {
-		return shard{}, errNoGrowth
+		return view{}, errNoGrowth
 	}
-	deny := func() (shard, error) {
+	deny := func() (view, error) {
 		d.size.Store(e.Size)
 		d.at.Store(time.Now().UnixNano())
-		return shard{}, errNoGrowth
+		return view{}, errNoGrowth
 	}
 	// The retired extent's range is free once released, and only one is
 	// kept.
 	t.releaseRetired(v)
 	committed, err := t.committedBytes()
 	if err != nil {
-		return shard{}, err
+		return view{}, err
 	}
 	if committed+e.Size > t.g.MaxMemory {
 		fitted, ok := v.fitted(t.g.MaxMemory-committed, slots)
@@ -149,14 +149,14 @@ func (t *Table) grow(v *shard, slots int, data int64) (shard, error) {
 		if errors.Is(err, syscall.ENOSPC) {
 			return deny()
 		}
-		return shard{}, err
+		return view{}, err
 	}
 	nv.r.Store(nv.hdr+format.ExtAllocated/8, uint64(logBytes))
 	n, err := nv.copyFrom(v) // 3
 	if err != nil {
 		t.sh.Release(e.Off, e.Size)
 		v.ctlStore(format.CtlPending, 0)
-		return shard{}, err
+		return view{}, err
 	}
 
 	nv.gen = v.gen + 1
@@ -190,7 +190,7 @@ func (t *Table) grow(v *shard, slots int, data int64) (shard, error) {
 // table so grows into what the ceiling leaves instead of stopping at the
 // last extent that could grow by half. It reports false if no such extent
 // holds an eighth more entries than v's.
-func (v *shard) fitted(budget int64, slots int) (format.Extent, bool) {
+func (v *view) fitted(budget int64, slots int) (format.Extent, bool) {
 	budget = budget / format.PageSize * format.PageSize
 	avg := max(int64(v.ctlLoad(format.CtlLiveBytes))/int64(max(v.ctlLoad(format.CtlLiveEntries), 1)), format.EntryHeaderSize+8)
 	capacity := func(slots int, log int64) int64 {
@@ -220,7 +220,7 @@ func (v *shard) fitted(budget int64, slots int) (format.Extent, bool) {
 
 // place finds room for an extent of size bytes in v's span beside its
 // current extent: after it if there is room, else before it.
-func (v *shard) place(size int64) (int64, bool) {
+func (v *view) place(size int64) (int64, bool) {
 	if after := v.ext.End(); v.spanEnd-after >= size {
 		return after, true
 	}
@@ -237,49 +237,49 @@ type copied struct {
 	dropped                           uint64 // live entries no slot pointed at: damage rebuild stepped over
 }
 
-// copyFrom fills s, a new extent nothing reads yet, with v's live entries
-// in log order, each log's as a compact log from position 0 of the same
-// log in s, and indexes them, keeping their referenced marks. (The small
-// log of s is at least as large as v's, so what v's held fits without
-// wrapping.) It fails with errCorruptIndex when v's logs or counters cannot
-// be what they claim: the write that asked for the grow then rebuilds v,
-// which recounts them, and tries once more.
-func (s *shard) copyFrom(v *shard) (copied, error) {
+// copyFrom fills v, a new extent nothing reads yet, with src's live
+// entries in log order, each log's as a compact log from position 0 of the
+// same log in v, and indexes them, keeping their referenced marks. (The
+// small log of v is at least as large as src's, so what src's held fits
+// without wrapping.) It fails with errCorruptIndex when src's logs or
+// counters cannot be what they claim: the write that asked for the grow
+// then rebuilds src, which recounts them, and tries once more.
+func (v *view) copyFrom(src *view) (copied, error) {
 	var n copied
 	failpoint.Step()
-	clear(s.r.B[s.slots*8 : (s.slots+int64(s.mask)+1)*8])
-	from, to := v.rings(), s.rings()
+	clear(v.r.B[v.slots*8 : (v.slots+int64(v.mask)+1)*8])
+	from, to := src.rings(), v.rings()
 	for k, r := range from {
-		room := uint64(s.allocated())
+		room := uint64(v.allocated())
 		if !to[k].wraps {
 			room = uint64(to[k].size)
 		}
-		p, err := s.copyRing(v, r, to[k].base, room, &n)
+		p, err := v.copyRing(src, r, to[k].base, room, &n)
 		if err != nil {
 			return n, err
 		}
-		s.r.Store(s.hdr+to[k].tail/8, 0)
-		s.r.Store(s.hdr+to[k].head/8, p)
+		v.r.Store(v.hdr+to[k].tail/8, 0)
+		v.r.Store(v.hdr+to[k].head/8, p)
 	}
 	return n, nil
 }
 
-// copyRing copies the live entries of v's log r to data offset base of
-// s, with room bytes there, and returns how many bytes it copied.
-func (s *shard) copyRing(v *shard, r ring, base int64, room uint64, n *copied) (uint64, error) {
-	head, tail := v.ringHead(r), v.ringTail(r)
+// copyRing copies the live entries of from's log r to data offset base
+// of v, with room bytes there, and returns how many bytes it copied.
+func (v *view) copyRing(from *view, r ring, base int64, room uint64, n *copied) (uint64, error) {
+	head, tail := from.ringHead(r), from.ringTail(r)
 	if head < tail || head-tail > uint64(r.size) {
 		return 0, errCorruptIndex
 	}
 	var p uint64
 	for q := tail; q != head; {
-		it := v.itemIn(r, q, head, false)
+		it := from.itemIn(r, q, head, false)
 		q += it.size
 		if it.kind != itemEntry || it.hdr.state != format.EntryLive {
 			continue
 		}
-		h := v.hashAt(it.off, &it.hdr)
-		_, w, err := v.slotOf(h, it.off)
+		h := from.hashAt(it.off, &it.hdr)
+		_, w, err := from.slotOf(h, it.off)
 		if err != nil {
 			n.dropped++
 			continue
@@ -287,12 +287,12 @@ func (s *shard) copyRing(v *shard, r ring, base int64, room uint64, n *copied) (
 		if p+it.size > room {
 			return 0, errCorruptIndex // more live data than the counters said
 		}
-		a, b := v.pieces(it.off, int(it.size))
+		a, b := from.pieces(it.off, int(it.size))
 		off := base + int64(p)
 		failpoint.Step()
-		copy(s.r.B[s.data+off:], a)
-		copy(s.r.B[s.data+off+int64(len(a)):], b)
-		if !s.insertCopied(h, slotValue(format.TagOf(h), off)|w&format.SlotReferenced) {
+		copy(v.r.B[v.data+off:], a)
+		copy(v.r.B[v.data+off+int64(len(a)):], b)
+		if !v.insertCopied(h, slotValue(format.TagOf(h), off)|w&format.SlotReferenced) {
 			return 0, errCorruptIndex
 		}
 		n.entries++
@@ -311,14 +311,14 @@ func (s *shard) copyRing(v *shard, r ring, base int64, room uint64, n *copied) (
 
 // insertCopied puts slot word w for a key hashing to h into the first
 // empty slot of its probe path.
-func (s *shard) insertCopied(h, w uint64) bool {
-	i := h & s.mask
-	for range s.mask + 1 {
-		if s.slot(i) == format.SlotEmpty {
-			s.setSlot(i, w)
+func (v *view) insertCopied(h, w uint64) bool {
+	i := h & v.mask
+	for range v.mask + 1 {
+		if v.slot(i) == format.SlotEmpty {
+			v.setSlot(i, w)
 			return true
 		}
-		i = (i + 1) & s.mask
+		i = (i + 1) & v.mask
 	}
 	return false
 }
@@ -329,16 +329,16 @@ func (s *shard) insertCopied(h, w uint64) bool {
 // one. A word that names no extent of this shard's span, or one that
 // overlaps the current extent, is cleared without releasing anything: a
 // hostile word must not make recovery punch live data.
-func (t *Table) reclaimGrow(v *shard) {
+func (t *Table) reclaimGrow(v *view) {
 	for _, field := range []int64{format.CtlPending, format.CtlRetired} {
 		t.releaseExtentAt(v, field)
 	}
 }
 
 // releaseRetired gives back the memory of v's retired extent, if any.
-func (t *Table) releaseRetired(v *shard) { t.releaseExtentAt(v, format.CtlRetired) }
+func (t *Table) releaseRetired(v *view) { t.releaseExtentAt(v, format.CtlRetired) }
 
-func (t *Table) releaseExtentAt(v *shard, field int64) {
+func (t *Table) releaseExtentAt(v *view, field int64) {
 	w := v.ctlLoad(field)
 	if w == 0 {
 		return

@@ -42,7 +42,7 @@ func newTable(t testing.TB, o *Options) *Table {
 
 // viewOf returns shard s over its current extent, for tests that look
 // inside.
-func viewOf(t testing.TB, s *shard) *shard {
+func viewOf(t testing.TB, s *shard) *view {
 	t.Helper()
 	v, ok := s.view()
 	if !ok {

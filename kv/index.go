@@ -27,41 +27,41 @@ func (l *lookup) present() bool { return l.found && !l.expired }
 // verified reports whether the entry l found passes its checksum. A write
 // that builds on the old value (Add, CompareAndSwap) checks it first: a
 // damaged value must not be taken for the old one.
-func (s *shard) verified(l *lookup) bool { return s.checksumAt(l.off, &l.hdr) == l.hdr.checksum }
+func (v *view) verified(l *lookup) bool { return v.checksumAt(l.off, &l.hdr) == l.hdr.checksum }
 
 // find looks key up at time now. It returns errCorruptIndex if the probe meets a slot
 // that points outside the log, or never meets an empty slot: the caller
 // rebuilds the index from the log and tries again.
-func (s *shard) find(key []byte, h uint64, now int64) (lookup, error) {
+func (v *view) find(key []byte, h uint64, now int64) (lookup, error) {
 	tag := format.TagOf(h)
-	i := h & s.mask
+	i := h & v.mask
 	insertAt, haveInsert := uint64(0), false
-	for range s.mask + 1 {
-		v := s.slot(i)
+	for range v.mask + 1 {
+		word := v.slot(i)
 		switch {
-		case v == format.SlotEmpty:
+		case word == format.SlotEmpty:
 			if !haveInsert {
 				insertAt = i
 			}
 			return lookup{insert: insertAt}, nil
-		case v == format.SlotTombstone:
+		case word == format.SlotTombstone:
 			if !haveInsert {
 				insertAt, haveInsert = i, true
 			}
-		case uint32(v>>32) == tag:
-			off, ok := s.slotOffset(v)
+		case uint32(word>>32) == tag:
+			off, ok := v.slotOffset(word)
 			if !ok {
 				return lookup{}, errCorruptIndex
 			}
-			e, ok := s.loadHeader(off)
+			e, ok := v.loadHeader(off)
 			if !ok || e.state != format.EntryLive {
 				return lookup{}, errCorruptIndex
 			}
-			if e.klen == len(key) && s.equalAt(e.keyAt(off), key) {
+			if e.klen == len(key) && v.equalAt(e.keyAt(off), key) {
 				return lookup{found: true, expired: isExpired(&e, now), slot: i, off: off, hdr: e}, nil
 			}
 		}
-		i = (i + 1) & s.mask
+		i = (i + 1) & v.mask
 	}
 	return lookup{}, errCorruptIndex
 }
@@ -70,42 +70,42 @@ func (s *shard) find(key []byte, h uint64, now int64) (lookup, error) {
 // insert rebuilds it. Live entries are at most 3/4 of the slots, so with
 // tombstones at most 1/8 more a probe always meets an empty slot soon, and
 // rebuilds, each O(slots), come at most once per slots/8 deletes.
-func (s *shard) maxTombstones() uint64 { return (s.mask + 1) / 8 }
+func (v *view) maxTombstones() uint64 { return (v.mask + 1) / 8 }
 
 // clearSlot removes slot i from the index. A slot followed by an empty one
 // ends every probe chain through it, so it becomes empty, and so do the
 // tombstones before it; otherwise it becomes a tombstone.
-func (s *shard) clearSlot(i uint64) {
-	if s.slot((i+1)&s.mask) != format.SlotEmpty {
-		s.setSlot(i, format.SlotTombstone)
-		s.ctlAdd(format.CtlTombstones, 1)
+func (v *view) clearSlot(i uint64) {
+	if v.slot((i+1)&v.mask) != format.SlotEmpty {
+		v.setSlot(i, format.SlotTombstone)
+		v.ctlAdd(format.CtlTombstones, 1)
 		return
 	}
-	s.setSlot(i, format.SlotEmpty)
+	v.setSlot(i, format.SlotEmpty)
 	freed := uint64(0)
-	for j := (i - 1) & s.mask; j != i && s.slot(j) == format.SlotTombstone; j = (j - 1) & s.mask {
-		s.setSlot(j, format.SlotEmpty)
+	for j := (i - 1) & v.mask; j != i && v.slot(j) == format.SlotTombstone; j = (j - 1) & v.mask {
+		v.setSlot(j, format.SlotEmpty)
 		freed++
 	}
 	if freed > 0 {
-		s.ctlAdd(format.CtlTombstones, -freed)
+		v.ctlAdd(format.CtlTombstones, -freed)
 	}
 }
 
 // slotOf finds the slot that points at the entry at off, whose key hashes
 // to h, and returns its index and word.
-func (s *shard) slotOf(h uint64, off int64) (uint64, uint64, error) {
+func (v *view) slotOf(h uint64, off int64) (uint64, uint64, error) {
 	want := slotValue(format.TagOf(h), off)
-	i := h & s.mask
-	for range s.mask + 1 {
-		v := s.slot(i)
-		if v != format.SlotTombstone && v&^format.SlotReferenced == want {
-			return i, v, nil
+	i := h & v.mask
+	for range v.mask + 1 {
+		word := v.slot(i)
+		if word != format.SlotTombstone && word&^format.SlotReferenced == want {
+			return i, word, nil
 		}
-		if v == format.SlotEmpty {
+		if word == format.SlotEmpty {
 			break
 		}
-		i = (i + 1) & s.mask
+		i = (i + 1) & v.mask
 	}
 	return 0, 0, errCorruptIndex
 }

@@ -43,15 +43,15 @@ const (
 // table's first extent, gets memory at creation: a chunk, to the end of
 // its page. What comes before the main log (the index, and in an evicting
 // table the small log) gets memory whole, and so does the ghost after it.
-func firstLogBytes(v shard) (index, log int64) {
+func firstLogBytes(v view) (index, log int64) {
 	index = v.data + v.lo - v.ext.Off
 	return index, min(format.RoundUp(index+minLogChunk, format.PageSize), index+v.size) - index
 }
 
-// allocated is how many bytes of s's main log, from its start, have
+// allocated is how many bytes of v's main log, from its start, have
 // memory.
-func (s *shard) allocated() int64 {
-	return int64(min(s.r.Load(s.hdr+format.ExtAllocated/8), uint64(s.size)))
+func (v *view) allocated() int64 {
+	return int64(min(v.r.Load(v.hdr+format.ExtAllocated/8), uint64(v.size)))
 }
 
 // allocateFor gives the log memory wherever put may write for an entry
@@ -59,47 +59,47 @@ func (s *shard) allocated() int64 {
 // entries (the log is short of room or the shard over its limits),
 // anywhere. It runs before the write section, so readers never wait for
 // the system call.
-func (s *shard) allocateFor(need int64, l lookup) error {
-	have := s.allocated()
-	if have == s.size {
+func (v *view) allocateFor(need int64, l lookup) error {
+	have := v.allocated()
+	if have == v.size {
 		return nil
 	}
-	head, tail := s.head(), s.tail()
+	head, tail := v.head(), v.tail()
 	// What the write may append to the main log, cleaning apart.
 	appended := need
-	if s.lo > 0 {
+	if v.lo > 0 {
 		// Cleaning the small log moves entries to the main log until the
 		// small log has room for need bytes and a skip record of less than
 		// need: less than 2*need, and one entry more; and the entry itself
 		// may then go to the main log (put).
-		appended = 3*need + s.largest(need)
+		appended = 3*need + v.largest(need)
 	}
 	end := int64(head) + appended
-	if end > s.size || head < tail || uint64(s.size)-(head-tail) < uint64(appended+s.largest(need)) || !s.fits(need, l) {
-		end = s.size
+	if end > v.size || head < tail || uint64(v.size)-(head-tail) < uint64(appended+v.largest(need)) || !v.fits(need, l) {
+		end = v.size
 	}
-	return s.allocateTo(have, end)
+	return v.allocateTo(have, end)
 }
 
 // allocateTo gives the log memory up to at least end, have being what it
 // has, in steps of at least a chunk so that appends rarely call the
 // system.
-func (s *shard) allocateTo(have, end int64) error {
+func (v *view) allocateTo(have, end int64) error {
 	if end <= have {
 		return nil
 	}
 	chunk := min(max(have/16, minLogChunk), maxLogChunk)
 	// Whole pages of the object, so that the next step starts on one.
-	main := s.data + s.lo
-	to := min(format.RoundUp(main+max(end, have+chunk), format.PageSize)-main, s.size)
+	main := v.data + v.lo
+	to := min(format.RoundUp(main+max(end, have+chunk), format.PageSize)-main, v.size)
 	failpoint.Step()
-	if err := s.t.sh.AllocateRange(main+have, to-have); err != nil {
+	if err := v.t.sh.AllocateRange(main+have, to-have); err != nil {
 		if errors.Is(err, syscall.ENOSPC) {
 			return fmt.Errorf("%w: /dev/shm is full: %v", ErrFull, err)
 		}
 		return err
 	}
-	s.r.Store(s.hdr+format.ExtAllocated/8, uint64(to))
+	v.r.Store(v.hdr+format.ExtAllocated/8, uint64(to))
 	return nil
 }
 

@@ -44,27 +44,27 @@ type ring struct {
 	head, tail int64 // its head and tail fields in the extent header
 }
 
-func (s *shard) mainRing() ring { return ring{s.lo, s.size, true, format.ExtHead, format.ExtTail} }
-func (s *shard) smallRing() ring {
-	return ring{0, s.lo, false, format.ExtSmallHead, format.ExtSmallTail}
+func (v *view) mainRing() ring { return ring{v.lo, v.size, true, format.ExtHead, format.ExtTail} }
+func (v *view) smallRing() ring {
+	return ring{0, v.lo, false, format.ExtSmallHead, format.ExtSmallTail}
 }
 
-func (s *shard) ringHead(r ring) uint64 { return s.r.Load(s.hdr + r.head/8) }
-func (s *shard) ringTail(r ring) uint64 { return s.r.Load(s.hdr + r.tail/8) }
+func (v *view) ringHead(r ring) uint64 { return v.r.Load(v.hdr + r.head/8) }
+func (v *view) ringTail(r ring) uint64 { return v.r.Load(v.hdr + r.tail/8) }
 
 // rings are the shard's logs, the small one first: a key live in both (a
 // writer died moving it to the main log, or writing its new version there)
 // is newer in the main one (internal/format/layout.go).
-func (s *shard) rings() []ring {
-	if s.lo == 0 {
-		return []ring{s.mainRing()}
+func (v *view) rings() []ring {
+	if v.lo == 0 {
+		return []ring{v.mainRing()}
 	}
-	return []ring{s.smallRing(), s.mainRing()}
+	return []ring{v.smallRing(), v.mainRing()}
 }
 
 // itemAt reads the item at main log position p, which is below head.
-func (s *shard) itemAt(p, head uint64, verify bool) logItem {
-	return s.itemIn(s.mainRing(), p, head, verify)
+func (v *view) itemAt(p, head uint64, verify bool) logItem {
+	return v.itemIn(v.mainRing(), p, head, verify)
 }
 
 // itemIn reads the item at position p of ring r, which is below head. With
@@ -72,18 +72,18 @@ func (s *shard) itemAt(p, head uint64, verify bool) logItem {
 // taken on their headers (cheap, for cleaning, which verifies only what it
 // must). It never returns an item reaching past head, nor, in a ring whose
 // entries do not wrap, past the ring's end.
-func (s *shard) itemIn(r ring, p, head uint64, verify bool) logItem {
+func (v *view) itemIn(r ring, p, head uint64, verify bool) logItem {
 	off := r.base + int64(p%uint64(r.size))
 	room := r.room(p, head)
-	if n, ok := s.skipAt(off); ok && n <= room {
+	if n, ok := v.skipAt(off); ok && n <= room {
 		return logItem{kind: itemSkip, off: off, size: n}
 	}
-	if e, ok := s.entryAt(off, room, verify); ok {
+	if e, ok := v.entryAt(off, room, verify); ok {
 		return logItem{kind: itemEntry, off: off, hdr: e, size: uint64(e.size())}
 	}
 	q := p + 8
 	for ; q < head; q += 8 {
-		if _, ok := s.entryAt(r.base+int64(q%uint64(r.size)), r.room(q, head), true); ok {
+		if _, ok := v.entryAt(r.base+int64(q%uint64(r.size)), r.room(q, head), true); ok {
 			break
 		}
 	}
@@ -100,8 +100,8 @@ func (r ring) room(p, head uint64) uint64 {
 }
 
 // skipAt reports the length of the skip record at off, if there is one.
-func (s *shard) skipAt(off int64) (uint64, bool) {
-	w := s.word(off)
+func (v *view) skipAt(off int64) (uint64, bool) {
+	w := v.word(off)
 	n := w >> 32
 	return n, uint32(w) == 0 && n >= 8 && n%8 == 0
 }
@@ -109,8 +109,8 @@ func (s *shard) skipAt(off int64) (uint64, bool) {
 // entryAt loads the entry at off and reports whether it is whole: lengths
 // within the table's limits, a known state, no more than room bytes, and,
 // with verify, its checksum holding.
-func (s *shard) entryAt(off int64, room uint64, verify bool) (entryHeader, bool) {
-	e, ok := s.loadHeader(off)
+func (v *view) entryAt(off int64, room uint64, verify bool) (entryHeader, bool) {
+	e, ok := v.loadHeader(off)
 	if !ok || uint64(e.size()) > room {
 		return e, false
 	}
@@ -119,28 +119,28 @@ func (s *shard) entryAt(off int64, room uint64, verify bool) (entryHeader, bool)
 	default:
 		return e, false
 	}
-	return e, !verify || s.checksumAt(off, &e) == e.checksum
+	return e, !verify || v.checksumAt(off, &e) == e.checksum
 }
 
 // hashAt hashes the key of the entry e at off, in place.
-func (s *shard) hashAt(off int64, e *entryHeader) uint64 {
-	a, b := s.pieces(e.keyAt(off), e.klen)
-	return format.HashPieces(s.seed, a, b)
+func (v *view) hashAt(off int64, e *entryHeader) uint64 {
+	a, b := v.pieces(e.keyAt(off), e.klen)
+	return format.HashPieces(v.seed, a, b)
 }
 
 // checksumAt computes the checksum of the entry at off, in place; compare
 // format.EntryChecksum.
-func (s *shard) checksumAt(off int64, e *entryHeader) uint64 {
-	a, b := s.pieces(e.valueAt(off), e.vlen)
-	return format.EntryChecksum(s.hashAt(off, e), e.head, e.expires, format.SumPieces(a, b))
+func (v *view) checksumAt(off int64, e *entryHeader) uint64 {
+	a, b := v.pieces(e.valueAt(off), e.vlen)
+	return format.EntryChecksum(v.hashAt(off, e), e.head, e.expires, format.SumPieces(a, b))
 }
 
 // keysEqualAt compares the keys, of klen bytes each, of the entries ea at
 // a and eb at b.
-func (s *shard) keysEqualAt(a int64, ea *entryHeader, b int64, eb *entryHeader, klen int) bool {
+func (v *view) keysEqualAt(a int64, ea *entryHeader, b int64, eb *entryHeader, klen int) bool {
 	a, b = ea.keyAt(a), eb.keyAt(b)
 	for i := 0; i < klen; i += 8 {
-		wa, wb := s.word(s.wrap(a+int64(i))), s.word(s.wrap(b+int64(i)))
+		wa, wb := v.word(v.wrap(a+int64(i))), v.word(v.wrap(b+int64(i)))
 		if rest := klen - i; rest < 8 {
 			m := uint64(1)<<(8*rest) - 1
 			wa, wb = wa&m, wb&m

@@ -141,7 +141,7 @@ func create(name string, o *Options, fit bool) (t *Table, err error) {
 	// shard's first extent, all but the log beyond its first chunk
 	// (logmemory.go), now: on a full /dev/shm this fails with ENOSPC
 	// instead of a SIGBUS at the first touch of a sparse page.
-	v := shard{evict: g.Eviction == uint32(EvictS3FIFO)}.at(first)
+	v := (&shard{evict: g.Eviction == uint32(EvictS3FIFO)}).at(first)
 	index, logBytes := firstLogBytes(v)
 	ghost, ghostBytes := v.ghostRange()
 	need = g.ExtentsOffset + int64(g.Shards)*(index+logBytes+ghostBytes)
@@ -411,7 +411,7 @@ func attach(sh, lock *shm.Shm, name string, g format.Geometry, o *Options, first
 		shardShift:  uint(64 - bits.TrailingZeros(uint(g.Shards))),
 		reads:       make([]readStripe, readStripes),
 		denials:     make([]growDenial, g.Shards),
-		views:       make([]atomic.Pointer[shard], g.Shards),
+		views:       make([]atomic.Pointer[view], g.Shards),
 		stalls:      make([]stall, g.Shards),
 	}
 	t.shards = make([]shard, g.Shards)

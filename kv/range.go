@@ -272,22 +272,21 @@ func (s *shard) copyLive(snap *snapshot, mode copyMode, now int64) bool {
 		return false
 	}
 	// As in tryGet: the extent after the counter.
-	v, ok := s.view()
+	cur, ok := s.view()
 	if !ok {
 		return false
 	}
-	s = &v
-	for i := range s.mask + 1 {
-		v := s.slot(i)
+	for i := range cur.mask + 1 {
+		v := cur.slot(i)
 		if v == format.SlotEmpty || v == format.SlotTombstone {
 			continue
 		}
-		off, ok := s.slotOffset(v)
+		off, ok := cur.slotOffset(v)
 		if !ok {
 			return false
 		}
-		e, ok := s.loadHeader(off)
-		if ok && mode == copyDirty && e.state == format.EntryDead && s.slot(i)&^format.SlotReferenced == v&^format.SlotReferenced {
+		e, ok := cur.loadHeader(off)
+		if ok && mode == copyDirty && e.state == format.EntryDead && cur.slot(i)&^format.SlotReferenced == v&^format.SlotReferenced {
 			continue // a key removed, its slot not cleared yet (tryGet)
 		}
 		if !ok || e.state != format.EntryLive {
@@ -300,9 +299,9 @@ func (s *shard) copyLive(snap *snapshot, mode copyMode, now int64) bool {
 			return false
 		}
 		k := len(snap.buf)
-		snap.buf = s.appendAt(snap.buf, e.keyAt(off), e.klen+e.vlen)
+		snap.buf = cur.appendAt(snap.buf, e.keyAt(off), e.klen+e.vlen)
 		kv := snap.buf[k:]
-		sum := format.EntryChecksum(format.HashKey(s.seed, kv[:e.klen]), e.head, e.expires, xxhash.Sum64(kv[e.klen:]))
+		sum := format.EntryChecksum(format.HashKey(cur.seed, kv[:e.klen]), e.head, e.expires, xxhash.Sum64(kv[e.klen:]))
 		if sum != e.checksum {
 			if mode == copyOptimistic {
 				return false
@@ -314,8 +313,8 @@ func (s *shard) copyLive(snap *snapshot, mode copyMode, now int64) bool {
 		snap.entries = append(snap.entries, snapEntry{key: k, value: k + e.klen, end: len(snap.buf)})
 	}
 	region.LoadFence() // the copy's loads before the counter's
-	if mode == copyDirty && (s.ctlLoad(format.CtlFlags) != 0 || s.ctlLoad(format.CtlExtent) != v.ext.Word()) {
+	if mode == copyDirty && (cur.ctlLoad(format.CtlFlags) != 0 || cur.ctlLoad(format.CtlExtent) != cur.ext.Word()) {
 		return false
 	}
-	return s.ctlLoad(format.CtlSeq) == seq
+	return cur.ctlLoad(format.CtlSeq) == seq
 }

@@ -154,42 +154,42 @@ func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mode r
 	// The extent word is loaded after the counter: an extent published by
 	// a grow before this load is the new one, and one published after it
 	// changes the counter (grow.go).
-	s, ok := s.current()
+	cur, ok := s.current()
 	if !ok {
 		return dst, entryMeta{}, false, readRaced
 	}
-	ext := s.ext
+	ext := cur.ext
 	verify := mode&readVerify != 0 || dirty
 	settled := func() readResult {
 		region.LoadFence() // the copy's loads before the counter's
-		if s.ctlLoad(format.CtlSeq) != seq || dirty && (s.ctlLoad(format.CtlFlags) != 0 || s.ctlLoad(format.CtlExtent) != ext.Word()) {
+		if cur.ctlLoad(format.CtlSeq) != seq || dirty && (cur.ctlLoad(format.CtlFlags) != 0 || cur.ctlLoad(format.CtlExtent) != ext.Word()) {
 			return readRaced
 		}
 		return readDone
 	}
 	tag := format.TagOf(h)
-	i := h & s.mask
-	for range s.mask + 1 {
-		v := s.slot(i)
+	i := h & cur.mask
+	for range cur.mask + 1 {
+		v := cur.slot(i)
 		if v == format.SlotEmpty {
 			break
 		}
 		if v != format.SlotTombstone && uint32(v>>32) == tag {
-			off, valid := s.slotOffset(v)
+			off, valid := cur.slotOffset(v)
 			if !valid {
 				return dst, entryMeta{}, false, readRaced
 			}
-			e, valid := s.loadHeader(off)
+			e, valid := cur.loadHeader(off)
 			if !valid {
 				return dst, entryMeta{}, false, readRaced
 			}
-			if e.klen == len(key) && s.equalAt(e.keyAt(off), key) {
-				if dirty && e.state == format.EntryDead && s.slot(i)&^format.SlotReferenced == v&^format.SlotReferenced {
+			if e.klen == len(key) && cur.equalAt(e.keyAt(off), key) {
+				if dirty && e.state == format.EntryDead && cur.slot(i)&^format.SlotReferenced == v&^format.SlotReferenced {
 					// Retired while its slot still points at it: a
 					// delete or an eviction past its commit point,
 					// whose writer has yet to clear the slot (an
 					// overwrite points the slot elsewhere first).
-					i = (i + 1) & s.mask
+					i = (i + 1) & cur.mask
 					continue
 				}
 				if e.state != format.EntryLive {
@@ -199,7 +199,7 @@ func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mode r
 					return dst, entryMeta{}, false, settled()
 				}
 				n := len(dst)
-				out = s.appendAt(dst, e.valueAt(off), e.vlen)
+				out = cur.appendAt(dst, e.valueAt(off), e.vlen)
 				if verify && format.EntryChecksum(h, e.head, e.expires, xxhash.Sum64(out[n:])) != e.checksum {
 					if settled() == readDone {
 						return out[:n], entryMeta{}, false, readDamaged
@@ -209,16 +209,16 @@ func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mode r
 				if settled() != readDone {
 					return out[:n], entryMeta{}, false, readRaced
 				}
-				if mode&readMark != 0 && s.evict {
-					s.markReferenced(i, v)
+				if mode&readMark != 0 && cur.evict {
+					cur.markReferenced(i, v)
 				}
 				return out, entryMeta{e.expires, e.checksum}, true, readDone
 			}
-			if dirty && s.slot(i) != v {
+			if dirty && cur.slot(i) != v {
 				return dst, entryMeta{}, false, readRaced
 			}
 		}
-		i = (i + 1) & s.mask
+		i = (i + 1) & cur.mask
 	}
 	return dst, entryMeta{}, false, settled()
 }

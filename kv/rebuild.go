@@ -21,7 +21,7 @@ import "github.com/shmkv/shmkv/kv/internal/format"
 // and writers know not to trust the index. It fails, leaving the flag set,
 // only when the log's bounds or its live entries cannot be what a table
 // holds.
-func (s *shard) rebuild() error {
+func (v *view) rebuild() error {
 	// Readers that read around a writer inside its section (tryGet's dirty
 	// reads) ignore the counter's parity but not its changes: a move by two,
 	// keeping it odd, tells one whose probe overlapped the emptied index.
@@ -32,28 +32,28 @@ func (s *shard) rebuild() error {
 	// let a reader load the moved counter and the flag not yet set, probe
 	// the emptying index, and pass its last check once the rebuild cleared
 	// the flag: a false miss.
-	s.ctlStore(format.CtlFlags, format.FlagRebuild)
-	s.ctlAdd(format.CtlSeq, 2)
-	s.carryMarks()
-	for i := range s.mask + 1 {
-		s.setSlot(i, format.SlotEmpty)
+	v.ctlStore(format.CtlFlags, format.FlagRebuild)
+	v.ctlAdd(format.CtlSeq, 2)
+	v.carryMarks()
+	for i := range v.mask + 1 {
+		v.setSlot(i, format.SlotEmpty)
 	}
 	var live, liveBytes, smallBytes, expiring, largest uint64
-	for _, r := range s.rings() {
-		head, tail := s.ringHead(r), s.ringTail(r)
+	for _, r := range v.rings() {
+		head, tail := v.ringHead(r), v.ringTail(r)
 		if head < tail || head-tail > uint64(r.size) {
 			return ErrCorrupt
 		}
 		for p := tail; p != head; {
-			it := s.itemIn(r, p, head, true)
+			it := v.itemIn(r, p, head, true)
 			p += it.size
 			if it.kind != itemEntry || it.hdr.state == format.EntryDead {
 				continue
 			}
 			e := &it.hdr
 			largest = max(largest, it.size)
-			h := s.hashAt(it.off, e)
-			added, grown, err := s.insertRebuilt(h, it.off, e)
+			h := v.hashAt(it.off, e)
+			added, grown, err := v.insertRebuilt(h, it.off, e)
 			if err != nil {
 				return err
 			}
@@ -63,32 +63,32 @@ func (s *shard) rebuild() error {
 			liveBytes += grown
 		}
 	}
-	for i := range s.mask + 1 {
-		if v := s.slot(i); v != format.SlotEmpty && v != format.SlotTombstone {
-			if off, _ := s.slotOffset(v); off < s.lo {
-				e, _ := s.loadHeader(off)
+	for i := range v.mask + 1 {
+		if word := v.slot(i); word != format.SlotEmpty && word != format.SlotTombstone {
+			if off, _ := v.slotOffset(word); off < v.lo {
+				e, _ := v.loadHeader(off)
 				smallBytes += uint64(e.size())
 			}
 		}
 	}
-	if live > uint64(s.keyCap) || liveBytes > uint64(s.end) {
+	if live > uint64(v.keyCap) || liveBytes > uint64(v.end) {
 		return ErrCorrupt
 	}
-	for i := range s.mask + 1 {
-		if v := s.slot(i); v != format.SlotEmpty && v != format.SlotTombstone {
-			off, _ := s.slotOffset(v)
-			if e, _ := s.loadHeader(off); e.expires != 0 {
+	for i := range v.mask + 1 {
+		if sv := v.slot(i); sv != format.SlotEmpty && sv != format.SlotTombstone {
+			off, _ := v.slotOffset(sv)
+			if e, _ := v.loadHeader(off); e.expires != 0 {
 				expiring++
 			}
 		}
 	}
-	s.ctlStore(format.CtlExpiring, expiring)
-	s.ctlStore(format.CtlLiveEntries, live)
-	s.ctlStore(format.CtlLiveBytes, liveBytes)
-	s.ctlStore(format.CtlSmallBytes, smallBytes)
-	s.ctlStore(format.CtlTombstones, 0)
-	s.ctlStore(format.CtlLargest, largest)
-	s.ctlStore(format.CtlFlags, 0)
+	v.ctlStore(format.CtlExpiring, expiring)
+	v.ctlStore(format.CtlLiveEntries, live)
+	v.ctlStore(format.CtlLiveBytes, liveBytes)
+	v.ctlStore(format.CtlSmallBytes, smallBytes)
+	v.ctlStore(format.CtlTombstones, 0)
+	v.ctlStore(format.CtlLargest, largest)
+	v.ctlStore(format.CtlFlags, 0)
 	return nil
 }
 
@@ -96,18 +96,18 @@ func (s *shard) rebuild() error {
 // entries' state words (format.EntryLive|format.EntryMarked), since clearing the slots
 // would lose them; insertRebuilt moves them back. A rebuild that dies
 // between leaves marked states, which the next rebuild reads as live.
-func (s *shard) carryMarks() {
-	if !s.evict {
+func (v *view) carryMarks() {
+	if !v.evict {
 		return
 	}
-	for i := range s.mask + 1 {
-		v := s.slot(i)
-		if v == format.SlotEmpty || v == format.SlotTombstone || v&format.SlotReferenced == 0 {
+	for i := range v.mask + 1 {
+		word := v.slot(i)
+		if word == format.SlotEmpty || word == format.SlotTombstone || word&format.SlotReferenced == 0 {
 			continue
 		}
-		if off, ok := s.slotOffset(v); ok {
-			if e, ok := s.loadHeader(off); ok && e.state == format.EntryLive {
-				s.setWord(off+format.EntHead, e.withState(format.EntryLive|format.EntryMarked))
+		if off, ok := v.slotOffset(word); ok {
+			if e, ok := v.loadHeader(off); ok && e.state == format.EntryLive {
+				v.setWord(off+format.EntHead, e.withState(format.EntryLive|format.EntryMarked))
 			}
 		}
 	}
@@ -115,9 +115,9 @@ func (s *shard) carryMarks() {
 
 // rebuiltSlot is the slot word for the entry at off, taking back a mark
 // carryMarks left in its state.
-func (s *shard) rebuiltSlot(tag uint32, off int64, e *entryHeader) uint64 {
+func (v *view) rebuiltSlot(tag uint32, off int64, e *entryHeader) uint64 {
 	if e.state == format.EntryLive|format.EntryMarked {
-		s.setWord(off+format.EntHead, e.withState(format.EntryLive))
+		v.setWord(off+format.EntHead, e.withState(format.EntryLive))
 		return slotValue(tag, off) | format.SlotReferenced
 	}
 	return slotValue(tag, off)
@@ -127,25 +127,25 @@ func (s *shard) rebuiltSlot(tag uint32, off int64, e *entryHeader) uint64 {
 // resolving a duplicate key: the walk goes from tail to head, so the entry
 // found later, this one, is the newer, and the earlier one is marked dead.
 // It reports whether the key was new, and by how much the live bytes grew.
-func (s *shard) insertRebuilt(h uint64, off int64, e *entryHeader) (added bool, grown uint64, err error) {
+func (v *view) insertRebuilt(h uint64, off int64, e *entryHeader) (added bool, grown uint64, err error) {
 	tag := format.TagOf(h)
-	i := h & s.mask
-	for range s.mask + 1 {
-		v := s.slot(i)
-		if v == format.SlotEmpty {
-			s.setSlot(i, s.rebuiltSlot(tag, off, e))
+	i := h & v.mask
+	for range v.mask + 1 {
+		word := v.slot(i)
+		if word == format.SlotEmpty {
+			v.setSlot(i, v.rebuiltSlot(tag, off, e))
 			return true, uint64(e.size()), nil
 		}
-		if uint32(v>>32) == tag {
-			other, _ := s.slotOffset(v)
-			o, _ := s.loadHeader(other)
-			if o.klen == e.klen && s.keysEqualAt(other, &o, off, e, e.klen) {
-				s.setWord(other+format.EntHead, o.withState(format.EntryDead))
-				s.setSlot(i, s.rebuiltSlot(tag, off, e))
+		if uint32(word>>32) == tag {
+			other, _ := v.slotOffset(word)
+			o, _ := v.loadHeader(other)
+			if o.klen == e.klen && v.keysEqualAt(other, &o, off, e, e.klen) {
+				v.setWord(other+format.EntHead, o.withState(format.EntryDead))
+				v.setSlot(i, v.rebuiltSlot(tag, off, e))
 				return false, uint64(e.size()) - uint64(o.size()), nil
 			}
 		}
-		i = (i + 1) & s.mask
+		i = (i + 1) & v.mask
 	}
 	return false, 0, ErrCorrupt
 }

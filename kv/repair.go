@@ -77,31 +77,30 @@ func (t *Table) repairShard(i int, rep *Report) error {
 		return nil
 	}
 	t.reclaimGrow(&v)
-	s = &v
 	var dropped uint64
-	for _, r := range s.rings() {
-		head, tail := s.ringHead(r), s.ringTail(r)
+	for _, r := range v.rings() {
+		head, tail := v.ringHead(r), v.ringTail(r)
 		if head < tail || head-tail > uint64(r.size) {
 			rep.add(i, -1, "log head %d and tail %d do not bound a log of %d bytes: cannot repair", head, tail, r.size)
 			return nil
 		}
 		for p := tail; p != head; {
-			it := s.itemIn(r, p, head, true)
+			it := v.itemIn(r, p, head, true)
 			if it.kind == itemDamage {
-				rep.add(i, it.off, "dropped: %s", s.describeDamage(it.off, it.size))
+				rep.add(i, it.off, "dropped: %s", v.describeDamage(it.off, it.size))
 				rep.Dropped++
 				dropped++
-				s.writeSkip(r, p, it.size)
-				s.ctlAdd(format.CtlDamaged, 1)
+				v.writeSkip(r, p, it.size)
+				v.ctlAdd(format.CtlDamaged, 1)
 			}
 			p += it.size
 		}
 	}
-	if err := s.rebuild(); err != nil {
+	if err := v.rebuild(); err != nil {
 		rep.add(i, -1, "index rebuild failed: %v", err)
 		return nil
 	}
-	live := s.ctlLoad(format.CtlLiveEntries)
+	live := v.ctlLoad(format.CtlLiveEntries)
 	// A shard whose extent was found again may have lost what its log
 	// does not hold: say how much, by the counters it had (which may
 	// themselves be damaged, so this is what they claimed, at most what
@@ -121,7 +120,7 @@ func (t *Table) repairShard(i int, rep *Report) error {
 // header describes it; else the one it finds again by its header and
 // republishes (refound). It reports what it finds wrong, and false when
 // it finds no extent of s.
-func (t *Table) repairExtent(s *shard, rep *Report) (v shard, refound, ok bool) {
+func (t *Table) repairExtent(s *shard, rep *Report) (v view, refound, ok bool) {
 	i := s.index
 	w := s.ctlLoad(format.CtlExtent)
 	problem := s.extentProblem(w)
@@ -135,7 +134,7 @@ func (t *Table) repairExtent(s *shard, rep *Report) (v shard, refound, ok bool) 
 	found, err := t.findExtents(s)
 	if err != nil {
 		rep.add(i, -1, "cannot scan the shard's span for its extent: %v; cannot repair", err)
-		return shard{}, false, false
+		return view{}, false, false
 	}
 	// The newest extent whose log walks; an unpublished one a grower left
 	// (pending) only if there is no other: it holds a copy of the same
@@ -198,7 +197,7 @@ func (t *Table) repairExtent(s *shard, rep *Report) (v shard, refound, ok bool) 
 	}
 	rep.add(i, -1, "no extent of the shard describes itself in its span: its entries (%d by its counters) are lost; cannot repair", s.ctlLoad(format.CtlLiveEntries))
 	rep.Dropped += int(min(s.ctlLoad(format.CtlLiveEntries), uint64(format.MaxSlots)))
-	return shard{}, false, false
+	return view{}, false, false
 }
 
 // foundExtent is an extent findExtents found by its header.
@@ -225,7 +224,7 @@ func (t *Table) findExtents(s *shard) ([]foundExtent, error) {
 }
 
 // logWalks reports whether the heads and tails of v's logs bound them.
-func (v *shard) logWalks() bool {
+func (v *view) logWalks() bool {
 	for _, r := range v.rings() {
 		if head, tail := v.ringHead(r), v.ringTail(r); head < tail || head-tail > uint64(r.size) {
 			return false
@@ -237,13 +236,13 @@ func (v *shard) logWalks() bool {
 // writeSkip covers the n bytes of log r at position p with skip records,
 // one atomic store each, none running past the end of a log whose entries
 // do not wrap.
-func (s *shard) writeSkip(r ring, p, n uint64) {
+func (v *view) writeSkip(r ring, p, n uint64) {
 	for n > 0 {
 		chunk := min(n, maxSkip)
 		if !r.wraps {
 			chunk = min(chunk, uint64(r.size)-p%uint64(r.size))
 		}
-		s.setWord(r.base+int64(p%uint64(r.size)), chunk<<32)
+		v.setWord(r.base+int64(p%uint64(r.size)), chunk<<32)
 		p, n = p+chunk, n-chunk
 	}
 }

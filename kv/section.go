@@ -38,16 +38,16 @@ func (s *shard) endWrite() {
 // retire marks the live entry at off dead and takes it out of the live
 // counts; its slot is the caller's business. An expired entry counts as an
 // expiration.
-func (s *shard) retire(off int64, e *entryHeader, now int64) {
-	s.setWord(off+format.EntHead, e.withState(format.EntryDead))
-	s.ctlAdd(format.CtlLiveBytes, -uint64(e.size()))
-	if off < s.lo {
-		s.ctlAdd(format.CtlSmallBytes, -uint64(e.size()))
+func (v *view) retire(off int64, e *entryHeader, now int64) {
+	v.setWord(off+format.EntHead, e.withState(format.EntryDead))
+	v.ctlAdd(format.CtlLiveBytes, -uint64(e.size()))
+	if off < v.lo {
+		v.ctlAdd(format.CtlSmallBytes, -uint64(e.size()))
 	}
 	if e.expires != 0 {
-		s.ctlAdd(format.CtlExpiring, ^uint64(0))
+		v.ctlAdd(format.CtlExpiring, ^uint64(0))
 		if isExpired(e, now) {
-			s.ctlAdd(format.CtlExpirations, 1)
+			v.ctlAdd(format.CtlExpirations, 1)
 		}
 	}
 }
@@ -55,7 +55,7 @@ func (s *shard) retire(off int64, e *entryHeader, now int64) {
 var zeroPad [8]byte
 
 // writeEntry writes a whole live entry at off, in free log space.
-func (s *shard) writeEntry(off int64, h uint64, key, value []byte, expires uint64) {
+func (v *view) writeEntry(off int64, h uint64, key, value []byte, expires uint64) {
 	var hdr [format.EntryHeaderSize + 8]byte
 	word := uint64(len(key)) | uint64(len(value))<<format.EntKeyBits | format.EntryLive<<format.EntStateShift
 	n := format.EntryHeaderSize
@@ -66,11 +66,11 @@ func (s *shard) writeEntry(off int64, h uint64, key, value []byte, expires uint6
 	}
 	binary.LittleEndian.PutUint64(hdr[format.EntHead:], word)
 	binary.LittleEndian.PutUint64(hdr[format.EntChecksum:], format.EntryChecksum(h, word, expires, xxhash.Sum64(value)))
-	s.writeBytes(off, hdr[:n])
-	p := s.wrap(off + int64(n))
-	s.writeBytes(p, key)
-	p = s.wrap(p + int64(len(key)))
-	s.writeBytes(p, value)
-	p = s.wrap(p + int64(len(value)))
-	s.writeBytes(p, zeroPad[:(8-(len(key)+len(value))%8)%8])
+	v.writeBytes(off, hdr[:n])
+	p := v.wrap(off + int64(n))
+	v.writeBytes(p, key)
+	p = v.wrap(p + int64(len(key)))
+	v.writeBytes(p, value)
+	p = v.wrap(p + int64(len(value)))
+	v.writeBytes(p, zeroPad[:(8-(len(key)+len(value))%8)%8])
 }

@@ -8,11 +8,11 @@ import (
 	"github.com/shmkv/shmkv/kv/internal/region"
 )
 
-// shard is one shard's view of the region. The table keeps one per shard
-// with the fixed places (control block, span) and limits; an operation
-// works on a view of it over the shard's current extent (extent.go), which
-// fills in where the index and the log are. It holds no state of its own:
-// everything that changes lives in the region.
+// shard is the fixed handle of one shard: its places that never change
+// (control block, span) and the table's limits. The table keeps one per
+// shard; an operation works on a view of it over the shard's current
+// extent (view, below). It holds no state of its own: everything that
+// changes lives in the region.
 type shard struct {
 	t         *Table // for what only the table can do: grow (grow.go)
 	index     int
@@ -26,8 +26,15 @@ type shard struct {
 	maxValue  int
 	maxEntry  int64 // log bytes of the largest entry the table accepts
 	evict     bool  // EvictS3FIFO
+}
 
-	// The view: set by at and view (extent.go).
+// view is a shard over one extent, its current one when it was made: the
+// shard's fixed places with the extent's filled in (at, extent.go). Readers
+// share one per shard and word (current); a writer works on its own copy
+// (view), which a grow replaces.
+type view struct {
+	shard
+
 	ext       format.Extent
 	gen       uint64 // the extent's generation (its self-description)
 	hdr       int64  // word index of the extent's header
@@ -79,8 +86,8 @@ func (s *shard) ctlLoad(field int64) uint64     { return s.r.Load(s.ctl + field/
 func (s *shard) ctlStore(field int64, v uint64) { s.r.Store(s.ctl+field/8, v) }
 func (s *shard) ctlAdd(field int64, d uint64)   { s.r.Add(s.ctl+field/8, d) }
 
-func (s *shard) slot(i uint64) uint64       { return s.r.Load(s.slots + int64(i)) }
-func (s *shard) setSlot(i uint64, v uint64) { s.r.Store(s.slots+int64(i), v) }
+func (v *view) slot(i uint64) uint64          { return v.r.Load(v.slots + int64(i)) }
+func (v *view) setSlot(i uint64, word uint64) { v.r.Store(v.slots+int64(i), word) }
 
 // Slot words: see internal/format/layout.go. The offset is stored plus one so that no live
 // slot is 0 (empty); it is at most format.MaxData/8, below format.SlotReferenced, so none
@@ -89,10 +96,10 @@ func slotValue(tag uint32, off int64) uint64 { return uint64(tag)<<32 | uint64(o
 
 // slotOffset returns the data offset a live slot word points at, and
 // whether it lies inside the data area.
-func (s *shard) slotOffset(v uint64) (int64, bool) {
-	u := int64(v & (format.SlotReferenced - 1))
+func (v *view) slotOffset(word uint64) (int64, bool) {
+	u := int64(word & (format.SlotReferenced - 1))
 	off := (u - 1) * 8
-	return off, u >= 1 && off < s.end
+	return off, u >= 1 && off < v.end
 }
 
 // Data offsets: the small log, if any, is [0, lo), and its entries never
@@ -101,18 +108,18 @@ func (s *shard) slotOffset(v uint64) (int64, bool) {
 // offset of an entry, belongs to the main log and folds back by size.
 
 // wrap folds a data offset in [0, end+size) back into [0, end).
-func (s *shard) wrap(off int64) int64 {
-	if off >= s.end {
-		off -= s.size
+func (v *view) wrap(off int64) int64 {
+	if off >= v.end {
+		off -= v.size
 	}
 	return off
 }
 
 // word loads the 8-byte word at data offset off, which is 8-byte aligned
 // and in [0, end+size).
-func (s *shard) word(off int64) uint64 { return s.r.Load((s.data + s.wrap(off)) / 8) }
+func (v *view) word(off int64) uint64 { return v.r.Load((v.data + v.wrap(off)) / 8) }
 
-func (s *shard) setWord(off int64, v uint64) { s.r.Store((s.data+s.wrap(off))/8, v) }
+func (v *view) setWord(off int64, word uint64) { v.r.Store((v.data+v.wrap(off))/8, word) }
 
 // entryHeader is an entry's header words as loaded.
 type entryHeader struct {
@@ -150,23 +157,23 @@ func (e *entryHeader) withState(state uint64) uint64 {
 // which is what makes every read of its key and value (pieces) stay in
 // the data. Everything it returns may be garbage written by a torn write or
 // a hostile peer; ok only means it is safe to follow.
-func (s *shard) loadHeader(off int64) (e entryHeader, ok bool) {
-	if off < 0 || off >= s.end || off%8 != 0 {
+func (v *view) loadHeader(off int64) (e entryHeader, ok bool) {
+	if off < 0 || off >= v.end || off%8 != 0 {
 		return e, false
 	}
-	e.head = s.word(off + format.EntHead)
+	e.head = v.word(off + format.EntHead)
 	e.klen = int(e.head & (1<<format.EntKeyBits - 1))
 	e.vlen = int(e.head >> format.EntKeyBits & (1<<format.EntValueBits - 1))
-	if e.klen < 1 || e.klen > s.maxKey || e.vlen > s.maxValue || e.head&format.EntUnknownBits != 0 {
+	if e.klen < 1 || e.klen > v.maxKey || e.vlen > v.maxValue || e.head&format.EntUnknownBits != 0 {
 		return e, false
 	}
-	if n := e.size(); n > s.size || off < s.lo && off+n > s.lo {
+	if n := e.size(); n > v.size || off < v.lo && off+n > v.lo {
 		return e, false
 	}
 	e.state = e.head >> format.EntStateShift & 7
-	e.checksum = s.word(off + format.EntChecksum)
+	e.checksum = v.word(off + format.EntChecksum)
 	if e.hasExpiry() {
-		e.expires = s.word(off + format.EntExpires)
+		e.expires = v.word(off + format.EntExpires)
 	}
 	return e, true
 }
@@ -174,44 +181,44 @@ func (s *shard) loadHeader(off int64) (e entryHeader, ok bool) {
 // pieces returns the one or two contiguous runs of the n data bytes at
 // off, which may wrap around the end of the main log. off must be in
 // [0, end+size) and n at most size.
-func (s *shard) pieces(off int64, n int) (a, b []byte) {
-	off = s.wrap(off)
-	first := min(int64(n), s.end-off)
-	return s.r.B[s.data+off : s.data+off+first], s.r.B[s.data+s.lo : s.data+s.lo+int64(n)-first]
+func (v *view) pieces(off int64, n int) (a, b []byte) {
+	off = v.wrap(off)
+	first := min(int64(n), v.end-off)
+	return v.r.B[v.data+off : v.data+off+first], v.r.B[v.data+v.lo : v.data+v.lo+int64(n)-first]
 }
 
 // equalAt compares the len(b) data bytes at off with b. Lock-free readers
 // use it too: the bytes may be changing, which the entry checksum catches.
-func (s *shard) equalAt(off int64, b []byte) bool {
-	x, y := s.pieces(off, len(b))
+func (v *view) equalAt(off int64, b []byte) bool {
+	x, y := v.pieces(off, len(b))
 	return bytes.Equal(x, b[:len(x)]) && bytes.Equal(y, b[len(x):])
 }
 
 // appendAt appends the n data bytes at off to dst. It allocates only if
 // dst has less than n bytes of spare capacity.
-func (s *shard) appendAt(dst []byte, off int64, n int) []byte {
-	x, y := s.pieces(off, n)
+func (v *view) appendAt(dst []byte, off int64, n int) []byte {
+	x, y := v.pieces(off, n)
 	return append(append(dst, x...), y...)
 }
 
 // writeBytes copies b into the data area at offset off (in [0, end)),
 // wrapping at the end. Only writers holding the lock call it, between the
 // two sequence increments.
-func (s *shard) writeBytes(off int64, b []byte) {
+func (v *view) writeBytes(off int64, b []byte) {
 	failpoint.Step()
-	first := min(int64(len(b)), s.end-off)
-	copy(s.r.B[s.data+off:], b[:first])
-	copy(s.r.B[s.data+s.lo:], b[first:])
+	first := min(int64(len(b)), v.end-off)
+	copy(v.r.B[v.data+off:], b[:first])
+	copy(v.r.B[v.data+v.lo:], b[first:])
 }
 
 // copyWithin copies n bytes inside the data area from src to dst (both in
 // [0, end)), wrapping at the end. The two ranges must not overlap.
-func (s *shard) copyWithin(dst, src, n int64) {
+func (v *view) copyWithin(dst, src, n int64) {
 	failpoint.Step()
 	for n > 0 {
-		chunk := min(n, s.end-dst, s.end-src)
-		copy(s.r.B[s.data+dst:s.data+dst+chunk], s.r.B[s.data+src:s.data+src+chunk])
-		dst, src, n = s.wrap(dst+chunk), s.wrap(src+chunk), n-chunk
+		chunk := min(n, v.end-dst, v.end-src)
+		copy(v.r.B[v.data+dst:v.data+dst+chunk], v.r.B[v.data+src:v.data+src+chunk])
+		dst, src, n = v.wrap(dst+chunk), v.wrap(src+chunk), n-chunk
 	}
 }
 

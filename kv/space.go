@@ -53,10 +53,10 @@ import "github.com/shmkv/shmkv/kv/internal/format"
 // ErrFull, and what was moved or dropped changed nothing a reader can see.
 // Keeping one largest entry free at all times is what lets a live tail
 // entry always be moved.
-func (s *shard) makeRoom(need int64, l *lookup, now int64) (dropped bool, err error) {
-	head, tail := s.head(), s.tail()
-	size := uint64(s.size)
-	room := need + s.largest(need)
+func (v *view) makeRoom(need int64, l *lookup, now int64) (dropped bool, err error) {
+	head, tail := v.head(), v.tail()
+	size := uint64(v.size)
+	room := need + v.largest(need)
 	if head-tail > size {
 		return false, errCorruptIndex
 	}
@@ -66,7 +66,7 @@ func (s *shard) makeRoom(need int64, l *lookup, now int64) (dropped bool, err er
 	firstPass := head - tail
 	budget := 2*firstPass + 1
 	for {
-		limitsOK := s.fits(need, *l)
+		limitsOK := v.fits(need, *l)
 		if limitsOK && size-(head-tail) >= uint64(room) {
 			return dropped, nil
 		}
@@ -76,36 +76,36 @@ func (s *shard) makeRoom(need int64, l *lookup, now int64) (dropped bool, err er
 			}
 			return dropped, errCorruptIndex
 		}
-		it := s.itemAt(tail, head, false)
+		it := v.itemAt(tail, head, false)
 		toff, esz, e := it.off, it.size, it.hdr
 		budget -= min(budget, esz)
 		switch {
 		case it.kind == itemDamage:
 			// Nothing readable to keep: drop the stretch. A slot may still
 			// point into it, so have the caller rebuild the index.
-			s.ctlAdd(format.CtlDamaged, 1)
-			s.setTail(tail + esz)
+			v.ctlAdd(format.CtlDamaged, 1)
+			v.setTail(tail + esz)
 			return dropped, errCorruptIndex
 		case it.kind == itemEntry && e.state != format.EntryDead:
 			if e.state != format.EntryLive {
 				return dropped, errCorruptIndex
 			}
-			h := s.hashAt(toff, &e)
-			i, v, err := s.slotOf(h, toff)
+			h := v.hashAt(toff, &e)
+			i, word, err := v.slotOf(h, toff)
 			if err != nil {
-				if s.checksumAt(toff, &e) != e.checksum {
+				if v.checksumAt(toff, &e) != e.checksum {
 					// Damage the index never held (rebuild steps over it).
-					s.ctlAdd(format.CtlDamaged, 1)
-					s.setTail(tail + esz)
+					v.ctlAdd(format.CtlDamaged, 1)
+					v.setTail(tail + esz)
 					return dropped, errCorruptIndex
 				}
 				return dropped, err
 			}
 			// Past the first pass, neither marks nor credit keep an entry.
-			read := v&format.SlotReferenced != 0 && budget > firstPass
+			read := word&format.SlotReferenced != 0 && budget > firstPass
 			c := credit(e.head)
-			if isExpired(&e, now) || (s.evict && !limitsOK && !read && (c == 0 || budget <= firstPass)) {
-				s.drop(i, toff, &e, now)
+			if isExpired(&e, now) || (v.evict && !limitsOK && !read && (c == 0 || budget <= firstPass)) {
+				v.drop(i, toff, &e, now)
 				dropped = true
 				if l.found && l.off == toff {
 					*l = lookup{} // the key's old entry is gone: it is a new key now
@@ -114,9 +114,9 @@ func (s *shard) makeRoom(need int64, l *lookup, now int64) (dropped bool, err er
 				if size-(head-tail) < esz {
 					return dropped, errCorruptIndex
 				}
-				hoff := s.mainOff(head)
-				s.copyWithin(hoff, toff, int64(esz))
-				if s.evict {
+				hoff := v.mainOff(head)
+				v.copyWithin(hoff, toff, int64(esz))
+				if v.evict {
 					// The cleaner keeps count of the passes an entry was
 					// read in (evict.go).
 					if read {
@@ -125,54 +125,54 @@ func (s *shard) makeRoom(need int64, l *lookup, now int64) (dropped bool, err er
 						c--
 					}
 					if w := withCredit(e.head, c); w != e.head {
-						s.setWord(hoff+format.EntHead, w)
+						v.setWord(hoff+format.EntHead, w)
 					}
 				}
 				head += esz
-				s.setHead(head)
+				v.setHead(head)
 				// Written afresh, the slot loses its referenced bit: the
 				// entry's second chance.
-				s.setSlot(i, slotValue(format.TagOf(h), hoff))
+				v.setSlot(i, slotValue(format.TagOf(h), hoff))
 				if l.found && l.off == toff {
 					l.off = hoff
 				}
 			}
 		}
 		tail += esz
-		s.setTail(tail)
+		v.setTail(tail)
 	}
 }
 
 // drop removes the live entry at off, whose slot is i, from the index and
 // the counts: an eviction, or an expiration if it has expired.
-func (s *shard) drop(i uint64, off int64, e *entryHeader, now int64) {
+func (v *view) drop(i uint64, off int64, e *entryHeader, now int64) {
 	if !isExpired(e, now) {
-		s.ctlAdd(format.CtlEvictions, 1)
+		v.ctlAdd(format.CtlEvictions, 1)
 	}
-	s.retire(off, e, now)
-	s.clearSlot(i)
-	s.ctlAdd(format.CtlLiveEntries, ^uint64(0))
+	v.retire(off, e, now)
+	v.clearSlot(i)
+	v.ctlAdd(format.CtlLiveEntries, ^uint64(0))
 }
 
 // markReferenced records a read through slot i, which held v.
-func (s *shard) markReferenced(i, v uint64) {
-	if v&format.SlotReferenced == 0 {
-		s.r.CAS(s.slots+int64(i), v, v|format.SlotReferenced)
+func (v *view) markReferenced(i, word uint64) {
+	if word&format.SlotReferenced == 0 {
+		v.r.CAS(v.slots+int64(i), word, word|format.SlotReferenced)
 	}
 }
 
 // fits reports whether an entry of need bytes in the main log, replacing
 // l's entry if found, fits the shard's key and byte limits as they stand.
-func (s *shard) fits(need int64, l lookup) bool {
-	liveBytes := s.mainLive() + need
+func (v *view) fits(need int64, l lookup) bool {
+	liveBytes := v.mainLive() + need
 	if l.found {
-		if l.off >= s.lo {
+		if l.off >= v.lo {
 			liveBytes -= l.hdr.size()
 		}
-	} else if int(s.ctlLoad(format.CtlLiveEntries)) >= s.keyCap {
+	} else if int(v.ctlLoad(format.CtlLiveEntries)) >= v.keyCap {
 		return false
 	}
-	return liveBytes <= s.size-s.reserve(need)
+	return liveBytes <= v.size-v.reserve(need)
 }
 
 // maxCredit is the most passes of the main log's cleaner an entry may
@@ -180,12 +180,12 @@ func (s *shard) fits(need int64, l lookup) bool {
 const maxCredit = 3
 
 // mainLive is the live bytes of the main log.
-func (s *shard) mainLive() int64 {
-	live := int64(s.ctlLoad(format.CtlLiveBytes))
-	if s.lo == 0 {
+func (v *view) mainLive() int64 {
+	live := int64(v.ctlLoad(format.CtlLiveBytes))
+	if v.lo == 0 {
 		return live // no small log: spare a table that does not evict the load
 	}
-	return live - int64(s.ctlLoad(format.CtlSmallBytes))
+	return live - int64(v.ctlLoad(format.CtlSmallBytes))
 }
 
 // credit is the credit of a main log entry with head word w.

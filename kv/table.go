@@ -30,12 +30,12 @@ type Table struct {
 	getMode readMode
 	refresh time.Duration // Options.RefreshAhead
 	now     func() time.Time
-	slot    int                     // registry slot, when read-write
-	owner   uint32                  // lock word owner bits, when read-write
-	reads   []readStripe            // this handle's read counters (readStripe)
-	denials []growDenial            // per shard
-	views   []atomic.Pointer[shard] // per shard, the view readers last used (shard.current)
-	stalls  []stall                 // per shard, the stall readers last met (around.go)
+	slot    int                    // registry slot, when read-write
+	owner   uint32                 // lock word owner bits, when read-write
+	reads   []readStripe           // this handle's read counters (readStripe)
+	denials []growDenial           // per shard
+	views   []atomic.Pointer[view] // per shard, the view readers last used (shard.current)
+	stalls  []stall                // per shard, the stall readers last met (around.go)
 	flusher readFlusher
 	closed  atomic.Bool
 }

@@ -64,7 +64,7 @@ func (t *Table) recoverLocked(s *shard) error {
 //
 // fn gets a copy of the shard's view over its current extent (a copy, so
 // that it stays on the stack), which a grow inside fn replaces (grow.go).
-func (t *Table) update(key []byte, h uint64, needClock bool, fn func(s shard, l lookup, now int64) error) error {
+func (t *Table) update(key []byte, h uint64, needClock bool, fn func(s view, l lookup, now int64) error) error {
 	s := t.shardFor(h)
 	if err := t.lockShard(s); err != nil {
 		return err
