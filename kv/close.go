@@ -6,7 +6,7 @@ import (
 	"github.com/shmkv/shmkv/shm"
 )
 
-// Close gives up this handle's registry slot and its view of the table.
+// Close gives up this handle's registry slot and its mapping of the table.
 // Calling it again does nothing; any other use after it returns ErrClosed.
 //
 // A call still under way on another goroutine when Close runs returns

@@ -12,7 +12,7 @@ import (
 
 // Get appends the value of key to dst and returns the result, and whether
 // the key was found. It allocates nothing when dst has room for the value.
-// The returned bytes are the caller's own: never a view of shared memory.
+// The returned bytes are the caller's own: never an alias of shared memory.
 //
 // Get never waits for a lock. Beside a writer that is dead, or stopped in
 // the middle of a write, it reads around the writer within milliseconds
