@@ -17,6 +17,7 @@ import (
 // model forgets it. What may never happen: a wrong value, an expired or
 // deleted key returned, a Set refused.
 func TestCacheModel(t *testing.T) {
+	t.Parallel()
 	seed := seedFor(t, *modelSeed, "kv.model.seed")
 	for _, tc := range cacheModelCases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -45,6 +46,7 @@ var cacheModelCases = []struct {
 // The table was right; the model now asks the table's TTL when both
 // readings give the same number.
 func TestCacheModelRegressions(t *testing.T) {
+	t.Parallel()
 	for _, seed := range []uint64{1795765846167883559} {
 		for _, tc := range cacheModelCases {
 			t.Run(fmt.Sprint(tc.name, "/", seed), func(t *testing.T) {

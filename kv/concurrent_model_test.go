@@ -18,6 +18,7 @@ import (
 // Len, Stats and Check calls must never fail, and Check never find a
 // problem. Run it under -race.
 func TestConcurrentModel(t *testing.T) {
+	t.Parallel()
 	seed := seedFor(t, *modelSeed, "kv.model.seed")
 	const workers, nkeys = 6, 96
 	tb := newTable(t, &Options{Keys: 400, Memory: 400 * 120, MaxKeySize: 32, MaxValueSize: 200})

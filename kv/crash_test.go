@@ -212,6 +212,7 @@ func runKillable(t *testing.T, env []string) (stdout string, killed bool) {
 }
 
 func TestKillSweep(t *testing.T) {
+	t.Parallel()
 	for op := range sweepOps {
 		if sweepOps[op].lru {
 			continue
@@ -331,6 +332,7 @@ func childRecover(tb *Table, args []string) error {
 // process completes it, and the table comes out as one clean recovery
 // leaves it.
 func TestDeathDuringRecovery(t *testing.T) {
+	t.Parallel()
 	name := uniqueName(t)
 	tb := openTable(t, name, sweepOptions)
 	want := sweepSetup(t, tb)

@@ -164,6 +164,7 @@ func TestPlantedLockObjectRefused(t *testing.T) {
 // TestLockObjectMode: the lock object opens to exactly the classes that may
 // write the table.
 func TestLockObjectMode(t *testing.T) {
+	t.Parallel()
 	for mode, want := range map[os.FileMode]os.FileMode{0o600: 0o600, 0o644: 0o600, 0o640: 0o600, 0o660: 0o660, 0o664: 0o660, 0o666: 0o666} {
 		name := uniqueName(t)
 		openTable(t, name, &Options{Mode: mode})

@@ -87,8 +87,10 @@ func repairAll(t *testing.T, tb *Table, want map[string]string) *Report {
 // before, Check names the word, and Repair finds the extent by its header
 // and republishes it: every key reads back, with nothing dropped.
 func TestExtentWordOffByOne(t *testing.T) {
+	t.Parallel()
 	for _, delta := range []int64{-1, +1} {
 		t.Run(fmt.Sprint(delta), func(t *testing.T) {
+			t.Parallel()
 			name, tb, want, shard0 := extentDamageTable(t, 10_000)
 			s := &tb.shards[0]
 			w := s.ctlLoad(format.CtlExtent)
@@ -162,6 +164,7 @@ func TestExtentWordOffByOne(t *testing.T) {
 // wrong) or harmless, and Repair brings every key back each time, with
 // nothing dropped.
 func TestExtentWordEveryBit(t *testing.T) {
+	t.Parallel()
 	// Fewer keys than the 10,000: Repair rebuilds every shard 64
 	// times here.
 	_, tb, want, shard0 := extentDamageTable(t, 2000)

@@ -124,6 +124,7 @@ func TestExtentRefoundSmallerReportsLoss(t *testing.T) {
 // value: Repair's extent checks, its rebuild and its releases are safe
 // beside live users of the table.
 func TestRepairBesideGrowingWriters(t *testing.T) {
+	t.Parallel()
 	const d = "1500ms"
 	name := uniqueName(t)
 	tb := openTable(t, name, &Options{MaxMemory: 16 << 20, MaxValueSize: 2048})

@@ -35,6 +35,7 @@ func atCeiling(t *testing.T, tb *Table, key string) bool {
 // Ceilings of several sizes, since where the last grow that fits lands
 // depends on it: the table must then grow into what the ceiling leaves.
 func TestCeiling(t *testing.T) {
+	t.Parallel()
 	for _, policy := range []Policy{NoEviction, EvictS3FIFO} {
 		for _, ceiling := range []int64{1 << 20, 3 << 19, 2 << 20, 3 << 20, 5 << 20} {
 			t.Run(fmt.Sprint(policy, "/", ceiling), func(t *testing.T) { testCeiling(t, policy, ceiling, 100) })
@@ -142,6 +143,7 @@ func childVerifyDuringLoad(args []string) error {
 // keys of about 110 bytes while another process reads and checks keys
 // already acknowledged: it grows online, and no read misses or tears.
 func TestGrowWhileReading(t *testing.T) {
+	t.Parallel()
 	keys := 1_500_000
 	if raceEnabled || testing.Short() {
 		keys = 150_000 // the race detector makes each write some ten times slower
@@ -213,6 +215,7 @@ func childGrowVictim(tb *Table, args []string) error {
 // key a writer was told is stored stays readable, Check finds nothing, and
 // the memory taken is the table's extents and no more.
 func TestRandomKillsWhileGrowing(t *testing.T) {
+	t.Parallel()
 	iterations := 60
 	if testing.Short() {
 		iterations = 15

@@ -80,6 +80,7 @@ func (img extentImage) restore(t *testing.T, name string) {
 // drops and reports nothing, the next
 // writer's Set grows the shard after all, and no memory is left behind.
 func TestKillSweepGrow(t *testing.T) {
+	t.Parallel()
 	name := uniqueName(t)
 	tb := openTable(t, name, &Options{MaxMemory: 1 << 20, MaxKeySize: 16, MaxValueSize: 64})
 	want := map[string]string{}

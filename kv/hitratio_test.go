@@ -85,6 +85,7 @@ func BenchmarkZipfHitRatio(b *testing.B) {
 // survive a scan that writes ten times the table's capacity of keys
 // nobody reads, where LRU or CLOCK would be flushed by it (evict.go).
 func TestScanKeepsHotKeys(t *testing.T) {
+	t.Parallel()
 	tb := newTable(t, &Options{MaxMemory: 1 << 20, MaxKeySize: 32, MaxValueSize: 64, Eviction: EvictS3FIFO})
 	value := make([]byte, 48)
 	hot := func(i int) []byte { return fmt.Appendf(nil, "hot-%d", i) }

@@ -289,6 +289,7 @@ func TestAllDamage(t *testing.T) {
 // unreadable (mid-rebuild) ends the loop there with ErrLockTimeout, after
 // the shards before it, whose entries are all yielded.
 func TestAllStalledShard(t *testing.T) {
+	t.Parallel()
 	name := uniqueName(t)
 	tb := openTable(t, name, &Options{Keys: 1000, Memory: 1 << 20})
 	want, _ := stallKeys(t, tb, 300)

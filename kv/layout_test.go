@@ -145,6 +145,7 @@ func TestLayoutPinned(t *testing.T) {
 // documents, written here as numbers, not through the constants the code
 // uses: the comment, the code and the bytes must agree.
 func TestLayoutInATable(t *testing.T) {
+	t.Parallel()
 	name := uniqueName(t)
 	tb := openTable(t, name, &Options{MaxMemory: 4 << 20, MaxKeySize: 100, MaxValueSize: 1000, Eviction: EvictS3FIFO})
 	mustSet(t, tb, "key", "value!")

@@ -348,6 +348,7 @@ func TestCreatorWaitsForRemover(t *testing.T) {
 // table it found a moment before Remove as corrupt for its missing lock
 // object.
 func TestOpenWhileRemoved(t *testing.T) {
+	t.Parallel()
 	name := uniqueName(t)
 	stop := make(chan struct{})
 	done := make(chan struct{})

@@ -16,6 +16,7 @@ var logMemorySeed = flag.Uint64("kv.logmemory.seed", 0, "seed for TestLogMemoryA
 // takes about what its entries take, and reading it (Check) gives no hole
 // memory.
 func TestLogMemoryFollowsTheHead(t *testing.T) {
+	t.Parallel()
 	// Enough keys that the default table's 256 shards' first pages and
 	// chunks are small beside them, as at the 1M keys of the goal.
 	n := 300_000
@@ -29,6 +30,7 @@ func TestLogMemoryFollowsTheHead(t *testing.T) {
 		{"growing", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			tb := newTable(t, c.opts)
 			var st Stats
 			tb.Stats(&st)
@@ -69,6 +71,7 @@ func TestLogMemoryFollowsTheHead(t *testing.T) {
 // evicts, with entries of many sizes, no main log's head ever passes what
 // it has allocated while it has not allocated it all.
 func TestLogMemoryAheadOfTheHead(t *testing.T) {
+	t.Parallel()
 	seed := seedFor(t, *logMemorySeed, "kv.logmemory.seed")
 	rng := rand.New(rand.NewPCG(seed, 11))
 	tb := newTable(t, &Options{MaxMemory: 16 << 20, MaxKeySize: 32, MaxValueSize: 64 << 10, Eviction: EvictS3FIFO})

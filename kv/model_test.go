@@ -22,6 +22,7 @@ var (
 // ErrFull is a failure here; the small data area makes the log wrap and
 // clean over and over, and deletes make tombstones and index rebuilds.
 func TestModel(t *testing.T) {
+	t.Parallel()
 	seed := seedFor(t, *modelSeed, "kv.model.seed")
 	for _, geo := range []struct {
 		name    string
@@ -35,6 +36,7 @@ func TestModel(t *testing.T) {
 		{"large entries", Options{Keys: 64, Memory: 64 * 5000, MaxKeySize: 4096, MaxValueSize: 8192}, 40, 8192, true},
 	} {
 		t.Run(geo.name, func(t *testing.T) {
+			t.Parallel()
 			runModel(t, seed, geo.opts, geo.keys, geo.maxVal, geo.bigKeys)
 		})
 	}

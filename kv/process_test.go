@@ -96,6 +96,7 @@ func childAdd(tb *Table, args []string) error {
 }
 
 func TestProcessesAddExactly(t *testing.T) {
+	t.Parallel()
 	const procs, n, keys = 4, 20000, 3
 	name := uniqueName(t)
 	tb := openTable(t, name, small)
@@ -167,6 +168,7 @@ func childWriteRange(tb *Table, args []string) error {
 }
 
 func TestProcessesDisjointRanges(t *testing.T) {
+	t.Parallel()
 	const procs, per = 4, 2000
 	name := uniqueName(t)
 	tb := openTable(t, name, &Options{Keys: procs*per + 10, Memory: (procs*per + 10) * 40})
@@ -263,6 +265,7 @@ func childReadSoak(tb *Table, args []string) error {
 // back torn. In the growing table the shard also grows under the readers
 // (each grow punches the extent they were reading).
 func TestSeqlockSoak(t *testing.T) {
+	t.Parallel()
 	d := "2s"
 	if testing.Short() {
 		d = "500ms"
@@ -276,6 +279,7 @@ func TestSeqlockSoak(t *testing.T) {
 		{"growing", &Options{MaxMemory: 16 << 20, MaxValueSize: 2048}, "grow"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			name := uniqueName(t)
 			tb := openTable(t, name, tc.o)
 			unverified := openTable(t, name, &Options{NoCreate: true, SkipReadChecksums: true})

@@ -240,6 +240,7 @@ func childCacheVictim(tb *Table, args []string) error {
 // holds a value written for that key, whole. It goes on past its
 // iterations until three deaths have left a write to recover.
 func TestRandomKillsEvicting(t *testing.T) {
+	t.Parallel()
 	iterations := *killIterations / 3
 	if testing.Short() {
 		iterations = 20

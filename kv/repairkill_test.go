@@ -34,6 +34,7 @@ func childRepairCrash(tb *Table, args []string) error {
 // death the next Repair brings every key back with nothing dropped, Check
 // finds nothing, and no memory is left behind.
 func TestKillSweepRepairExtent(t *testing.T) {
+	t.Parallel()
 	name := uniqueName(t)
 	tb := openTable(t, name, &Options{MaxMemory: 1 << 20, MaxKeySize: 16, MaxValueSize: 64})
 	want := map[string]string{}

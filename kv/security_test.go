@@ -26,6 +26,7 @@ func TestCreatedPrivate(t *testing.T) {
 // write access opens without AllowShared (it was refused before, so a
 // table made with 'shmkv create --mode 0660' could not be used).
 func TestOwnModesAccepted(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []os.FileMode{0o600, 0o640, 0o660, 0o664, 0o666} {
 		name := uniqueName(t)
 		tb := openTable(t, name, &Options{Mode: mode})

@@ -252,6 +252,7 @@ func TestReadersBesideStoppedRebuild(t *testing.T) {
 // lock over, recovers the shard and reads the key, instead of answering
 // ErrOwnerDead from the remembered stall for good.
 func TestStalledWriterDiesThenReadWriteReadRecovers(t *testing.T) {
+	t.Parallel()
 	name := uniqueName(t)
 	tb := openTable(t, name, &Options{Keys: 1000, Memory: 1 << 20})
 	want, same := stallKeys(t, tb, 100)
@@ -277,6 +278,7 @@ func TestStalledWriterDiesThenReadWriteReadRecovers(t *testing.T) {
 // over, recovers the shard and finds it clean, instead of reporting the
 // dead writer's half-rebuilt index as damage.
 func TestStalledWriterDiesThenCheckRecovers(t *testing.T) {
+	t.Parallel()
 	name := uniqueName(t)
 	tb := openTable(t, name, &Options{Keys: 1000, Memory: 1 << 20})
 	want, _ := stallKeys(t, tb, 100)
@@ -349,6 +351,7 @@ func childROCacheReader(args []string) error {
 // a retired key; ErrOwnerDead is left to a writer dead mid-rebuild with no
 // one to recover its shard, which here the parent always does at once.
 func TestReadOnlyReaderThroughKills(t *testing.T) {
+	t.Parallel()
 	iterations := 40
 	if testing.Short() {
 		iterations = 15

@@ -104,6 +104,7 @@ func TestLimits(t *testing.T) {
 }
 
 func TestLargestSupportedSizes(t *testing.T) {
+	t.Parallel()
 	tb := newTable(t, &Options{Keys: 10, Memory: 8 << 20, MaxKeySize: 64 << 10, MaxValueSize: 1 << 20})
 	k := bytes.Repeat([]byte("k"), 64<<10)
 	v := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
@@ -316,6 +317,7 @@ func TestOpenOptions(t *testing.T) {
 // TestDefaults: a default table takes little memory (its allocated
 // blocks, not its size: the object is sparse) and grows as keys arrive.
 func TestDefaults(t *testing.T) {
+	t.Parallel()
 	name := uniqueName(t)
 	tb := openTable(t, name, nil)
 	var st Stats
@@ -343,6 +345,7 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestKeysAndMemoryHonoured(t *testing.T) {
+	t.Parallel()
 	// A table asked for N keys of a given total size holds them.
 	for _, n := range []int{1, 10, 1000, 50000} {
 		tb := newTable(t, &Options{Keys: n, Memory: int64(n) * 100, MaxKeySize: 32, MaxValueSize: 200})

@@ -40,6 +40,7 @@ func probeStats(tb *Table) (hit, miss float64) {
 // TestNoSlowDeathByTombstones runs millions of mixed sets and deletes and
 // requires the index to probe no longer than it did when first filled.
 func TestNoSlowDeathByTombstones(t *testing.T) {
+	t.Parallel()
 	ops := 2_000_000
 	if testing.Short() {
 		ops = 300_000

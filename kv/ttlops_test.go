@@ -248,6 +248,7 @@ func TestTouchDamaged(t *testing.T) {
 // read the value and then stored it unconditionally would, now and then,
 // put back an older number.
 func TestTouchRacingWriters(t *testing.T) {
+	t.Parallel()
 	tb := newTable(t, &Options{Keys: 1000, Memory: 1 << 20})
 	k := []byte("k")
 	mustSet(t, tb, "k", "0")
