@@ -221,6 +221,7 @@ func TestKillSweep(t *testing.T) {
 			o := sweepOps[op]
 			name := uniqueName(t)
 			tb := openTable(t, name, sweepOptions)
+			tb.stopFlusher() // its ticks could take a lock a restore then rewrites
 			want := sweepSetup(t, tb)
 			img := image(t, name)
 			ro := openTable(t, name, &Options{ReadOnly: true})
@@ -335,6 +336,7 @@ func TestDeathDuringRecovery(t *testing.T) {
 	t.Parallel()
 	name := uniqueName(t)
 	tb := openTable(t, name, sweepOptions)
+	tb.stopFlusher() // its ticks could take a lock a restore then rewrites
 	want := sweepSetup(t, tb)
 	img := image(t, name)
 	// Die half way through the cleaning Set (op 2).
@@ -433,6 +435,7 @@ func killSweepEviction(t *testing.T, opts *Options, small, expired bool) {
 	o := sweepOps[op]
 	name := uniqueName(t)
 	tb := openTable(t, name, opts)
+	tb.stopFlusher() // its ticks could take a lock a restore then rewrites
 	want := map[string]string{}
 	var st Stats
 	const ttl = 200 * time.Millisecond
