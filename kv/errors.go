@@ -29,7 +29,7 @@ var (
 	// size. The error returned wraps it and gives the value's size and the
 	// limit.
 	ErrValueTooLarge = errors.New("shmkv: value too large")
-	// ErrCorrupt reports a region that is not a valid table: a bad format.Magic
+	// ErrCorrupt reports a region that is not a valid table: a bad magic
 	// number, a header checksum mismatch, geometry that does not fit the
 	// object, or an entry that fails its checks.
 	ErrCorrupt = format.ErrCorrupt

@@ -3,6 +3,7 @@ package kv
 import (
 	"encoding/binary"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +17,12 @@ func resum(h []byte) {
 	binary.LittleEndian.PutUint64(h[format.OffChecksum:], xxhash.Sum64(h[format.OffLayoutVersion:format.ChecksummedEnd]))
 }
 
+// magicTexts is what Open's error says for a header whose magic is wrong.
+var magicTexts = map[string]string{
+	"wrong magic":   ": not a shmkv table (magic 0x",
+	"magic version": ": magic version 0x9",
+}
+
 func TestBadHeaders(t *testing.T) {
 	le := binary.LittleEndian
 	tests := []struct {
@@ -23,8 +30,8 @@ func TestBadHeaders(t *testing.T) {
 		edit func(b []byte)
 		want error
 	}{
-		{"wrong format.Magic", func(b []byte) { copy(b, "NOTSHMKV") }, ErrCorrupt},
-		{"format.Magic version", func(b []byte) { le.PutUint64(b, format.Magic&0xffff_ffff_ffff|9<<48) }, ErrVersion},
+		{"wrong magic", func(b []byte) { copy(b, "NOTSHMKV") }, ErrCorrupt},
+		{"magic version", func(b []byte) { le.PutUint64(b, format.Magic&0xffff_ffff_ffff|9<<48) }, ErrVersion},
 		{"newer layout version", func(b []byte) { le.PutUint32(b[format.OffLayoutVersion:], format.LayoutVersion+1); resum(b) }, ErrVersion},
 		{"older layout version", func(b []byte) { le.PutUint32(b[format.OffLayoutVersion:], format.LayoutVersion-1); resum(b) }, ErrVersion},
 		{"bad checksum", func(b []byte) { b[format.OffSeed] ^= 1 }, ErrCorrupt},
@@ -61,6 +68,10 @@ func TestBadHeaders(t *testing.T) {
 				if !errors.Is(err, tc.want) {
 					t.Errorf("ReadOnly=%v: Open = %v, want %v", ro, err, tc.want)
 				}
+				// The magic's errors name it in words users read.
+				if text := magicTexts[tc.name]; text != "" && (err == nil || !strings.Contains(err.Error(), text)) {
+					t.Errorf("ReadOnly=%v: Open = %v, want text %q", ro, err, text)
+				}
 			}
 		})
 	}
@@ -88,7 +99,7 @@ func TestTruncatedObject(t *testing.T) {
 }
 
 func TestUninitializedObject(t *testing.T) {
-	// An object whose creator never published the format.Magic.
+	// An object whose creator never published the magic.
 	name := uniqueName(t)
 	testshm.Plant(t, name, 1<<20, nil)
 	if _, err := Open(name, &Options{InitTimeout: 50 * time.Millisecond}); !errors.Is(err, ErrNotInitialized) {

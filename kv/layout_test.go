@@ -99,8 +99,8 @@ func TestLayoutPinned(t *testing.T) {
 		{"extGeneration", format.ExtGeneration, 64},
 		{"extSelfSum", format.ExtSelfSum, 72},
 		{"extHeaderSize", format.ExtHeaderSize, 128},
-		{"format.ExtentOffBits", format.ExtentOffBits, 34},
-		{"format.ExtentSlotsBits", format.ExtentSlotsBits, 5},
+		{"extentOffBits", format.ExtentOffBits, 34},
+		{"extentSlotsBits", format.ExtentSlotsBits, 5},
 		{"pageSize", format.PageSize, 4096},
 		{"slotReferenced", int64(format.SlotReferenced), 1 << 31},
 
@@ -117,7 +117,7 @@ func TestLayoutPinned(t *testing.T) {
 		{"entryDead", int64(format.EntryDead), 2},
 		{"entryMarked", int64(format.EntryMarked), 4},
 
-		{"format.LayoutVersion", format.LayoutVersion, 6},
+		{"layoutVersion", format.LayoutVersion, 6},
 		{"maxProcs", format.MaxProcs, 1024},
 		{"genBits", genBits, 20},
 	}
@@ -129,7 +129,7 @@ func TestLayoutPinned(t *testing.T) {
 	var m [8]byte
 	binary.LittleEndian.PutUint64(m[:], format.Magic)
 	if string(m[:]) != "SHMKV\x00\x01\x00" {
-		t.Errorf("format.Magic bytes %q", m)
+		t.Errorf("magic bytes %q", m)
 	}
 	// The lock word's owner field holds every registry slot and generation.
 	if format.MaxProcs<<2 != 1<<12 || 12+genBits != 32 {
@@ -173,7 +173,7 @@ func TestLayoutInATable(t *testing.T) {
 		what      string
 		got, want uint64
 	}{
-		{"format.Magic", u64(0), le.Uint64([]byte("SHMKV\x00\x01\x00"))},
+		{"magic", u64(0), le.Uint64([]byte("SHMKV\x00\x01\x00"))},
 		{"layout version", u32(8), 6},
 		{"header size", u32(12), 4096},
 		{"shards", u32(32), uint64(st.Shards)},

@@ -10,7 +10,7 @@ import (
 )
 
 // IsTable reports whether the shared-memory object name begins with
-// shmkv's format.Magic number, of any version: that is, whether it is a table
+// shmkv's magic number, of any version: that is, whether it is a table
 // (perhaps corrupt, perhaps newer than this package) rather than something
 // else in /dev/shm.
 func IsTable(name string) (bool, error) {
@@ -33,7 +33,7 @@ func IsTable(name string) (bool, error) {
 	return mg&magicPrefixMask == format.Magic&magicPrefixMask, nil
 }
 
-// magicPrefixMask keeps the "SHMKV\x00" part of the format.Magic, without its
+// magicPrefixMask keeps the "SHMKV\x00" part of the magic, without its
 // version.
 const magicPrefixMask = 0xffff_ffff_ffff
 

@@ -60,7 +60,7 @@ import (
 //     claim, and a taker writes a held record's word only once the owner
 //     is dead: its process is gone, or its handle was closed, and Close
 //     revokes the mapping before it drops the handle's liveness lock
-//     (table.go), so a closed handle makes no store once it can be found
+//     (close.go), so a closed handle makes no store once it can be found
 //     dead. A record's word is written by takers, under the lock, and by
 //     its owner's end, and by no one else.
 //   - Invalidate, under the lock, deletes the key and marks its claim

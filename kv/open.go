@@ -198,7 +198,7 @@ func create(name string, o *Options, fit bool) (t *Table, err error) {
 	}
 	g.Encode(t.r.B[:format.HeaderSize])
 	// The header's plain stores happen before this atomic store, and an
-	// opener's atomic load that sees the format.Magic sees them too.
+	// opener's atomic load that sees the magic sees them too.
 	t.r.Store(format.OffMagic/8, format.Magic)
 	failpoint.Step()
 	if err := sh.Link(name); err != nil {
@@ -351,9 +351,9 @@ func readHeader(sh *shm.Shm, info shm.Info, o *Options) (format.Geometry, error)
 			}
 			if m != 0 {
 				if m&magicPrefixMask == format.Magic&magicPrefixMask {
-					return format.Geometry{}, fmt.Errorf("%w: format.Magic version %#x", ErrVersion, m>>48)
+					return format.Geometry{}, fmt.Errorf("%w: magic version %#x", ErrVersion, m>>48)
 				}
-				return format.Geometry{}, fmt.Errorf("%w: not a shmkv table (format.Magic %#016x)", ErrCorrupt, m)
+				return format.Geometry{}, fmt.Errorf("%w: not a shmkv table (magic %#016x)", ErrCorrupt, m)
 			}
 		}
 		if time.Now().After(deadline) {
@@ -363,7 +363,7 @@ func readHeader(sh *shm.Shm, info shm.Info, o *Options) (format.Geometry, error)
 	}
 }
 
-// readHeaderBytes copies the header out of a temporary mapping, the format.Magic
+// readHeaderBytes copies the header out of a temporary mapping, the magic
 // with an atomic load first so that the rest is what its publisher wrote.
 func readHeaderBytes(sh *shm.Shm, h []byte) (uint64, error) {
 	m, err := sh.Map(0)

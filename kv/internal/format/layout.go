@@ -26,8 +26,8 @@ package format
 //	    12    4 header size        4096
 //	    16    8 hash seed          seeds xxhash for keys and entry checksums
 //	    24    8 created            Unix nanoseconds
-//	    32    4 shards             power of two, 1..maxShards
-//	    36    4 registry slots     processes that may have the table open read-write at once, 1..maxProcs
+//	    32    4 shards             power of two, 1..MaxShards
+//	    36    4 registry slots     processes that may have the table open read-write at once, 1..MaxProcs
 //	    40    4 max key            bytes, 1..MaxKeyLimit
 //	    44    4 max value          bytes, 0..MaxValueLimit
 //	    48    4 eviction           0: none (a full table refuses new keys); 1: s3fifo (it evicts, by S3-FIFO: kv/evict.go)
@@ -121,7 +121,7 @@ package format
 // extent word that publishes it (kv/grow.go, kv/open.go), and again only by a
 // Repair that finds one of its words damaged (kv/repair.go): a reader trusts an
 // extent word only when the header at the place it names describes that
-// shard and exactly that word (extent.go), so a damaged word reads as
+// shard and exactly that word (kv/extent.go), so a damaged word reads as
 // ErrCorrupt, not as an extent of garbage; and Repair finds a shard's
 // extent again by its header when its word is damaged (kv/repair.go).
 //
@@ -157,7 +157,7 @@ package format
 // logs of an evicting table, the one in the main log is the newer, and is kept:
 // it is a copy the small log's cleaning made, or the new version a write
 // put there (a write never puts a newer version in the small log while an
-// older one is live in the main log: store, kv/write.go).
+// older one is live in the main log: put, kv/write.go).
 //
 // A word whose low 32 bits are 0 is no entry but a skip record: Repair
 // writes one over a damaged stretch of n bytes, n in the high 32 bits

@@ -7,8 +7,8 @@ import (
 	"github.com/shmkv/shmkv/kv/internal/failpoint"
 )
 
-// This file and the futex calls (futex_linux.go) hold all of shmkv's
-// unsafe pointer work.
+// This file and the futex calls (futex_linux.go) hold all of kv's
+// unsafe pointer work (shm has its own, for mmap).
 //
 // Why it is sound:
 //   - The mapping starts on a page boundary, so word i of it is 8-byte
