@@ -131,6 +131,11 @@ func TestLayoutPinned(t *testing.T) {
 	if string(m[:]) != "SHMKV\x00\x01\x00" {
 		t.Errorf("magic bytes %q", m)
 	}
+	// kv's limits and policies are the ones the header codec checks.
+	if MaxKeyLimit != format.MaxKeyLimit || MaxValueLimit != format.MaxValueLimit ||
+		uint32(NoEviction) != format.EvictNone || uint32(EvictS3FIFO) != format.EvictS3FIFO {
+		t.Error("kv's limits or policy codes differ from the format's")
+	}
 	// The lock word's owner field holds every registry slot and generation.
 	if format.MaxProcs<<2 != 1<<12 || 12+genBits != 32 {
 		t.Error("lock word fields do not fill 32 bits")

@@ -243,9 +243,9 @@ func checkAgainst(o *Options, g *format.Geometry) error {
 // The largest sizes an Options may ask for.
 const (
 	// MaxKeyLimit is the largest MaxKeySize an Options may ask for.
-	MaxKeyLimit = format.MaxKeyLimit
+	MaxKeyLimit = 1 << 20
 	// MaxValueLimit is the largest MaxValueSize an Options may ask for.
-	MaxValueLimit = format.MaxValueLimit
+	MaxValueLimit = 1 << 30
 )
 
 // OptionError is the error Open returns for an Options field it cannot

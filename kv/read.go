@@ -11,7 +11,7 @@ import (
 
 // Lock-free reads: a seqlock per shard.
 //
-// Writers (write.go) hold the shard lock and bracket every change with two
+// Writers (section.go) hold the shard lock and bracket every change with two
 // atomic increments of the shard's sequence counter, so it is odd while a
 // change is under way. A reader loads the counter, gives up at once if it is
 // odd or the shard is flagged for rebuild, probes the index with atomic

@@ -13,11 +13,3 @@ var (
 	// policy, that this package does not know.
 	ErrVersion = errors.New("shmkv: incompatible layout version")
 )
-
-// The eviction policies a header's eviction field names.
-const (
-	// EvictNone: a full table refuses new keys.
-	EvictNone = 0
-	// EvictS3FIFO: a full table evicts, by S3-FIFO (kv/evict.go).
-	EvictS3FIFO = 1
-)

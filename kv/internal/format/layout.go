@@ -308,6 +308,13 @@ const (
 	FlagRebuild = uint64(1)
 )
 
+// The eviction policies a header's eviction field names: EvictNone, a full
+// table refuses new keys; EvictS3FIFO, it evicts, by S3-FIFO (kv/evict.go).
+const (
+	EvictNone   = 0
+	EvictS3FIFO = 1
+)
+
 // Hard limits on geometry, checked against every header before use.
 const (
 	MaxShards     = 1 << 12
