@@ -61,9 +61,10 @@ const growAtNum, growAtDen = 3, 4
 // growFor grows the shard, before a store of need bytes for the key of l,
 // when its index or its log is too full and the table may take more
 // memory. A shard that cannot grow carries on as it is: cleaning, evicting
-// or ErrFull decide. After a grow, v is the view of the new extent and l
-// the key's lookup in it.
-func (v *view) growFor(need int64, l *lookup, key []byte, h uint64, now int64) error {
+// or ErrFull decide. After a grow it returns the view of the new extent,
+// and l is the key's lookup in it; v, which readers may share, is left as
+// it was.
+func (v *view) growFor(need int64, l *lookup, key []byte, h uint64, now int64) (*view, error) {
 	live := int64(v.ctlLoad(format.CtlLiveBytes)) + need
 	entries := int(v.ctlLoad(format.CtlLiveEntries))
 	if l.found {
@@ -73,7 +74,7 @@ func (v *view) growFor(need int64, l *lookup, key []byte, h uint64, now int64) e
 	}
 	slots, data, want := v.ext.Slots, v.end, live+v.reserve(need)
 	if entries <= slots*maxLoadNum/maxLoadDen && want <= data*growAtNum/growAtDen {
-		return nil
+		return nil, nil
 	}
 	// Grow the log by half again, or to half again what it must hold, and
 	// the index with it, for as many entries of the shard's average size
@@ -88,15 +89,14 @@ func (v *view) growFor(need int64, l *lookup, key []byte, h uint64, now int64) e
 	}
 	grown, err := v.t.grow(v, slots, data)
 	if err == errNoGrowth {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	*v = grown
-	found, err := v.find(key, h, now)
+	found, err := grown.find(key, h, now)
 	*l = found
-	return err
+	return &grown, err
 }
 
 // grow moves v, held locked, into a new extent of slots slots and at least

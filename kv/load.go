@@ -217,7 +217,7 @@ func (t *Table) claimOrWait(dst, key []byte, refresh bool) (step loadStep, out [
 	// judged at one time: an entry that expired after the lock-free read
 	// is a miss here too, and one that a clock stepping back finds live
 	// again is returned from here.
-	err = t.update(key, h, true, func(v view, l lookup, _ int64) error {
+	err = t.update(key, h, true, func(v *view, l lookup, _ int64) error {
 		if l.present() && !refresh {
 			if !v.verified(&l) {
 				return errDamaged(key)
@@ -306,7 +306,7 @@ func (t *Table) storeClaimed(key, value []byte, ttl time.Duration, c claim) (err
 	if h != c.h {
 		return nil
 	}
-	return t.update(key, h, ttl > 0, func(s view, l lookup, now int64) error {
+	return t.update(key, h, ttl > 0, func(s *view, l lookup, now int64) error {
 		if c.word() != c.heldBy(t.owner) || c.tag() != h|1 || c.stale() {
 			return nil
 		}
@@ -418,7 +418,7 @@ func (t *Table) Invalidate(key []byte) (deleted bool, err error) {
 	}
 	h := format.HashKey(t.g.Seed, key)
 	s := t.shardFor(h)
-	err = t.update(key, h, false, func(v view, l lookup, now int64) error {
+	err = t.update(key, h, false, func(v *view, l lookup, now int64) error {
 		for i := range format.ClaimCount {
 			if c := claimOf(s, i); c.tag() == h|1 {
 				c.markStale()

@@ -78,7 +78,7 @@ func (t *Table) SetTTL(key, value []byte, ttl time.Duration) (err error) {
 		return err
 	}
 	h := format.HashKey(t.g.Seed, key)
-	return t.update(key, h, ttl > 0, func(s view, l lookup, now int64) error {
+	return t.update(key, h, ttl > 0, func(s *view, l lookup, now int64) error {
 		return s.put(key, h, value, expiresAt(now, ttl), l, now)
 	})
 }
@@ -114,7 +114,7 @@ func (t *Table) SetIfAbsentTTL(key, value []byte, ttl time.Duration) (stored boo
 		return false, err
 	}
 	h := format.HashKey(t.g.Seed, key)
-	err = t.update(key, h, ttl > 0, func(s view, l lookup, now int64) error {
+	err = t.update(key, h, ttl > 0, func(s *view, l lookup, now int64) error {
 		stored = false
 		if l.present() {
 			return nil
@@ -153,7 +153,7 @@ func (t *Table) compareAndSwap(key, old, new []byte, ttl time.Duration, keep, sa
 		return false, err
 	}
 	h := format.HashKey(t.g.Seed, key)
-	err = t.update(key, h, !keep && ttl > 0, func(s view, l lookup, now int64) error {
+	err = t.update(key, h, !keep && ttl > 0, func(s *view, l lookup, now int64) error {
 		swapped = false
 		if !l.present() {
 			return nil
@@ -189,7 +189,7 @@ func (t *Table) CompareAndDelete(key, old []byte) (deleted bool, err error) {
 		return false, err
 	}
 	h := format.HashKey(t.g.Seed, key)
-	err = t.update(key, h, false, func(s view, l lookup, now int64) error {
+	err = t.update(key, h, false, func(s *view, l lookup, now int64) error {
 		deleted = false
 		if !l.present() {
 			return nil
@@ -267,7 +267,7 @@ func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
 		return 0, err
 	}
 	h := format.HashKey(t.g.Seed, key)
-	err = t.update(key, h, false, func(s view, l lookup, now int64) error {
+	err = t.update(key, h, false, func(s *view, l lookup, now int64) error {
 		var buf [maxIntText]byte
 		var cur int64
 		var expires uint64
@@ -335,7 +335,7 @@ func (t *Table) Delete(key []byte) (deleted bool, err error) {
 		return false, err
 	}
 	h := format.HashKey(t.g.Seed, key)
-	err = t.update(key, h, false, func(s view, l lookup, now int64) error {
+	err = t.update(key, h, false, func(s *view, l lookup, now int64) error {
 		deleted = l.present()
 		if l.found {
 			s.remove(l, now) // an expired entry goes too, as an expiration

@@ -62,9 +62,11 @@ func (t *Table) recoverLocked(s *shard) error {
 // that a long wait for the lock can neither store a value that has already
 // expired nor shorten a TTL.
 //
-// fn gets a copy of the shard's view over its current extent (a copy, so
-// that it stays on the stack), which a grow inside fn replaces (grow.go).
-func (t *Table) update(key []byte, h uint64, needClock bool, fn func(s view, l lookup, now int64) error) error {
+// fn gets the shard's view over its current extent, the one this handle's
+// readers share (current), which it must not change: a grow inside fn
+// makes a new one (grow.go). Copying it instead cost a Set two copies of
+// a quarter of a kilobyte.
+func (t *Table) update(key []byte, h uint64, needClock bool, fn func(v *view, l lookup, now int64) error) error {
 	s := t.shardFor(h)
 	if err := t.lockShard(s); err != nil {
 		return err
@@ -75,7 +77,7 @@ func (t *Table) update(key []byte, h uint64, needClock bool, fn func(s view, l l
 		now = t.now().UnixNano()
 	}
 	for attempt := 0; ; attempt++ {
-		v, ok := s.view()
+		v, ok := s.current()
 		if !ok {
 			return ErrCorrupt
 		}

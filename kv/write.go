@@ -13,8 +13,10 @@ import (
 // are dropped, never in an EvictS3FIFO table.
 func (v *view) put(key []byte, h uint64, value []byte, expires uint64, l lookup, now int64) error {
 	need := format.EntrySize(len(key), len(value), expires != 0)
-	if err := v.growFor(need, &l, key, h, now); err != nil {
+	if grown, err := v.growFor(need, &l, key, h, now); err != nil {
 		return err
+	} else if grown != nil {
+		v = grown
 	}
 	if !v.fits(need, l) && !v.evict && v.ctlLoad(format.CtlExpiring) == 0 {
 		return ErrFull // nothing could be dropped to make room
