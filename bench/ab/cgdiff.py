@@ -34,8 +34,12 @@ def name(fn):
     # change of receiver type compares as one.
     return re.sub(r'\(\*\w+\)\.', '(*).', fn.split('/')[-1])
 
+def runtime(fn):
+    # The runtime's functions, the write barrier's entry among them.
+    return fn.startswith('runtime.') or 'gcWriteBarrier' in fn
+
 def totals(d):
-    ir = sum(v['Ir'] for f, v in d.items() if not f.startswith('runtime.') and f != 'gcWriteBarrier')
+    ir = sum(v['Ir'] for f, v in d.items() if not runtime(f))
     d1 = sum(v.get('D1mr', 0) + v.get('D1mw', 0) for v in d.values())
     ll = sum(v.get('DLmr', 0) + v.get('DLmw', 0) for v in d.values())
     return ir, d1, ll
@@ -51,7 +55,7 @@ for f, v in base.items():
     by[name(f)][0] += v['Ir']
 for f, v in new.items():
     by[name(f)][1] += v['Ir']
-moved = sorted(((n - b, f) for f, (b, n) in by.items() if not f.startswith('runtime.')), key=lambda x: -abs(x[0]))
+moved = sorted(((n - b, f) for f, (b, n) in by.items() if not runtime(f)), key=lambda x: -abs(x[0]))
 for d, f in moved[:8]:
     if abs(d) >= 1:
         print(f'  {d:+9.1f}  {f}')
