@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -48,5 +49,46 @@ func TestZeroAllocations(t *testing.T) {
 	}
 	if v, ok, _ := tb.Get(dst[:0], key); !ok || len(v) != 64 {
 		t.Fatal("the key measured is not there")
+	}
+}
+
+// TestCeilingSetAllocations: a Set of a new key into a table at its
+// memory ceiling, whose shard asks to grow and is refused, allocates
+// nothing, in either policy: for a cache that is every write once it is
+// full.
+func TestCeilingSetAllocations(t *testing.T) {
+	for _, ev := range []Policy{NoEviction, EvictS3FIFO} {
+		t.Run(fmt.Sprint(ev), func(t *testing.T) {
+			tb := newTable(t, &Options{MaxMemory: 1 << 20, Keys: 1000, Memory: 256 << 10, MaxKeySize: 64, MaxValueSize: 4096, Eviction: ev})
+			value := make([]byte, 400)
+			keys := make([][]byte, 12000)
+			for i := range keys {
+				keys[i] = fmt.Appendf(nil, "%016d", i)
+			}
+			i := 0
+			for ; i < 10000; i++ {
+				tb.Set(keys[i], value) // to the ceiling, and past it: ErrFull or evictions
+			}
+			var before, after Stats
+			tb.Stats(&before)
+			full := 0
+			n := testing.AllocsPerRun(1000, func() {
+				if err := tb.Set(keys[i], value); errors.Is(err, ErrFull) {
+					full++
+				} else if err != nil {
+					t.Fatal(err)
+				}
+				i++
+			})
+			tb.Stats(&after)
+			// Each measured Set of a new key met a full shard: refused
+			// (NoEviction) or making room by evicting (S3-FIFO).
+			if full+int(after.Evictions-before.Evictions) < 1000 {
+				t.Fatalf("not at the ceiling: %d ErrFull, %d evictions in 1001 Sets", full, after.Evictions-before.Evictions)
+			}
+			if n != 0 {
+				t.Errorf("%v allocations per Set at the ceiling", n)
+			}
+		})
 	}
 }

@@ -137,12 +137,12 @@ func (v *view) splitForEviction() {
 	v.size = d - v.lo
 }
 
-// view returns a copy of s over its current extent, for a writer, or
-// false if the extent word is not one this shard could have written (a
-// damaged or hostile word, one whose extent's header does not describe it,
-// or a shard damaged beyond reading). It copies the
-// view readers share (current), which decoding the word and placing the
-// logs afresh on every write would cost more than.
+// view returns a copy of s over its current extent, for recovery, Check
+// and the like, or false if the extent word is not one this shard could
+// have written (a damaged or hostile word, one whose extent's header does
+// not describe it, or a shard damaged beyond reading). It copies the view
+// readers and writers share (current); update's writes use that one
+// itself.
 func (s *shard) view() (view, bool) {
 	v, ok := s.current()
 	if !ok {

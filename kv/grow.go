@@ -94,9 +94,13 @@ func (v *view) growFor(need int64, l *lookup, key []byte, h uint64, now int64) (
 	if err != nil {
 		return nil, err
 	}
-	found, err := grown.find(key, h, now)
+	// A new variable, so that only a grow made puts a view on the heap:
+	// one that grow refuses, as at the memory ceiling on every write to
+	// a full shard, allocates nothing.
+	nv := grown
+	found, err := nv.find(key, h, now)
 	*l = found
-	return &grown, err
+	return &nv, err
 }
 
 // grow moves v, held locked, into a new extent of slots slots and at least

@@ -29,9 +29,9 @@ type shard struct {
 }
 
 // view is a shard over one extent, its current one when it was made: the
-// shard's fixed places with the extent's filled in (at, extent.go). Readers
-// share one per shard and word (current); a writer works on its own copy
-// (view), which a grow replaces.
+// shard's fixed places with the extent's filled in (at, extent.go). A
+// handle's readers and writers share one per shard and word (current),
+// which none of them changes: a grow makes a new one (grow.go).
 type view struct {
 	shard
 
