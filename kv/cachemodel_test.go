@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/shmkv/shmkv/internal/testproc"
 )
 
 // TestCacheModel runs random operations with expiry times and a moving
@@ -18,7 +20,7 @@ import (
 // deleted key returned, a Set refused.
 func TestCacheModel(t *testing.T) {
 	t.Parallel()
-	seed := seedFor(t, *modelSeed, "kv.model.seed")
+	seed := testproc.Seed(t, *modelSeed, "kv.model.seed")
 	for _, tc := range cacheModelCases {
 		t.Run(tc.name, func(t *testing.T) {
 			runCacheModel(t, seed, tc.opts, tc.keys, tc.evict, *modelOps)

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/shmkv/shmkv/internal/testproc"
 )
 
 // TestConcurrentModel is the model test with many goroutines on one
@@ -19,7 +21,7 @@ import (
 // problem. Run it under -race.
 func TestConcurrentModel(t *testing.T) {
 	t.Parallel()
-	seed := seedFor(t, *modelSeed, "kv.model.seed")
+	seed := testproc.Seed(t, *modelSeed, "kv.model.seed")
 	const workers, nkeys = 6, 96
 	tb := newTable(t, &Options{Keys: 400, Memory: 400 * 120, MaxKeySize: 32, MaxValueSize: 200})
 	var locks [nkeys]sync.Mutex

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shmkv/shmkv/internal/testproc"
 	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
@@ -47,7 +48,7 @@ func featuresSeed(t *testing.T) uint64 {
 			seed = n
 		}
 	}
-	return seedFor(t, seed, "kv.features.seed")
+	return testproc.Seed(t, seed, "kv.features.seed")
 }
 
 // featuresRegressions are seeds that once failed TestFeaturesModel.

@@ -220,7 +220,7 @@ func TestRandomKillsWhileGrowing(t *testing.T) {
 	if testing.Short() {
 		iterations = 15
 	}
-	seed := seedFor(t, *killSeed, "kv.kills.seed")
+	seed := testproc.Seed(t, *killSeed, "kv.kills.seed")
 	rng := rand.New(rand.NewPCG(seed, 9))
 	name := uniqueName(t)
 	tb := openTable(t, name, &Options{MaxMemory: 256 << 20})

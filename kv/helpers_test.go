@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io/fs"
 	"testing"
-	"time"
 
 	"github.com/shmkv/shmkv/internal/testproc"
 	"github.com/shmkv/shmkv/kv/internal/format"
@@ -81,17 +80,4 @@ func mustCheck(t testing.TB, tb *Table) *Report {
 		t.Errorf("Check: %v", p)
 	}
 	return rep
-}
-
-// seedFor returns the seed of a random test: flagged if the flag named
-// flagName was given, else from the clock. Either way it logs how to run
-// the test again with it.
-func seedFor(t testing.TB, flagged uint64, flagName string) uint64 {
-	t.Helper()
-	seed := flagged
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Logf("seed %d (rerun with -%s=%d)", seed, flagName, seed)
-	return seed
 }

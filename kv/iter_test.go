@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shmkv/shmkv/internal/testproc"
 	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
@@ -39,7 +40,7 @@ func collectAll(t *testing.T, tb *Table) (map[string]string, error) {
 // entries and Keys exactly its keys with the prefix, on a table of many
 // shards; expired keys are not yielded.
 func TestAllAndKeysModel(t *testing.T) {
-	seed := seedFor(t, *iterSeed, "kv.iter.seed")
+	seed := testproc.Seed(t, *iterSeed, "kv.iter.seed")
 	rng := rand.New(rand.NewPCG(seed, 22))
 	clock := newClock()
 	tb := newTable(t, &Options{Keys: 20000, Memory: 4 << 20, Now: clock.Now})

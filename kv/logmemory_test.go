@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/shmkv/shmkv/internal/testproc"
 	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
@@ -72,7 +73,7 @@ func TestLogMemoryFollowsTheHead(t *testing.T) {
 // it has allocated while it has not allocated it all.
 func TestLogMemoryAheadOfTheHead(t *testing.T) {
 	t.Parallel()
-	seed := seedFor(t, *logMemorySeed, "kv.logmemory.seed")
+	seed := testproc.Seed(t, *logMemorySeed, "kv.logmemory.seed")
 	rng := rand.New(rand.NewPCG(seed, 11))
 	tb := newTable(t, &Options{MaxMemory: 16 << 20, MaxKeySize: 32, MaxValueSize: 64 << 10, Eviction: EvictS3FIFO})
 	for i := range 30_000 {

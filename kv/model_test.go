@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/shmkv/shmkv/internal/testproc"
 )
 
 var (
@@ -23,7 +25,7 @@ var (
 // clean over and over, and deletes make tombstones and index rebuilds.
 func TestModel(t *testing.T) {
 	t.Parallel()
-	seed := seedFor(t, *modelSeed, "kv.model.seed")
+	seed := testproc.Seed(t, *modelSeed, "kv.model.seed")
 	for _, geo := range []struct {
 		name    string
 		opts    Options

@@ -92,7 +92,7 @@ func TestRandomKills(t *testing.T) {
 		survivors = append(survivors, startChild(t, "survivor", name))
 	}
 
-	seed := seedFor(t, *killSeed, "kv.kills.seed")
+	seed := testproc.Seed(t, *killSeed, "kv.kills.seed")
 	rng := rand.New(rand.NewPCG(seed, 3))
 	var longest time.Duration
 	for it := range iterations {
@@ -248,7 +248,7 @@ func TestRandomKillsEvicting(t *testing.T) {
 	var st Stats
 	name := uniqueName(t)
 	tb := openTable(t, name, &Options{MaxMemory: 256 << 10, MaxKeySize: 16, MaxValueSize: 64, Eviction: EvictS3FIFO})
-	seed := seedFor(t, *killSeed, "kv.kills.seed")
+	seed := testproc.Seed(t, *killSeed, "kv.kills.seed")
 	rng := rand.New(rand.NewPCG(seed, 4))
 	for it := 0; it < iterations || st.Recoveries < 3 && it < 10*iterations; it++ {
 		victim := startChild(t, "cache-victim", name, strconv.Itoa(it))

@@ -367,7 +367,7 @@ func TestReadOnlyReaderThroughKills(t *testing.T) {
 			var st Stats
 			name := uniqueName(t)
 			tb := openTable(t, name, tc.o)
-			seed := seedFor(t, *killSeed, "kv.kills.seed")
+			seed := testproc.Seed(t, *killSeed, "kv.kills.seed")
 			rng := rand.New(rand.NewPCG(seed, 7))
 			reader := testproc.Start(t, "SHMKV_RAW_CHILD=ro-cache-reader", "SHMKV_ARGS="+name)
 			reader.Expect(t, "reading")

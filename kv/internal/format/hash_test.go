@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
-	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/shmkv/shmkv/internal/testproc"
 )
 
 var hashSeed = flag.Uint64("kv.hash.seed", 0, "seed of TestHashKeyIsXXHashOfSeedAndKey (0: from the clock)")
@@ -17,11 +17,7 @@ var hashSeed = flag.Uint64("kv.hash.seed", 0, "seed of TestHashKeyIsXXHashOfSeed
 // of the seed's 8 little-endian bytes followed by the key, the hash the
 // layout promises, at every key length up to past the longest short path.
 func TestHashKeyIsXXHashOfSeedAndKey(t *testing.T) {
-	seed := *hashSeed
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Logf("seed %d (rerun with -kv.hash.seed=%d)", seed, seed)
+	seed := testproc.Seed(t, *hashSeed, "kv.hash.seed")
 	r := rand.New(rand.NewPCG(seed, 0))
 	for n := 1; n <= 2*shortKey+9; n++ {
 		for range 20 {
