@@ -151,9 +151,10 @@ func (s *shard) view() (view, bool) {
 	return *v, true
 }
 
-// current returns the view of s over its current extent for a reader,
-// which must not change it: the one this handle built for the same extent
-// word before, or a new one, kept for the next reader. A view depends on
+// current returns the view of s over its current extent for a reader, or
+// for a writer in update, neither of which may change it: the one this
+// handle built for the same extent word before, or a new one, kept for
+// the next caller. A view depends on
 // nothing but the shard's fixed places and the word, so one built for a
 // word serves every later read that loads the same word; building it
 // afresh on every read was an eighth of a Get. So the header's
