@@ -54,7 +54,7 @@ func (t *Table) Check() (rep *Report, err error) {
 	if t.closed.Load() {
 		return nil, ErrClosed
 	}
-	rep = &Report{Shards: t.g.Shards}
+	rep = &Report{}
 	if _, err := format.DecodeHeader(t.r.B[:format.HeaderSize], int64(len(t.r.B))); err != nil {
 		rep.Problems = append(rep.Problems, Problem{Shard: -1, Offset: -1, What: err.Error()})
 		return rep, nil
@@ -64,6 +64,10 @@ func (t *Table) Check() (rep *Report, err error) {
 	// hold a copy up for livenessBound in all, not per shard.
 	deadline := time.Now().Add(min(livenessBound, t.lockTimeout))
 	for i := range t.shards {
+		if !t.inUse(i) {
+			continue
+		}
+		rep.Shards++
 		s := &t.shards[i]
 		// A read-write handle recovers such a shard as it copies it; a
 		// read-only one can only say so.
@@ -227,7 +231,9 @@ func imageShard(v *view, img []byte) view {
 	c.r = region.New(img)
 	c.lockWord = nil
 	c.ctl = 0
-	return c.at(format.Extent{Off: format.ControlSize, Size: v.ext.Size, Slots: v.ext.Slots})
+	iv := c.at(format.Extent{Off: format.ControlSize, Size: v.ext.Size, Slots: v.ext.Slots})
+	iv.setDepth(v.depth)
+	return iv
 }
 
 // check examines a shard image and returns how many live entries it holds.
@@ -321,7 +327,10 @@ func (v *view) checkRing(i int, r ring, head, tail uint64, rep *Report, liveAt m
 			rep.add(i, off, "key %q is also live at %d", key, prev)
 		}
 		byKey[key] = off
-		if !v.reachable(v.hashAt(off, &e), off) {
+		h := v.hashAt(off, &e)
+		if !v.owns(h) {
+			rep.add(i, off, "key %q is of class %d, which the shard does not hold at depth %d", key, h>>v.classShift, v.depth)
+		} else if !v.reachable(h, off) {
 			rep.add(i, off, "key %q is not reachable from its home slot", key)
 		}
 	}

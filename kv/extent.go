@@ -24,27 +24,43 @@ func (s *shard) decode(w uint64) (format.Extent, bool) {
 // stores are steps of a kill sweep (as every region store): a writer
 // killed among them leaves an extent no word names yet, which recovery
 // releases (grow.go).
-func (s *shard) describe(e format.Extent, gen uint64) { s.writeDescription(e, gen, s.r.Store) }
+func (s *shard) describe(e format.Extent, gen uint64, depth int) {
+	s.writeDescription(e, gen, depth, s.r.Store)
+}
 
 // writeDescription is describe, with store for the region's.
-func (s *shard) writeDescription(e format.Extent, gen uint64, store func(i int64, v uint64)) {
-	hdr, w := e.Off/8, e.Word()
+func (s *shard) writeDescription(e format.Extent, gen uint64, depth int, store func(i int64, v uint64)) {
+	hdr, w, self := e.Off/8, e.Word(), s.selfWord(depth)
 	for _, f := range [...]struct {
 		off int64
 		v   uint64
 	}{
 		{format.ExtSelfWord, w},
-		{format.ExtSelfShard, uint64(s.index)},
+		{format.ExtSelfShard, self},
 		{format.ExtGeneration, gen},
-		{format.ExtSelfSum, format.SelfSum(s.seed, w, uint64(s.index), gen)},
+		{format.ExtSelfSum, format.SelfSum(s.seed, w, self, gen)},
 	} {
 		store(hdr+f.off/8, f.v)
 	}
 }
 
+// selfWord is the self shard word of an extent of s at depth depth.
+func (s *shard) selfWord(depth int) uint64 { return uint64(s.index) | uint64(depth)<<32 }
+
 // selfDescription is what an extent's header says of it.
 type selfDescription struct {
 	word, shard, gen, sum uint64
+}
+
+// depth is the shard depth d's shard word gives.
+func (d selfDescription) depth() int { return int(d.shard >> 32) }
+
+// names reports whether d's shard word names shard s at a depth s may
+// have: one that holds s's own class (s's number is below 2^depth) and
+// no more than the table's shards allow.
+func (d selfDescription) names(s *shard) bool {
+	depth := d.shard >> 32
+	return uint32(d.shard) == uint32(s.index) && depth <= uint64(s.maxDepth) && uint64(s.index) < 1<<depth
 }
 
 // describedAt loads the self-description in the header at byte offset
@@ -63,7 +79,7 @@ func (s *shard) describedAt(off int64) selfDescription {
 // shard s: its checksum holds, it names s, and its word names an extent
 // of s's span at off.
 func (d selfDescription) valid(s *shard, off int64) bool {
-	if d.sum != format.SelfSum(s.seed, d.word, d.shard, d.gen) || d.shard != uint64(s.index) || d.gen == 0 {
+	if d.sum != format.SelfSum(s.seed, d.word, d.shard, d.gen) || !d.names(s) || d.gen == 0 {
 		return false
 	}
 	e, ok := s.decode(d.word)
@@ -73,17 +89,26 @@ func (d selfDescription) valid(s *shard, off int64) bool {
 // oneWordOff reports whether d would describe the extent shard s's word
 // w names but for one damaged word of the four: the word and the shard
 // still match (the generation or the checksum is damaged), or the
-// checksum vouches for w and s (the word or the shard is).
-func (d selfDescription) oneWordOff(s *shard, w uint64) bool {
-	return d.word == w && d.shard == uint64(s.index) || d.sum == format.SelfSum(s.seed, w, uint64(s.index), d.gen)
+// checksum vouches for w and s at some depth (the word or the shard is).
+// With the depth it returns the shard word that does.
+func (d selfDescription) oneWordOff(s *shard, w uint64) (uint64, bool) {
+	if d.word == w && d.names(s) {
+		return d.shard, true
+	}
+	for depth := 0; depth <= s.maxDepth; depth++ {
+		if self := s.selfWord(depth); d.sum == format.SelfSum(s.seed, w, self, d.gen) {
+			return self, true
+		}
+	}
+	return 0, false
 }
 
-// described returns the generation of extent e of shard s, and whether
-// e's header describes it as that: an extent of s, published by exactly
-// e's word.
-func (s *shard) described(e format.Extent) (uint64, bool) {
+// described returns the self-description of extent e of shard s, and
+// whether e's header describes it as that: an extent of s, published by
+// exactly e's word.
+func (s *shard) described(e format.Extent) (selfDescription, bool) {
 	d := s.describedAt(e.Off)
-	return d.gen, d.word == e.Word() && d.valid(s, e.Off)
+	return d, d.word == e.Word() && d.valid(s, e.Off)
 }
 
 // extentProblem says what is wrong with w as shard s's extent word, or
@@ -98,12 +123,12 @@ func (s *shard) extentProblem(w uint64) string {
 	switch {
 	case d.word == w && d.valid(s, e.Off):
 		return ""
-	case d.oneWordOff(s, w):
+	case func() bool { _, ok := d.oneWordOff(s, w); return ok }():
 		return fmt.Sprintf("the self-description of the extent at %d, which extent word %#x names, is damaged (word %#x, shard %d, generation %d, checksum %#x)", e.Off, w, d.word, d.shard, d.gen, d.sum)
 	case d.valid(s, e.Off):
 		return fmt.Sprintf("extent word %#x names the extent at %d, whose header says it is published as %#x (generation %d)", w, e.Off, d.word, d.gen)
-	case d.sum == format.SelfSum(s.seed, d.word, d.shard, d.gen) && d.shard != uint64(s.index):
-		return fmt.Sprintf("extent word %#x names the extent at %d, whose header says it is shard %d's", w, e.Off, d.shard)
+	case d.sum == format.SelfSum(s.seed, d.word, d.shard, d.gen) && uint32(d.shard) != uint32(s.index):
+		return fmt.Sprintf("extent word %#x names the extent at %d, whose header says it is shard %d's", w, e.Off, uint32(d.shard))
 	}
 	return fmt.Sprintf("extent word %#x names %d, where no extent describes itself: the word is damaged", w, e.Off)
 }
@@ -176,12 +201,13 @@ func (s *shard) current() (*view, bool) {
 	if !ok {
 		return nil, false
 	}
-	gen, ok := s.described(e)
+	d, ok := s.described(e)
 	if !ok {
 		return nil, false
 	}
 	v := s.at(e)
-	v.gen = gen
+	v.gen = d.gen
+	v.setDepth(d.depth())
 	cache.Store(&v)
 	return &v, true
 }

@@ -65,7 +65,7 @@ func TestExtentForgedGhostLargerThanData(t *testing.T) {
 		t.Fatalf("forged extent %+v does not decode in [%d, %d)", e, s.spanStart, s.spanEnd)
 	}
 	t.Logf("forged %+v: data %d bytes, ghost %d", e, e.DataBytes(), format.GhostBytes(slots))
-	s.describe(e, 99)
+	s.describe(e, 99, v.depth)
 	s.ctlStore(format.CtlExtent, e.Word())
 	fresh := openTable(t, name, &Options{NoCreate: true})
 	for _, k := range keys {
@@ -105,7 +105,7 @@ func TestExtentRefoundSmallerReportsLoss(t *testing.T) {
 	if _, ok := s.decode(e.Word()); !ok {
 		t.Fatalf("forged extent %+v does not decode", e)
 	}
-	s.describe(e, v.gen+5)
+	s.describe(e, v.gen+5, v.depth)
 	s.ctlStore(format.CtlExtent, v.ext.Word()-1)
 	rep, err := tb.Repair()
 	if err != nil {

@@ -94,6 +94,9 @@ func (v *view) growFor(need int64, l *lookup, key []byte, h uint64, now int64) (
 	if err != nil {
 		return nil, err
 	}
+	if !grown.owns(h) {
+		return nil, errClassMoved // a split: the key's class went to the buddy
+	}
 	// A new variable, so that only a grow made puts a view on the heap:
 	// one that grow refuses, as at the memory ceiling on every write to
 	// a full shard, allocates nothing.
@@ -108,6 +111,11 @@ func (v *view) growFor(need int64, l *lookup, key []byte, h uint64, now int64) (
 func (t *Table) grow(v *view, slots int, data int64) (view, error) {
 	d := &t.denials[v.index]
 	e := format.NewExtent(0, slots, data, v.evict)
+	if v.wantsSplit(e.Size) {
+		if nv, err := t.split(v); err != errNoGrowth {
+			return nv, err
+		}
+	}
 	if at := d.at.Load(); at != 0 && time.Since(time.Unix(0, at)) < time.Second && e.Size >= d.size.Load() {
 		return view{}, errNoGrowth
 	}
@@ -141,6 +149,7 @@ func (t *Table) grow(v *view, slots int, data int64) (view, error) {
 	// The index, and as much log as the live entries take: the log's
 	// memory grows with its head from there (logmemory.go).
 	nv := v.at(e)
+	nv.setDepth(v.depth)
 	main := nv.data + nv.lo // the small log, before it, gets memory whole with the index
 	logBytes := min(format.RoundUp(main+v.mainLive(), format.PageSize), main+nv.size) - main
 	err = t.sh.AllocateRange(e.Off, main+logBytes-e.Off) // 2
@@ -164,7 +173,7 @@ func (t *Table) grow(v *view, slots int, data int64) (view, error) {
 	}
 
 	nv.gen = v.gen + 1
-	nv.describe(e, nv.gen) // 4
+	nv.describe(e, nv.gen, nv.depth) // 4
 	old := v.ext
 	v.beginWrite() // 5
 	v.ctlStore(format.CtlRetired, old.Word())
@@ -283,6 +292,14 @@ func (v *view) copyRing(from *view, r ring, base int64, room uint64, n *copied) 
 			continue
 		}
 		h := from.hashAt(it.off, &it.hdr)
+		if !v.owns(h) {
+			// The other half's, in a split; in a grow, an entry of
+			// another shard's class, which no reader would look for here.
+			if !from.owns(h) {
+				n.dropped++
+			}
+			continue
+		}
 		_, w, err := from.slotOf(h, it.off)
 		if err != nil {
 			n.dropped++

@@ -41,8 +41,10 @@ type extentImage struct {
 func takeExtentImage(t *testing.T, tb *Table) extentImage {
 	img := extentImage{fixed: append([]byte(nil), tb.r.B[:tb.g.ExtentsOffset]...), extents: map[int64][]byte{}}
 	for i := range tb.shards {
-		v := viewOf(t, &tb.shards[i])
-		img.extents[v.ext.Off] = append([]byte(nil), tb.r.B[v.ext.Off:v.ext.End()]...)
+		if tb.inUse(i) {
+			v := viewOf(t, &tb.shards[i])
+			img.extents[v.ext.Off] = append([]byte(nil), tb.r.B[v.ext.Off:v.ext.End()]...)
+		}
 	}
 	return img
 }

@@ -211,7 +211,7 @@ func (t *Table) claimOrWait(dst, key []byte, refresh bool) (step loadStep, out [
 		return loadWait, dst, claim{}, err
 	}
 	h := format.HashKey(t.g.Seed, key)
-	s := t.shardFor(h)
+	s := t.claimHome(h)
 	tag := h | 1 // never 0
 	// The clock is read under the lock, so that the key's presence is
 	// judged at one time: an entry that expired after the lock-free read
@@ -417,7 +417,7 @@ func (t *Table) Invalidate(key []byte) (deleted bool, err error) {
 		return false, err
 	}
 	h := format.HashKey(t.g.Seed, key)
-	s := t.shardFor(h)
+	s := t.claimHome(h)
 	err = t.update(key, h, false, func(v *view, l lookup, now int64) error {
 		for i := range format.ClaimCount {
 			if c := claimOf(s, i); c.tag() == h|1 {
@@ -455,24 +455,45 @@ func (t *Table) InvalidateAll() (err error) {
 	return nil
 }
 
-// markAllStale marks every claim in use stale, shard by shard, each under
-// its lock.
+// markAllStale marks every claim in use stale, class by class, each under
+// the lock of the shard that holds the class.
 func (t *Table) markAllStale() (err error) {
 	defer t.guard(debug.SetPanicOnFault(true), &err)
 	if t.readOnly {
 		return ErrReadOnly
 	}
-	for i := range t.shards {
-		s := &t.shards[i]
-		if err := t.lockShard(s); err != nil {
+	for class := range t.shards {
+		home := &t.shards[class]
+		err := t.routed(home.classHash(), func(s *shard) error {
+			if err := t.lockShard(s); err != nil {
+				return err
+			}
+			defer t.unlock(s)
+			if v, ok := s.current(); !ok {
+				return ErrCorrupt
+			} else if !v.owns(home.classHash()) {
+				return errClassMoved
+			}
+			for j := range format.ClaimCount {
+				if c := claimOf(home, j); c.owner() != 0 {
+					c.markStale()
+				}
+			}
+			return nil
+		})
+		if err != nil {
 			return err
 		}
-		for j := range format.ClaimCount {
-			if c := claimOf(s, j); c.owner() != 0 {
-				c.markStale()
-			}
-		}
-		t.unlock(s)
 	}
 	return nil
 }
+
+// claimHome is the shard whose control block keeps the load claims of
+// keys hashing to h: the one numbered as h's class, whatever shard holds
+// the class now, so that a claim stays where its waiters look when a
+// split moves the class. It is written only under the lock of the shard
+// that holds the class (update), which never two shards hold at once.
+func (t *Table) claimHome(h uint64) *shard { return &t.shards[h>>t.shardShift] }
+
+// classHash is a hash whose class is s's number.
+func (s *shard) classHash() uint64 { return uint64(s.index) << s.classShift }

@@ -67,7 +67,13 @@ func childCreateLimited(args []string) error {
 	default:
 		return fmt.Errorf("limit %q", limit)
 	}
-	tb, err := Open(name, &Options{MaxMemory: 1 << 30})
+	o := &Options{MaxMemory: 1 << 30}
+	if limit == "full" {
+		// Every shard in use from creation, with room for its share:
+		// far more than the 256 KiB there are.
+		o.Keys = 100_000
+	}
+	tb, err := Open(name, o)
 	if err == nil {
 		tb.Close()
 		return fmt.Errorf("the create succeeded under the %s limit", limit)

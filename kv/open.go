@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -144,7 +145,7 @@ func create(name string, o *Options, fit bool) (t *Table, err error) {
 	v := (&shard{evict: g.Eviction == uint32(EvictS3FIFO)}).at(first)
 	index, logBytes := firstLogBytes(v)
 	ghost, ghostBytes := v.ghostRange()
-	need = g.ExtentsOffset + int64(g.Shards)*(index+logBytes+ghostBytes)
+	need = g.ExtentsOffset + int64(g.InitialShards)*(index+logBytes+ghostBytes)
 	// A table that needs more than /dev/shm has free is refused before any
 	// of it is allocated: fallocate takes what there is before it fails,
 	// and where /dev/shm is as large as the machine's memory the kernel's
@@ -157,7 +158,7 @@ func create(name string, o *Options, fit bool) (t *Table, err error) {
 	if err == nil {
 		err = sh.AllocateRange(0, g.ExtentsOffset)
 	}
-	for i := 0; i < g.Shards && err == nil; i++ {
+	for i := 0; i < g.InitialShards && err == nil; i++ {
 		start, _ := g.SpanOf(i)
 		err = sh.AllocateRange(start, index+logBytes)
 		if err == nil && ghostBytes > 0 {
@@ -193,7 +194,7 @@ func create(name string, o *Options, fit bool) (t *Table, err error) {
 	if err != nil {
 		return nil, err
 	}
-	for i := range t.shards {
+	for i := range g.InitialShards {
 		t.r.Store((t.shards[i].spanStart+format.ExtAllocated)/8, uint64(logBytes))
 	}
 	g.Encode(t.r.B[:format.HeaderSize])
@@ -407,24 +408,30 @@ func attach(sh, lock *shm.Shm, name string, g format.Geometry, o *Options, first
 		lockTimeout: o.LockTimeout,
 		getMode:     readModeFor(o.ReadOnly, !o.SkipReadChecksums || !region.FencedReads),
 		refresh:     o.RefreshAhead,
+		splitAbove:  cmp.Or(o.splitAbove, splitAbove),
 		now:         o.Now,
 		shardShift:  uint(64 - bits.TrailingZeros(uint(g.Shards))),
 		reads:       make([]readStripe, readStripes),
 		denials:     make([]growDenial, g.Shards),
 		views:       make([]atomic.Pointer[view], g.Shards),
 		stalls:      make([]stall, g.Shards),
+		routes:      make([]atomic.Uint32, g.Shards),
+	}
+	for class := range t.routes {
+		t.routes[class].Store(uint32(class & (g.InitialShards - 1)))
 	}
 	t.shards = make([]shard, g.Shards)
 	for i := range t.shards {
 		t.shards[i] = newShard(t, &t.g, i)
-		if first.Size != 0 {
+		if first.Size != 0 && i < g.InitialShards {
 			e := first
 			e.Off = t.shards[i].spanStart
 			// The description by plain atomic stores, no steps of a
 			// kill sweep, which would count one per word for every
 			// shard: the object has no name yet, and a creator killed
 			// here leaves nothing (create).
-			t.shards[i].writeDescription(e, 1, func(i int64, v uint64) { t.r.StoreUncounted(i, v) })
+			depth := bits.TrailingZeros(uint(g.InitialShards))
+			t.shards[i].writeDescription(e, 1, depth, func(i int64, v uint64) { t.r.StoreUncounted(i, v) })
 			t.shards[i].ctlStore(format.CtlExtent, e.Word())
 		}
 	}

@@ -34,7 +34,11 @@ func (t *Table) getMeta(dst, key []byte) (value []byte, meta entryMeta, found bo
 		return dst, entryMeta{}, false, err
 	}
 	h := format.HashKey(t.g.Seed, key)
-	return t.get(t.shardFor(h), dst, key, h)
+	err = t.routed(h, func(s *shard) (err error) {
+		value, meta, found, err = t.get(s, dst, key, h)
+		return err
+	})
+	return value, meta, found, err
 }
 
 // NoExpiry is what TTL reports for a key that never expires.
@@ -362,7 +366,9 @@ func (t *Table) Len() (n int) {
 	}()
 	defer t.guard(debug.SetPanicOnFault(true), &err)
 	for i := range t.shards {
-		n += int(t.shards[i].ctlLoad(format.CtlLiveEntries))
+		if t.inUse(i) {
+			n += int(t.shards[i].ctlLoad(format.CtlLiveEntries))
+		}
 	}
 	return n
 }

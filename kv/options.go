@@ -120,6 +120,11 @@ type Options struct {
 	// checksum is what makes reads safe. Not recorded: each handle decides for
 	// its own reads.
 	SkipReadChecksums bool
+
+	// splitAbove, if not 0, is this handle's extent size past which a
+	// shard splits rather than grows (split.go): tests make tables that
+	// split without taking hundreds of megabytes.
+	splitAbove int64
 }
 
 // Policy is what a full table does to make room.

@@ -23,6 +23,18 @@ const (
 	// large table and a small one stays small.
 	shardMemory   = 16 << 20
 	maxAutoShards = 256
+	// initialAutoShards: a table that expects nothing (no Keys, no
+	// Memory) starts with at most this many shards in use, and splits them
+	// as its data grows (split.go): a small table then keeps its writers'
+	// state in a few cache lines, where one per shard of the ceiling
+	// spread a Set over as many. Sixteen keeps writers of unrelated keys
+	// apart on the few cores a small table is written from.
+	initialAutoShards = 16
+	// splitAbove: a shard that would grow into an extent larger than this
+	// splits instead, while it may (split.go), so that a large table's
+	// shards stay small enough to grow quickly and many enough that
+	// writers rarely meet.
+	splitAbove = shardMemory
 	// initialSlots and initialData make a shard's first extent one page
 	// when nothing is expected of it.
 	initialSlots = 32
@@ -151,12 +163,15 @@ func plan(o *Options) (format.Geometry, format.Extent, error) {
 		shards = min(ceilPow2(int64(o.Keys)/4096), format.MaxShards)
 	}
 	g.Shards = int(max(shards, 1))
+	g.InitialShards = min(g.Shards, initialAutoShards)
 
 	// Hashing spreads keys unevenly: give each shard room for its share of
 	// what is expected plus four standard deviations.
 	slots, data := int64(initialSlots), int64(initialData)
 	expected := o.Keys > 0 || o.Memory > 0
 	if expected {
+		// What is expected is planned for: every shard starts in use.
+		g.InitialShards = g.Shards
 		keys := float64(o.Keys) / float64(g.Shards)
 		slack := 1 + 4/math.Sqrt(max(keys, 1))
 		slots = max(slots, ceilPow2(int64(math.Ceil(keys*slack*maxLoadDen/maxLoadNum))))
@@ -172,7 +187,7 @@ func plan(o *Options) (format.Geometry, format.Extent, error) {
 	first := format.NewExtent(0, int(slots), data, expected && o.Eviction == EvictS3FIFO)
 	g.Span = format.RoundUp(max(spanFactor*o.MaxMemory/int64(g.Shards), 3*first.Size), format.PageSize)
 	g.Place()
-	if start := g.ExtentsOffset + int64(g.Shards)*first.Size; start > o.MaxMemory {
+	if start := g.ExtentsOffset + int64(g.InitialShards)*first.Size; start > o.MaxMemory {
 		if start > maxMaxMemory {
 			return g, format.Extent{}, &OptionError{Option: "Keys", Value: int64(o.Keys), Reason: fmt.Sprintf(
 				"Options.Keys %d and Options.Memory %s need %s at creation, more than the largest Options.MaxMemory, %s",

@@ -53,7 +53,11 @@ func runChild(role string, args []string) error {
 	if !ok {
 		return fmt.Errorf("unknown role")
 	}
-	tb, err := Open(args[0], &Options{NoCreate: true})
+	o := &Options{NoCreate: true}
+	if n, err := strconv.ParseInt(os.Getenv("SHMKV_SPLIT_ABOVE"), 10, 64); err == nil {
+		o.splitAbove = n // a splitting table's (split_test.go)
+	}
+	tb, err := Open(args[0], o)
 	if err != nil {
 		return err
 	}

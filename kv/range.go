@@ -43,13 +43,40 @@ func (t *Table) Range(fn func(key, value []byte) bool) (err error) {
 	// One bound for all the shards on how long writers may keep a read
 	// out (around.go).
 	deadline := time.Now().Add(min(livenessBound, t.lockTimeout))
-	for i := range t.shards {
+	// Shard by shard, in the order of their classes: a split during the
+	// call moves classes from a shard to a higher-numbered one, so each
+	// class is visited once, with the shard that holds it when its turn
+	// comes, and seen remembers the classes a snapshot covered. The
+	// classes a snapshot covers are those of its shard at its extent's
+	// depth; two shards' ever overlap only where one split into the
+	// other, after which the one that split no longer covers the other's.
+	var seen [format.MaxShards / 64]uint64
+	for class := 0; class < len(t.shards); {
+		if seen[class/64]&(1<<(class%64)) != 0 {
+			class++
+			continue
+		}
+		i := t.holder(class)
+		if i < 0 {
+			// A shard on the way to the class is unreadable: it is
+			// reported when its own class's turn comes, or here.
+			i = int(t.routes[class].Load())
+			if len(lost) == 0 || lost[len(lost)-1] != i {
+				lost, lostErr = append(lost, i), errUnreadable
+			}
+			seen[class/64] |= 1 << (class % 64)
+			continue
+		}
 		if err := t.snapshotShard(&t.shards[i], &snap, now, deadline); errors.Is(err, ErrCorrupt) {
 			// What snap holds is a failed copy's: none of it is seen.
 			lost, lostErr = append(lost, i), err
+			seen[class/64] |= 1 << (class % 64)
 			continue
 		} else if err != nil {
 			return err
+		}
+		for c := i; c < len(t.shards); c += 1 << snap.depth {
+			seen[c/64] |= 1 << (c % 64)
 		}
 		damaged += snap.damaged
 		// The bound is on waiting for writers: the time fn takes does
@@ -142,6 +169,7 @@ type snapshot struct {
 	buf     []byte
 	entries []snapEntry
 	damaged int // entries left out because they fail their checksum
+	depth   int // of the extent copied: the classes it holds (split.go)
 }
 
 type snapEntry struct{ key, value, end int }
@@ -276,6 +304,7 @@ func (s *shard) copyLive(snap *snapshot, mode copyMode, now int64) bool {
 	if !ok {
 		return false
 	}
+	snap.depth = cur.depth
 	for i := range cur.mask + 1 {
 		v := cur.slot(i)
 		if v == format.SlotEmpty || v == format.SlotTombstone {

@@ -88,6 +88,7 @@ const (
 	readDone    readResult = iota // found or not, with the counter unchanged
 	readRaced                     // met a writer or garbage: try again
 	readDamaged                   // the key's entry fails its checksum though the counter held
+	readMoved                     // the shard no longer holds the key's class: a split moved it (split.go)
 )
 
 // readMode says how tryGet reads.
@@ -157,6 +158,10 @@ func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mode r
 	cur, ok := s.current()
 	if !ok {
 		return dst, entryMeta{}, false, readRaced
+	}
+	if !cur.owns(h) {
+		// For good: a shard's depth only grows.
+		return dst, entryMeta{}, false, readMoved
 	}
 	ext := cur.ext
 	verify := mode&readVerify != 0 || dirty
@@ -229,8 +234,11 @@ func (t *Table) get(s *shard, dst, key []byte, h uint64) ([]byte, entryMeta, boo
 	c := t.stripe()
 	for attempt := range readRetries {
 		out, meta, found, res := s.tryGet(dst, key, h, t.now, t.getMode)
-		if res == readDone {
+		switch res {
+		case readDone:
 			return out, meta, found, c.count(found)
+		case readMoved:
+			return dst, entryMeta{}, false, errClassMoved
 		}
 		dst = out
 		c.retries.Add(1)
@@ -296,6 +304,8 @@ func (t *Table) getAround(s *shard, c *readStripe, dst, key []byte, h uint64) ([
 		switch res {
 		case readDone:
 			return out, meta, found, c.count(found)
+		case readMoved:
+			return dst, entryMeta{}, false, errClassMoved
 		case readDamaged:
 			// A checksum that fails while the counter held still: damage,
 			// or on arm64 a race. Damage stays.
@@ -331,6 +341,8 @@ func (t *Table) getLocked(s *shard, c *readStripe, dst, key []byte, h uint64) ([
 		return dst, entryMeta{}, false, errDamaged(key)
 	case readRaced:
 		return dst, entryMeta{}, false, ErrCorrupt
+	case readMoved:
+		return dst, entryMeta{}, false, errClassMoved
 	}
 	return out, meta, found, c.count(found)
 }

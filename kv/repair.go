@@ -2,6 +2,7 @@ package kv
 
 import (
 	"fmt"
+	"math/bits"
 	"runtime/debug"
 
 	"github.com/shmkv/shmkv/kv/internal/failpoint"
@@ -45,8 +46,14 @@ func (t *Table) Repair() (rep *Report, err error) {
 	if t.readOnly {
 		return nil, ErrReadOnly
 	}
-	rep = &Report{Shards: t.g.Shards}
+	rep = &Report{}
+	// In order of number: a shard's buddies are numbered above it, and
+	// are known to be in use only once it is readable (split.go).
 	for i := range t.shards {
+		if !t.inUse(i) {
+			continue
+		}
+		rep.Shards++
 		if err := t.repairShard(i, rep); err != nil {
 			return rep, fmt.Errorf("shmkv: repair shard %d: %w", i, err)
 		}
@@ -127,7 +134,9 @@ func (t *Table) repairExtent(s *shard, rep *Report) (v view, refound, ok bool) {
 	if problem == "" {
 		e, _ := s.decode(w)
 		v = s.at(e)
-		v.gen, _ = s.described(e)
+		d, _ := s.described(e)
+		v.gen = d.gen
+		v.setDepth(d.depth())
 		return v, false, true
 	}
 	rep.add(i, -1, "%s", problem)
@@ -140,10 +149,13 @@ func (t *Table) repairExtent(s *shard, rep *Report) (v view, refound, ok bool) {
 	// (pending) only if there is no other: it holds a copy of the same
 	// entries, which the one it was to replace still holds.
 	pending := s.ctlLoad(format.CtlPending)
+	least := t.leastDepth(s)
 	best := -1
 	for j, c := range found {
 		switch {
-		case !c.walks:
+		case !c.walks || c.depth < least:
+			// Too shallow: an extent from before a split, which would
+			// hold the classes a buddy holds now.
 		case best < 0 || found[best].e.Word() == pending && c.e.Word() != pending:
 			best = j
 		case c.gen > found[best].gen && c.e.Word() != pending:
@@ -174,23 +186,26 @@ func (t *Table) repairExtent(s *shard, rep *Report) (v view, refound, ok bool) {
 		rep.add(i, -1, "found the shard's extent at %d by its header (generation %d) and republished it as extent word %#x", c.e.Off, c.gen, c.e.Word())
 		v = s.at(c.e)
 		v.gen = c.gen
+		v.setDepth(c.depth)
 		return v, true, true
 	}
 	// No extent describes itself. One that the word still names, one
 	// word of whose self-description is damaged, is described again.
 	if e, ok := s.decode(w); ok {
 		d := s.describedAt(e.Off)
-		if v = s.at(e); v.logWalks() && d.oneWordOff(s, w) {
+		self, ok := d.oneWordOff(s, w)
+		if v = s.at(e); v.logWalks() && ok {
 			// The generation is kept only if the checksum vouches for it:
 			// a damaged one (say all ones) would pass into the next
 			// grow's, which could wrap to 0, a generation no reader
 			// accepts. No other extent of the shard was found to order
 			// this one against, so 1 serves.
 			v.gen = 1
-			if d.gen != 0 && d.sum == format.SelfSum(s.seed, w, uint64(s.index), d.gen) {
+			if d.gen != 0 && d.sum == format.SelfSum(s.seed, w, self, d.gen) {
 				v.gen = d.gen
 			}
-			v.describe(e, v.gen)
+			v.setDepth(int(self >> 32))
+			v.describe(e, v.gen, v.depth)
 			rep.add(i, -1, "rewrote the self-description of the extent at %d", e.Off)
 			return v, true, true
 		}
@@ -200,10 +215,27 @@ func (t *Table) repairExtent(s *shard, rep *Report) (v view, refound, ok bool) {
 	return view{}, false, false
 }
 
+// leastDepth is the least depth an extent of s may have: one past the
+// highest bit at which s has split, as its buddies' extents show. A
+// buddy's extent that a split which died left before its commit counts
+// too, and rightly: it is written only once the splitting shard's new
+// extent, at the depth it implies, is whole.
+func (t *Table) leastDepth(s *shard) int {
+	least := bits.Len(uint(s.index))
+	for k := least; k < s.maxDepth; k++ {
+		b := &t.shards[s.index|1<<k]
+		if _, ok := b.current(); ok {
+			least = k + 1
+		}
+	}
+	return least
+}
+
 // foundExtent is an extent findExtents found by its header.
 type foundExtent struct {
 	e     format.Extent
 	gen   uint64
+	depth int
 	walks bool // its logs' heads and tails bound them
 }
 
@@ -216,7 +248,7 @@ func (t *Table) findExtents(s *shard) ([]foundExtent, error) {
 			if d := s.describedAt(off); d.valid(s, off) {
 				e, _ := s.decode(d.word)
 				v := s.at(e)
-				found = append(found, foundExtent{e: e, gen: d.gen, walks: v.logWalks()})
+				found = append(found, foundExtent{e: e, gen: d.gen, depth: d.depth(), walks: v.logWalks()})
 			}
 		}
 	})

@@ -2,6 +2,7 @@ package kv
 
 import (
 	"bytes"
+	"math/bits"
 
 	"github.com/shmkv/shmkv/kv/internal/failpoint"
 	"github.com/shmkv/shmkv/kv/internal/format"
@@ -26,6 +27,10 @@ type shard struct {
 	maxValue  int
 	maxEntry  int64 // log bytes of the largest entry the table accepts
 	evict     bool  // EvictS3FIFO
+	// classShift shifts a key's hash down to its class (split.go), of
+	// maxDepth bits: log2 of the table's shards.
+	classShift uint
+	maxDepth   int
 }
 
 // view is a shard over one extent, its current one when it was made: the
@@ -47,6 +52,8 @@ type view struct {
 	size      int64  // main log bytes, a multiple of 8
 	end       int64  // lo + size: the data's end
 	keyCap    int    // how many entries the index accepts
+	depth     int    // the extent's depth: the low bits of a class this shard holds (split.go)
+	classMask uint64 // 1<<depth - 1
 }
 
 func newShard(t *Table, g *format.Geometry, i int) shard {
@@ -65,6 +72,9 @@ func newShard(t *Table, g *format.Geometry, i int) shard {
 		maxValue:  g.MaxValue,
 		maxEntry:  g.MaxEntry(),
 		evict:     g.Eviction == uint32(EvictS3FIFO),
+
+		classShift: uint(64 - bits.TrailingZeros(uint(g.Shards))),
+		maxDepth:   bits.TrailingZeros(uint(g.Shards)),
 	}
 }
 

@@ -33,6 +33,7 @@ type Stats struct {
 	TotalBytes uint64 // memory the shared-memory object takes now (its allocated blocks)
 	MaxBytes   uint64 // the ceiling on TotalBytes (Options.MaxMemory)
 	Grows      uint64 // shards moved into larger extents
+	Splits     uint64 // shards split in two
 
 	Sets       uint64 // writes that stored an entry
 	Deletes    uint64 // deletes that removed a key
@@ -50,7 +51,8 @@ type Stats struct {
 	Misses      uint64 // reads that did not
 	ReadRetries uint64 // optimistic reads that raced a writer and ran again
 
-	Shards       int    // shards in the table
+	Shards       int    // shards in use: a shard splits in two as the table grows
+	MaxShards    int    // the most shards the table may come to have
 	Slots        int    // index slots in all shards' current extents
 	MaxKeySize   int    // largest key accepted
 	MaxValueSize int    // largest value accepted
@@ -77,12 +79,16 @@ func (t *Table) Stats(st *Stats) (err error) {
 	*st = Stats{
 		TotalBytes:   uint64(blocks),
 		MaxBytes:     uint64(t.g.MaxMemory),
-		Shards:       t.g.Shards,
+		MaxShards:    t.g.Shards,
 		MaxKeySize:   t.g.MaxKey,
 		MaxValueSize: t.g.MaxValue,
 		Eviction:     Policy(t.g.Eviction),
 	}
 	for i := range t.shards {
+		if !t.inUse(i) {
+			continue
+		}
+		st.Shards++
 		s := &t.shards[i]
 		st.Entries += s.ctlLoad(format.CtlLiveEntries)
 		used := s.ctlLoad(format.CtlLiveBytes)
@@ -95,6 +101,7 @@ func (t *Table) Stats(st *Stats) (err error) {
 			}
 		}
 		st.Grows += s.ctlLoad(format.CtlGrows)
+		st.Splits += s.ctlLoad(format.CtlSplits)
 		st.Sets += s.ctlLoad(format.CtlSets)
 		st.Deletes += s.ctlLoad(format.CtlDeletes)
 		st.LockWaits += s.ctlLoad(format.CtlLockWaits)

@@ -29,15 +29,19 @@ type Table struct {
 	// unless it skips them and the fences make that sound (read.go).
 	getMode readMode
 	refresh time.Duration // Options.RefreshAhead
-	now     func() time.Time
-	slot    int                    // registry slot, when read-write
-	owner   uint32                 // lock word owner bits, when read-write
-	reads   []readStripe           // this handle's read counters (readStripe)
-	denials []growDenial           // per shard
-	views   []atomic.Pointer[view] // per shard, the view readers last used (shard.current)
-	stalls  []stall                // per shard, the stall readers last met (around.go)
-	flusher readFlusher
-	closed  atomic.Bool
+	// splitAbove is the size of extent past which a shard splits rather
+	// than grows (split.go).
+	splitAbove int64
+	now        func() time.Time
+	slot       int                    // registry slot, when read-write
+	owner      uint32                 // lock word owner bits, when read-write
+	reads      []readStripe           // this handle's read counters (readStripe)
+	denials    []growDenial           // per shard
+	views      []atomic.Pointer[view] // per shard, the view readers last used (shard.current)
+	stalls     []stall                // per shard, the stall readers last met (around.go)
+	routes     []atomic.Uint32        // per class, the shard that held it when last looked (split.go)
+	flusher    readFlusher
+	closed     atomic.Bool
 }
 
 // readStripe is one stripe of a handle's read statistics. They live in
@@ -72,10 +76,6 @@ type growDenial struct {
 
 // Name returns the table's name with its leading '/'.
 func (t *Table) Name() string { return t.name }
-
-func (t *Table) shardFor(h uint64) *shard {
-	return &t.shards[h>>t.shardShift]
-}
 
 func (t *Table) checkKey(key []byte) error {
 	if t.closed.Load() {

@@ -35,6 +35,7 @@ func (t *Table) recoverShard(s *shard) {
 	}
 	if v, ok := s.view(); ok {
 		t.reclaimGrow(&v)
+		t.reclaimSplit(&v)
 		v.rebuild()
 	} else {
 		s.ctlStore(format.CtlFlags, format.FlagRebuild)
@@ -66,8 +67,17 @@ func (t *Table) recoverLocked(s *shard) error {
 // readers share (current), which it must not change: a grow inside fn
 // makes a new one (grow.go). Copying it instead cost a Set two copies of
 // a quarter of a kilobyte.
+//
+// The key's class may move to another shard while it waits for the lock,
+// or in fn (a split: grow.go): fn then returns errClassMoved, having
+// changed nothing, and update runs it again on the class's new shard.
 func (t *Table) update(key []byte, h uint64, needClock bool, fn func(v *view, l lookup, now int64) error) error {
-	s := t.shardFor(h)
+	return t.routed(h, func(s *shard) error { return t.updateIn(s, key, h, needClock, fn) })
+}
+
+// updateIn is update on shard s, or errClassMoved if s does not hold the
+// key's class.
+func (t *Table) updateIn(s *shard, key []byte, h uint64, needClock bool, fn func(v *view, l lookup, now int64) error) error {
 	if err := t.lockShard(s); err != nil {
 		return err
 	}
@@ -80,6 +90,9 @@ func (t *Table) update(key []byte, h uint64, needClock bool, fn func(v *view, l 
 		v, ok := s.current()
 		if !ok {
 			return ErrCorrupt
+		}
+		if !v.owns(h) {
+			return errClassMoved
 		}
 		l, err := v.find(key, h, now)
 		if err == nil {

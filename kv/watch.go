@@ -54,7 +54,7 @@ func (t *Table) GetVersion(dst, key []byte) (value []byte, version uint64, err e
 		return dst, 0, err
 	}
 	h := format.HashKey(t.g.Seed, key)
-	v, version, _, _, err := t.versioned(t.shardFor(h), dst, key, h)
+	v, version, _, _, _, err := t.versioned(dst, key, h)
 	return v, version, err
 }
 
@@ -74,9 +74,8 @@ func (t *Table) Watch(ctx context.Context, dst, key []byte, version uint64) (val
 		return dst, 0, err
 	}
 	h := format.HashKey(t.g.Seed, key)
-	s := t.shardFor(h)
 	for {
-		v, next, expires, seq, err := t.versioned(s, dst, key, h)
+		v, next, expires, seq, s, err := t.versioned(dst, key, h)
 		if err != nil || next != version {
 			return v, next, err
 		}
@@ -97,17 +96,24 @@ func (t *Table) Watch(ctx context.Context, dst, key []byte, version uint64) (val
 	}
 }
 
-// versioned reads key, a valid key hashing to h in shard s, like Get and
-// also returns its version, its expiry time, and the low 32 bits of the
-// shard's sequence counter as they were before the read.
-func (t *Table) versioned(s *shard, dst, key []byte, h uint64) (value []byte, version, expires uint64, seq uint32, err error) {
+// versioned reads key, a valid key hashing to h, like Get and also
+// returns its version, its expiry time, the shard that holds it, and the
+// low 32 bits of that shard's sequence counter as they were before the
+// read.
+func (t *Table) versioned(dst, key []byte, h uint64) (value []byte, version, expires uint64, seq uint32, s *shard, err error) {
 	defer t.guard(debug.SetPanicOnFault(true), &err)
-	seq = uint32(s.ctlLoad(format.CtlSeq))
-	v, meta, found, err := t.get(s, dst, key, h)
+	var meta entryMeta
+	var found bool
+	err = t.routed(h, func(at *shard) (err error) {
+		s = at
+		seq = uint32(s.ctlLoad(format.CtlSeq))
+		value, meta, found, err = t.get(s, dst, key, h)
+		return err
+	})
 	if err != nil || !found {
-		return v, 0, 0, seq, err
+		return value, 0, 0, seq, s, err
 	}
-	return v, meta.checksum | 1, meta.expires, seq, nil
+	return value, meta.checksum | 1, meta.expires, seq, s, nil
 }
 
 // sleepOnShard sleeps, for d at most, until a write moves the sequence

@@ -15,6 +15,7 @@ type Geometry struct {
 	Seed          uint64
 	Created       int64
 	Shards        int
+	InitialShards int // the shards in use from creation; the others are split into (layout.go)
 	RegistrySlots int
 	MaxKey        int
 	MaxValue      int
@@ -59,6 +60,7 @@ func (g *Geometry) Encode(h []byte) {
 	le.PutUint32(h[OffMaxKey:], uint32(g.MaxKey))
 	le.PutUint32(h[OffMaxValue:], uint32(g.MaxValue))
 	le.PutUint32(h[OffEviction:], g.Eviction)
+	le.PutUint32(h[OffInitialShards:], uint32(g.InitialShards))
 	le.PutUint64(h[OffRegistryOffset:], uint64(g.RegistryOffset))
 	le.PutUint64(h[OffControlOffset:], uint64(g.ControlOffset))
 	le.PutUint64(h[OffExtentsOffset:], uint64(g.ExtentsOffset))
@@ -85,6 +87,7 @@ func DecodeHeader(h []byte, objectSize int64) (Geometry, error) {
 		return Geometry{}, fmt.Errorf("%w: header size %d", ErrCorrupt, hs)
 	}
 	shards := le.Uint32(h[OffShards:])
+	initial := le.Uint32(h[OffInitialShards:])
 	procs := le.Uint32(h[OffRegistrySlots:])
 	maxKey := le.Uint32(h[OffMaxKey:])
 	maxValue := le.Uint32(h[OffMaxValue:])
@@ -93,6 +96,8 @@ func DecodeHeader(h []byte, objectSize int64) (Geometry, error) {
 	switch {
 	case shards == 0 || shards > MaxShards || bits.OnesCount32(shards) != 1:
 		return Geometry{}, fmt.Errorf("%w: %d shards", ErrCorrupt, shards)
+	case initial == 0 || initial > shards || bits.OnesCount32(initial) != 1:
+		return Geometry{}, fmt.Errorf("%w: %d initial shards of %d", ErrCorrupt, initial, shards)
 	case procs == 0 || procs > MaxProcs:
 		return Geometry{}, fmt.Errorf("%w: %d registry slots", ErrCorrupt, procs)
 	case maxKey == 0 || maxKey > MaxKeyLimit:
@@ -108,6 +113,7 @@ func DecodeHeader(h []byte, objectSize int64) (Geometry, error) {
 		Seed:          le.Uint64(h[OffSeed:]),
 		Created:       int64(le.Uint64(h[OffCreated:])),
 		Shards:        int(shards),
+		InitialShards: int(initial),
 		RegistrySlots: int(procs),
 		MaxKey:        int(maxKey),
 		MaxValue:      int(maxValue),

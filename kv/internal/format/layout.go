@@ -31,7 +31,7 @@ package format
 //	    40    4 max key            bytes, 1..MaxKeyLimit
 //	    44    4 max value          bytes, 0..MaxValueLimit
 //	    48    4 eviction           0: none (a full table refuses new keys); 1: s3fifo (it evicts, by S3-FIFO: kv/evict.go)
-//	    52    4 reserved           zero
+//	    52    4 initial shards     power of two, 1..shards: the shards that have an extent from creation (kv/split.go)
 //	    56    8 registry offset    = 4096
 //	    64    8 control offset     = registry offset + registry slots*32, rounded up to 4096
 //	    72    8 extents offset     = control offset + shards*512, rounded up to 4096: where span 0 starts
@@ -90,13 +90,25 @@ package format
 //	224    8 grows              extents published by grows
 //	232    8 small bytes        bytes of the small log (kv/evict.go) live entries take
 //	240    8 promotions         entries moved from the small log to the main log
-//	248    8 reserved
+//	248    8 splits             splits of the shard into itself and a new one (kv/split.go)
 //	256  256 claims             8 load claims of 32 bytes (kv/load.go):
 //	                              0  8 key tag       the claimed key's hash with its low bit set, while held
 //	                              8  4 done          bumped when the claim ends; waiters sleep on it (futex)
 //	                             12  4 owner         lock-word owner bits (kv/lock.go) of the loading handle; 0: not held
 //	                             16  8 claimed at    Unix nanoseconds, for diagnostics only
 //	                             24  8 stale         1: the key was invalidated while it loaded; do not store the load
+//
+// Shards and classes: a key's class is the top log2(shards) bits of its
+// hash. A shard of depth d holds the keys whose class has the shard's
+// number in its low d bits. A table starts with its initial shards,
+// numbered 0 to initial-1, each of depth log2(initial). A shard of depth d
+// splits (kv/split.go) into itself and shard number+2^d, both of depth
+// d+1: the new shard's extent is published first, where no key's class
+// leads yet, and then the splitting shard's new extent, whose depth moves
+// half its classes over. So a shard is in use only if it is initial or a
+// shard in use has split into it; the control block and span of one that
+// is not are ignored, but for an extent a split that died left there,
+// which the next split of its parent releases.
 //
 // Extent: a multiple of 4096 bytes inside its shard's span, named by an
 // extent word: bits 0-33 its offset in the object in units of 4096, bits
@@ -110,7 +122,8 @@ package format
 //	32    8 small tail         evicting tables: the small log's tail
 //	40    8 ghost clock        evicting tables: evictions from the small log, which date ghost words
 //	48    8 self word          the extent word that publishes this extent
-//	56    8 self shard         the shard it belongs to
+//	56    8 self shard         bits 0-31 the shard it belongs to, bits 32-39 its depth: the shard holds
+//	                           the keys whose class (kv/split.go) has the shard's number in its low depth bits
 //	64    8 generation         1 for a shard's first extent, one more for each published after it
 //	72    8 self checksum      xxhash64 of the hash seed, then bytes 48..72 (little-endian words)
 //	80   48 reserved
@@ -175,7 +188,7 @@ package format
 // or an eviction, of the control block's extent word for a grow.
 const (
 	HeaderSize    = 4096
-	LayoutVersion = 6
+	LayoutVersion = 7
 	// Magic is "SHMKV\x00" followed by the magic version 0x0001.
 	Magic = uint64(0x0001_0056_4B4D_4853)
 
@@ -197,6 +210,7 @@ const (
 	OffMaxKey         = 40
 	OffMaxValue       = 44
 	OffEviction       = 48
+	OffInitialShards  = 52
 	OffRegistryOffset = 56
 	OffControlOffset  = 64
 	OffExtentsOffset  = 72
@@ -245,6 +259,7 @@ const (
 	CtlGrows       = 224
 	CtlSmallBytes  = 232
 	CtlPromotions  = 240
+	CtlSplits      = 248
 	CtlClaims      = 256
 
 	ClaimSize    = 32

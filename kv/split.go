@@ -1,0 +1,331 @@
+package kv
+
+import (
+	"errors"
+	"math/bits"
+	"syscall"
+	"time"
+
+	"github.com/shmkv/shmkv/kv/internal/failpoint"
+	"github.com/shmkv/shmkv/kv/internal/format"
+)
+
+// Shards follow the data. A key's class is the top log2(shards) bits of
+// its hash; a shard of depth d holds the classes whose low d bits are its
+// number (internal/format/layout.go). A table that expects nothing starts
+// with a few shards in use (plan.go); a shard that would grow past
+// splitAbove, or out of its span, splits instead, while its depth is below
+// the table's: a small table so keeps its writers' state in a few cache
+// lines, and a large one many shards, each quick to grow.
+//
+// A split of shard c at depth d, run by a writer holding c's lock, is a
+// grow (grow.go) that builds two extents, one for c and one for its
+// buddy b = c + 2^d, each with the live entries of its half of c's
+// classes, both described at depth d+1:
+//
+//  1. Release b's span and clear its extent words: b is in use by
+//     nobody (no shard in use has split into it), so all that can be
+//     there is what a split of c that died left.
+//  2. Place both extents and record each in its shard's pending word,
+//     from where recovery of c releases them; then allocate and fill
+//     them, as a grow does.
+//  3. Store b's counters, then its extent word, and clear its pending
+//     one. Nobody reads them yet: every key of b's classes still leads
+//     to c, whose depth is d.
+//  4. Publish c's extent inside one write section, as a grow publishes:
+//     the store of c's extent word, with the depth in its description, is
+//     the commit point. From it a reader or writer of b's classes that
+//     comes to c finds that c no longer holds them (owns), and goes on to
+//     b (route), whose extent word was stored before.
+//  5. Give back c's old extent, as a grow does.
+//
+// A splitter that dies before the commit leaves c as it was, with a
+// pending extent and b's half-built one; recovery of c releases both
+// (reclaimSplit). One that dies after it leaves both shards whole but c's
+// counters, which recovery recounts.
+//
+// Readers and writers route by a per-handle table of which shard held
+// each class when last looked; a shard's depth only grows, so a shard
+// that holds a class now does until it splits, and a route found stale
+// (owns, under the read's counter or the writer's lock) leads on to the
+// new holder through the buddies (route).
+
+// errClassMoved is internal: the shard an operation went to no longer holds
+// its key's class, since a split moved it; route, then try again.
+var errClassMoved = errors.New("shmkv: the key's class moved to another shard")
+
+// owns reports whether v's extent holds h's class.
+func (v *view) owns(h uint64) bool { return h>>v.classShift&v.classMask == uint64(v.index) }
+
+// setDepth records the extent's depth in v.
+func (v *view) setDepth(depth int) {
+	v.depth = depth
+	v.classMask = 1<<depth - 1
+}
+
+// shardFor returns the shard that held h's class when this handle last
+// looked. A split since may have moved the class on: every operation
+// checks (owns) and, if so, routes anew.
+func (t *Table) shardFor(h uint64) *shard {
+	return &t.shards[t.routes[h>>t.shardShift].Load()]
+}
+
+// route finds the shard that holds h's class now and remembers it for
+// shardFor. It reports false if a shard on the way is unreadable: its
+// depth, and so where its classes went, is unknown.
+//
+// From a shard that once held the class: its depth has since passed the
+// lowest bit in which its number and the class differ (k), since the
+// class was its when that bit was beyond its depth. When it passed that
+// bit it split into its number plus 2^k, which holds the class or
+// split into a shard that does. Each step sets a higher bit, so the walk
+// takes at most log2(shards) steps.
+func (t *Table) route(h uint64) bool {
+	_, ok := t.walk(h)
+	return ok
+}
+
+// walk is route; it also returns the shard where it stopped: the holder,
+// or the shard it could not read.
+func (t *Table) walk(h uint64) (int, bool) {
+	class := h >> t.shardShift
+	i := uint64(t.routes[class].Load())
+	for range t.shards[0].maxDepth + 1 {
+		v, ok := t.shards[i].current()
+		if !ok {
+			return int(i), false
+		}
+		if v.owns(h) {
+			t.routes[class].Store(uint32(i))
+			return int(i), true
+		}
+		i |= 1 << bits.TrailingZeros64((class^i)&v.classMask)
+	}
+	return int(i), false
+}
+
+// holder returns the shard that holds class now, or -1 if a shard on the
+// way is unreadable. A shard i is in use exactly when holder(i) is i.
+func (t *Table) holder(class int) int {
+	if _, ok := t.walk(t.shards[class].classHash()); !ok {
+		return -1
+	}
+	return int(t.routes[class].Load())
+}
+
+// inUse reports whether shard i is in use: initial, or split into. One
+// that is, but whose own extent is unreadable, is in use too: Check and
+// Repair go to it to say so. One past an unreadable shard is not known
+// to be, and is left to when that one is read again.
+func (t *Table) inUse(i int) bool {
+	at, _ := t.walk(t.shards[i].classHash())
+	return at == i
+}
+
+// routed runs op on the shard that holds h's class, and again on the
+// shard a split moved it to if op finds it moved (errClassMoved).
+func (t *Table) routed(h uint64, op func(s *shard) error) error {
+	for {
+		err := op(t.shardFor(h))
+		if err != errClassMoved {
+			return err
+		}
+		if !t.route(h) {
+			return ErrCorrupt
+		}
+	}
+}
+
+// wantsSplit reports whether v, locked, should split rather than grow
+// into an extent of size bytes.
+func (v *view) wantsSplit(size int64) bool {
+	if v.depth >= v.maxDepth {
+		return false
+	}
+	_, fits := v.place(size)
+	return size > v.t.splitAbove || !fits
+}
+
+// split splits v, held locked, as the top of this file says, and returns
+// the view of its new extent. It returns errNoGrowth if the memory
+// ceiling or /dev/shm has no room for the two extents: the shard then
+// tries to grow instead.
+func (t *Table) split(v *view) (view, error) {
+	b := &t.shards[v.index|1<<v.depth]
+	depth := v.depth + 1
+	halves, err := v.halves()
+	if err != nil {
+		return view{}, err
+	}
+	ec, eb := halves[0].extent(v), halves[1].extent(v)
+
+	t.releaseRetired(v)
+	committed, err := t.committedBytes()
+	if err != nil {
+		return view{}, err
+	}
+	if committed+ec.Size+eb.Size > t.g.MaxMemory {
+		return view{}, errNoGrowth
+	}
+	off, ok := v.place(ec.Size)
+	if !ok || eb.Size > b.spanEnd-b.spanStart {
+		return view{}, errNoGrowth
+	}
+	ec.Off, eb.Off = off, b.spanStart
+
+	t.clearUnused(b) // 1
+	v.ctlStore(format.CtlPending, ec.Word())
+	b.ctlStore(format.CtlPending, eb.Word())
+	failpoint.Step()
+	nc, nb := v.at(ec), b.at(eb) // 2
+	nc.setDepth(depth)
+	nb.setDepth(depth)
+	release := func() {
+		t.sh.Release(ec.Off, ec.Size)
+		t.sh.Release(eb.Off, eb.Size)
+		v.ctlStore(format.CtlPending, 0)
+		b.ctlStore(format.CtlPending, 0)
+	}
+	for _, n := range []*view{&nc, &nb} {
+		if err = n.allocateNew(v.mainLive()); err != nil {
+			release()
+			return view{}, err
+		}
+	}
+	cc, err := nc.copyFrom(v)
+	var cb copied
+	if err == nil {
+		cb, err = nb.copyFrom(v)
+	}
+	if err != nil {
+		release()
+		return view{}, err
+	}
+	nc.gen, nb.gen = v.gen+1, 1
+	nc.describe(ec, nc.gen, depth)
+	nb.describe(eb, nb.gen, depth)
+
+	b.storeCounters(cb) // 3
+	b.ctlStore(format.CtlTombstones, 0)
+	b.ctlStore(format.CtlFlags, 0)
+	b.ctlStore(format.CtlExtent, eb.Word())
+	b.ctlStore(format.CtlPending, 0)
+	failpoint.Step()
+
+	old := v.ext
+	v.beginWrite() // 4
+	v.ctlStore(format.CtlRetired, old.Word())
+	v.ctlStore(format.CtlRetiredAt, uint64(time.Now().UnixNano()))
+	v.ctlStore(format.CtlExtent, ec.Word()) // the commit point
+	v.ctlStore(format.CtlPending, 0)
+	v.storeCounters(cc)
+	v.ctlStore(format.CtlTombstones, 0)
+	if n := cc.dropped + cb.dropped; n > 0 {
+		v.ctlAdd(format.CtlDamaged, n)
+	}
+	v.ctlAdd(format.CtlSplits, 1)
+	v.endWrite()
+	failpoint.Step()
+	t.sh.Release(old.Off, old.Size) // 5
+	return nc, nil
+}
+
+// storeCounters stores what a copy put in s's new extent as s's counters.
+func (s *shard) storeCounters(n copied) {
+	s.ctlStore(format.CtlLiveEntries, n.entries)
+	s.ctlStore(format.CtlLiveBytes, n.bytes)
+	s.ctlStore(format.CtlSmallBytes, n.small)
+	s.ctlStore(format.CtlExpiring, n.expiring)
+	s.ctlStore(format.CtlLargest, n.largest)
+}
+
+// allocateNew gives memory to v's index, ghost and as much of its log as
+// live bytes of entries take (logmemory.go), for a new extent nothing
+// reads yet, and records it in the extent's header.
+func (v *view) allocateNew(live int64) error {
+	main := v.data + v.lo // the small log, before it, gets memory whole with the index
+	logBytes := min(format.RoundUp(main+live, format.PageSize), main+v.size) - main
+	err := v.t.sh.AllocateRange(v.ext.Off, main+logBytes-v.ext.Off)
+	if ghost, n := v.ghostRange(); err == nil && n > 0 {
+		err = v.t.sh.AllocateRange(ghost, n)
+	}
+	if err != nil {
+		if errors.Is(err, syscall.ENOSPC) {
+			return errNoGrowth
+		}
+		return err
+	}
+	v.r.Store(v.hdr+format.ExtAllocated/8, uint64(logBytes))
+	return nil
+}
+
+// clearUnused releases the span of shard s, which is in use by nobody,
+// and clears its extent words: what a split that died left there.
+func (t *Table) clearUnused(s *shard) {
+	for _, f := range [...]int64{format.CtlExtent, format.CtlPending, format.CtlRetired} {
+		if s.ctlLoad(f) != 0 {
+			failpoint.Step()
+			t.sh.Release(s.spanStart, s.spanEnd-s.spanStart)
+			break
+		}
+	}
+	for _, f := range [...]int64{format.CtlExtent, format.CtlPending, format.CtlRetired} {
+		s.ctlStore(f, 0)
+	}
+}
+
+// reclaimSplit, in the recovery of v's shard, releases what a split of it
+// that died before its commit left in its buddy's span (the pending
+// extent in its own span is reclaimGrow's).
+func (t *Table) reclaimSplit(v *view) {
+	if v.depth >= v.maxDepth {
+		return
+	}
+	if b := &t.shards[v.index|1<<v.depth]; b.ctlLoad(format.CtlExtent)|b.ctlLoad(format.CtlPending)|b.ctlLoad(format.CtlRetired) != 0 {
+		t.clearUnused(b)
+	}
+}
+
+// half is what one half of a splitting shard's classes hold.
+type half struct {
+	entries, bytes, largest int64
+}
+
+// halves counts the live entries of v, locked, by the half of its
+// classes they fall in at the next depth: [0] stays, [1] goes to the
+// buddy.
+func (v *view) halves() ([2]half, error) {
+	var hs [2]half
+	for _, r := range v.rings() {
+		head, tail := v.ringHead(r), v.ringTail(r)
+		if head < tail || head-tail > uint64(r.size) {
+			return hs, errCorruptIndex
+		}
+		for q := tail; q != head; {
+			it := v.itemIn(r, q, head, false)
+			q += it.size
+			if it.kind != itemEntry || it.hdr.state != format.EntryLive {
+				continue
+			}
+			h := v.hashAt(it.off, &it.hdr)
+			side := &hs[h>>v.classShift>>v.depth&1]
+			side.entries++
+			side.bytes += int64(it.size)
+			side.largest = max(side.largest, int64(it.size))
+		}
+	}
+	return hs, nil
+}
+
+// extent is the extent for one half of splitting shard v: room for its
+// entries and half again, as a grow gives, and the reserve beside them.
+func (h half) extent(v *view) format.Extent {
+	want := h.bytes + 2*max(h.largest, format.EntryHeaderSize+8)
+	data := min(max(format.RoundUp(want+want/2, 8), int64(initialData)), format.MaxData)
+	avg := max(h.bytes/max(h.entries, 1), format.EntryHeaderSize+8)
+	slots := initialSlots
+	for (h.entries+h.entries/2 > int64(slots*maxLoadNum/maxLoadDen) || data*growAtNum/growAtDen/avg > int64(slots*maxLoadNum/maxLoadDen)) && slots < format.MaxSlots {
+		slots *= 2
+	}
+	return format.NewExtent(0, slots, data, v.evict)
+}
