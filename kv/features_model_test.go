@@ -76,7 +76,8 @@ func TestFeaturesModelRegressions(t *testing.T) {
 // featuresExactCases are the tables of the exact part: one that starts at
 // a few keys and grows, and never evicts, so the model is exact; one small
 // enough that it evicts all the time, where a key the model holds may be
-// gone (and then the model forgets it), but no wrong value may be read.
+// gone (and then the model forgets it), but no wrong value may be read;
+// and one whose shards split as it grows, also exact.
 var featuresExactCases = []struct {
 	name  string
 	opts  Options
@@ -85,6 +86,8 @@ var featuresExactCases = []struct {
 }{
 	{"growing", Options{MaxMemory: 8 << 20, Keys: 8, Memory: 512, MaxKeySize: 32, MaxValueSize: 300}, 300, false},
 	{"evicting", Options{MaxMemory: 128 << 10, Keys: 200, Memory: 200 * 60, MaxKeySize: 32, MaxValueSize: 300, Eviction: EvictS3FIFO}, 1000, true},
+	// 64 shards, 16 in use at first, which grow and split.
+	{"splitting", Options{MaxMemory: 1 << 30, MaxKeySize: 32, MaxValueSize: 300, splitAbove: 8 << 10}, 800, false},
 }
 
 func runFeaturesExactCases(t *testing.T, seed uint64) {
@@ -175,7 +178,7 @@ func runFeaturesExact(t *testing.T, seed uint64, opts Options, nkeys int, evict 
 	name := uniqueName(t)
 	tb := openTable(t, name, &opts)
 	const refresh = 2 * time.Second
-	rtb := openTable(t, name, &Options{NoCreate: true, Now: clock.Now, RefreshAhead: refresh})
+	rtb := openTable(t, name, &Options{NoCreate: true, Now: clock.Now, RefreshAhead: refresh, splitAbove: opts.splitAbove})
 	const opBound = 3 * time.Second // every call here ends far sooner
 	wd := startWatchdog(t, seed, 4*opBound)
 
@@ -563,7 +566,7 @@ func runFeaturesExact(t *testing.T, seed uint64, opts Options, nkeys int, evict 
 		case op < 100:
 			call("Close and Open", func() {
 				tb.Close()
-				tb = openTable(t, name, &Options{NoCreate: true, Now: clock.Now})
+				tb = openTable(t, name, &Options{NoCreate: true, Now: clock.Now, splitAbove: opts.splitAbove})
 			})
 		case op < 102:
 			v, d := value(), ttl()
@@ -636,9 +639,11 @@ func runFeaturesExact(t *testing.T, seed uint64, opts Options, nkeys int, evict 
 	}
 	var st Stats
 	tb.Stats(&st)
-	t.Logf("%d ops: %d entries, %d loads (%d of expired keys, %d refreshes), %d grows, %d evictions (%d noticed), %d expirations",
-		ops, st.Entries, loads, expiredLoads, refreshes, st.Grows, st.Evictions, evicted, st.Expirations)
+	t.Logf("%d ops: %d entries, %d loads (%d of expired keys, %d refreshes), %d grows, %d splits, %d evictions (%d noticed), %d expirations",
+		ops, st.Entries, loads, expiredLoads, refreshes, st.Grows, st.Splits, st.Evictions, evicted, st.Expirations)
 	switch {
+	case opts.splitAbove != 0 && st.Splits == 0:
+		t.Error("the splitting table never split: the test proved nothing about splits")
 	case evict && st.Evictions == 0:
 		t.Error("the evicting table never evicted: the test proved nothing about eviction")
 	case !evict && st.Grows == 0:

@@ -81,14 +81,18 @@ const (
 )
 
 // featTableOptions are the two tables of the cross-process part: one that
-// starts at a few keys and grows, and one that evicts at its ceiling. Each
-// fits one shard, so that every process meets every other on its lock.
+// starts with 16 of 64 shards in use, whose shards grow and split (every
+// process's handle splits past featSplitAbove), and one that evicts at its
+// ceiling, in one shard, so that every process meets every other on its
+// lock.
 func featTableOptions(now func() time.Time) [2]*Options {
 	return [2]*Options{
-		{MaxMemory: 4 << 20, Keys: 8, Memory: 512, MaxKeySize: 64, MaxValueSize: 512, Now: now},
+		{MaxMemory: 1 << 30, MaxKeySize: 64, MaxValueSize: 512, Now: now, splitAbove: featSplitAbove},
 		{MaxMemory: 256 << 10, MaxKeySize: 64, MaxValueSize: 512, Eviction: EvictS3FIFO, Now: now},
 	}
 }
+
+const featSplitAbove = 12 << 10
 
 // sharedClock is a fake clock every process reads: one word in a mapped
 // file, which the parent advances.
@@ -189,7 +193,7 @@ func childFeatures(args []string) error {
 	ro := args[6] == "1"
 	var tabs [2]*Table
 	for i := range tabs {
-		o := &Options{NoCreate: true, LockTimeout: featLockTimeout, Now: clock.Now, RefreshAhead: featRefresh}
+		o := &Options{NoCreate: true, LockTimeout: featLockTimeout, Now: clock.Now, RefreshAhead: featRefresh, splitAbove: featSplitAbove}
 		if ro {
 			o = &Options{ReadOnly: true, Now: clock.Now}
 		}
@@ -1137,10 +1141,10 @@ func runFeaturesProcs(t *testing.T, seed uint64) {
 	var st [2]Stats
 	tabs[0].Stats(&st[0])
 	tabs[1].Stats(&st[1])
-	t.Logf("%d stops (%d in mid-write), %d kills (%d holding a lock); %d loads by children that lived; table A: %d grows, %d recoveries; table B: %d evictions, %d recoveries",
-		stops, aimedStops.Load(), kills, aimedKills, loads, st[0].Grows, st[0].Recoveries, st[1].Evictions, st[1].Recoveries)
-	if stops == 0 || kills == 0 || loads == 0 || st[0].Grows == 0 || st[1].Evictions == 0 {
-		t.Error("no stop, no kill, no load, no grow or no eviction: the test proved less than it says")
+	t.Logf("%d stops (%d in mid-write), %d kills (%d holding a lock); %d loads by children that lived; table A: %d grows, %d splits, %d recoveries; table B: %d evictions, %d recoveries",
+		stops, aimedStops.Load(), kills, aimedKills, loads, st[0].Grows, st[0].Splits, st[0].Recoveries, st[1].Evictions, st[1].Recoveries)
+	if stops == 0 || kills == 0 || loads == 0 || st[0].Grows == 0 || st[0].Splits == 0 || st[1].Evictions == 0 {
+		t.Error("no stop, no kill, no load, no grow, no split or no eviction: the test proved less than it says")
 	}
 }
 

@@ -23,12 +23,12 @@ const (
 	// large table and a small one stays small.
 	shardMemory   = 16 << 20
 	maxAutoShards = 256
-	// initialAutoShards: a table that expects nothing (no Keys, no
-	// Memory) starts with at most this many shards in use, and splits them
-	// as its data grows (split.go): a small table then keeps its writers'
-	// state in a few cache lines, where one per shard of the ceiling
-	// spread a Set over as many. Sixteen keeps writers of unrelated keys
-	// apart on the few cores a small table is written from.
+	// initialAutoShards: a table starts with at most this many shards in
+	// use, or as many as its Keys and Memory need, and splits them as its
+	// data grows (split.go): a small table then keeps its writers' state
+	// in a few cache lines, where one per shard of the ceiling spread a
+	// Set over as many. Sixteen keeps writers of unrelated keys apart on
+	// the few cores a small table is written from.
 	initialAutoShards = 16
 	// splitAbove: a shard that would grow into an extent larger than this
 	// splits instead, while it may (split.go), so that a large table's
@@ -163,19 +163,20 @@ func plan(o *Options) (format.Geometry, format.Extent, error) {
 		shards = min(ceilPow2(int64(o.Keys)/4096), format.MaxShards)
 	}
 	g.Shards = int(max(shards, 1))
-	g.InitialShards = min(g.Shards, initialAutoShards)
+	// In use from creation: a few, or as many as what is expected needs
+	// (a shard for each 4096 keys or shardMemory bytes); the rest are
+	// split into as the data comes.
+	g.InitialShards = int(min(max(initialAutoShards, ceilPow2(int64(o.Keys)/4096), ceilPow2(o.Memory/shardMemory)), int64(g.Shards)))
 
 	// Hashing spreads keys unevenly: give each shard room for its share of
 	// what is expected plus four standard deviations.
 	slots, data := int64(initialSlots), int64(initialData)
 	expected := o.Keys > 0 || o.Memory > 0
 	if expected {
-		// What is expected is planned for: every shard starts in use.
-		g.InitialShards = g.Shards
-		keys := float64(o.Keys) / float64(g.Shards)
+		keys := float64(o.Keys) / float64(g.InitialShards)
 		slack := 1 + 4/math.Sqrt(max(keys, 1))
 		slots = max(slots, ceilPow2(int64(math.Ceil(keys*slack*maxLoadDen/maxLoadNum))))
-		bytes := (float64(o.Memory) + float64(o.Keys)*(format.EntryHeaderSize+7)) * logSlack / float64(g.Shards) * slack
+		bytes := (float64(o.Memory) + float64(o.Keys)*(format.EntryHeaderSize+7)) * logSlack / float64(g.InitialShards) * slack
 		data = max(data, format.RoundUp(int64(bytes), 8))
 	}
 	if slots > format.MaxSlots || data > format.MaxData {

@@ -286,16 +286,16 @@ func (t *Table) reclaimSplit(v *view) {
 	}
 }
 
-// half is what one half of a splitting shard's classes hold.
-type half struct {
+// splitHalf is what one half of a splitting shard's classes hold.
+type splitHalf struct {
 	entries, bytes, largest int64
 }
 
 // halves counts the live entries of v, locked, by the half of its
 // classes they fall in at the next depth: [0] stays, [1] goes to the
 // buddy.
-func (v *view) halves() ([2]half, error) {
-	var hs [2]half
+func (v *view) halves() ([2]splitHalf, error) {
+	var hs [2]splitHalf
 	for _, r := range v.rings() {
 		head, tail := v.ringHead(r), v.ringTail(r)
 		if head < tail || head-tail > uint64(r.size) {
@@ -319,7 +319,7 @@ func (v *view) halves() ([2]half, error) {
 
 // extent is the extent for one half of splitting shard v: room for its
 // entries and half again, as a grow gives, and the reserve beside them.
-func (h half) extent(v *view) format.Extent {
+func (h splitHalf) extent(v *view) format.Extent {
 	want := h.bytes + 2*max(h.largest, format.EntryHeaderSize+8)
 	data := min(max(format.RoundUp(want+want/2, 8), int64(initialData)), format.MaxData)
 	avg := max(h.bytes/max(h.entries, 1), format.EntryHeaderSize+8)

@@ -1,8 +1,14 @@
 package kv
 
 import (
+	"flag"
 	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
 	"testing"
+
+	"github.com/shmkv/shmkv/internal/testproc"
 
 	"github.com/shmkv/shmkv/kv/internal/format"
 )
@@ -124,4 +130,105 @@ func checkClean(t *testing.T, tb *Table) {
 	if len(rep.Problems) > 0 {
 		t.Fatalf("Check: %d problems, the first: %+v", len(rep.Problems), rep.Problems[0])
 	}
+}
+
+var splitSeed = flag.Uint64("kv.split.seed", 0, "seed of TestSplitConcurrent (0: from the clock)")
+
+// TestSplitConcurrent runs writers on their own keys of a splitting table,
+// each checking its reads against its own model, beside readers of the
+// whole table (Range, Len, Stats, Check), while the shards split under
+// all of them. Run it under -race.
+func TestSplitConcurrent(t *testing.T) {
+	t.Parallel()
+	seed := testproc.Seed(t, *splitSeed, "kv.split.seed")
+	o := splitting()
+	o.splitAbove = 12 << 10
+	tb := newTable(t, o)
+	const workers, perWorker = 4, 3000
+	var wg sync.WaitGroup
+	errs := make(chan error, workers+1)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(seed, uint64(w)))
+			model := map[string]string{}
+			var buf []byte
+			for step := range perWorker * 3 {
+				k := fmt.Sprintf("w%d-%d", w, rng.IntN(perWorker))
+				switch op := rng.IntN(10); {
+				case op < 6:
+					v := fmt.Sprintf("%s=%d-%s", k, step, strings.Repeat("x", rng.IntN(60)))
+					if err := tb.Set([]byte(k), []byte(v)); err != nil {
+						errs <- fmt.Errorf("seed %d: Set(%s): %v", seed, k, err)
+						return
+					}
+					model[k] = v
+				case op < 7:
+					if _, err := tb.Delete([]byte(k)); err != nil {
+						errs <- fmt.Errorf("seed %d: Delete(%s): %v", seed, k, err)
+						return
+					}
+					delete(model, k)
+				default:
+					got, ok, err := tb.Get(buf[:0], []byte(k))
+					buf = got
+					want, in := model[k]
+					if err != nil || ok != in || string(got) != want {
+						errs <- fmt.Errorf("seed %d: Get(%s) = %q, %v, %v; want %q, %v", seed, k, got, ok, err, want, in)
+						return
+					}
+				}
+			}
+		}()
+	}
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	readers.Add(1)
+	go func() {
+		defer readers.Done()
+		var st Stats
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			seen := map[string]bool{}
+			if err := tb.Range(func(k, _ []byte) bool {
+				if seen[string(k)] {
+					errs <- fmt.Errorf("Range saw %s twice", k)
+					return false
+				}
+				seen[string(k)] = true
+				return true
+			}); err != nil {
+				errs <- fmt.Errorf("Range: %v", err)
+				return
+			}
+			tb.Len()
+			if err := tb.Stats(&st); err != nil {
+				errs <- fmt.Errorf("Stats: %v", err)
+				return
+			}
+			if rep, err := tb.Check(); err != nil || len(rep.Problems) > 0 {
+				errs <- fmt.Errorf("Check beside writers: %v, %v", err, rep)
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	readers.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	var st Stats
+	tb.Stats(&st)
+	t.Logf("%d shards in use, %d splits, %d entries", st.Shards, st.Splits, st.Entries)
+	if st.Splits == 0 {
+		t.Fatal("no split: the test proved nothing")
+	}
+	checkClean(t, tb)
 }
