@@ -70,11 +70,13 @@ var (
 	Promotions  = &Family{"shmkv_promotions_total", "Entries moved from the small log to the main log, read since they were written (eviction policy s3fifo).", Counter, nil}
 	Expirations = &Family{"shmkv_expirations_total", "Expired entries whose space was taken back.", Counter, nil}
 	Grows       = &Family{"shmkv_grows_total", "Shards moved into larger extents.", Counter, nil}
+	Splits      = &Family{"shmkv_splits_total", "Shards split in two as the table grew.", Counter, nil}
 	Damaged     = &Family{"shmkv_damaged_entries_total", "Damaged entries or stretches of log dropped by cleaning or repair.", Counter, nil}
 	Entries     = &Family{"shmkv_entries", "Live entries in the table.", Gauge, nil}
 	Bytes       = &Family{"shmkv_bytes", "Bytes of the table: used by live entries, free for new ones before shards grow, total memory taken, max memory it may take.", Gauge, []string{"kind"}}
 	KeyCapacity = &Family{"shmkv_key_capacity", "Most keys the table holds before shards grow.", Gauge, nil}
-	Shards      = &Family{"shmkv_shards", "Shards in the table.", Gauge, nil}
+	Shards      = &Family{"shmkv_shards", "Shards in use in the table; they split as it grows.", Gauge, nil}
+	MaxShards   = &Family{"shmkv_max_shards", "The most shards the table may come to have.", Gauge, nil}
 	IndexSlots  = &Family{"shmkv_index_slots", "Index slots in all shards, as they stand before they grow.", Gauge, nil}
 	MaxKeyBytes = &Family{"shmkv_max_key_bytes", "Largest key the table accepts.", Gauge, nil}
 	MaxValBytes = &Family{"shmkv_max_value_bytes", "Largest value the table accepts.", Gauge, nil}
@@ -83,8 +85,8 @@ var (
 
 // Families is every family, in the order Samples returns them.
 var Families = []*Family{
-	Reads, ReadRetries, Sets, Deletes, LockWaits, Recoveries, Rebuilds, Evictions, Promotions, Expirations, Grows, Damaged,
-	Entries, Bytes, KeyCapacity, Shards, IndexSlots, MaxKeyBytes, MaxValBytes, Info,
+	Reads, ReadRetries, Sets, Deletes, LockWaits, Recoveries, Rebuilds, Evictions, Promotions, Expirations, Grows, Splits,
+	Damaged, Entries, Bytes, KeyCapacity, Shards, MaxShards, IndexSlots, MaxKeyBytes, MaxValBytes, Info,
 }
 
 // Samples appends the samples of st, read from the table called table, to
@@ -110,6 +112,7 @@ func Samples(dst []Sample, table string, st *kv.Stats) []Sample {
 	add(Promotions, st.Promotions)
 	add(Expirations, st.Expirations)
 	add(Grows, st.Grows)
+	add(Splits, st.Splits)
 	add(Damaged, st.Damaged)
 	add(Entries, st.Entries)
 	add(Bytes, st.BytesUsed, "used")
@@ -118,6 +121,7 @@ func Samples(dst []Sample, table string, st *kv.Stats) []Sample {
 	add(Bytes, st.MaxBytes, "max")
 	add(KeyCapacity, uint64(st.KeyCapacity))
 	add(Shards, uint64(st.Shards))
+	add(MaxShards, uint64(st.MaxShards))
 	add(IndexSlots, uint64(st.Slots))
 	add(MaxKeyBytes, uint64(st.MaxKeySize))
 	add(MaxValBytes, uint64(st.MaxValueSize))

@@ -15,7 +15,7 @@ var someStats = kv.Stats{
 	Sets: 5, Deletes: 2, LockWaits: 1, Recoveries: 1, Rebuilds: 4,
 	Evictions: 6, Promotions: 13, Expirations: 7, Damaged: 8,
 	Gets: 10, Hits: 9, Misses: 1, ReadRetries: 11,
-	Shards: 2, Slots: 128, MaxKeySize: 1024, MaxValueSize: 1 << 20, KeyCapacity: 96, Eviction: kv.EvictS3FIFO,
+	Shards: 2, MaxShards: 16, Splits: 1, Slots: 128, MaxKeySize: 1024, MaxValueSize: 1 << 20, KeyCapacity: 96, Eviction: kv.EvictS3FIFO,
 }
 
 // TestWriteText pins the exposition, names and all: they are an interface
@@ -59,6 +59,9 @@ shmkv_expirations_total{table="demo"} 7
 # HELP shmkv_grows_total Shards moved into larger extents.
 # TYPE shmkv_grows_total counter
 shmkv_grows_total{table="demo"} 12
+# HELP shmkv_splits_total Shards split in two as the table grew.
+# TYPE shmkv_splits_total counter
+shmkv_splits_total{table="demo"} 1
 # HELP shmkv_damaged_entries_total Damaged entries or stretches of log dropped by cleaning or repair.
 # TYPE shmkv_damaged_entries_total counter
 shmkv_damaged_entries_total{table="demo"} 8
@@ -74,9 +77,12 @@ shmkv_bytes{kind="max",table="demo"} 1.073741824e+09
 # HELP shmkv_key_capacity Most keys the table holds before shards grow.
 # TYPE shmkv_key_capacity gauge
 shmkv_key_capacity{table="demo"} 96
-# HELP shmkv_shards Shards in the table.
+# HELP shmkv_shards Shards in use in the table; they split as it grows.
 # TYPE shmkv_shards gauge
 shmkv_shards{table="demo"} 2
+# HELP shmkv_max_shards The most shards the table may come to have.
+# TYPE shmkv_max_shards gauge
+shmkv_max_shards{table="demo"} 16
 # HELP shmkv_index_slots Index slots in all shards, as they stand before they grow.
 # TYPE shmkv_index_slots gauge
 shmkv_index_slots{table="demo"} 128

@@ -54,6 +54,7 @@ type statsJSON struct {
 	TotalBytes   uint64  `json:"total_bytes"`
 	MaxBytes     uint64  `json:"max_bytes"`
 	Grows        uint64  `json:"grows"`
+	Splits       uint64  `json:"splits"`
 	Gets         uint64  `json:"gets"`
 	Hits         uint64  `json:"hits"`
 	Misses       uint64  `json:"misses"`
@@ -70,6 +71,7 @@ type statsJSON struct {
 	Expirations  uint64  `json:"expirations"`
 	Eviction     string  `json:"eviction"`
 	Shards       int     `json:"shards"`
+	MaxShards    int     `json:"max_shards"`
 	IndexSlots   int     `json:"index_slots"`
 	KeyCapacity  int     `json:"key_capacity"`
 	MaxKeySize   int     `json:"max_key_size"`
@@ -110,9 +112,9 @@ func runStats(m *Main, name string, o *statsFlags) error {
 	if asJSON {
 		return json.NewEncoder(m.Stdout).Encode(statsJSON{
 			nameJSON: newNameJSON(name), Entries: st.Entries, BytesUsed: st.BytesUsed, BytesFree: st.BytesFree,
-			TotalBytes: st.TotalBytes, MaxBytes: st.MaxBytes, Grows: st.Grows, Gets: st.Gets, Hits: st.Hits, Misses: st.Misses, HitRate: hitRate,
+			TotalBytes: st.TotalBytes, MaxBytes: st.MaxBytes, Grows: st.Grows, Splits: st.Splits, Gets: st.Gets, Hits: st.Hits, Misses: st.Misses, HitRate: hitRate,
 			Sets: st.Sets, Deletes: st.Deletes, LockWaits: st.LockWaits, ReadRetries: st.ReadRetries,
-			Recoveries: st.Recoveries, Damaged: st.Damaged, Rebuilds: st.Rebuilds, Shards: st.Shards,
+			Recoveries: st.Recoveries, Damaged: st.Damaged, Rebuilds: st.Rebuilds, Shards: st.Shards, MaxShards: st.MaxShards,
 			Evictions: st.Evictions, Promotions: st.Promotions, Expirations: st.Expirations, Eviction: st.Eviction.String(),
 			IndexSlots: st.Slots, KeyCapacity: st.KeyCapacity,
 			MaxKeySize: st.MaxKeySize, MaxValueSize: st.MaxValueSize,
@@ -130,7 +132,7 @@ func runStats(m *Main, name string, o *statsFlags) error {
 	fmt.Fprintf(w, "writes      %d sets, %d deletes, %d lock waits\n", st.Sets, st.Deletes, st.LockWaits)
 	fmt.Fprintf(w, "expiry      %d evictions, %d promotions (eviction %v), %d expirations\n", st.Evictions, st.Promotions, st.Eviction, st.Expirations)
 	fmt.Fprintf(w, "recoveries  %d after dead writers, %d index rebuilds, %d damaged entries dropped\n", st.Recoveries, st.Rebuilds, st.Damaged)
-	fmt.Fprintf(w, "geometry    %d shards, %d index slots; keys up to %s, values up to %s\n", st.Shards, st.Slots, humanBytes(uint64(st.MaxKeySize)), humanBytes(uint64(st.MaxValueSize)))
+	fmt.Fprintf(w, "geometry    %d shards of at most %d, split %d times; %d index slots; keys up to %s, values up to %s\n", st.Shards, st.MaxShards, st.Splits, st.Slots, humanBytes(uint64(st.MaxKeySize)), humanBytes(uint64(st.MaxValueSize)))
 	return nil
 }
 
