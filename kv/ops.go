@@ -34,11 +34,16 @@ func (t *Table) getMeta(dst, key []byte) (value []byte, meta entryMeta, found bo
 		return dst, entryMeta{}, false, err
 	}
 	h := format.HashKey(t.g.Seed, key)
-	err = t.routed(h, func(s *shard) (err error) {
-		value, meta, found, err = t.get(s, dst, key, h)
-		return err
-	})
-	return value, meta, found, err
+	// routed's loop, without a closure on the path of every Get.
+	for {
+		value, meta, found, err = t.get(t.shardFor(h), dst, key, h)
+		if err != errClassMoved {
+			return value, meta, found, err
+		}
+		if !t.route(h) {
+			return dst, entryMeta{}, false, ErrCorrupt
+		}
+	}
 }
 
 // NoExpiry is what TTL reports for a key that never expires.

@@ -72,7 +72,16 @@ func (t *Table) recoverLocked(s *shard) error {
 // or in fn (a split: grow.go): fn then returns errClassMoved, having
 // changed nothing, and update runs it again on the class's new shard.
 func (t *Table) update(key []byte, h uint64, needClock bool, fn func(v *view, l lookup, now int64) error) error {
-	return t.routed(h, func(s *shard) error { return t.updateIn(s, key, h, needClock, fn) })
+	// routed's loop, without a closure on the path of every write.
+	for {
+		err := t.updateIn(t.shardFor(h), key, h, needClock, fn)
+		if err != errClassMoved {
+			return err
+		}
+		if !t.route(h) {
+			return ErrCorrupt
+		}
+	}
 }
 
 // updateIn is update on shard s, or errClassMoved if s does not hold the
