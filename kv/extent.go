@@ -136,7 +136,7 @@ func (s *shard) extentProblem(w uint64) string {
 // at returns the view of shard s over extent e: s with the extent's
 // places filled in.
 func (s *shard) at(e format.Extent) view {
-	v := view{shard: *s, ext: e}
+	v := view{shard: *s, ext: e, extWord: e.Word()}
 	v.hdr = e.Off / 8
 	v.slots = (e.Off + format.ExtHeaderSize) / 8
 	v.mask = uint64(e.Slots - 1)
@@ -194,7 +194,7 @@ func (s *shard) view() (view, bool) {
 func (s *shard) current() (*view, bool) {
 	w := s.ctlLoad(format.CtlExtent)
 	cache := &s.t.views[s.index]
-	if v := cache.Load(); v != nil && v.ext.Word() == w {
+	if v := cache.Load(); v != nil && v.extWord == w {
 		return v, true
 	}
 	e, ok := s.decode(w)

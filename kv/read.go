@@ -163,15 +163,7 @@ func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mode r
 		// For good: a shard's depth only grows.
 		return dst, entryMeta{}, false, readMoved
 	}
-	ext := cur.ext
 	verify := mode&readVerify != 0 || dirty
-	settled := func() readResult {
-		region.LoadFence() // the copy's loads before the counter's
-		if cur.ctlLoad(format.CtlSeq) != seq || dirty && (cur.ctlLoad(format.CtlFlags) != 0 || cur.ctlLoad(format.CtlExtent) != ext.Word()) {
-			return readRaced
-		}
-		return readDone
-	}
 	tag := format.TagOf(h)
 	i := h & cur.mask
 	for range cur.mask + 1 {
@@ -201,17 +193,17 @@ func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mode r
 					return dst, entryMeta{}, false, readRaced
 				}
 				if e.expires != 0 && isExpired(&e, clock().UnixNano()) {
-					return dst, entryMeta{}, false, settled()
+					return dst, entryMeta{}, false, cur.settled(seq, dirty)
 				}
 				n := len(dst)
 				out = cur.appendAt(dst, e.valueAt(off), e.vlen)
 				if verify && format.EntryChecksum(h, e.head, e.expires, xxhash.Sum64(out[n:])) != e.checksum {
-					if settled() == readDone {
+					if cur.settled(seq, dirty) == readDone {
 						return out[:n], entryMeta{}, false, readDamaged
 					}
 					return out[:n], entryMeta{}, false, readRaced
 				}
-				if settled() != readDone {
+				if cur.settled(seq, dirty) != readDone {
 					return out[:n], entryMeta{}, false, readRaced
 				}
 				if mode&readMark != 0 && cur.evict {
@@ -225,7 +217,19 @@ func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mode r
 		}
 		i = (i + 1) & cur.mask
 	}
-	return dst, entryMeta{}, false, settled()
+	return dst, entryMeta{}, false, cur.settled(seq, dirty)
+}
+
+// settled says whether a read of v that loaded the counter as seq, and
+// its extent word after it, read a shard nothing changed meanwhile (for
+// a dirty read, also not flagged for rebuild and not moved to another
+// extent).
+func (v *view) settled(seq uint64, dirty bool) readResult {
+	region.LoadFence() // the copy's loads before the counter's
+	if v.ctlLoad(format.CtlSeq) != seq || dirty && (v.ctlLoad(format.CtlFlags) != 0 || v.ctlLoad(format.CtlExtent) != v.extWord) {
+		return readRaced
+	}
+	return readDone
 }
 
 // get reads key from shard s: optimistically, and if writers keep it out,

@@ -41,6 +41,7 @@ type view struct {
 	shard
 
 	ext       format.Extent
+	extWord   uint64 // ext.Word(), which current compares on every read
 	gen       uint64 // the extent's generation (its self-description)
 	hdr       int64  // word index of the extent's header
 	slots     int64  // word index of slot 0
