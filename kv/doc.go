@@ -27,9 +27,14 @@
 // A table needs no size. Each shard's index and log live together in one
 // extent of a sparse object, and a shard short of room moves into a larger
 // extent while readers go on reading the old one, publishing it with one
-// atomic store. The table grows so up to Options.MaxMemory, the
-// most shared memory it may take; there a table refuses new keys with
-// ErrFull, or evicts if it was created with EvictS3FIFO.
+// atomic store. Shards follow the data: a table starts with a few in use,
+// or as many as Options.Keys and Options.Memory ask for, and a shard that
+// grows large splits in two the same way, up to as many shards as the
+// ceiling plans, so that a small table's writers touch few cache lines and
+// a large table's shards stay quick to grow. The table grows so up to
+// Options.MaxMemory, the most shared memory it may take; there a table
+// refuses new keys with ErrFull, or evicts if it was created with
+// EvictS3FIFO.
 //
 // # Concurrency
 //

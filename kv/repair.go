@@ -84,6 +84,7 @@ func (t *Table) repairShard(i int, rep *Report) error {
 		return nil
 	}
 	t.reclaimGrow(&v)
+	t.reclaimSplit(&v)
 	var dropped uint64
 	for _, r := range v.rings() {
 		head, tail := v.ringHead(r), v.ringTail(r)
