@@ -1,0 +1,163 @@
+package kv
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/shmkv/shmkv/kv/internal/format"
+)
+
+// reviewSplitTable fills a splitting table until shard 0 has split into
+// shard 16, and returns the table, the keys written with their values,
+// and the keys whose class shard 16 holds.
+func reviewSplitTable(t *testing.T, n int) (string, *Table, map[string]string, []string) {
+	t.Helper()
+	name := uniqueName(t)
+	tb := openTable(t, name, splitting())
+	want := map[string]string{}
+	for i := range n {
+		k, v := fmt.Sprintf("key-%07d", i), fmt.Sprintf("value-%d", i)
+		mustSet(t, tb, k, v)
+		want[k] = v
+	}
+	if !tb.inUse(16) {
+		t.Fatalf("shard 0 has not split into 16 after %d keys", n)
+	}
+	var in16 []string
+	for k := range want {
+		h := format.HashKey(tb.g.Seed, []byte(k))
+		if i, ok := tb.walk(h); ok && i == 16 {
+			in16 = append(in16, k)
+		}
+	}
+	if len(in16) == 0 {
+		t.Fatal("no key in shard 16")
+	}
+	return name, tb, want, in16
+}
+
+// TestReviewRepairTrustsDamagedDepth damages one word of shard 0's
+// extent header: the depth bits of its self shard word, one lower, as
+// though shard 0 had never split into 16. Check rightly reports it.
+// Repair then "rewrites the self-description" with the damaged depth
+// (oneWordOff trusts the shard word when the extent word matches, before
+// asking the checksum), so shard 0 claims shard 16's classes again: a
+// new handle reads shard 16's keys as absent, silently, and Check is
+// clean.
+func TestReviewRepairTrustsDamagedDepth(t *testing.T) {
+	name, tb, want, in16 := reviewSplitTable(t, 40000)
+	v := viewOf(t, &tb.shards[0])
+	if v.depth < 5 {
+		t.Fatalf("shard 0 at depth %d", v.depth)
+	}
+	at := v.hdr + format.ExtSelfShard/8
+	tb.r.Store(at, uint64(0)|uint64(4)<<32) // one word: depth 4, as before the split into 16
+	rep, err := tb.Check()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("check after damage: %v", rep.Problems)
+	if len(rep.Problems) == 0 {
+		t.Fatal("Check missed the damage")
+	}
+	rep, err = tb.Repair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("repair: %v", rep.Problems)
+	if d := viewOf(t, &tb.shards[0]).depth; d != v.depth {
+		t.Errorf("after Repair shard 0 is at depth %d; it was at %d before the damage", d, v.depth)
+	}
+	rep, err = tb.Check()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := openTable(t, name, &Options{NoCreate: true})
+	missing := 0
+	for _, k := range in16 {
+		if got, ok := mustGet(t, fresh, k); !ok || got != want[k] {
+			missing++
+		}
+	}
+	frep, err := fresh.Check()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if missing > 0 {
+		t.Errorf("after Repair (Check after it: %d problems from the repairing handle, %d from a new one), a new handle misses %d of shard 16's %d keys, with no error", len(rep.Problems), len(frep.Problems), missing, len(in16))
+	}
+}
+
+// TestReviewSplitLargeValueFull fills a splitting table with small
+// entries, then writes values larger than half a split's extent. A write
+// whose grow becomes a split gets the view of a half sized for the
+// entries already there, not for the one being written: the write then
+// finds no room, and a table far below its ceiling answers ErrFull.
+func TestReviewSplitLargeValueFull(t *testing.T) {
+	for _, evict := range []Policy{NoEviction, EvictS3FIFO} {
+		for _, above := range []int64{1 << 40, 64 << 10} {
+			t.Run(fmt.Sprintf("eviction=%d/splitAbove=%d", evict, above), func(t *testing.T) { reviewLargeValues(t, above, evict) })
+		}
+	}
+}
+
+func reviewLargeValues(t *testing.T, above int64, evict Policy) {
+	o := splitting()
+	o.MaxValueSize = 1 << 20
+	o.splitAbove = above
+	o.Eviction = evict
+	tb := newTable(t, o)
+	for i := range 20000 {
+		mustSet(t, tb, fmt.Sprintf("small-%d", i), "v")
+	}
+	big := make([]byte, 40<<10)
+	fails := 0
+	for i := range 200 {
+		if err := tb.Set([]byte(fmt.Sprintf("big-%d", i)), big); err != nil {
+			if fails == 0 {
+				var st Stats
+				tb.Stats(&st)
+				t.Logf("Set(big-%d) of %d bytes: %v (table: %d of %d bytes, %d shards in use)", i, len(big), err, st.TotalBytes, st.MaxBytes, st.Shards)
+			}
+			fails++
+		}
+	}
+	if fails > 0 {
+		t.Errorf("%d of 200 Sets of %d bytes failed in a table at a fraction of its ceiling", fails, len(big))
+	}
+	if rep, err := tb.Check(); err != nil || len(rep.Problems) > 0 {
+		t.Errorf("Check after: %v, %v", err, rep)
+	}
+	var st Stats
+	tb.Stats(&st)
+	if st.Evictions > 0 {
+		t.Errorf("%d entries evicted from a table at %d of its %d bytes", st.Evictions, st.TotalBytes, st.MaxBytes)
+	}
+}
+
+// TestReviewSplitEvicting fills an EvictS3FIFO table that splits, far
+// below its ceiling: no Set may fail and nothing may be evicted.
+func TestReviewSplitEvicting(t *testing.T) {
+	o := splitting()
+	o.Eviction = EvictS3FIFO
+	tb := newTable(t, o)
+	for i := range 40000 {
+		if err := tb.Set([]byte(fmt.Sprintf("small-%d", i)), []byte("v")); err != nil {
+			var st Stats
+			tb.Stats(&st)
+			rep, cerr := tb.Check()
+			again := 0
+			for range 5 {
+				if tb.Set([]byte(fmt.Sprintf("small-%d", i)), []byte("v")) != nil {
+					again++
+				}
+			}
+			t.Fatalf("Set(small-%d): %v; %d shards in use, %d splits; Check: %v %+v; the same Set again fails %d times of 5", i, err, st.Shards, st.Splits, cerr, rep, again)
+		}
+	}
+	var st Stats
+	tb.Stats(&st)
+	if st.Evictions > 0 || st.Splits == 0 {
+		t.Errorf("%d evictions, %d splits", st.Evictions, st.Splits)
+	}
+}
