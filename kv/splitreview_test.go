@@ -278,3 +278,45 @@ func TestReviewRangeStaleRouteDuplicates(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewRepairDepthBelowInitial: one damaged word, shard 0's depth
+// bits set to 0 in a table that has not split at all (16 initial shards
+// of depth 4). Repair accepts depth 0, below the initial shards' depth
+// (names and leastDepth allow it), and its reclaimSplit then takes shard
+// 1, an initial shard in use, for a dead split's buddy and releases it.
+func TestReviewRepairDepthBelowInitial(t *testing.T) {
+	name := uniqueName(t)
+	tb := openTable(t, name, splitting())
+	want := map[string]string{}
+	for i := range 300 {
+		k, v := fmt.Sprintf("key-%d", i), fmt.Sprintf("value-%d", i)
+		mustSet(t, tb, k, v)
+		want[k] = v
+	}
+	var st Stats
+	tb.Stats(&st)
+	if st.Splits != 0 {
+		t.Fatalf("%d splits", st.Splits)
+	}
+	v := viewOf(t, &tb.shards[0])
+	tb.r.Store(v.hdr+format.ExtSelfShard/8, 0) // shard 0, depth 0
+	rep, err := tb.Repair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("repair: %d dropped: %v", rep.Dropped, rep.Problems)
+	fresh := openTable(t, name, &Options{NoCreate: true})
+	lost, corrupt := 0, 0
+	for k, v := range want {
+		got, ok, err := fresh.Get(nil, []byte(k))
+		switch {
+		case err != nil:
+			corrupt++
+		case !ok || string(got) != v:
+			lost++
+		}
+	}
+	if lost+corrupt > 0 {
+		t.Errorf("after Repair of one damaged word, a new handle reads %d of %d keys as absent and %d as ErrCorrupt", lost, len(want), corrupt)
+	}
+}
