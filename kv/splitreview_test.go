@@ -187,6 +187,9 @@ func TestReviewParentWordDamaged(t *testing.T) {
 		}
 	}
 	t.Logf("shard 16's %d keys through a new handle: %d ErrCorrupt, %d absent", len(in16), corrupt, absent)
+	var st Stats
+	serr := fresh.Stats(&st)
+	t.Logf("through the new handle: Len %d, Stats: %v, %d entries in %d shards (%d keys written)", fresh.Len(), serr, st.Entries, st.Shards, len(want))
 	if absent > 0 {
 		t.Errorf("%d keys of shard 16 read as absent", absent)
 	}
