@@ -60,7 +60,7 @@ func (d selfDescription) depth() int { return int(d.shard >> 32) }
 // no more than the table's shards allow.
 func (d selfDescription) names(s *shard) bool {
 	depth := d.shard >> 32
-	return uint32(d.shard) == uint32(s.index) && depth <= uint64(s.maxDepth) && uint64(s.index) < 1<<depth
+	return uint32(d.shard) == uint32(s.index) && depth >= uint64(s.minDepth) && depth <= uint64(s.maxDepth) && uint64(s.index) < 1<<depth
 }
 
 // describedAt loads the self-description in the header at byte offset
@@ -87,20 +87,23 @@ func (d selfDescription) valid(s *shard, off int64) bool {
 }
 
 // oneWordOff reports whether d would describe the extent shard s's word
-// w names but for one damaged word of the four: the word and the shard
-// still match (the generation or the checksum is damaged), or the
-// checksum vouches for w and s at some depth (the word or the shard is).
-// With the depth it returns the shard word that does.
-func (d selfDescription) oneWordOff(s *shard, w uint64) (uint64, bool) {
-	if d.word == w && d.names(s) {
-		return d.shard, true
-	}
-	for depth := 0; depth <= s.maxDepth; depth++ {
-		if self := s.selfWord(depth); d.sum == format.SelfSum(s.seed, w, self, d.gen) {
-			return self, true
+// w names but for one damaged word of the four, and returns the shard
+// word, with the depth, that it would have. The checksum is asked first:
+// if it vouches for w and s at some depth (with d's generation), the word
+// or the shard word is the damaged one, and the depth is the one it
+// vouches for (vouched). Otherwise, if the word and the shard word still
+// name w and s, the generation or the checksum is damaged, and the shard
+// word, depth included, is taken as it stands.
+func (d selfDescription) oneWordOff(s *shard, w uint64) (self uint64, vouched, ok bool) {
+	for depth := s.minDepth; depth <= s.maxDepth; depth++ {
+		if self := s.selfWord(depth); s.index < 1<<depth && d.sum == format.SelfSum(s.seed, w, self, d.gen) {
+			return self, true, true
 		}
 	}
-	return 0, false
+	if d.word == w && d.names(s) {
+		return d.shard, false, true
+	}
+	return 0, false, false
 }
 
 // described returns the self-description of extent e of shard s, and
@@ -123,7 +126,7 @@ func (s *shard) extentProblem(w uint64) string {
 	switch {
 	case d.word == w && d.valid(s, e.Off):
 		return ""
-	case func() bool { _, ok := d.oneWordOff(s, w); return ok }():
+	case func() bool { _, _, ok := d.oneWordOff(s, w); return ok }():
 		return fmt.Sprintf("the self-description of the extent at %d, which extent word %#x names, is damaged (word %#x, shard %d, generation %d, checksum %#x)", e.Off, w, d.word, d.shard, d.gen, d.sum)
 	case d.valid(s, e.Off):
 		return fmt.Sprintf("extent word %#x names the extent at %d, whose header says it is published as %#x (generation %d)", w, e.Off, d.word, d.gen)
@@ -166,10 +169,10 @@ func (v *view) splitForEviction() {
 // and the like, or false if the extent word is not one this shard could
 // have written (a damaged or hostile word, one whose extent's header does
 // not describe it, or a shard damaged beyond reading). It copies the view
-// readers and writers share (current); update's writes use that one
-// itself.
+// readers and writers share (current, its depth checked: currentChecked);
+// update's writes use that one itself.
 func (s *shard) view() (view, bool) {
-	v, ok := s.current()
+	v, ok := s.currentChecked()
 	if !ok {
 		return view{}, false
 	}
@@ -180,13 +183,14 @@ func (s *shard) view() (view, bool) {
 // for a writer in update, neither of which may change it: the one this
 // handle built for the same extent word before, or a new one, kept for
 // the next caller. A view depends on
-// nothing but the shard's fixed places and the word, so one built for a
-// word serves every later read that loads the same word; building it
-// afresh on every read was an eighth of a Get. So the header's
-// self-description is checked only here, when a view is built for a word
-// this handle has not used: the one word this read trusts is what it
-// checks, and later damage to the header (not to the word) is Check's to
-// find.
+// the shard's fixed places and the word, and on the depth in the extent's
+// header, so one built for a word serves every later read that loads the
+// same word, but for the depth, which a word can come back with greater
+// (sameDepth, split.go, says who checks it); building it afresh on every
+// read was an eighth of a Get. So the header's self-description is checked
+// only here, when a view is built for a word this handle has not used:
+// the one word this read trusts is what it checks, and later damage to the
+// header (not to the word) is Check's to find.
 //
 // A reader that loaded a word a grow has since replaced may find its
 // extent's header already given back (zeros) and report false: it retries,

@@ -87,7 +87,7 @@ func (v *view) growFor(need int64, l *lookup, key []byte, h uint64, now int64) (
 	for (entries > slots*maxLoadNum/maxLoadDen || data*growAtNum/growAtDen/avg > int64(slots*maxLoadNum/maxLoadDen)) && slots < format.MaxSlots {
 		slots *= 2
 	}
-	grown, err := v.t.grow(v, slots, data)
+	grown, err := v.t.grow(v, slots, data, need, h)
 	if err == errNoGrowth {
 		return nil, nil
 	}
@@ -107,12 +107,15 @@ func (v *view) growFor(need int64, l *lookup, key []byte, h uint64, now int64) (
 }
 
 // grow moves v, held locked, into a new extent of slots slots and at least
-// data bytes of log, and returns the view of it. See the top of this file.
-func (t *Table) grow(v *view, slots int, data int64) (view, error) {
+// data bytes of log, and returns the view of it, for a write of need bytes
+// for a key hashing to h. See the top of this file. A shard that should
+// split instead (split.go) does, and the view returned may then not hold
+// h's class.
+func (t *Table) grow(v *view, slots int, data, need int64, h uint64) (view, error) {
 	d := &t.denials[v.index]
 	e := format.NewExtent(0, slots, data, v.evict)
 	if v.wantsSplit(e.Size) {
-		if nv, err := t.split(v); err != errNoGrowth {
+		if nv, err := t.split(v, need, h); err != errNoGrowth {
 			return nv, err
 		}
 	}
@@ -250,41 +253,57 @@ type copied struct {
 	dropped                           uint64 // live entries no slot pointed at: damage rebuild stepped over
 }
 
-// copyFrom fills v, a new extent nothing reads yet, with src's live
-// entries in log order, each log's as a compact log from position 0 of the
-// same log in v, and indexes them, keeping their referenced marks. (The
-// small log of v is at least as large as src's, so what src's held fits
-// without wrapping.) It fails with errCorruptIndex when src's logs or
-// counters cannot be what they claim: the write that asked for the grow
-// then rebuilds src, which recounts them, and tries once more.
+// copyFrom fills v, a new extent nothing reads yet, with those of src's
+// live entries whose class v's shard holds at v's depth (all of them, in
+// a grow; half, in a split), in log order, each log's as a compact log
+// from position 0 of the same log in v, and indexes them, keeping their
+// referenced marks. In a grow the small log of v is at least as large as
+// src's, so what src's held fits; in a split it may not, and what does
+// not goes on into the main log, which is given memory for all of the
+// half's entries (split.go). It fails with errCorruptIndex when src's logs
+// or counters cannot be what they claim: the write that asked for the
+// grow then rebuilds src, which recounts them, and tries once more.
 func (v *view) copyFrom(src *view) (copied, error) {
 	var n copied
 	failpoint.Step()
 	clear(v.r.B[v.slots*8 : (v.slots+int64(v.mask)+1)*8])
 	from, to := src.rings(), v.rings()
-	for k, r := range from {
-		room := uint64(v.allocated())
-		if !to[k].wraps {
-			room = uint64(to[k].size)
+	var cursors [2]copyCursor // nothing allocates under the lock
+	dst := cursors[:len(to)]
+	for k, r := range to {
+		dst[k] = copyCursor{ring: r, room: uint64(v.allocated())}
+		if !r.wraps {
+			dst[k].room = uint64(r.size)
 		}
-		p, err := v.copyRing(src, r, to[k].base, room, &n)
-		if err != nil {
+	}
+	for k, r := range from {
+		// A log's entries go to the same log of v, and on to the next
+		// (the main log) when it is full.
+		if err := v.copyRing(src, r, dst[k:], &n); err != nil {
 			return n, err
 		}
-		v.r.Store(v.hdr+to[k].tail/8, 0)
-		v.r.Store(v.hdr+to[k].head/8, p)
+	}
+	for _, c := range dst {
+		v.r.Store(v.hdr+c.ring.tail/8, 0)
+		v.r.Store(v.hdr+c.ring.head/8, c.p)
 	}
 	return n, nil
 }
 
-// copyRing copies the live entries of from's log r to data offset base
-// of v, with room bytes there, and returns how many bytes it copied.
-func (v *view) copyRing(from *view, r ring, base int64, room uint64, n *copied) (uint64, error) {
+// copyCursor is where copyRing puts entries in one log of a new extent:
+// at position p, with room bytes in all.
+type copyCursor struct {
+	ring
+	room, p uint64
+}
+
+// copyRing copies the live entries of from's log r that v's shard holds
+// to the first of dst's logs with room for each.
+func (v *view) copyRing(from *view, r ring, dst []copyCursor, n *copied) error {
 	head, tail := from.ringHead(r), from.ringTail(r)
 	if head < tail || head-tail > uint64(r.size) {
-		return 0, errCorruptIndex
+		return errCorruptIndex
 	}
-	var p uint64
 	for q := tail; q != head; {
 		it := from.itemIn(r, q, head, false)
 		q += it.size
@@ -293,9 +312,10 @@ func (v *view) copyRing(from *view, r ring, base int64, room uint64, n *copied) 
 		}
 		h := from.hashAt(it.off, &it.hdr)
 		if !v.owns(h) {
-			// The other half's, in a split; in a grow, an entry of
-			// another shard's class, which no reader would look for here.
-			if !from.owns(h) {
+			// The other half's, in a split; or an entry of another
+			// shard's class, which no reader would look for here: count
+			// it once, in the copy that keeps the shard's number.
+			if !from.owns(h) && v.index == from.index {
 				n.dropped++
 			}
 			continue
@@ -305,29 +325,33 @@ func (v *view) copyRing(from *view, r ring, base int64, room uint64, n *copied) 
 			n.dropped++
 			continue
 		}
-		if p+it.size > room {
-			return 0, errCorruptIndex // more live data than the counters said
+		for dst[0].p+it.size > dst[0].room {
+			if len(dst) == 1 {
+				return errCorruptIndex // more live data than the counters said
+			}
+			dst = dst[1:]
 		}
+		c := &dst[0]
 		a, b := from.pieces(it.off, int(it.size))
-		off := base + int64(p)
+		off := c.base + int64(c.p)
 		failpoint.Step()
 		copy(v.r.B[v.data+off:], a)
 		copy(v.r.B[v.data+off+int64(len(a)):], b)
 		if !v.insertCopied(h, slotValue(format.TagOf(h), off)|w&format.SlotReferenced) {
-			return 0, errCorruptIndex
+			return errCorruptIndex
 		}
 		n.entries++
 		n.bytes += it.size
-		if !r.wraps {
+		if !c.wraps {
 			n.small += it.size
 		}
 		n.largest = max(n.largest, it.size)
 		if it.hdr.expires != 0 {
 			n.expiring++
 		}
-		p += it.size
+		c.p += it.size
 	}
-	return p, nil
+	return nil
 }
 
 // insertCopied puts slot word w for a key hashing to h into the first

@@ -491,8 +491,10 @@ func (t *Table) markAllStale() (err error) {
 // claimHome is the shard whose control block keeps the load claims of
 // keys hashing to h: the one numbered as h's class, whatever shard holds
 // the class now, so that a claim stays where its waiters look when a
-// split moves the class. It is written only under the lock of the shard
-// that holds the class (update), which never two shards hold at once.
+// split moves the class. A claim is taken, taken over and marked stale
+// only under the lock of the shard that holds the class (update), which
+// two shards never hold at once; it ends without the lock, by one
+// compare-and-swap of its done word, as the top of this file says.
 func (t *Table) claimHome(h uint64) *shard { return &t.shards[h>>t.shardShift] }
 
 // classHash is a hash whose class is s's number.

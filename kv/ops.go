@@ -35,7 +35,7 @@ func (t *Table) getMeta(dst, key []byte) (value []byte, meta entryMeta, found bo
 	}
 	h := format.HashKey(t.g.Seed, key)
 	// routed's loop, without a closure on the path of every Get.
-	for {
+	for range maxRoutes {
 		value, meta, found, err = t.get(t.shardFor(h), dst, key, h)
 		if err != errClassMoved {
 			return value, meta, found, err
@@ -44,6 +44,7 @@ func (t *Table) getMeta(dst, key []byte) (value []byte, meta entryMeta, found bo
 			return dst, entryMeta{}, false, ErrCorrupt
 		}
 	}
+	return dst, entryMeta{}, false, errRouteLoop
 }
 
 // NoExpiry is what TTL reports for a key that never expires.
@@ -358,7 +359,8 @@ func (t *Table) Delete(key []byte) (deleted bool, err error) {
 // can see, plus keys that have expired but whose entries log cleaning has
 // not yet dropped (Get, TTL and Range never return those). Under
 // concurrent writes it is a sum of per-shard counts read at slightly
-// different moments.
+// different moments. Like Stats, it leaves out the shards that a shard
+// whose extent cannot be read split into.
 func (t *Table) Len() (n int) {
 	if t.closed.Load() {
 		return 0

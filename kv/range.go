@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,12 +57,11 @@ func (t *Table) Range(fn func(key, value []byte) bool) (err error) {
 			class++
 			continue
 		}
-		i := t.holder(class)
-		if i < 0 {
-			// A shard on the way to the class is unreadable: it is
-			// reported when its own class's turn comes, or here.
-			i = int(t.routes[class].Load())
-			if len(lost) == 0 || lost[len(lost)-1] != i {
+		i, ok := t.holder(class)
+		if !ok {
+			// Shard i, on the way to the class, is unreadable: its
+			// classes, and its buddies', are skipped and it is named.
+			if !slices.Contains(lost, i) {
 				lost, lostErr = append(lost, i), errUnreadable
 			}
 			seen[class/64] |= 1 << (class % 64)

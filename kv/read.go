@@ -217,6 +217,12 @@ func (s *shard) tryGet(dst, key []byte, h uint64, clock func() time.Time, mode r
 		}
 		i = (i + 1) & cur.mask
 	}
+	if !cur.sameDepth() {
+		// A view of an earlier extent at the same word (split.go): the
+		// key's class may be the buddy's now. Look again, with a new view.
+		s.t.views[s.index].CompareAndSwap(cur, nil)
+		return dst, entryMeta{}, false, readRaced
+	}
 	return dst, entryMeta{}, false, cur.settled(seq, dirty)
 }
 

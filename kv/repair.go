@@ -79,12 +79,16 @@ func (t *Table) repairShard(i int, rep *Report) error {
 	}
 	defer s.endWrite()
 	counted := s.ctlLoad(format.CtlLiveEntries)
-	v, refound, ok := t.repairExtent(s, rep)
+	v, refound, guessed, ok := t.repairExtent(s, rep)
 	if !ok {
 		return nil
 	}
 	t.reclaimGrow(&v)
-	t.reclaimSplit(&v)
+	if !guessed {
+		// Only from a depth the extent's checksum vouches for: one taken
+		// on trust could name an in-use buddy as a dead split's.
+		t.reclaimSplit(&v)
+	}
 	var dropped uint64
 	for _, r := range v.rings() {
 		head, tail := v.ringHead(r), v.ringTail(r)
@@ -127,8 +131,9 @@ func (t *Table) repairShard(i int, rep *Report) error {
 // section, over its extent: the one its word names, if that extent's
 // header describes it; else the one it finds again by its header and
 // republishes (refound). It reports what it finds wrong, and false when
-// it finds no extent of s.
-func (t *Table) repairExtent(s *shard, rep *Report) (v view, refound, ok bool) {
+// it finds no extent of s. guessed says that the extent's depth is what
+// its damaged self-description said, with no checksum to vouch for it.
+func (t *Table) repairExtent(s *shard, rep *Report) (v view, refound, guessed, ok bool) {
 	i := s.index
 	w := s.ctlLoad(format.CtlExtent)
 	problem := s.extentProblem(w)
@@ -138,13 +143,13 @@ func (t *Table) repairExtent(s *shard, rep *Report) (v view, refound, ok bool) {
 		d, _ := s.described(e)
 		v.gen = d.gen
 		v.setDepth(d.depth())
-		return v, false, true
+		return v, false, false, true
 	}
 	rep.add(i, -1, "%s", problem)
 	found, err := t.findExtents(s)
 	if err != nil {
 		rep.add(i, -1, "cannot scan the shard's span for its extent: %v; cannot repair", err)
-		return view{}, false, false
+		return view{}, false, false, false
 	}
 	// The newest extent whose log walks; an unpublished one a grower left
 	// (pending) only if there is no other: it holds a copy of the same
@@ -188,13 +193,16 @@ func (t *Table) repairExtent(s *shard, rep *Report) (v view, refound, ok bool) {
 		v = s.at(c.e)
 		v.gen = c.gen
 		v.setDepth(c.depth)
-		return v, true, true
+		return v, true, false, true
 	}
 	// No extent describes itself. One that the word still names, one
 	// word of whose self-description is damaged, is described again.
 	if e, ok := s.decode(w); ok {
 		d := s.describedAt(e.Off)
-		self, ok := d.oneWordOff(s, w)
+		self, vouched, ok := d.oneWordOff(s, w)
+		// A depth taken on trust must be no less than the buddies'
+		// extents say the shard has split to.
+		ok = ok && (vouched || int(self>>32) >= t.leastDepth(s))
 		if v = s.at(e); v.logWalks() && ok {
 			// The generation is kept only if the checksum vouches for it:
 			// a damaged one (say all ones) would pass into the next
@@ -207,13 +215,15 @@ func (t *Table) repairExtent(s *shard, rep *Report) (v view, refound, ok bool) {
 			}
 			v.setDepth(int(self >> 32))
 			v.describe(e, v.gen, v.depth)
+			// This handle's view of the word may hold another depth.
+			t.views[i].Store(nil)
 			rep.add(i, -1, "rewrote the self-description of the extent at %d", e.Off)
-			return v, true, true
+			return v, true, !vouched, true
 		}
 	}
 	rep.add(i, -1, "no extent of the shard describes itself in its span: its entries (%d by its counters) are lost; cannot repair", s.ctlLoad(format.CtlLiveEntries))
 	rep.Dropped += int(min(s.ctlLoad(format.CtlLiveEntries), uint64(format.MaxSlots)))
-	return view{}, false, false
+	return view{}, false, false, false
 }
 
 // leastDepth is the least depth an extent of s may have: one past the
@@ -222,7 +232,7 @@ func (t *Table) repairExtent(s *shard, rep *Report) (v view, refound, ok bool) {
 // too, and rightly: it is written only once the splitting shard's new
 // extent, at the depth it implies, is whole.
 func (t *Table) leastDepth(s *shard) int {
-	least := bits.Len(uint(s.index))
+	least := max(s.minDepth, bits.Len(uint(s.index)))
 	for k := least; k < s.maxDepth; k++ {
 		b := &t.shards[s.index|1<<k]
 		if _, ok := b.current(); ok {

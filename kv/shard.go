@@ -31,6 +31,8 @@ type shard struct {
 	// maxDepth bits: log2 of the table's shards.
 	classShift uint
 	maxDepth   int
+	// minDepth is the initial shards' depth, below which no extent's is.
+	minDepth int
 }
 
 // view is a shard over one extent, its current one when it was made: the
@@ -55,6 +57,7 @@ type view struct {
 	keyCap    int    // how many entries the index accepts
 	depth     int    // the extent's depth: the low bits of a class this shard holds (split.go)
 	classMask uint64 // 1<<depth - 1
+	self      uint64 // the self shard word of its description: the shard and the depth
 }
 
 func newShard(t *Table, g *format.Geometry, i int) shard {
@@ -76,6 +79,7 @@ func newShard(t *Table, g *format.Geometry, i int) shard {
 
 		classShift: uint(64 - bits.TrailingZeros(uint(g.Shards))),
 		maxDepth:   bits.TrailingZeros(uint(g.Shards)),
+		minDepth:   bits.TrailingZeros(uint(g.InitialShards)),
 	}
 }
 

@@ -2,6 +2,7 @@ package kv
 
 import (
 	"errors"
+	"fmt"
 	"math/bits"
 	"syscall"
 	"time"
@@ -41,7 +42,7 @@ import (
 //
 // A splitter that dies before the commit leaves c as it was, with a
 // pending extent and b's half-built one; recovery of c releases both
-// (reclaimSplit). One that dies after it leaves both shards whole but c's
+// (reclaimGrow the first, reclaimSplit the second), and so does Repair. One that dies after it leaves both shards whole but c's
 // counters, which recovery recounts.
 //
 // Readers and writers route by a per-handle table of which shard held
@@ -61,6 +62,29 @@ func (v *view) owns(h uint64) bool { return h>>v.classShift&v.classMask == uint6
 func (v *view) setDepth(depth int) {
 	v.depth = depth
 	v.classMask = 1<<depth - 1
+	v.self = v.selfWord(depth)
+}
+
+// sameDepth reports whether v's extent header still gives v's depth. A
+// handle keeps its view of a shard by extent word (current), and a word
+// can come back at a greater depth: a split can place the shard's new
+// extent where an old one of the same size was. A view of the old one
+// would hold classes the buddy holds now, so whatever a wrong depth could
+// mislead checks it: a miss (tryGet), a write (update), a copy of the
+// shard (Range, Check) and routing. A hit needs no check: an entry is in
+// an extent only if its shard holds its class. A depth only grows, so a
+// stale view can only claim too much, never too little.
+func (v *view) sameDepth() bool { return v.r.Load(v.hdr+format.ExtSelfShard/8) == v.self }
+
+// currentChecked is current, with a view whose depth is stale dropped and
+// made again from the extent's header.
+func (s *shard) currentChecked() (*view, bool) {
+	v, ok := s.current()
+	if !ok || v.sameDepth() {
+		return v, ok
+	}
+	s.t.views[s.index].CompareAndSwap(v, nil)
+	return s.current()
 }
 
 // shardFor returns the shard that held h's class when this handle last
@@ -91,7 +115,7 @@ func (t *Table) walk(h uint64) (int, bool) {
 	class := h >> t.shardShift
 	i := uint64(t.routes[class].Load())
 	for range t.shards[0].maxDepth + 1 {
-		v, ok := t.shards[i].current()
+		v, ok := t.shards[i].currentChecked()
 		if !ok {
 			return int(i), false
 		}
@@ -104,13 +128,13 @@ func (t *Table) walk(h uint64) (int, bool) {
 	return int(i), false
 }
 
-// holder returns the shard that holds class now, or -1 if a shard on the
-// way is unreadable. A shard i is in use exactly when holder(i) is i.
-func (t *Table) holder(class int) int {
-	if _, ok := t.walk(t.shards[class].classHash()); !ok {
-		return -1
-	}
-	return int(t.routes[class].Load())
+// holder returns the shard that holds class now, and true; or the shard
+// on the way that it could not read, and false. A shard i is in use
+// exactly when holder(i) is i. It uses what walk found, not the route it
+// stored: another goroutine's walk, begun before a split, may store an
+// older one between the two.
+func (t *Table) holder(class int) (int, bool) {
+	return t.walk(t.shards[class].classHash())
 }
 
 // inUse reports whether shard i is in use: initial, or split into. One
@@ -125,7 +149,7 @@ func (t *Table) inUse(i int) bool {
 // routed runs op on the shard that holds h's class, and again on the
 // shard a split moved it to if op finds it moved (errClassMoved).
 func (t *Table) routed(h uint64, op func(s *shard) error) error {
-	for {
+	for range maxRoutes {
 		err := op(t.shardFor(h))
 		if err != errClassMoved {
 			return err
@@ -134,7 +158,18 @@ func (t *Table) routed(h uint64, op func(s *shard) error) error {
 			return ErrCorrupt
 		}
 	}
+	return errRouteLoop
 }
+
+// maxRoutes bounds how many times one operation routes its key anew.
+// Each time follows a split made meanwhile, and a class goes through at
+// most log2(shards) of them; more is a region that a hostile or damaged
+// peer keeps rewriting.
+const maxRoutes = 2*format.MaxShardBits + 2
+
+// errRouteLoop is what an operation whose key's class kept moving past
+// maxRoutes returns.
+var errRouteLoop = fmt.Errorf("%w: the key's shard kept changing its depth", ErrCorrupt)
 
 // wantsSplit reports whether v, locked, should split rather than grow
 // into an extent of size bytes.
@@ -146,17 +181,19 @@ func (v *view) wantsSplit(size int64) bool {
 	return size > v.t.splitAbove || !fits
 }
 
-// split splits v, held locked, as the top of this file says, and returns
-// the view of its new extent. It returns errNoGrowth if the memory
-// ceiling or /dev/shm has no room for the two extents: the shard then
-// tries to grow instead.
-func (t *Table) split(v *view) (view, error) {
+// split splits v, held locked, as the top of this file says, for a write
+// of need bytes for a key hashing to h, and returns the view of its new
+// extent. It returns errNoGrowth if the memory ceiling or /dev/shm has no
+// room for the two extents: the shard then tries to grow instead.
+func (t *Table) split(v *view, need int64, h uint64) (view, error) {
 	b := &t.shards[v.index|1<<v.depth]
 	depth := v.depth + 1
 	halves, err := v.halves()
 	if err != nil {
 		return view{}, err
 	}
+	// The half the key goes to makes room for the write too.
+	halves[h>>v.classShift>>v.depth&1].add(need)
 	ec, eb := halves[0].extent(v), halves[1].extent(v)
 
 	t.releaseRetired(v)
@@ -186,8 +223,8 @@ func (t *Table) split(v *view) (view, error) {
 		v.ctlStore(format.CtlPending, 0)
 		b.ctlStore(format.CtlPending, 0)
 	}
-	for _, n := range []*view{&nc, &nb} {
-		if err = n.allocateNew(v.mainLive()); err != nil {
+	for k, n := range [...]*view{&nc, &nb} {
+		if err = n.allocateNew(halves[k].bytes); err != nil {
 			release()
 			return view{}, err
 		}
@@ -291,6 +328,12 @@ type splitHalf struct {
 	entries, bytes, largest int64
 }
 
+func (h *splitHalf) add(size int64) {
+	h.entries++
+	h.bytes += size
+	h.largest = max(h.largest, size)
+}
+
 // halves counts the live entries of v, locked, by the half of its
 // classes they fall in at the next depth: [0] stays, [1] goes to the
 // buddy.
@@ -308,10 +351,7 @@ func (v *view) halves() ([2]splitHalf, error) {
 				continue
 			}
 			h := v.hashAt(it.off, &it.hdr)
-			side := &hs[h>>v.classShift>>v.depth&1]
-			side.entries++
-			side.bytes += int64(it.size)
-			side.largest = max(side.largest, int64(it.size))
+			hs[h>>v.classShift>>v.depth&1].add(int64(it.size))
 		}
 	}
 	return hs, nil

@@ -65,7 +65,8 @@ type Stats struct {
 const flushInterval = time.Second
 
 // Stats fills st. It is a sum of per-shard counters read at slightly
-// different moments.
+// different moments. A shard whose extent cannot be read leaves out the
+// shards it split into, whose place only it knows; Check names it.
 func (t *Table) Stats(st *Stats) (err error) {
 	defer t.guard(debug.SetPanicOnFault(true), &err)
 	if t.closed.Load() {

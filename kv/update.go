@@ -73,7 +73,7 @@ func (t *Table) recoverLocked(s *shard) error {
 // changed nothing, and update runs it again on the class's new shard.
 func (t *Table) update(key []byte, h uint64, needClock bool, fn func(v *view, l lookup, now int64) error) error {
 	// routed's loop, without a closure on the path of every write.
-	for {
+	for range maxRoutes {
 		err := t.updateIn(t.shardFor(h), key, h, needClock, fn)
 		if err != errClassMoved {
 			return err
@@ -82,6 +82,7 @@ func (t *Table) update(key []byte, h uint64, needClock bool, fn func(v *view, l 
 			return ErrCorrupt
 		}
 	}
+	return errRouteLoop
 }
 
 // updateIn is update on shard s, or errClassMoved if s does not hold the
@@ -96,7 +97,7 @@ func (t *Table) updateIn(s *shard, key []byte, h uint64, needClock bool, fn func
 		now = t.now().UnixNano()
 	}
 	for attempt := 0; ; attempt++ {
-		v, ok := s.current()
+		v, ok := s.currentChecked()
 		if !ok {
 			return ErrCorrupt
 		}

@@ -91,7 +91,8 @@ package format
 //	232    8 small bytes        bytes of the small log (kv/evict.go) live entries take
 //	240    8 promotions         entries moved from the small log to the main log
 //	248    8 splits             splits of the shard into itself and a new one (kv/split.go)
-//	256  256 claims             8 load claims of 32 bytes (kv/load.go):
+//	256  256 claims             8 load claims of 32 bytes (kv/load.go), of the keys whose class is the
+//	                           shard's number, whatever shard holds the class (kv/split.go):
 //	                              0  8 key tag       the claimed key's hash with its low bit set, while held
 //	                              8  4 done          bumped when the claim ends; waiters sleep on it (futex)
 //	                             12  4 owner         lock-word owner bits (kv/lock.go) of the loading handle; 0: not held
@@ -108,7 +109,8 @@ package format
 // half its classes over. So a shard is in use only if it is initial or a
 // shard in use has split into it; the control block and span of one that
 // is not are ignored, but for an extent a split that died left there,
-// which the next split of its parent releases.
+// which the next split of its parent releases; its load claims are in use
+// whatever shard holds its class.
 //
 // Extent: a multiple of 4096 bytes inside its shard's span, named by an
 // extent word: bits 0-33 its offset in the object in units of 4096, bits
@@ -332,7 +334,8 @@ const (
 
 // Hard limits on geometry, checked against every header before use.
 const (
-	MaxShards     = 1 << 12
+	MaxShardBits  = 12
+	MaxShards     = 1 << MaxShardBits
 	MinSlots      = 8
 	MaxSlots      = 1 << 28
 	MinData       = 1024
