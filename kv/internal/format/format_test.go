@@ -4,7 +4,7 @@ import "testing"
 
 // TestGeometryPlaced pins the section placement for one geometry.
 func TestGeometryPlaced(t *testing.T) {
-	g := Geometry{Shards: 4, Span: 1 << 20, MaxKey: 100, MaxValue: 1000, RegistrySlots: 1024, MaxMemory: 1 << 20}
+	g := Geometry{Shards: 4, InitialShards: 2, Span: 1 << 20, MaxKey: 100, MaxValue: 1000, RegistrySlots: 1024, MaxMemory: 1 << 20}
 	g.Place()
 	want := Geometry{RegistryOffset: 4096, ControlOffset: 4096 + 32768, ExtentsOffset: 4096 + 32768 + 4096,
 		TotalSize: 4096 + 32768 + 4096 + 4<<20}
