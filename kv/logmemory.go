@@ -55,16 +55,17 @@ func (v *view) allocated() int64 {
 }
 
 // allocateFor gives the log memory wherever put may write for an entry
-// of need bytes replacing l's: at the head, or, if cleaning will move
+// of a.need bytes replacing l's: at the head, or, if cleaning will move
 // entries (the log is short of room or the shard over its limits),
 // anywhere. It runs before the write section, so readers never wait for
 // the system call.
-func (v *view) allocateFor(need int64, l lookup) error {
+func (v *view) allocateFor(a *admission, l lookup) error {
 	have := v.allocated()
 	if have == v.size {
 		return nil
 	}
 	head, tail := v.head(), v.tail()
+	need := a.need
 	// What the write may append to the main log, cleaning apart.
 	appended := need
 	if v.lo > 0 {
@@ -72,10 +73,10 @@ func (v *view) allocateFor(need int64, l lookup) error {
 		// small log has room for need bytes and a skip record of less than
 		// need: less than 2*need, and one entry more; and the entry itself
 		// may then go to the main log (put).
-		appended = 3*need + v.largest(need)
+		appended = 3*need + a.largest()
 	}
 	end := int64(head) + appended
-	if end > v.size || head < tail || uint64(v.size)-(head-tail) < uint64(appended+v.largest(need)) || !v.fits(need, l) {
+	if end > v.size || head < tail || uint64(v.size)-(head-tail) < uint64(appended+a.largest()) || !a.fits(v, l) {
 		end = v.size
 	}
 	return v.allocateTo(have, end)
