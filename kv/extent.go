@@ -182,6 +182,7 @@ func (s *shard) current() (*view, bool) {
 	}
 	v := s.at(e)
 	v.gen = gen
+	v.logFull = v.allocated() == v.size
 	cache.Store(&v)
 	return &v, true
 }

@@ -47,6 +47,9 @@ type view struct {
 	size      int64  // main log bytes, a multiple of 8
 	end       int64  // lo + size: the data's end
 	keyCap    int    // how many entries the index accepts
+	// logFull: the main log had memory to its end when this view was
+	// made, so allocateFor has nothing to do (logmemory.go).
+	logFull bool
 }
 
 func newShard(t *Table, g *format.Geometry, i int) shard {
