@@ -3,10 +3,13 @@ package kv
 import (
 	"encoding/binary"
 	"errors"
+	"flag"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
+	"github.com/shmkv/shmkv/internal/testproc"
 	"github.com/shmkv/shmkv/kv/internal/format"
 	"github.com/shmkv/shmkv/kv/internal/region"
 )
@@ -339,4 +342,64 @@ func TestDamageInTheSmallLog(t *testing.T) {
 	}
 	tb.Delete([]byte(victims[1]))
 	mustCheck(t, tb)
+}
+
+var plainSeed = flag.Uint64("kv.plain.seed", 0, "seed for TestPlainEntryIsWhatItemInFinds (0: from the clock)")
+
+// TestPlainEntryIsWhatItemInFinds: cleaning takes a tail entry whose
+// header is plain (entryHeader.plain) without itemIn, on the claim that
+// itemIn would find that same entry there. Try it on head words of every
+// kind, whole and garbage, skip records among them, at room from none to
+// more than the entry: wherever plain says so, itemIn agrees.
+func TestPlainEntryIsWhatItemInFinds(t *testing.T) {
+	t.Parallel()
+	tb := newTable(t, damageOptions)
+	fillDamageTable(t, tb)
+	v := viewOf(t, &tb.shards[0])
+	rng := rand.New(rand.NewPCG(testproc.Seed(t, *plainSeed, "kv.plain.seed"), 24))
+	// The last words of the main log: the entries tried here wrap, or
+	// would, and none of the table's own entries is disturbed where it
+	// matters (the test only reads).
+	p := uint64(v.size - 64)
+	off := v.mainOff(p)
+	var plain, skips int
+	for i := range 200_000 {
+		var w uint64
+		switch rng.IntN(4) {
+		case 0: // any word
+			w = rng.Uint64()
+		case 1: // a skip record, or nearly
+			w = uint64(rng.IntN(1<<12)) << 32
+		default: // a header, its fields near their limits
+			klen := uint64(rng.IntN(v.maxKey + 2))
+			vlen := uint64(rng.IntN(v.maxValue + 2))
+			w = klen | vlen<<format.EntKeyBits | uint64(rng.IntN(8))<<format.EntStateShift
+			if rng.IntN(2) == 0 {
+				w |= format.EntExpiryBit
+			}
+			if rng.IntN(8) == 0 {
+				w |= uint64(1) << (format.EntKeyBits + format.EntValueBits + uint(rng.IntN(12)))
+			}
+		}
+		tb.r.Store((v.data+off)/8, w)
+		tb.r.Store((v.data+v.wrap(off+8))/8, rng.Uint64())
+		tb.r.Store((v.data+v.wrap(off+16))/8, rng.Uint64())
+		room := uint64(rng.IntN(int(format.EntrySize(v.maxKey, v.maxValue, true)) + 64))
+		room = min(room, uint64(v.size))
+		if _, ok := v.skipAt(off); ok {
+			skips++
+		}
+		e, ok := v.loadHeader(off)
+		if !ok || !e.plain(room) {
+			continue
+		}
+		plain++
+		it := v.itemAt(p, p+room, false)
+		if it.kind != itemEntry || it.off != off || it.hdr != e || it.size != uint64(e.size()) {
+			t.Fatalf("word %d, %#x, room %d: plain header %+v of size %d, but itemIn found %+v", i, w, room, e, e.size(), it)
+		}
+	}
+	if plain < 1000 || skips < 1000 {
+		t.Fatalf("%d plain headers and %d skip records in the words tried: the test proved less than it says", plain, skips)
+	}
 }

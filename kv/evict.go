@@ -139,7 +139,8 @@ func (v *view) makeSmallRoom(need int64, l *lookup, now int64) (dropped bool, er
 			// The index is full: as in S3-FIFO, the small log gives up an
 			// entry while it holds its share, and the main log otherwise.
 			if v.mainLive() > 0 && int64(v.ctlLoad(format.CtlSmallBytes))*format.SmallShareDen < int64(v.ctlLoad(format.CtlLiveBytes)) {
-				d, err := v.makeRoom(0, l, now)
+				a := v.admit(0)
+				d, err := v.makeRoom(&a, l, now)
 				return dropped || d, err
 			}
 		}
@@ -208,7 +209,8 @@ func (v *view) cleanSmallEntry(off int64, e *entryHeader, l *lookup, now int64) 
 		// copy the entry to its head. Until the small log's tail passes the
 		// original, the key has two live entries; a rebuild keeps the one
 		// in the main log (rings).
-		d, err := v.makeRoom(size, &self, now)
+		a := v.admit(size)
+		d, err := v.makeRoom(&a, &self, now)
 		dropped = dropped || d
 		if err != nil {
 			return dropped, err

@@ -212,6 +212,7 @@ func (s *shard) current() (*view, bool) {
 	v := s.at(e)
 	v.gen = d.gen
 	v.setDepth(d.depth())
+	v.logFull = v.allocated() == v.size
 	cache.Store(&v)
 	return &v, true
 }

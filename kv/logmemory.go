@@ -55,16 +55,25 @@ func (v *view) allocated() int64 {
 }
 
 // allocateFor gives the log memory wherever put may write for an entry
-// of need bytes replacing l's: at the head, or, if cleaning will move
+// of a.need bytes replacing l's: at the head, or, if cleaning will move
 // entries (the log is short of room or the shard over its limits),
 // anywhere. It runs before the write section, so readers never wait for
 // the system call.
-func (v *view) allocateFor(need int64, l lookup) error {
+//
+// Once a log has memory to its end it keeps it, so the views of it this
+// handle uses say so (logFull), and the write does not touch the extent
+// header's allocated word, a cache line of its own, to learn it again.
+func (v *view) allocateFor(a *admission, l lookup) error {
+	if v.logFull {
+		return nil
+	}
 	have := v.allocated()
 	if have == v.size {
+		v.noteLogFull()
 		return nil
 	}
 	head, tail := v.head(), v.tail()
+	need := a.need
 	// What the write may append to the main log, cleaning apart.
 	appended := need
 	if v.lo > 0 {
@@ -72,13 +81,53 @@ func (v *view) allocateFor(need int64, l lookup) error {
 		// small log has room for need bytes and a skip record of less than
 		// need: less than 2*need, and one entry more; and the entry itself
 		// may then go to the main log (put).
-		appended = 3*need + v.largest(need)
+		appended = 3*need + a.largest()
 	}
 	end := int64(head) + appended
-	if end > v.size || head < tail || uint64(v.size)-(head-tail) < uint64(appended+v.largest(need)) || !v.fits(need, l) {
+	if end > v.size || head < tail || uint64(v.size)-(head-tail) < uint64(appended+a.largest()) || !a.fits(v, l) {
 		end = v.size
 	}
 	return v.allocateTo(have, end)
+}
+
+// noteLogFull records that v's main log has memory to its end, for the
+// writes that come after: it replaces v, if it is still the view this
+// handle's readers and writers share for its shard (current), by a copy
+// that says so. The view itself is not changed: readers share it without
+// the lock. The copy is published as any new view is, by the cache's
+// atomic store, so a reader sees it whole. A compare-and-swap, so that a
+// view another goroutine cached meanwhile (for a newer extent word) is
+// kept; missing the swap costs nothing but doing this again.
+//
+// Why what it records stays true: for one extent, the allocated word only
+// grows. Only allocateTo raises it, and only after the fallocate that
+// gives the memory; a grow sets it once, before it publishes the extent;
+// nothing lowers it. Nor does a word that a view was cached for come back
+// with other memory behind it (current trusts this already): the memory
+// of a current extent is never given back, only a pending or retired
+// one's (grow.go); a grow publishes a larger extent than the current one,
+// so, at one depth, a word not in use before; a split publishes a smaller
+// one, whose word may have been used before, but at a lesser depth, and a
+// write checks the depth of the view it is given first (currentChecked,
+// split.go), making it again if the depth changed; and Repair republishes only an extent whose
+// header still describes itself, which a given-back one's (zeros) does
+// not. (After a Repair that fell back to an older extent, a later grow
+// could publish the word of one given back; a handle that cached it
+// before would then also keep its stale generation. What logFull adds to
+// that is a write into pages fallocate did not reserve, which tmpfs fills
+// on the fault unless /dev/shm is full, and then the fault is an error of
+// the write, as any fault is (guard), not ErrFull.) A hostile peer can
+// write anything into the allocated word, its log's size included, which
+// the check below already trusts: remembering it adds nothing such a peer
+// could not already do.
+func (v *view) noteLogFull() {
+	cache := &v.t.views[v.index]
+	if cache.Load() != v {
+		return
+	}
+	nv := *v
+	nv.logFull = true
+	cache.CompareAndSwap(v, &nv)
 }
 
 // allocateTo gives the log memory up to at least end, have being what it

@@ -93,6 +93,8 @@ func TestLogMemoryAheadOfTheHead(t *testing.T) {
 		v := viewOf(t, tb.shardFor(format.HashKey(tb.g.Seed, key)))
 		if have := v.allocated(); have < v.size && int64(v.head()) > have {
 			t.Fatalf("after Set %d: main log head %d past the %d bytes allocated of %d", i, v.head(), have, v.size)
+		} else if have < v.size && v.logFull {
+			t.Fatalf("after Set %d: the view says the log has memory to its end; it has %d bytes of %d", i, have, v.size)
 		}
 	}
 	var st Stats
@@ -100,5 +102,55 @@ func TestLogMemoryAheadOfTheHead(t *testing.T) {
 	if st.Promotions == 0 || st.Evictions == 0 || st.Grows == 0 {
 		t.Errorf("the test grew %d times, promoted %d and evicted %d entries: it proved less than it says", st.Grows, st.Promotions, st.Evictions)
 	}
+	mustCheck(t, tb)
+}
+
+// TestLogFullRemembered: once a shard's main log has memory to its end,
+// the view its writes use says so (noteLogFull, logmemory.go), and a Set
+// then leaves the extent header's allocated word alone; no view of a log
+// that has less says so.
+func TestLogFullRemembered(t *testing.T) {
+	t.Parallel()
+	tb := newTable(t, &Options{MaxMemory: 16 << 20}) // one shard
+	if len(tb.shards) != 1 {
+		t.Fatalf("%d shards, want 1", len(tb.shards))
+	}
+	s := &tb.shards[0]
+	value := make([]byte, 200)
+	var v *view
+	i := 0
+	for ; i < 1_000_000; i++ {
+		if err := tb.Set(fmt.Appendf(nil, "k%d", i%200), value); err != nil {
+			t.Fatal(err)
+		}
+		v = viewOf(t, s)
+		if v.allocated() == v.size {
+			break
+		}
+		if v.logFull {
+			t.Fatalf("after Set %d: the view says the log has memory to its end; it has %d bytes of %d", i, v.allocated(), v.size)
+		}
+	}
+	if v.allocated() != v.size {
+		t.Fatalf("after %d Sets the log has %d bytes of memory of %d", i, v.allocated(), v.size)
+	}
+	// The Set that found the log full noted it: the next one uses that.
+	if err := tb.Set([]byte("k0"), value); err != nil {
+		t.Fatal(err)
+	}
+	v = viewOf(t, s)
+	if !v.logFull {
+		t.Fatalf("the log has memory to its end (%d bytes), but the shard's view does not say so", v.size)
+	}
+	// Prove the word is not read: lower it, Set, and find it as lowered.
+	word := v.hdr + format.ExtAllocated/8
+	tb.r.Store(word, 0)
+	if err := tb.Set([]byte("k1"), value); err != nil {
+		t.Fatal(err)
+	}
+	if got := tb.r.Load(word); got != 0 {
+		t.Errorf("a Set on a log known to be full read and raised its allocated word to %d", got)
+	}
+	tb.r.Store(word, uint64(v.size))
 	mustCheck(t, tb)
 }

@@ -90,6 +90,16 @@ func (v *view) itemIn(r ring, p, head uint64, verify bool) logItem {
 	return logItem{kind: itemDamage, off: off, size: q - p}
 }
 
+// plain reports whether e, a header loadHeader accepted, is that of a
+// plain entry in room bytes: it takes no more than room, and is dead or
+// live (not marked). For the item at a position p whose header is plain
+// in room(p, head), itemIn without verify returns that entry, with e as
+// its header and its size (a skip record's key length is 0, so e's is
+// none): a caller holding e can skip itemIn.
+func (e *entryHeader) plain(room uint64) bool {
+	return uint64(e.size()) <= room && (e.state == format.EntryDead || e.state == format.EntryLive)
+}
+
 // room is how many bytes an item at position p of r may take: up to head,
 // and in a log whose entries do not wrap, up to its end.
 func (r ring) room(p, head uint64) uint64 {

@@ -58,6 +58,9 @@ type view struct {
 	depth     int    // the extent's depth: the low bits of a class this shard holds (split.go)
 	classMask uint64 // 1<<depth - 1
 	self      uint64 // the self shard word of its description: the shard and the depth
+	// logFull: the main log had memory to its end when this view was
+	// made, so allocateFor has nothing to do (logmemory.go).
+	logFull bool
 }
 
 func newShard(t *Table, g *format.Geometry, i int) shard {

@@ -30,11 +30,12 @@ import "github.com/shmkv/shmkv/kv/internal/format"
 // just replaced the one read; it never touches entry bytes. Read-only
 // handles never write, so their reads do not count as uses.
 
-// makeRoom cleans the main log from its tail until an entry of need bytes
-// fits, and reports whether it dropped any entry: the largest entry the
+// makeRoom cleans the main log from its tail until an entry of a.need
+// bytes fits, and reports whether it dropped any entry: the largest entry the
 // shard holds (or need, if larger) more than need free in the log, and the
 // entry within the shard's key and byte limits (l is the key's lookup,
-// which a drop may turn into not found). At the tail, a dead entry is
+// which a drop may turn into not found; a is the entry's admission, which
+// makeRoom reloads after each drop). At the tail, a dead entry is
 // dropped and an expired one too; in an EvictS3FIFO table an entry nobody read
 // since cleaning last passed it and without credit is evicted while the
 // limits are exceeded; any other live entry is copied to the head, with its
@@ -53,10 +54,10 @@ import "github.com/shmkv/shmkv/kv/internal/format"
 // ErrFull, and what was moved or dropped changed nothing a reader can see.
 // Keeping one largest entry free at all times is what lets a live tail
 // entry always be moved.
-func (v *view) makeRoom(need int64, l *lookup, now int64) (dropped bool, err error) {
+func (v *view) makeRoom(a *admission, l *lookup, now int64) (dropped bool, err error) {
 	head, tail := v.head(), v.tail()
 	size := uint64(v.size)
-	room := need + v.largest(need)
+	room := a.need + a.largest()
 	if head-tail > size {
 		return false, errCorruptIndex
 	}
@@ -65,8 +66,8 @@ func (v *view) makeRoom(need int64, l *lookup, now int64) (dropped bool, err err
 	// that an evicting table always makes room.
 	firstPass := head - tail
 	budget := 2*firstPass + 1
+	limitsOK := a.fits(v, *l)
 	for {
-		limitsOK := v.fits(need, *l)
 		if limitsOK && size-(head-tail) >= uint64(room) {
 			return dropped, nil
 		}
@@ -76,17 +77,29 @@ func (v *view) makeRoom(need int64, l *lookup, now int64) (dropped bool, err err
 			}
 			return dropped, errCorruptIndex
 		}
-		it := v.itemAt(tail, head, false)
-		toff, esz, e := it.off, it.size, it.hdr
+		// The tail's item without itemAt in the common case, a plain entry
+		// (plain), for which itemAt returns the very same item, with one
+		// header load where itemAt makes two. Anything else (a skip
+		// record, a marked entry, damage, any header in doubt) goes to
+		// itemAt as before, so damage is found as it always was.
+		toff, kind := v.mainOff(tail), itemEntry
+		e, ok := v.loadHeader(toff)
+		var esz uint64
+		if ok && e.plain(head-tail) {
+			esz = uint64(e.size())
+		} else {
+			it := v.itemAt(tail, head, false)
+			kind, toff, esz, e = it.kind, it.off, it.size, it.hdr
+		}
 		budget -= min(budget, esz)
 		switch {
-		case it.kind == itemDamage:
+		case kind == itemDamage:
 			// Nothing readable to keep: drop the stretch. A slot may still
 			// point into it, so have the caller rebuild the index.
 			v.ctlAdd(format.CtlDamaged, 1)
 			v.setTail(tail + esz)
 			return dropped, errCorruptIndex
-		case it.kind == itemEntry && e.state != format.EntryDead:
+		case kind == itemEntry && e.state != format.EntryDead:
 			if e.state != format.EntryLive {
 				return dropped, errCorruptIndex
 			}
@@ -110,6 +123,10 @@ func (v *view) makeRoom(need int64, l *lookup, now int64) (dropped bool, err err
 				if l.found && l.off == toff {
 					*l = lookup{} // the key's old entry is gone: it is a new key now
 				}
+				// Only a drop changes the counts, or l, that the limits are
+				// checked on: a move leaves them as they were.
+				a.reload(v)
+				limitsOK = a.fits(v, *l)
 			} else {
 				if size-(head-tail) < esz {
 					return dropped, errCorruptIndex
@@ -161,18 +178,70 @@ func (v *view) markReferenced(i, word uint64) {
 	}
 }
 
-// fits reports whether an entry of need bytes in the main log, replacing
-// l's entry if found, fits the shard's key and byte limits as they stand.
-func (v *view) fits(need int64, l lookup) bool {
-	liveBytes := v.mainLive() + need
+// admission is what a store of need bytes is admitted on: the shard's
+// live counts and its largest entry, loaded from the control block once
+// (admit), where each check used to load them afresh (growing, the
+// limits, the log's memory, and cleaning once per entry it took). Only
+// the lock holder changes these counters, so they stay as loaded until it
+// changes them itself: whoever does (a drop, a rebuild, the small log's
+// cleaning) loads them again (reload). The values are taken as loaded and
+// checked as each check always did: a hostile or damaged counter can make
+// a check wrong, never a read or a write go out of the shard's memory.
+type admission struct {
+	need    int64
+	live    int64 // the shard's live bytes (format.CtlLiveBytes)
+	small   int64 // of which in the small log (format.CtlSmallBytes); 0 without one
+	entries int   // live entries (format.CtlLiveEntries)
+	held    int64 // the largest entry held (format.CtlLargest), at most the table's largest
+}
+
+// admit loads the admission of an entry of need bytes.
+func (v *view) admit(need int64) admission {
+	a := admission{need: need, held: int64(min(v.ctlLoad(format.CtlLargest), uint64(v.maxEntry)))}
+	a.reload(v)
+	return a
+}
+
+// reload loads the live counts again, after the caller changed them.
+func (a *admission) reload(v *view) {
+	a.live = int64(v.ctlLoad(format.CtlLiveBytes))
+	if v.lo != 0 { // no small log: spare a table that does not evict the load
+		a.small = int64(v.ctlLoad(format.CtlSmallBytes))
+	}
+	a.entries = int(v.ctlLoad(format.CtlLiveEntries))
+}
+
+// largest is shard.largest(need) as loaded.
+func (a *admission) largest() int64 { return max(a.held, a.need) }
+
+// reserve is shard.reserve(need) as loaded.
+func (a *admission) reserve() int64 { return 2 * a.largest() }
+
+// fits reports whether the entry, in the main log of v and replacing l's
+// entry if found, fits the shard's key and byte limits as loaded.
+func (a *admission) fits(v *view, l lookup) bool {
+	liveBytes := a.live - a.small + a.need
 	if l.found {
 		if l.off >= v.lo {
 			liveBytes -= l.hdr.size()
 		}
-	} else if int(v.ctlLoad(format.CtlLiveEntries)) >= v.keyCap {
+	} else if a.entries >= v.keyCap {
 		return false
 	}
-	return liveBytes <= v.size-v.reserve(need)
+	return liveBytes <= v.size-a.reserve()
+}
+
+// growWanted reports whether v's index or log is too full to take the
+// entry for l's key without growing (growFor, which decides the same from
+// the counters afresh).
+func (a *admission) growWanted(v *view, l lookup) bool {
+	live, entries := a.live+a.need, a.entries
+	if l.found {
+		live -= l.hdr.size()
+	} else {
+		entries++
+	}
+	return entries > v.ext.Slots*maxLoadNum/maxLoadDen || live+a.reserve() > v.end*growAtNum/growAtDen
 }
 
 // maxCredit is the most passes of the main log's cleaner an entry may

@@ -13,15 +13,22 @@ import (
 // are dropped, never in an EvictS3FIFO table.
 func (v *view) put(key []byte, h uint64, value []byte, expires uint64, l lookup, now int64) error {
 	need := format.EntrySize(len(key), len(value), expires != 0)
-	if grown, err := v.growFor(need, &l, key, h, now); err != nil {
-		return err
-	} else if grown != nil {
-		v = grown
+	// The shard's counts, loaded once for every check below (admission).
+	a := v.admit(need)
+	if a.growWanted(v, l) {
+		grown, err := v.growFor(need, &l, key, h, now)
+		if err != nil {
+			return err
+		}
+		if grown != nil {
+			v = grown
+			a = v.admit(need) // the grow recounted the shard
+		}
 	}
-	if !v.fits(need, l) && !v.evict && v.ctlLoad(format.CtlExpiring) == 0 {
+	if !a.fits(v, l) && !v.evict && v.ctlLoad(format.CtlExpiring) == 0 {
 		return ErrFull // nothing could be dropped to make room
 	}
-	if err := v.allocateFor(need, l); err != nil {
+	if err := v.allocateFor(&a, l); err != nil {
 		return err
 	}
 
@@ -39,7 +46,8 @@ func (v *view) put(key []byte, h uint64, value []byte, expires uint64, l lookup,
 		// The rebuild recounted the shard, which can change what cleaning
 		// will do: give the log the memory that asks for (a system call
 		// inside the write section, on this rare path only).
-		if err := v.allocateFor(need, l); err != nil {
+		a = v.admit(need)
+		if err := v.allocateFor(&a, l); err != nil {
 			return err
 		}
 	}
@@ -48,6 +56,7 @@ func (v *view) put(key []byte, h uint64, value []byte, expires uint64, l lookup,
 	var err error
 	if small {
 		dropped, err = v.makeSmallRoom(need, &l, now)
+		a.reload(v) // the small log's cleaning changes the counts
 		if err == nil && l.found && l.off >= v.lo {
 			// Cleaning moved the key's old version to the main log: the
 			// new one goes there too, never into the small log while an
@@ -57,7 +66,7 @@ func (v *view) put(key []byte, h uint64, value []byte, expires uint64, l lookup,
 	}
 	if !small && err == nil {
 		var d bool
-		d, err = v.makeRoom(need, &l, now)
+		d, err = v.makeRoom(&a, &l, now)
 		dropped = dropped || d
 	}
 	if err != nil {
@@ -71,7 +80,7 @@ func (v *view) put(key []byte, h uint64, value []byte, expires uint64, l lookup,
 			return err
 		}
 	}
-	if uint64(need) > v.ctlLoad(format.CtlLargest) {
+	if need > a.held { // as loaded: only a grow or a rebuild (above) changes it
 		v.ctlStore(format.CtlLargest, uint64(need))
 	}
 	var off int64
