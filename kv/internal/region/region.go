@@ -38,22 +38,22 @@ func New(b []byte) Region {
 }
 
 // Load atomically loads word i.
-func (r Region) Load(i int64) uint64 { return atomic.LoadUint64(&r.w[i]) }
+func (r *Region) Load(i int64) uint64 { return atomic.LoadUint64(&r.w[i]) }
 
 // Store atomically stores v in word i. It is a step of a write, where a
 // kill sweep may stop the process (failpoint.Step).
-func (r Region) Store(i int64, v uint64) {
+func (r *Region) Store(i int64, v uint64) {
 	failpoint.Step()
 	atomic.StoreUint64(&r.w[i], v)
 }
 
 // StoreUncounted is Store without the failpoint step, for stores no kill
 // sweep should stop at: those of a table not yet linked under its name.
-func (r Region) StoreUncounted(i int64, v uint64) { atomic.StoreUint64(&r.w[i], v) }
+func (r *Region) StoreUncounted(i int64, v uint64) { atomic.StoreUint64(&r.w[i], v) }
 
 // Add atomically adds d to word i and returns the new value. Like Store it
 // is a step of a write.
-func (r Region) Add(i int64, d uint64) uint64 {
+func (r *Region) Add(i int64, d uint64) uint64 {
 	failpoint.Step()
 	return atomic.AddUint64(&r.w[i], d)
 }
@@ -62,12 +62,12 @@ func (r Region) Add(i int64, d uint64) uint64 {
 // kv's readers use it (to mark an entry referenced), and lock waiters (to
 // leave the waiter count); a caller for which it is a step counts it
 // itself.
-func (r Region) CAS(i int64, old, new uint64) bool {
+func (r *Region) CAS(i int64, old, new uint64) bool {
 	return atomic.CompareAndSwapUint64(&r.w[i], old, new)
 }
 
 // LockWord returns the 32-bit futex word in the low half of word i.
-func (r Region) LockWord(i int64) *uint32 {
+func (r *Region) LockWord(i int64) *uint32 {
 	return (*uint32)(unsafe.Pointer(&r.w[i]))
 }
 
