@@ -76,6 +76,24 @@ func (v *view) setDepth(depth int) {
 // stale view can only claim too much, never too little.
 func (v *view) sameDepth() bool { return v.r.Load(v.hdr+format.ExtSelfShard/8) == v.self }
 
+// currentSteady is currentChecked for routing, which has no sequence
+// counter to retry by: a view that cannot be made because a grow or a
+// split replaced the extent meanwhile (its header given back, zeros) is
+// tried again on the new word. Only a word that stays the same across a
+// failed try is unreadable.
+func (s *shard) currentSteady() (*view, bool) {
+	for range 8 {
+		w := s.ctlLoad(format.CtlExtent)
+		if v, ok := s.currentChecked(); ok {
+			return v, true
+		}
+		if s.ctlLoad(format.CtlExtent) == w {
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
 // currentChecked is current, with a view whose depth is stale dropped and
 // made again from the extent's header.
 func (s *shard) currentChecked() (*view, bool) {
@@ -115,7 +133,7 @@ func (t *Table) walk(h uint64) (int, bool) {
 	class := h >> t.shardShift
 	i := uint64(t.routes[class].Load())
 	for range t.shards[0].maxDepth + 1 {
-		v, ok := t.shards[i].currentChecked()
+		v, ok := t.shards[i].currentSteady()
 		if !ok {
 			return int(i), false
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/shmkv/shmkv/internal/testproc"
 
@@ -292,4 +293,58 @@ func TestSplitStaleDepthView(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSplitRouteBesideGrows routes through shards that grow meanwhile:
+// new handles, whose routes start at the initial shards, read keys of
+// every class while writers grow the shards they walk through. A walk
+// that meets an extent a grow just replaced (its header given back)
+// must try the new one, not call the shard unreadable.
+func TestSplitRouteBesideGrows(t *testing.T) {
+	t.Parallel()
+	name := uniqueName(t)
+	tb := openTable(t, name, splitting())
+	const n = 30000
+	for i := range n {
+		mustSet(t, tb, fmt.Sprintf("k%d", i), "v")
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := tb.Set(fmt.Appendf(nil, "grow-%d-%d", w, i), []byte("some value to grow the shards")); err != nil {
+					t.Errorf("Set: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	rounds := 0
+	for ; time.Now().Before(deadline) && !t.Failed(); rounds++ {
+		h, err := Open(name, &Options{NoCreate: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < n; i += 97 {
+			if _, ok, err := h.Get(nil, fmt.Appendf(nil, "k%d", i)); err != nil || !ok {
+				t.Errorf("round %d: Get(k%d): %v, %v", rounds, i, ok, err)
+				break
+			}
+		}
+		h.Close()
+	}
+	close(stop)
+	wg.Wait()
+	var st Stats
+	tb.Stats(&st)
+	t.Logf("%d rounds of new handles beside %d grows, %d splits", rounds, st.Grows, st.Splits)
 }
