@@ -165,6 +165,27 @@ func (v *view) splitForEviction() {
 	v.size = d - v.lo
 }
 
+// peek is the view of s over its current extent, or false as current
+// says, made afresh and not kept: for a shard that may not be in use,
+// whose extent is what a split that died left (split.go). A view kept for
+// it would serve the next split's extent of the buddy, which can come at
+// the same word and the same depth, with less of its log allocated
+// (logFull, logmemory.go).
+func (s *shard) peek() (view, bool) {
+	e, ok := s.decode(s.ctlLoad(format.CtlExtent))
+	if !ok {
+		return view{}, false
+	}
+	d, ok := s.described(e)
+	if !ok {
+		return view{}, false
+	}
+	v := s.at(e)
+	v.gen = d.gen
+	v.setDepth(d.depth())
+	return v, true
+}
+
 // view returns a copy of s over its current extent, for recovery, Check
 // and the like, or false if the extent word is not one this shard could
 // have written (a damaged or hostile word, one whose extent's header does

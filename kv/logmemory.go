@@ -109,7 +109,11 @@ func (v *view) allocateFor(a *admission, l lookup) error {
 // so, at one depth, a word not in use before; a split publishes a smaller
 // one, whose word may have been used before, but at a lesser depth, and a
 // write checks the depth of the view it is given first (currentChecked,
-// split.go), making it again if the depth changed; and Repair republishes only an extent whose
+// split.go), making it again if the depth changed; the buddy's extent a
+// split publishes may have the word, and the depth, of one a split that
+// died left there, but no view is kept of a shard before it is in use
+// (populate and leastDepth make theirs with peek, extent.go, and nothing
+// else reads a shard no walk leads to); and Repair republishes only an extent whose
 // header still describes itself, which a given-back one's (zeros) does
 // not. (After a Repair that fell back to an older extent, a later grow
 // could publish the word of one given back; a handle that cached it

@@ -463,7 +463,7 @@ func (t *Table) populate() error {
 	}
 	for i := range t.shards {
 		// Only what has memory: populating a hole would give it some.
-		if v, ok := t.shards[i].view(); ok {
+		if v, ok := t.shards[i].peek(); ok { // not kept: the shard may not be in use
 			if err := t.mapping.PopulateRange(v.ext.Off, v.data+v.lo+v.allocated()-v.ext.Off); err != nil {
 				return err
 			}

@@ -235,7 +235,7 @@ func (t *Table) leastDepth(s *shard) int {
 	least := max(s.minDepth, bits.Len(uint(s.index)))
 	for k := least; k < s.maxDepth; k++ {
 		b := &t.shards[s.index|1<<k]
-		if _, ok := b.current(); ok {
+		if _, ok := b.peek(); ok {
 			least = k + 1
 		}
 	}

@@ -32,7 +32,8 @@ import (
 //     them, as a grow does.
 //  3. Store b's counters, then its extent word, and clear its pending
 //     one. Nobody reads them yet: every key of b's classes still leads
-//     to c, whose depth is d.
+//     to c, whose depth is d (populate and Repair's leastDepth look at
+//     b's extent, but keep no view of it: peek, extent.go).
 //  4. Publish c's extent inside one write section, as a grow publishes:
 //     the store of c's extent word, with the depth in its description, is
 //     the commit point. From it a reader or writer of b's classes that
