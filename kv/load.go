@@ -469,7 +469,7 @@ func (t *Table) markAllStale() (err error) {
 				return err
 			}
 			defer t.unlock(s)
-			if v, ok := s.current(); !ok {
+			if v, ok := s.currentChecked(); !ok {
 				return ErrCorrupt
 			} else if !v.owns(home.classHash()) {
 				return errClassMoved

@@ -72,7 +72,8 @@ func (v *view) setDepth(depth int) {
 // extent where an old one of the same size was. A view of the old one
 // would hold classes the buddy holds now, so whatever a wrong depth could
 // mislead checks it: a miss (tryGet), a write (update), a copy of the
-// shard (Range, Check) and routing. A hit needs no check: an entry is in
+// shard (Range, Check), InvalidateAll's marks and routing. A hit needs
+// no check: an entry is in
 // an extent only if its shard holds its class. A depth only grows, so a
 // stale view can only claim too much, never too little.
 func (v *view) sameDepth() bool { return v.r.Load(v.hdr+format.ExtSelfShard/8) == v.self }
@@ -80,8 +81,9 @@ func (v *view) sameDepth() bool { return v.r.Load(v.hdr+format.ExtSelfShard/8) =
 // currentSteady is currentChecked for routing, which has no sequence
 // counter to retry by: a view that cannot be made because a grow or a
 // split replaced the extent meanwhile (its header given back, zeros) is
-// tried again on the new word. Only a word that stays the same across a
-// failed try is unreadable.
+// tried again on the new word. A word that stays the same across a failed
+// try is unreadable, and so is one that changes under eight tries in a
+// row (writers that never let the shard be, or a hostile peer).
 func (s *shard) currentSteady() (*view, bool) {
 	for range 8 {
 		w := s.ctlLoad(format.CtlExtent)
