@@ -300,17 +300,7 @@ type copyCursor struct {
 // copyRing copies the live entries of from's log r that v's shard holds
 // to the first of dst's logs with room for each.
 func (v *view) copyRing(from *view, r ring, dst []copyCursor, n *copied) error {
-	head, tail := from.ringHead(r), from.ringTail(r)
-	if head < tail || head-tail > uint64(r.size) {
-		return errCorruptIndex
-	}
-	for q := tail; q != head; {
-		it := from.itemIn(r, q, head, false)
-		q += it.size
-		if it.kind != itemEntry || it.hdr.state != format.EntryLive {
-			continue
-		}
-		h := from.hashAt(it.off, &it.hdr)
+	return from.liveItems(r, func(it *logItem, h uint64) error {
 		if !v.owns(h) {
 			// The other half's, in a split; or an entry of another
 			// shard's class, which no reader would look for here: count
@@ -318,12 +308,12 @@ func (v *view) copyRing(from *view, r ring, dst []copyCursor, n *copied) error {
 			if !from.owns(h) && v.index == from.index {
 				n.dropped++
 			}
-			continue
+			return nil
 		}
 		_, w, err := from.slotOf(h, it.off)
 		if err != nil {
 			n.dropped++
-			continue
+			return nil
 		}
 		for dst[0].p+it.size > dst[0].room {
 			if len(dst) == 1 {
@@ -350,8 +340,8 @@ func (v *view) copyRing(from *view, r ring, dst []copyCursor, n *copied) error {
 			n.expiring++
 		}
 		c.p += it.size
-	}
-	return nil
+		return nil
+	})
 }
 
 // insertCopied puts slot word w for a key hashing to h into the first

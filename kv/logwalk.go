@@ -62,6 +62,27 @@ func (v *view) rings() []ring {
 	return []ring{v.smallRing(), v.mainRing()}
 }
 
+// liveItems calls fn, in log order, for each live entry of v's log r
+// with its key's hash, until fn fails. A log whose head and tail do not
+// bound it is errCorruptIndex.
+func (v *view) liveItems(r ring, fn func(it *logItem, h uint64) error) error {
+	head, tail := v.ringHead(r), v.ringTail(r)
+	if head < tail || head-tail > uint64(r.size) {
+		return errCorruptIndex
+	}
+	for q := tail; q != head; {
+		it := v.itemIn(r, q, head, false)
+		q += it.size
+		if it.kind != itemEntry || it.hdr.state != format.EntryLive {
+			continue
+		}
+		if err := fn(&it, v.hashAt(it.off, &it.hdr)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // itemAt reads the item at main log position p, which is below head.
 func (v *view) itemAt(p, head uint64, verify bool) logItem {
 	return v.itemIn(v.mainRing(), p, head, verify)

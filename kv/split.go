@@ -361,18 +361,11 @@ func (h *splitHalf) add(size int64) {
 func (v *view) halves() ([2]splitHalf, error) {
 	var hs [2]splitHalf
 	for _, r := range v.rings() {
-		head, tail := v.ringHead(r), v.ringTail(r)
-		if head < tail || head-tail > uint64(r.size) {
-			return hs, errCorruptIndex
-		}
-		for q := tail; q != head; {
-			it := v.itemIn(r, q, head, false)
-			q += it.size
-			if it.kind != itemEntry || it.hdr.state != format.EntryLive {
-				continue
-			}
-			h := v.hashAt(it.off, &it.hdr)
+		if err := v.liveItems(r, func(it *logItem, h uint64) error {
 			hs[h>>v.classShift>>v.depth&1].add(int64(it.size))
+			return nil
+		}); err != nil {
+			return hs, err
 		}
 	}
 	return hs, nil
