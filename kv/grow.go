@@ -153,21 +153,14 @@ func (t *Table) grow(v *view, slots int, data, need int64, h uint64) (view, erro
 	// memory grows with its head from there (logmemory.go).
 	nv := v.at(e)
 	nv.setDepth(v.depth)
-	main := nv.data + nv.lo // the small log, before it, gets memory whole with the index
-	logBytes := min(format.RoundUp(main+v.mainLive(), format.PageSize), main+nv.size) - main
-	err = t.sh.AllocateRange(e.Off, main+logBytes-e.Off) // 2
-	if ghost, n := nv.ghostRange(); err == nil && n > 0 {
-		err = t.sh.AllocateRange(ghost, n)
-	}
-	if err != nil {
+	if err := nv.allocateNew(v.mainLive()); err != nil { // 2
 		t.sh.Release(e.Off, e.Size)
 		v.ctlStore(format.CtlPending, 0)
-		if errors.Is(err, syscall.ENOSPC) {
+		if err == errNoGrowth {
 			return deny()
 		}
 		return view{}, err
 	}
-	nv.r.Store(nv.hdr+format.ExtAllocated/8, uint64(logBytes))
 	n, err := nv.copyFrom(v) // 3
 	if err != nil {
 		t.sh.Release(e.Off, e.Size)
@@ -176,27 +169,60 @@ func (t *Table) grow(v *view, slots int, data, need int64, h uint64) (view, erro
 	}
 
 	nv.gen = v.gen + 1
-	nv.describe(e, nv.gen, nv.depth) // 4
+	nv.describe(e, nv.gen, nv.depth)    // 4
+	t.publish(v, e, n, format.CtlGrows) // 5, 6
+	return nv, nil
+}
+
+// publish makes e, built and described, the current extent of v's shard,
+// held locked, and gives back the old one: steps 5 and 6 above, for a
+// grow and for a split (split.go). n is what the copy put in e, stored as
+// the shard's counters, and counter counts the publish.
+func (t *Table) publish(v *view, e format.Extent, n copied, counter int64) {
 	old := v.ext
-	v.beginWrite() // 5
+	v.beginWrite()
 	v.ctlStore(format.CtlRetired, old.Word())
 	v.ctlStore(format.CtlRetiredAt, uint64(time.Now().UnixNano()))
 	v.ctlStore(format.CtlExtent, e.Word()) // the commit point
 	v.ctlStore(format.CtlPending, 0)
-	v.ctlStore(format.CtlLiveEntries, n.entries)
-	v.ctlStore(format.CtlLiveBytes, n.bytes)
-	v.ctlStore(format.CtlSmallBytes, n.small)
-	v.ctlStore(format.CtlExpiring, n.expiring)
-	v.ctlStore(format.CtlLargest, n.largest)
+	v.storeCounters(n)
 	v.ctlStore(format.CtlTombstones, 0)
 	if n.dropped > 0 {
 		v.ctlAdd(format.CtlDamaged, n.dropped)
 	}
-	v.ctlAdd(format.CtlGrows, 1)
+	v.ctlAdd(counter, 1)
 	v.endWrite()
 	failpoint.Step()
-	t.sh.Release(old.Off, old.Size) // 6
-	return nv, nil
+	t.sh.Release(old.Off, old.Size)
+}
+
+// storeCounters stores what a copy put in s's new extent as s's counters.
+func (s *shard) storeCounters(n copied) {
+	s.ctlStore(format.CtlLiveEntries, n.entries)
+	s.ctlStore(format.CtlLiveBytes, n.bytes)
+	s.ctlStore(format.CtlSmallBytes, n.small)
+	s.ctlStore(format.CtlExpiring, n.expiring)
+	s.ctlStore(format.CtlLargest, n.largest)
+}
+
+// allocateNew gives memory to v's index, ghost and as much of its log as
+// live bytes of entries take (logmemory.go), for a new extent nothing
+// reads yet, and records it in the extent's header.
+func (v *view) allocateNew(live int64) error {
+	main := v.data + v.lo // the small log, before it, gets memory whole with the index
+	logBytes := min(format.RoundUp(main+live, format.PageSize), main+v.size) - main
+	err := v.t.sh.AllocateRange(v.ext.Off, main+logBytes-v.ext.Off)
+	if ghost, n := v.ghostRange(); err == nil && n > 0 {
+		err = v.t.sh.AllocateRange(ghost, n)
+	}
+	if err != nil {
+		if errors.Is(err, syscall.ENOSPC) {
+			return errNoGrowth
+		}
+		return err
+	}
+	v.r.Store(v.hdr+format.ExtAllocated/8, uint64(logBytes))
+	return nil
 }
 
 // fitted is the extent of at most budget bytes that holds the most

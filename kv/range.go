@@ -57,7 +57,7 @@ func (t *Table) Range(fn func(key, value []byte) bool) (err error) {
 			class++
 			continue
 		}
-		i, ok := t.holder(class)
+		i, ok := t.walk(t.shards[class].classHash())
 		if !ok {
 			// Shard i, on the way to the class, is unreadable: its
 			// classes, and its buddies', are skipped and it is named.

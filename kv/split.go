@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
-	"syscall"
-	"time"
 
 	"github.com/shmkv/shmkv/kv/internal/failpoint"
 	"github.com/shmkv/shmkv/kv/internal/format"
@@ -73,9 +71,9 @@ func (v *view) setDepth(depth int) {
 // would hold classes the buddy holds now, so whatever a wrong depth could
 // mislead checks it: a miss (tryGet), a write (update), a copy of the
 // shard (Range, Check), InvalidateAll's marks and routing. A hit needs
-// no check: an entry is in
-// an extent only if its shard holds its class. A depth only grows, so a
-// stale view can only claim too much, never too little.
+// no check: an entry is in an extent only if its shard holds its class. A
+// depth only grows, so a stale view can only claim too much, never too
+// little.
 func (v *view) sameDepth() bool { return v.r.Load(v.hdr+format.ExtSelfShard/8) == v.self }
 
 // currentSteady is currentChecked for routing, which has no sequence
@@ -131,7 +129,9 @@ func (t *Table) route(h uint64) bool {
 }
 
 // walk is route; it also returns the shard where it stopped: the holder,
-// or the shard it could not read.
+// or the shard it could not read. A caller that wants the holder uses
+// what walk returns, not the route it stored: another goroutine's walk,
+// begun before a split, may store an older one between the two.
 func (t *Table) walk(h uint64) (int, bool) {
 	class := h >> t.shardShift
 	i := uint64(t.routes[class].Load())
@@ -147,15 +147,6 @@ func (t *Table) walk(h uint64) (int, bool) {
 		i |= 1 << bits.TrailingZeros64((class^i)&v.classMask)
 	}
 	return int(i), false
-}
-
-// holder returns the shard that holds class now, and true; or the shard
-// on the way that it could not read, and false. A shard i is in use
-// exactly when holder(i) is i. It uses what walk found, not the route it
-// stored: another goroutine's walk, begun before a split, may store an
-// older one between the two.
-func (t *Table) holder(class int) (int, bool) {
-	return t.walk(t.shards[class].classHash())
 }
 
 // inUse reports whether shard i is in use: initial, or split into. One
@@ -270,51 +261,9 @@ func (t *Table) split(v *view, need int64, h uint64) (view, error) {
 	b.ctlStore(format.CtlPending, 0)
 	failpoint.Step()
 
-	old := v.ext
-	v.beginWrite() // 4
-	v.ctlStore(format.CtlRetired, old.Word())
-	v.ctlStore(format.CtlRetiredAt, uint64(time.Now().UnixNano()))
-	v.ctlStore(format.CtlExtent, ec.Word()) // the commit point
-	v.ctlStore(format.CtlPending, 0)
-	v.storeCounters(cc)
-	v.ctlStore(format.CtlTombstones, 0)
-	if n := cc.dropped + cb.dropped; n > 0 {
-		v.ctlAdd(format.CtlDamaged, n)
-	}
-	v.ctlAdd(format.CtlSplits, 1)
-	v.endWrite()
-	failpoint.Step()
-	t.sh.Release(old.Off, old.Size) // 5
+	cc.dropped += cb.dropped
+	t.publish(v, ec, cc, format.CtlSplits) // 4, 5
 	return nc, nil
-}
-
-// storeCounters stores what a copy put in s's new extent as s's counters.
-func (s *shard) storeCounters(n copied) {
-	s.ctlStore(format.CtlLiveEntries, n.entries)
-	s.ctlStore(format.CtlLiveBytes, n.bytes)
-	s.ctlStore(format.CtlSmallBytes, n.small)
-	s.ctlStore(format.CtlExpiring, n.expiring)
-	s.ctlStore(format.CtlLargest, n.largest)
-}
-
-// allocateNew gives memory to v's index, ghost and as much of its log as
-// live bytes of entries take (logmemory.go), for a new extent nothing
-// reads yet, and records it in the extent's header.
-func (v *view) allocateNew(live int64) error {
-	main := v.data + v.lo // the small log, before it, gets memory whole with the index
-	logBytes := min(format.RoundUp(main+live, format.PageSize), main+v.size) - main
-	err := v.t.sh.AllocateRange(v.ext.Off, main+logBytes-v.ext.Off)
-	if ghost, n := v.ghostRange(); err == nil && n > 0 {
-		err = v.t.sh.AllocateRange(ghost, n)
-	}
-	if err != nil {
-		if errors.Is(err, syscall.ENOSPC) {
-			return errNoGrowth
-		}
-		return err
-	}
-	v.r.Store(v.hdr+format.ExtAllocated/8, uint64(logBytes))
-	return nil
 }
 
 // clearUnused releases the span of shard s, which is in use by nobody,
