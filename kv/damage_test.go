@@ -20,7 +20,8 @@ func entryOf(t *testing.T, tb *Table, key string) (*view, lookup) {
 	h := format.HashKey(tb.g.Seed, []byte(key))
 	st := tb.shardFor(h)
 	s := viewOf(t, st)
-	l, err := s.find([]byte(key), h, 0)
+	var l lookup
+	err := s.find([]byte(key), h, 0, &l)
 	if err != nil || !l.found {
 		t.Fatalf("find(%q) = %+v, %v", key, l, err)
 	}

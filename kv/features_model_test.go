@@ -730,7 +730,8 @@ func diagnoseLoad(tb *Table, key []byte) (out string) {
 		parts = append(parts, "no claim on the key")
 	}
 	if v, ok := s.view(); ok {
-		l, err := v.find(key, h, tb.now().UnixNano())
+		var l lookup
+		err := v.find(key, h, tb.now().UnixNano(), &l)
 		switch {
 		case err != nil:
 			parts = append(parts, fmt.Sprintf("index: %v", err))

@@ -787,7 +787,8 @@ func featLoadItem(tb *Table, key []byte, ran int, record string) string {
 		}
 	}
 	if v, ok := s.view(); ok && ran == 0 {
-		if l, err := v.find(key, h, tb.now().UnixNano()); err == nil && l.found && l.expired {
+		var l lookup
+		if err := v.find(key, h, tb.now().UnixNano(), &l); err == nil && l.found && l.expired {
 			return " (issue 21 item 1: GetOrLoad of an expired key livelocks)"
 		}
 	}

@@ -101,9 +101,7 @@ func (v *view) growFor(need int64, l *lookup, key []byte, h uint64, now int64) (
 	// one that grow refuses, as at the memory ceiling on every write to
 	// a full shard, allocates nothing.
 	nv := grown
-	found, err := nv.find(key, h, now)
-	*l = found
-	return &nv, err
+	return &nv, nv.find(key, h, now, l)
 }
 
 // grow moves v, held locked, into a new extent of slots slots and at least

@@ -29,10 +29,11 @@ func (l *lookup) present() bool { return l.found && !l.expired }
 // damaged value must not be taken for the old one.
 func (v *view) verified(l *lookup) bool { return v.checksumAt(l.off, &l.hdr) == l.hdr.checksum }
 
-// find looks key up at time now. It returns errCorruptIndex if the probe meets a slot
+// find looks key up at time now, into l. It returns errCorruptIndex if the probe meets a slot
 // that points outside the log, or never meets an empty slot: the caller
-// rebuilds the index from the log and tries again.
-func (v *view) find(key []byte, h uint64, now int64) (lookup, error) {
+// rebuilds the index from the log and tries again. (It fills the caller's
+// lookup, ten words, rather than return one, which a write would copy.)
+func (v *view) find(key []byte, h uint64, now int64, l *lookup) error {
 	tag := format.TagOf(h)
 	i := h & v.mask
 	insertAt, haveInsert := uint64(0), false
@@ -43,7 +44,8 @@ func (v *view) find(key []byte, h uint64, now int64) (lookup, error) {
 			if !haveInsert {
 				insertAt = i
 			}
-			return lookup{insert: insertAt}, nil
+			*l = lookup{insert: insertAt}
+			return nil
 		case word == format.SlotTombstone:
 			if !haveInsert {
 				insertAt, haveInsert = i, true
@@ -51,19 +53,20 @@ func (v *view) find(key []byte, h uint64, now int64) (lookup, error) {
 		case uint32(word>>32) == tag:
 			off, ok := v.slotOffset(word)
 			if !ok {
-				return lookup{}, errCorruptIndex
+				return errCorruptIndex
 			}
 			e, ok := v.loadHeader(off)
 			if !ok || e.state != format.EntryLive {
-				return lookup{}, errCorruptIndex
+				return errCorruptIndex
 			}
 			if e.klen == len(key) && v.equalAt(e.keyAt(off), key) {
-				return lookup{found: true, expired: isExpired(&e, now), slot: i, off: off, hdr: e}, nil
+				*l = lookup{found: true, expired: isExpired(&e, now), slot: i, off: off, hdr: e}
+				return nil
 			}
 		}
 		i = (i + 1) & v.mask
 	}
-	return lookup{}, errCorruptIndex
+	return errCorruptIndex
 }
 
 // maxTombstones is how many tombstones a shard's index may hold before an

@@ -310,7 +310,7 @@ func (t *Table) storeClaimed(key, value []byte, ttl time.Duration, c claim) (err
 		if c.word() != c.heldBy(t.owner) || c.tag() != h|1 || c.stale() {
 			return nil
 		}
-		return s.put(key, h, value, expiresAt(now, ttl), l, now)
+		return s.put(key, h, value, expiresAt(now, ttl), &l, now)
 	})
 }
 
@@ -426,7 +426,7 @@ func (t *Table) Invalidate(key []byte) (deleted bool, err error) {
 		}
 		deleted = l.present()
 		if l.found {
-			v.remove(l, now)
+			v.remove(&l, now)
 		}
 		return nil
 	})

@@ -63,7 +63,7 @@ func (v *view) allocated() int64 {
 // Once a log has memory to its end it keeps it, so the views of it this
 // handle uses say so (logFull), and the write does not touch the extent
 // header's allocated word, a cache line of its own, to learn it again.
-func (v *view) allocateFor(a *admission, l lookup) error {
+func (v *view) allocateFor(a *admission, l *lookup) error {
 	if v.logFull {
 		return nil
 	}

@@ -89,7 +89,7 @@ func (t *Table) SetTTL(key, value []byte, ttl time.Duration) (err error) {
 	}
 	h := format.HashKey(t.g.Seed, key)
 	return t.update(key, h, ttl > 0, func(s *view, l lookup, now int64) error {
-		return s.put(key, h, value, expiresAt(now, ttl), l, now)
+		return s.put(key, h, value, expiresAt(now, ttl), &l, now)
 	})
 }
 
@@ -129,7 +129,7 @@ func (t *Table) SetIfAbsentTTL(key, value []byte, ttl time.Duration) (stored boo
 		if l.present() {
 			return nil
 		}
-		if err := s.put(key, h, value, expiresAt(now, ttl), l, now); err != nil {
+		if err := s.put(key, h, value, expiresAt(now, ttl), &l, now); err != nil {
 			return err
 		}
 		stored = true
@@ -182,7 +182,7 @@ func (t *Table) compareAndSwap(key, old, new []byte, ttl time.Duration, keep, sa
 			swapped = true
 			return nil
 		}
-		if err := s.put(key, h, new, expires, l, now); err != nil {
+		if err := s.put(key, h, new, expires, &l, now); err != nil {
 			return err
 		}
 		swapped = true
@@ -210,7 +210,7 @@ func (t *Table) CompareAndDelete(key, old []byte) (deleted bool, err error) {
 		if l.hdr.vlen != len(old) || !s.equalAt(l.hdr.valueAt(l.off), old) {
 			return nil
 		}
-		s.remove(l, now)
+		s.remove(&l, now)
 		deleted = true
 		return nil
 	})
@@ -303,7 +303,7 @@ func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
 		if len(out) > t.g.MaxValue {
 			return tooLarge(ErrValueTooLarge, len(out), t.g.MaxValue)
 		}
-		return s.put(key, h, out, expires, l, now)
+		return s.put(key, h, out, expires, &l, now)
 	})
 	return n, err
 }
@@ -348,7 +348,7 @@ func (t *Table) Delete(key []byte) (deleted bool, err error) {
 	err = t.update(key, h, false, func(s *view, l lookup, now int64) error {
 		deleted = l.present()
 		if l.found {
-			s.remove(l, now) // an expired entry goes too, as an expiration
+			s.remove(&l, now) // an expired entry goes too, as an expiration
 		}
 		return nil
 	})

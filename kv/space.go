@@ -66,7 +66,7 @@ func (v *view) makeRoom(a *admission, l *lookup, now int64) (dropped bool, err e
 	// that an evicting table always makes room.
 	firstPass := head - tail
 	budget := 2*firstPass + 1
-	limitsOK := a.fits(v, *l)
+	limitsOK := a.fits(v, l)
 	for {
 		if limitsOK && size-(head-tail) >= uint64(room) {
 			return dropped, nil
@@ -126,7 +126,7 @@ func (v *view) makeRoom(a *admission, l *lookup, now int64) (dropped bool, err e
 				// Only a drop changes the counts, or l, that the limits are
 				// checked on: a move leaves them as they were.
 				a.reload(v)
-				limitsOK = a.fits(v, *l)
+				limitsOK = a.fits(v, l)
 			} else {
 				if size-(head-tail) < esz {
 					return dropped, errCorruptIndex
@@ -219,7 +219,7 @@ func (a *admission) reserve() int64 { return 2 * a.largest() }
 
 // fits reports whether the entry, in the main log of v and replacing l's
 // entry if found, fits the shard's key and byte limits as loaded.
-func (a *admission) fits(v *view, l lookup) bool {
+func (a *admission) fits(v *view, l *lookup) bool {
 	liveBytes := a.live - a.small + a.need
 	if l.found {
 		if l.off >= v.lo {
@@ -234,7 +234,7 @@ func (a *admission) fits(v *view, l lookup) bool {
 // growWanted reports whether v's index or log is too full to take the
 // entry for l's key without growing (growFor, which decides the same from
 // the counters afresh).
-func (a *admission) growWanted(v *view, l lookup) bool {
+func (a *admission) growWanted(v *view, l *lookup) bool {
 	live, entries := a.live+a.need, a.entries
 	if l.found {
 		live -= l.hdr.size()

@@ -104,7 +104,8 @@ func (t *Table) updateIn(s *shard, key []byte, h uint64, needClock bool, fn func
 		if !v.owns(h) {
 			return errClassMoved
 		}
-		l, err := v.find(key, h, now)
+		var l lookup
+		err := v.find(key, h, now, &l)
 		if err == nil {
 			err = fn(v, l, now)
 		}

@@ -11,12 +11,12 @@ import (
 // having changed nothing a reader can see, when the shard cannot take the
 // entry: in a NoEviction table at its memory ceiling once expired entries
 // are dropped, never in an EvictS3FIFO table.
-func (v *view) put(key []byte, h uint64, value []byte, expires uint64, l lookup, now int64) error {
+func (v *view) put(key []byte, h uint64, value []byte, expires uint64, l *lookup, now int64) error {
 	need := format.EntrySize(len(key), len(value), expires != 0)
 	// The shard's counts, loaded once for every check below (admission).
 	a := v.admit(need)
 	if a.growWanted(v, l) {
-		grown, err := v.growFor(need, &l, key, h, now)
+		grown, err := v.growFor(need, l, key, h, now)
 		if err != nil {
 			return err
 		}
@@ -39,8 +39,7 @@ func (v *view) put(key []byte, h uint64, value []byte, expires uint64, l lookup,
 			return err
 		}
 		v.ctlAdd(format.CtlRebuilds, 1)
-		var err error
-		if l, err = v.find(key, h, now); err != nil {
+		if err := v.find(key, h, now, l); err != nil {
 			return err
 		}
 		// The rebuild recounted the shard, which can change what cleaning
@@ -51,11 +50,11 @@ func (v *view) put(key []byte, h uint64, value []byte, expires uint64, l lookup,
 			return err
 		}
 	}
-	small := v.toSmall(need, &l, h)
+	small := v.toSmall(need, l, h)
 	var dropped bool
 	var err error
 	if small {
-		dropped, err = v.makeSmallRoom(need, &l, now)
+		dropped, err = v.makeSmallRoom(need, l, now)
 		a.reload(v) // the small log's cleaning changes the counts
 		if err == nil && l.found && l.off >= v.lo {
 			// Cleaning moved the key's old version to the main log: the
@@ -66,7 +65,7 @@ func (v *view) put(key []byte, h uint64, value []byte, expires uint64, l lookup,
 	}
 	if !small && err == nil {
 		var d bool
-		d, err = v.makeRoom(&a, &l, now)
+		d, err = v.makeRoom(&a, l, now)
 		dropped = dropped || d
 	}
 	if err != nil {
@@ -76,7 +75,7 @@ func (v *view) put(key []byte, h uint64, value []byte, expires uint64, l lookup,
 		// Clearing a dropped entry's slot can empty slots on the key's
 		// probe path: look again. (Moves only rewrite slot words in place,
 		// and makeRoom keeps l's own offset up to date.)
-		if l, err = v.find(key, h, now); err != nil {
+		if err = v.find(key, h, now, l); err != nil {
 			return err
 		}
 	}
@@ -116,7 +115,7 @@ func (v *view) put(key []byte, h uint64, value []byte, expires uint64, l lookup,
 }
 
 // remove deletes the found key under the lock.
-func (v *view) remove(l lookup, now int64) {
+func (v *view) remove(l *lookup, now int64) {
 	v.beginWrite()
 	// The commit point: a dead entry is skipped by every rebuild.
 	v.retire(l.off, &l.hdr, now)
