@@ -207,14 +207,22 @@ func (v *view) pieces(off int64, n int) (a, b []byte) {
 
 // equalAt compares the len(b) data bytes at off with b. Lock-free readers
 // use it too: the bytes may be changing, which the entry checksum catches.
+// Most runs do not wrap, and take one slice and one comparison.
 func (v *view) equalAt(off int64, b []byte) bool {
+	if off = v.wrap(off); off+int64(len(b)) <= v.end {
+		return bytes.Equal(v.r.B[v.data+off:v.data+off+int64(len(b))], b)
+	}
 	x, y := v.pieces(off, len(b))
 	return bytes.Equal(x, b[:len(x)]) && bytes.Equal(y, b[len(x):])
 }
 
 // appendAt appends the n data bytes at off to dst. It allocates only if
-// dst has less than n bytes of spare capacity.
+// dst has less than n bytes of spare capacity. Like equalAt, it takes a
+// run that does not wrap as one slice.
 func (v *view) appendAt(dst []byte, off int64, n int) []byte {
+	if off = v.wrap(off); off+int64(n) <= v.end {
+		return append(dst, v.r.B[v.data+off:v.data+off+int64(n)]...)
+	}
 	x, y := v.pieces(off, n)
 	return append(append(dst, x...), y...)
 }
