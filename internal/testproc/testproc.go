@@ -55,9 +55,9 @@ func StartAs(t testing.TB, uid int, env ...string) *Child {
 	}
 	bin := copyForAnyone(t)
 	id := fmt.Sprint(uid)
-	// A change of credentials may clear the parent-death signal that
-	// start asks for (prctl(2) says the kernel does; on this project's
-	// machines it survived): setpriv asks for it again after its change.
+	// The change of user clears the parent-death signal that start asks
+	// for (prctl(2), PR_SET_PDEATHSIG): setpriv asks for it again after
+	// its change.
 	cmd := exec.Command(setpriv, "--reuid="+id, "--regid="+id, "--clear-groups", "--pdeathsig=SIGKILL", bin, "-test.run=^$")
 	return start(t, cmd, env)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,8 +18,11 @@ const roleEnv = "TESTPROC_TEST_ROLE"
 func TestMain(m *testing.M) {
 	switch os.Getenv(roleEnv) {
 	case "sleeper":
-		// Ignores its stdin, whose end would otherwise tell it that its
-		// parent died: only the parent-death signal ends it early.
+		// Says it runs, which it does only once setpriv, if it came
+		// through setpriv, has changed user and run it. Then it ignores
+		// its stdin, whose end would otherwise tell it that its parent
+		// died: only the parent-death signal ends it early.
+		fmt.Println("ready")
 		time.Sleep(time.Minute)
 		os.Exit(0)
 	}
@@ -39,6 +43,7 @@ func TestParentDiesHelper(t *testing.T) {
 	} else {
 		c = Start(t, roleEnv+"=sleeper")
 	}
+	c.Expect(t, "ready")
 	fmt.Printf("%d\n", c.Cmd.Process.Pid)
 	os.Exit(3)
 }
@@ -55,7 +60,16 @@ func TestChildDiesWithParent(t *testing.T) {
 				}
 			}
 			parent := exec.Command(os.Args[0], "-test.run=^TestParentDiesHelper$")
-			parent.Env = append(os.Environ(), roleEnv+"="+how)
+			// The parent dies without its cleanups, so the copy of the
+			// binary StartAs makes goes in a directory of this test's,
+			// which every user may enter, as StartAs needs.
+			tmp := t.TempDir()
+			for _, d := range []string{tmp, filepath.Dir(tmp)} {
+				if err := os.Chmod(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			parent.Env = append(os.Environ(), roleEnv+"="+how, "TMPDIR="+tmp)
 			// Its stderr goes nowhere: the sleeper inherits it, and Output
 			// would wait for its end.
 			parent.Stderr = nil
@@ -70,10 +84,10 @@ func TestChildDiesWithParent(t *testing.T) {
 			if perr != nil {
 				t.Fatalf("the parent said %q (%v)", out, err)
 			}
-			t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
 			deadline := time.Now().Add(10 * time.Second)
 			for running(pid) {
 				if time.Now().After(deadline) {
+					syscall.Kill(pid, syscall.SIGKILL)
 					t.Fatalf("child %d still runs 10 s after its parent died", pid)
 				}
 				time.Sleep(10 * time.Millisecond)
