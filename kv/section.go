@@ -57,26 +57,34 @@ var zeroPad [8]byte
 
 // writeEntry writes a whole live entry at off, in free log space.
 func (v *view) writeEntry(off int64, h uint64, key, value []byte, expires uint64) {
-	var hdr [format.EntryHeaderSize + 8]byte
 	word := uint64(len(key)) | uint64(len(value))<<format.EntKeyBits | format.EntryLive<<format.EntStateShift
 	n := format.EntryHeaderSize
 	if expires != 0 {
 		word |= format.EntExpiryBit
-		binary.LittleEndian.PutUint64(hdr[format.EntExpires:], expires)
 		n += 8
 	}
-	binary.LittleEndian.PutUint64(hdr[format.EntHead:], word)
-	binary.LittleEndian.PutUint64(hdr[format.EntChecksum:], format.EntryChecksum(h, word, expires, xxhash.Sum64(value)))
+	sum := format.EntryChecksum(h, word, expires, xxhash.Sum64(value))
 	pad := (8 - (len(key)+len(value))%8) % 8
 	if end := off + int64(n+len(key)+len(value)+pad); end <= v.end {
-		// Most entries do not wrap: one slice of the log, three copies.
+		// Most entries do not wrap: one slice of the log, the header's
+		// words stored in place, two copies.
 		failpoint.Step()
 		d := v.r.B[v.data+off : v.data+end]
-		m := copy(d, hdr[:n])
-		m += copy(d[m:], key)
+		binary.LittleEndian.PutUint64(d[format.EntHead:], word)
+		binary.LittleEndian.PutUint64(d[format.EntChecksum:], sum)
+		if expires != 0 {
+			binary.LittleEndian.PutUint64(d[format.EntExpires:], expires)
+		}
+		m := n + copy(d[n:], key)
 		m += copy(d[m:], value)
 		clear(d[m:])
 		return
+	}
+	var hdr [format.EntryHeaderSize + 8]byte
+	binary.LittleEndian.PutUint64(hdr[format.EntHead:], word)
+	binary.LittleEndian.PutUint64(hdr[format.EntChecksum:], sum)
+	if expires != 0 {
+		binary.LittleEndian.PutUint64(hdr[format.EntExpires:], expires)
 	}
 	v.writeBytes(off, hdr[:n])
 	p := v.wrap(off + int64(n))
