@@ -140,7 +140,7 @@ func (v *view) makeSmallRoom(need int64, l *lookup, now int64) (dropped bool, er
 			// entry while it holds its share, and the main log otherwise.
 			if v.mainLive() > 0 && int64(v.ctlLoad(format.CtlSmallBytes))*format.SmallShareDen < int64(v.ctlLoad(format.CtlLiveBytes)) {
 				a := v.admit(0)
-				d, err := v.makeRoom(&a, l, now)
+				d, err := v.makeRoom(&a, l, now, a.fits(v, l))
 				return dropped || d, err
 			}
 		}
@@ -210,7 +210,7 @@ func (v *view) cleanSmallEntry(off int64, e *entryHeader, l *lookup, now int64) 
 		// original, the key has two live entries; a rebuild keeps the one
 		// in the main log (rings).
 		a := v.admit(size)
-		d, err := v.makeRoom(&a, &self, now)
+		d, err := v.makeRoom(&a, &self, now, a.fits(v, &self))
 		dropped = dropped || d
 		if err != nil {
 			return dropped, err

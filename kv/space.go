@@ -31,7 +31,7 @@ import "github.com/shmkv/shmkv/kv/internal/format"
 // handles never write, so their reads do not count as uses.
 
 // makeRoom cleans the main log from its tail until an entry of a.need
-// bytes fits, and reports whether it dropped any entry: the largest entry the
+// bytes fits (limitsOK is a.fits(v, l), which the caller has at hand), and reports whether it dropped any entry: the largest entry the
 // shard holds (or need, if larger) more than need free in the log, and the
 // entry within the shard's key and byte limits (l is the key's lookup,
 // which a drop may turn into not found; a is the entry's admission, which
@@ -54,7 +54,7 @@ import "github.com/shmkv/shmkv/kv/internal/format"
 // ErrFull, and what was moved or dropped changed nothing a reader can see.
 // Keeping one largest entry free at all times is what lets a live tail
 // entry always be moved.
-func (v *view) makeRoom(a *admission, l *lookup, now int64) (dropped bool, err error) {
+func (v *view) makeRoom(a *admission, l *lookup, now int64, limitsOK bool) (dropped bool, err error) {
 	head, tail := v.head(), v.tail()
 	size := uint64(v.size)
 	room := a.need + a.largest()
@@ -66,7 +66,6 @@ func (v *view) makeRoom(a *admission, l *lookup, now int64) (dropped bool, err e
 	// that an evicting table always makes room.
 	firstPass := head - tail
 	budget := 2*firstPass + 1
-	limitsOK := a.fits(v, l)
 	for {
 		if limitsOK && size-(head-tail) >= uint64(room) {
 			return dropped, nil

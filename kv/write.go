@@ -25,7 +25,8 @@ func (v *view) put(key []byte, h uint64, value []byte, expires uint64, l *lookup
 			a = v.admit(need) // the grow recounted the shard
 		}
 	}
-	if !a.fits(v, l) && !v.evict && v.ctlLoad(format.CtlExpiring) == 0 {
+	limitsOK := a.fits(v, l)
+	if !limitsOK && !v.evict && v.ctlLoad(format.CtlExpiring) == 0 {
 		return ErrFull // nothing could be dropped to make room
 	}
 	if err := v.allocateFor(&a, l); err != nil {
@@ -46,6 +47,7 @@ func (v *view) put(key []byte, h uint64, value []byte, expires uint64, l *lookup
 		// will do: give the log the memory that asks for (a system call
 		// inside the write section, on this rare path only).
 		a = v.admit(need)
+		limitsOK = a.fits(v, l)
 		if err := v.allocateFor(&a, l); err != nil {
 			return err
 		}
@@ -56,6 +58,7 @@ func (v *view) put(key []byte, h uint64, value []byte, expires uint64, l *lookup
 	if small {
 		dropped, err = v.makeSmallRoom(need, l, now)
 		a.reload(v) // the small log's cleaning changes the counts
+		limitsOK = a.fits(v, l)
 		if err == nil && l.found && l.off >= v.lo {
 			// Cleaning moved the key's old version to the main log: the
 			// new one goes there too, never into the small log while an
@@ -65,7 +68,7 @@ func (v *view) put(key []byte, h uint64, value []byte, expires uint64, l *lookup
 	}
 	if !small && err == nil {
 		var d bool
-		d, err = v.makeRoom(&a, l, now)
+		d, err = v.makeRoom(&a, l, now, limitsOK)
 		dropped = dropped || d
 	}
 	if err != nil {
