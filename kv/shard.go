@@ -110,7 +110,9 @@ func (v *view) setSlot(i uint64, word uint64) { v.r.Store(v.slots+int64(i), word
 // Slot words: see internal/format/layout.go. The offset is stored plus one so that no live
 // slot is 0 (empty); it is at most format.MaxData/8, below format.SlotReferenced, so none
 // is format.SlotTombstone.
-func slotValue(tag uint32, off int64) uint64 { return uint64(tag)<<32 | uint64(off/8+1) }
+// off is a data offset, never negative: a shift divides it by 8 in one
+// instruction where a signed division takes four.
+func slotValue(tag uint32, off int64) uint64 { return uint64(tag)<<32 | (uint64(off)>>3 + 1) }
 
 // slotOffset returns the data offset a live slot word points at, and
 // whether it lies inside the data area.
@@ -134,10 +136,11 @@ func (v *view) wrap(off int64) int64 {
 }
 
 // word loads the 8-byte word at data offset off, which is 8-byte aligned
-// and in [0, end+size).
-func (v *view) word(off int64) uint64 { return v.r.Load((v.data + v.wrap(off)) / 8) }
+// and in [0, end+size). (As in slotValue, the offset is not negative, and
+// a shift divides it.)
+func (v *view) word(off int64) uint64 { return v.r.Load((v.data + v.wrap(off)) >> 3) }
 
-func (v *view) setWord(off int64, word uint64) { v.r.Store((v.data+v.wrap(off))/8, word) }
+func (v *view) setWord(off int64, word uint64) { v.r.Store((v.data+v.wrap(off))>>3, word) }
 
 // entryHeader is an entry's header words as loaded.
 type entryHeader struct {
