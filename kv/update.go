@@ -15,9 +15,10 @@ func (t *Table) lockShard(s *shard) error {
 // readyLocked is lockShard's second half, for s just locked: it recovers
 // the shard if it must, and unlocks it again if it stays unusable.
 func (t *Table) readyLocked(s *shard, tookOver bool) error {
-	if tookOver || s.ctlLoad(format.CtlFlags) != 0 || s.ctlLoad(format.CtlSeq)&1 != 0 {
-		t.recoverShard(s)
+	if !tookOver && s.ctlLoad(format.CtlFlags) == 0 && s.ctlLoad(format.CtlSeq)&1 == 0 {
+		return nil // usable as it is: the flags need no second look
 	}
+	t.recoverShard(s)
 	if s.ctlLoad(format.CtlFlags) != 0 {
 		t.unlock(s)
 		return ErrCorrupt
