@@ -30,6 +30,13 @@ const (
 	// Set over as many. Sixteen keeps writers of unrelated keys apart on
 	// the few cores a small table is written from.
 	initialAutoShards = 16
+	// initialKeys is how many of the keys a table expects (Keys) each
+	// shard in use from creation is planned for: 3 MiB of log at 64-byte
+	// values, well below the size at which a shard splits. One per 4096
+	// keys gave a table of a million keys 256 shards, whose fields and
+	// control blocks a Get at random then met cold in nearly every cache
+	// line (bench/RESULTS.md).
+	initialKeys = 32768
 	// splitAbove: a shard that would grow into an extent larger than this
 	// splits instead, while it may (split.go), so that a large table's
 	// shards stay small enough to grow quickly and many enough that
@@ -164,9 +171,9 @@ func plan(o *Options) (format.Geometry, format.Extent, error) {
 	}
 	g.Shards = int(max(shards, 1))
 	// In use from creation: a few, or as many as what is expected needs
-	// (a shard for each 4096 keys or shardMemory bytes); the rest are
-	// split into as the data comes.
-	g.InitialShards = int(min(max(initialAutoShards, ceilPow2(int64(o.Keys)/4096), ceilPow2(o.Memory/shardMemory)), int64(g.Shards)))
+	// (a shard for each initialKeys keys or shardMemory bytes); the rest
+	// are split into as the data comes.
+	g.InitialShards = int(min(max(initialAutoShards, ceilPow2(int64(o.Keys)/initialKeys), ceilPow2(o.Memory/shardMemory)), int64(g.Shards)))
 
 	// Hashing spreads keys unevenly: give each shard room for its share of
 	// what is expected plus four standard deviations.
