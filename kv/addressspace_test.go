@@ -30,6 +30,8 @@ const issueLimit = 4 << 30
 //   - case "explicit": limit 4 GiB; the table is new, opened with a
 //     MaxMemory of 1 GiB, whose mapping passes that. Prints as "existing"
 //     does.
+//   - case "keys": as "new", the table opened with Keys 1,000,000 and
+//     the default ceiling.
 //   - case "tight": limit 128 KiB above what the process maps now, too
 //     little for the smallest table. Prints as "existing" does.
 func childAddressLimited(args []string) error {
@@ -50,8 +52,11 @@ func childAddressLimited(args []string) error {
 	if which == "explicit" {
 		opts = &Options{MaxMemory: 1 << 30}
 	}
+	if which == "keys" {
+		opts = &Options{Keys: 1_000_000}
+	}
 	tb, err := Open(name, opts)
-	if which != "new" {
+	if which != "new" && which != "keys" {
 		if err == nil {
 			tb.Close()
 			return fmt.Errorf("the open succeeded under a limit of %d bytes", limit)
