@@ -34,8 +34,8 @@ const (
 	// shard in use from creation is planned for: 3 MiB of log at 64-byte
 	// values, well below the size at which a shard splits. One per 4096
 	// keys gave a table of a million keys 256 shards, whose fields and
-	// control blocks a Get at random then met cold in nearly every cache
-	// line (bench/RESULTS.md).
+	// control blocks a Get at random then found out of the L1 cache:
+	// about five more misses a Get (bench/RESULTS.md, "Get at 1M keys").
 	initialKeys = 32768
 	// splitAbove: a shard that would grow into an extent larger than this
 	// splits instead, while it may (split.go), so that a large table's
@@ -165,9 +165,16 @@ func plan(o *Options) (format.Geometry, format.Extent, error) {
 		MaxKey: o.MaxKeySize, MaxValue: o.MaxValueSize, RegistrySlots: defaultProcs,
 		Eviction: uint32(o.Eviction), MaxMemory: o.MaxMemory,
 	}
-	shards := min(max(floorPow2(o.MaxMemory/shardMemory), ceilPow2(int64(o.Keys)/4096)), maxAutoShards)
-	if o.Keys > maxAutoShards*4096 {
-		shards = min(ceilPow2(int64(o.Keys)/4096), format.MaxShards)
+	// The most shards: one per shardMemory of the ceiling, or per
+	// initialKeys of the keys expected. Keys count as the initial shards
+	// do (below), so that those shards' first extents, sized for their
+	// share of the keys, fit the spans the ceiling gives them: with more
+	// shards planned than that, every span, those of shards not yet in use
+	// too, was made three such extents large, and the object mapped up to
+	// twenty times the ceiling where it maps six.
+	shards := min(max(floorPow2(o.MaxMemory/shardMemory), ceilPow2(int64(o.Keys)/initialKeys)), maxAutoShards)
+	if o.Keys > maxAutoShards*initialKeys {
+		shards = min(ceilPow2(int64(o.Keys)/initialKeys), format.MaxShards)
 	}
 	g.Shards = int(max(shards, 1))
 	// In use from creation: a few, or as many as what is expected needs
