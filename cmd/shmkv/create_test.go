@@ -76,7 +76,7 @@ func TestCreateOptionErrors(t *testing.T) {
 		{[]string{"--max-value", "1234567890"}, "shmkv: --max-value 1234567890 is out of range (1 to 1GiB); run 'shmkv create --help'\n"},
 		// What Keys and Memory ask the table to start with decides the
 		// least ceiling; beyond the largest, they are what is wrong.
-		{[]string{"--max-memory", "64KiB", "--keys", "1000000"}, "shmkv: --max-memory 64KiB is out of range (52.2MiB to 5.3TiB); run 'shmkv create --help'\n"},
+		{[]string{"--max-memory", "64KiB", "--keys", "1000000"}, "shmkv: --max-memory 64KiB is out of range (49.9MiB to 5.3TiB); run 'shmkv create --help'\n"},
 		{[]string{"--max-memory", "5TiB", "--keys", "500000000000"}, "shmkv: --keys 500000000000 and --memory 0 B need 23.7 TiB at creation, more than the largest --max-memory, 5.3 TiB; run 'shmkv create --help'\n"},
 	} {
 		r := mustRun(t, 2, nil, append([]string{"create", tableName(t)}, c.flags...)...)
@@ -90,7 +90,7 @@ func TestCreateOptionErrors(t *testing.T) {
 	mustRun(t, 0, nil, "rm", n)
 	mustRun(t, 0, nil, "create", n, "--max-memory", "64KiB")
 	n = tableName(t)
-	mustRun(t, 0, nil, "create", n, "--max-memory", "52.2MiB", "--keys", "1000000")
+	mustRun(t, 0, nil, "create", n, "--max-memory", "49.9MiB", "--keys", "1000000")
 }
 
 // TestCreateExistsAdvice: the rm that create advises for a name in use
