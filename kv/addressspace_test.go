@@ -90,23 +90,7 @@ func TestDefaultTableUnderAddressLimit(t *testing.T) {
 		t.Skip("the race detector's shadow memory alone passes a 4 GiB address-space limit")
 	}
 	t.Logf("/dev/shm is %d bytes; the default ceiling without a limit is %d, a mapping of about %d", host.ShmSize(), defaultMaxMemory(), spanFactor*defaultMaxMemory())
-	name := uniqueName(t)
-	ch := testproc.Start(t, "SHMKV_RAW_CHILD=address-limited", "SHMKV_ARGS="+name+" new")
-	line, _ := ch.Line()
-	if err := ch.Wait(); err != nil {
-		t.Fatalf("child: %v", err)
-	}
-	t.Logf("the child: %s", line)
-	f := strings.Fields(line)
-	if len(f) != 4 || f[0] != "ok" {
-		t.Fatalf("the child said %q", line)
-	}
-	maxMemory, _ := strconv.ParseInt(f[1], 10, 64)
-	total, _ := strconv.ParseInt(f[2], 10, 64)
-	share, _ := strconv.ParseInt(f[3], 10, 64)
-	if total > share {
-		t.Errorf("the table maps %d bytes, more than the share %d", total, share)
-	}
+	name, maxMemory, total, share := openUnderAddressLimit(t, "new")
 	if maxMemory < minMaxMemory || maxMemory > defaultMaxMemory() {
 		t.Errorf("ceiling %d, want %d to %d", maxMemory, minMaxMemory, defaultMaxMemory())
 	}
@@ -223,4 +207,42 @@ func limitedOpenError(t *testing.T, name, which string) string {
 		t.Errorf("the error matches ErrAddressSpace, ENOMEM: %s, want %s", is, want)
 	}
 	return msg
+}
+
+// TestKeysTableUnderAddressLimit: under ulimit -v 4G, a table opened with
+// Keys 1,000,000 and the default ceiling opens, as a default table does
+// (TestDefaultTableUnderAddressLimit), with a mapping within its share.
+func TestKeysTableUnderAddressLimit(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's shadow memory alone passes a 4 GiB address-space limit")
+	}
+	openUnderAddressLimit(t, "keys")
+}
+
+// openUnderAddressLimit runs the address-limited child's case which on a
+// new table, which must open, and returns the table's name, the ceiling it
+// was given, the bytes its mapping takes and the share of the address
+// space it may take; it fails the test if the mapping takes more than the
+// share.
+func openUnderAddressLimit(t *testing.T, which string) (name string, maxMemory, total, share int64) {
+	t.Helper()
+	name = uniqueName(t)
+	ch := testproc.Start(t, "SHMKV_RAW_CHILD=address-limited", "SHMKV_ARGS="+name+" "+which)
+	line, _ := ch.Line()
+	err := ch.Wait()
+	t.Logf("the child: %s", line)
+	if err != nil {
+		t.Fatalf("child: %v", err)
+	}
+	f := strings.Fields(line)
+	if len(f) != 4 || f[0] != "ok" {
+		t.Fatalf("the child said %q", line)
+	}
+	maxMemory, _ = strconv.ParseInt(f[1], 10, 64)
+	total, _ = strconv.ParseInt(f[2], 10, 64)
+	share, _ = strconv.ParseInt(f[3], 10, 64)
+	if total > share {
+		t.Errorf("the table maps %d bytes, more than the share %d", total, share)
+	}
+	return name, maxMemory, total, share
 }

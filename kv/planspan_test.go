@@ -1,11 +1,8 @@
 package kv
 
 import (
-	"strconv"
-	"strings"
 	"testing"
 
-	"github.com/shmkv/shmkv/internal/testproc"
 	"github.com/shmkv/shmkv/kv/internal/format"
 )
 
@@ -35,31 +32,5 @@ func TestPlanMapsAboutSixTimesTheCeiling(t *testing.T) {
 				c.Keys, c.MaxMemory, g.TotalSize, float64(g.TotalSize)/float64(o.MaxMemory), want,
 				g.Shards, g.InitialShards, first.Size, g.Span)
 		}
-	}
-}
-
-// TestKeysTableUnderAddressLimit: under ulimit -v 4G, a table opened with
-// Keys 1,000,000 and the default ceiling opens, as a default table does
-// (TestDefaultTableUnderAddressLimit), with a mapping within its share.
-func TestKeysTableUnderAddressLimit(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector's shadow memory alone passes a 4 GiB address-space limit")
-	}
-	name := uniqueName(t)
-	ch := testproc.Start(t, "SHMKV_RAW_CHILD=address-limited", "SHMKV_ARGS="+name+" keys")
-	line, _ := ch.Line()
-	err := ch.Wait()
-	t.Logf("the child: %s", line)
-	if err != nil {
-		t.Fatalf("child: %v", err)
-	}
-	f := strings.Fields(line)
-	if len(f) != 4 || f[0] != "ok" {
-		t.Fatalf("the child said %q", line)
-	}
-	total, _ := strconv.ParseInt(f[2], 10, 64)
-	share, _ := strconv.ParseInt(f[3], 10, 64)
-	if total > share {
-		t.Errorf("the table maps %d bytes, more than the share %d", total, share)
 	}
 }
