@@ -170,7 +170,7 @@ func plan(o *Options) (format.Geometry, format.Extent, error) {
 	// do (below), so that those shards' first extents, sized for their
 	// share of the keys, fit the spans the ceiling gives them: with more
 	// shards planned than that, every span, those of shards not yet in use
-	// too, was made three such extents large, and the object mapped up to
+	// too, was made three such extents large, and the object mapped about
 	// twenty times the ceiling where it maps six.
 	shards := min(max(floorPow2(o.MaxMemory/shardMemory), ceilPow2(int64(o.Keys)/initialKeys)), maxAutoShards)
 	if o.Keys > maxAutoShards*initialKeys {

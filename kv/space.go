@@ -31,9 +31,11 @@ import "github.com/shmkv/shmkv/kv/internal/format"
 // handles never write, so their reads do not count as uses.
 
 // makeRoom cleans the main log from its tail until an entry of a.need
-// bytes fits (limitsOK is a.fits(v, l), which the caller has at hand), and reports whether it dropped any entry: the largest entry the
-// shard holds (or need, if larger) more than need free in the log, and the
-// entry within the shard's key and byte limits (l is the key's lookup,
+// bytes fits, and reports whether it dropped any entry (limitsOK is
+// a.fits(v, l), which every caller has at hand): fits means the largest
+// entry the shard holds (or need, if larger) more than need free in the
+// log, and the entry within the shard's key and byte limits (l is the
+// key's lookup,
 // which a drop may turn into not found; a is the entry's admission, which
 // makeRoom reloads after each drop). At the tail, a dead entry is
 // dropped and an expired one too; in an EvictS3FIFO table an entry nobody read
